@@ -1,0 +1,89 @@
+// Layer: link-endpoint contracts (gVisor's pkg/tcpip/stack/registration.go is the model). The stack talks
+// to every device through ILinkEndpoint; devices hand inbound packets to the stack through
+// INetworkDispatcher. Nothing here knows about TUN, pcap or GRO (DESIGN §1).
+using NetStack.Buffers;
+using NetStack.Wire;
+
+namespace NetStack;
+
+/// <summary>What a link endpoint can do for the stack.</summary>
+[Flags]
+public enum LinkCapabilities
+{
+    /// <summary>Nothing special.</summary>
+    None = 0,
+    /// <summary>Inbound packets have had their checksums verified; the stack need not re-validate packets marked <see cref="PacketBuffer.RxChecksumValidated"/>.</summary>
+    RxChecksumOffload = 1 << 0,
+    /// <summary>The endpoint (or the device behind it) completes outbound transport checksums, so the stack may send partial ones.</summary>
+    TxChecksumOffload = 1 << 1,
+    /// <summary>Packets written are delivered back to this host (a loopback device).</summary>
+    Loopback = 1 << 2,
+    /// <summary>Link-layer address resolution is needed (never true for the L3 links NetStack ships).</summary>
+    ResolutionRequired = 1 << 3,
+}
+
+/// <summary>Which kind of segmentation offload an endpoint accepts on <see cref="ILinkEndpoint.WritePackets"/>.</summary>
+public enum GsoSupport
+{
+    /// <summary>Every packet must fit the MTU.</summary>
+    None = 0,
+    /// <summary>
+    /// Host GSO: the endpoint takes super-segments up to <see cref="ILinkEndpoint.GsoMaxSize"/> with a partial
+    /// (pseudo-header) checksum and <see cref="GsoOptions"/>, and the device segments them (virtio_net_hdr).
+    /// </summary>
+    Host = 1,
+    /// <summary>The endpoint takes super-segments and splits them in software before they leave.</summary>
+    Software = 2,
+}
+
+/// <summary>Receives inbound packets from a link endpoint (implemented by the stack's NIC).</summary>
+public interface INetworkDispatcher
+{
+    /// <summary>
+    /// Delivers one network-layer packet. The callee borrows <paramref name="packet"/> for the call: a callee
+    /// that keeps it past the return takes its own reference with <see cref="PacketBuffer.AddRef"/>; the caller
+    /// releases its reference afterwards (DESIGN §3).
+    /// </summary>
+    void DeliverNetworkPacket(NetworkProtocol protocol, PacketBuffer packet);
+}
+
+/// <summary>A network device as the stack sees it (mirrors gVisor's LinkEndpoint).</summary>
+public interface ILinkEndpoint
+{
+    /// <summary>Largest IP packet (header included) the link carries without GSO.</summary>
+    int Mtu { get; set; }
+
+    /// <summary>Bytes of link-layer headers the endpoint may push in front of a packet; the stack reserves this much headroom.</summary>
+    int MaxHeaderLength { get; }
+
+    /// <summary>The link address (empty for L3 devices such as TUN).</summary>
+    ReadOnlyMemory<byte> LinkAddress { get; }
+
+    /// <summary>What the endpoint does for the stack.</summary>
+    LinkCapabilities Capabilities { get; }
+
+    /// <summary>Largest GSO super-segment accepted (65535 where GSO is supported, else 0).</summary>
+    int GsoMaxSize { get; }
+
+    /// <summary>Which segmentation offload the endpoint accepts.</summary>
+    GsoSupport SupportedGso { get; }
+
+    /// <summary>Attaches the dispatcher that receives inbound packets; <c>null</c> detaches.</summary>
+    void Attach(INetworkDispatcher? dispatcher);
+
+    /// <summary>True while a dispatcher is attached.</summary>
+    bool IsAttached { get; }
+
+    /// <summary>
+    /// Offers packets for transmission in order and returns how many were taken. Each taken packet transfers one
+    /// reference to the endpoint; the caller keeps (and must release or retry) those not taken. Fewer than offered
+    /// means back-pressure: wait with <see cref="WaitWritableAsync"/> before retrying.
+    /// </summary>
+    int WritePackets(ReadOnlySpan<PacketBuffer> packets);
+
+    /// <summary>Completes when the endpoint can take packets again (immediately for endpoints that never push back).</summary>
+    ValueTask WaitWritableAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Closes the endpoint and releases every packet it holds. Idempotent.</summary>
+    void Close();
+}
