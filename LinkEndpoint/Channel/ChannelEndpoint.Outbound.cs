@@ -1,0 +1,79 @@
+using System.Threading.Channels;
+using NetStack.Buffers;
+
+namespace NetStack.Link;
+
+public sealed partial class ChannelEndpoint
+{
+    private readonly Channel<PacketBuffer> _outbound;
+
+    /// <summary>Packets waiting for the device (TUN writer, wire) to read them.</summary>
+    public int NumQueued => _outbound.Reader.Count;
+
+    /// <inheritdoc/>
+    public int WritePackets(ReadOnlySpan<PacketBuffer> packets)
+    {
+        int taken = 0;
+        foreach (PacketBuffer packet in packets)
+        {
+            if (!_outbound.Writer.TryWrite(packet))
+            {
+                // Back-pressure, never a silent drop: the writer keeps the rest and waits on WaitWritableAsync.
+                _events.Add(_closed ? ChannelEvent.WriteAfterClose : ChannelEvent.OutboundQueueFull, packets.Length - taken);
+                break;
+            }
+            taken++;
+        }
+        _events.Add(ChannelEvent.OutboundPackets, taken);
+        return taken;
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask WaitWritableAsync(CancellationToken cancellationToken)
+    {
+        // Channel's WaitToWriteAsync returns false once completed: then writes will fail and the caller sees 0 taken.
+        _ = await _outbound.Writer.WaitToWriteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Takes the next outbound packet without waiting, or null. The caller owns (and releases) it.</summary>
+    public PacketBuffer? Read() => _outbound.Reader.TryRead(out var packet) ? packet : null;
+
+    /// <summary>Waits for the next outbound packet; null once the endpoint is closed and drained.</summary>
+    public async ValueTask<PacketBuffer?> ReadAsync(CancellationToken cancellationToken)
+    {
+        while (await _outbound.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (_outbound.Reader.TryRead(out var packet))
+            {
+                return packet;
+            }
+        }
+        return null;
+    }
+
+    /// <inheritdoc/>
+    public int ReadBatch(Span<PacketBuffer> destination)
+    {
+        int n = 0;
+        while (n < destination.Length && _outbound.Reader.TryRead(out var packet))
+        {
+            destination[n++] = packet;
+        }
+        return n;
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken) => _outbound.Reader.WaitToReadAsync(cancellationToken);
+
+    /// <summary>Releases every queued outbound packet; returns how many.</summary>
+    public int Drain()
+    {
+        int n = 0;
+        while (_outbound.Reader.TryRead(out var packet))
+        {
+            packet.Release();
+            n++;
+        }
+        return n;
+    }
+}
