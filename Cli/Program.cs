@@ -6,7 +6,18 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        var root = new RootCommand("NetStack: an embeddable userspace TCP/IP stack for .NET.");
+        var root = new RootCommand("netstack: an embeddable userspace TCP/IP stack for .NET.");
+
+        var packets = new Option<int>("--packets") { Description = "Packets to build, parse and validate.", DefaultValueFactory = _ => 2_000_000 };
+        var payload = new Option<int>("--payload") { Description = "Payload bytes per packet.", DefaultValueFactory = _ => 1448 };
+        var selfcheck = new Command("selfcheck", "Build, parse, validate and checksum packets in memory (no device, no root) and print throughput.")
+        {
+            packets,
+            payload,
+        };
+        selfcheck.SetAction(result => SelfCheck.Run(result.GetValue(packets), result.GetValue(payload), Console.Out));
+        root.Subcommands.Add(selfcheck);
+
         return root.Parse(args).Invoke();
     }
 }
