@@ -1,5 +1,6 @@
-// Layer: capture. Writes the packets a link carries to a pcap file through SharpPcap (native libpcap) as raw IP
-// (LINKTYPE 12 in the file: libpcap refuses DLT_RAW 101 for savefiles, DESIGN §9), timestamped by the stack's
+// Layer: capture. Writes the packets a link carries to a pcap file through SharpPcap (native libpcap) as raw IP:
+// opened with DLT_RAW 12 (LinkLayers.RawLegacy; libpcap refuses 101 for savefiles, DESIGN §9), which libpcap
+// stores as LINKTYPE_RAW 101 in the file header and reports as 12 when read back. Timestamped by the stack's
 // clock. Capturing borrows the packet: the writer takes its own reference, and the packet must not be changed
 // afterwards (a buffer others reference is read-only; change a copy, as the impairment stage does).
 using System.Diagnostics.CodeAnalysis;
@@ -29,7 +30,10 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
     /// <summary>Name of the <see cref="Meter"/> every writer publishes its counters on.</summary>
     public const string MeterName = "NetStack.Link.Capture";
 
-    /// <summary>The link type in the file header: LINKTYPE_RAW as libpcap writes it for savefiles (legacy DLT 12).</summary>
+    /// <summary>
+    /// The data link type the file is opened with and read back as: DLT_RAW (12, <c>LinkLayers.RawLegacy</c>); libpcap
+    /// stores it as LINKTYPE_RAW (101) in the file header.
+    /// </summary>
     public const int LinkType = 12;
 
     private readonly CaptureFileWriterDevice _device;

@@ -24,7 +24,7 @@ internal static class TestPackets
 
     public static byte[] Ipv4Tcp(uint sequence, int payloadLength, int seed = 1)
     {
-        var tcp = new TcpPacket(40000, 80)
+        var tcp = new TcpPacket(40000, 50080) /* no well-known port: tshark must not parse the payload as HTTP */
         {
             SequenceNumber = sequence,
             AcknowledgmentNumber = 1000,
@@ -42,7 +42,7 @@ internal static class TestPackets
 
     public static byte[] Ipv4Udp(int payloadLength, int seed = 2)
     {
-        var udp = new UdpPacket(5353, 53) { PayloadData = Payload(payloadLength, seed) };
+        var udp = new UdpPacket(50000, 50001) /* no well-known port: tshark must not parse the random payload as DNS */ { PayloadData = Payload(payloadLength, seed) };
         var ip = new IPv4Packet(V4A, V4B) { TimeToLive = 64, PayloadPacket = udp };
         ip.UpdateCalculatedValues();
         udp.UpdateCalculatedValues();
@@ -53,7 +53,7 @@ internal static class TestPackets
 
     public static byte[] Ipv6Tcp(uint sequence, int payloadLength, int seed = 3)
     {
-        var tcp = new TcpPacket(40001, 443)
+        var tcp = new TcpPacket(40001, 50443)
         {
             SequenceNumber = sequence,
             AcknowledgmentNumber = 7,
@@ -69,7 +69,7 @@ internal static class TestPackets
 
     public static byte[] Ipv6Udp(int payloadLength, int seed = 4)
     {
-        var udp = new UdpPacket(5000, 6000) { PayloadData = Payload(payloadLength, seed) };
+        var udp = new UdpPacket(50002, 50003) { PayloadData = Payload(payloadLength, seed) };
         var ip = new IPv6Packet(V6A, V6B) { HopLimit = 64, PayloadPacket = udp };
         ip.UpdateCalculatedValues();
         udp.UpdateCalculatedValues();
