@@ -13,6 +13,8 @@ namespace NetStack.Link;
 /// </remarks>
 public sealed class PipeLink : IDisposable
 {
+    private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
+
     private readonly TimeProvider _time;
     private readonly PipeLinkDirection[] _directions;
     private int _busy;
@@ -107,6 +109,8 @@ public sealed class PipeLink : IDisposable
         Enter();
         try
         {
+            // Return to the caller at once; pumping continues on the thread pool.
+            await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
             while (!cancellationToken.IsCancellationRequested)
             {
                 if (PumpCore() > 0)
@@ -200,7 +204,8 @@ public sealed class PipeLink : IDisposable
         using var delayCancel = nextDue is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         if (nextDue is { } delay)
         {
-            waits.Add(Task.Delay(delay, _time, delayCancel!.Token));
+            // Task.Delay takes at most ~49 days; waking early only costs an empty pump.
+            waits.Add(Task.Delay(delay < MaxWait ? delay : MaxWait, _time, delayCancel!.Token));
         }
         if (waits.Count == 0)
         {

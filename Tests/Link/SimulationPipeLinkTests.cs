@@ -299,3 +299,67 @@ public class SimulationPipeLinkTests
         }
     }
 }
+
+public class SimulationAllocationTests
+{
+    private sealed class ReleasingSink : IPacketSink
+    {
+        public long Count;
+
+        public void Enqueue(PacketBuffer packet)
+        {
+            Count++;
+            packet.Release();
+        }
+
+        public void Flush()
+        {
+        }
+    }
+
+    [Fact]
+    public void ImpairedPipeLink_DoesNotAllocatePerPacket()
+    {
+        using var pool = new LeakCheckedPool(new PacketBufferPoolOptions());
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        using var source = new PacketQueue(capacity: 256);
+        var sink = new ReleasingSink();
+        var impairment = new ImpairmentOptions
+        {
+            LossPercent = 10,
+            DuplicatePercent = 10,
+            CorruptPercent = 10,
+            ReorderPercent = 10,
+            ReorderExtraDelay = TimeSpan.FromMilliseconds(1),
+            Delay = TimeSpan.FromMilliseconds(2),
+            Jitter = TimeSpan.FromMilliseconds(1),
+            RateBitsPerSecond = 1_000_000_000,
+        };
+        using var link = new PipeLink(source, sink, new PipeLinkOptions { AToB = impairment, TimeProvider = time, Seed = 3 });
+        byte[] bytes = TestPackets.Ipv4Tcp(1, 1000);
+
+        void Run(int rounds)
+        {
+            for (int r = 0; r < rounds; r++)
+            {
+                for (int i = 0; i < 50; i++)
+                {
+                    source.Enqueue(pool.Pool.RentCopy(bytes));
+                }
+                link.PumpOnce();
+                time.Advance(TimeSpan.FromMilliseconds(1));
+            }
+            time.Advance(TimeSpan.FromMilliseconds(10));
+            link.PumpOnce();
+        }
+
+        Run(100); // warm up: pool, heap and channel reach their working size, code is jitted
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        long delivered = sink.Count;
+        Run(100);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(sink.Count - delivered > 4000);
+        // One object per packet would be at least 24 bytes × ~4900; what remains is per pump and per clock step.
+        Assert.True(allocated < 20_000, $"{allocated} bytes allocated for {sink.Count - delivered} packets");
+    }
+}
