@@ -161,9 +161,17 @@ public static class IpGenerators
                     .Select(t => new byte[] { (byte)t.Item1, (byte)t.Item2.Length }.Concat(t.Item2).ToArray())))
             .Select(options => options.SelectMany(o => o).ToArray());
 
-    private static Gen<Ipv6ExtensionSpec> Extension(IpProtocol type, IpProtocol next, bool last) => type switch
+    /// <summary>At most 6 bytes of well-formed options: the header then fits in 8 bytes.</summary>
+    public static Gen<byte[]> ShortIpv6Options =>
+        Gen.OneOf(
+            Gen.Constant(Array.Empty<byte>()),
+            Gen.Choose(1, 6).Select(n => new byte[n]), // Pad1s
+            Gen.Zip(Gen.Choose(2, 255).Where(t => t != Ipv6Option.JumboPayload), Bytes(0, 4))
+                .Select(t => new byte[] { (byte)t.Item1, (byte)t.Item2.Length }.Concat(t.Item2).ToArray()));
+
+    private static Gen<Ipv6ExtensionSpec> Extension(IpProtocol type, IpProtocol next, bool last, bool shortHeaders) => type switch
     {
-        IpProtocol.HopByHop or IpProtocol.Ipv6DestinationOptions => Ipv6Options.Select(options =>
+        IpProtocol.HopByHop or IpProtocol.Ipv6DestinationOptions => (shortHeaders ? ShortIpv6Options : Ipv6Options).Select(options =>
         {
             var bytes = new byte[Ipv6OptionsHeader.GetLength(options.Length)];
             Ipv6OptionsHeader.Emit(bytes, next, options);
@@ -172,7 +180,7 @@ public static class IpGenerators
         IpProtocol.Ipv6Route =>
             from routingType in Byte
             from segmentsLeft in Byte
-            from data in Bytes(0, 40)
+            from data in Bytes(0, shortHeaders ? 4 : 40)
             select MakeRouting(next, routingType, segmentsLeft, data),
         IpProtocol.Ipv6Fragment =>
             from offset in last ? Gen.Choose(0, 0x1FFF).Select(o => o * 8) : Gen.Constant(0)
@@ -203,9 +211,10 @@ public static class IpGenerators
     /// <summary>
     /// An IPv6 packet with a valid chain: an optional hop-by-hop header first, then up to five routing,
     /// fragment (non-zero offsets only when last), destination options or AH headers
-    /// (<paramref name="withAh"/>), then an upper layer of 0..32 bytes.
+    /// (<paramref name="withAh"/>), then an upper layer of 0..32 bytes. With <paramref name="shortHeaders"/>
+    /// every extension header is 8 bytes long (AH excepted).
     /// </summary>
-    public static Gen<Ipv6Sample> Ipv6Sample(bool withAh = true)
+    public static Gen<Ipv6Sample> Ipv6Sample(bool withAh = true, bool shortHeaders = false)
     {
         IpProtocol[] middle = withAh
             ? [IpProtocol.Ipv6Route, IpProtocol.Ipv6Fragment, IpProtocol.Ipv6DestinationOptions, IpProtocol.Ah]
@@ -217,7 +226,7 @@ public static class IpGenerators
                from upper in Gen.Elements(IpProtocol.Tcp, IpProtocol.Udp, IpProtocol.IcmpV6, IpProtocol.Ipv6NoNext, (IpProtocol)253)
                let types = (hopByHop ? new[] { IpProtocol.HopByHop } : []).Concat(rest).ToArray()
                from extensions in Gen.CollectToArray(Enumerable.Range(0, types.Length),
-                   i => Extension(types[i], i + 1 < types.Length ? types[i + 1] : upper, i + 1 == types.Length))
+                   i => Extension(types[i], i + 1 < types.Length ? types[i + 1] : upper, i + 1 == types.Length, shortHeaders))
                from upperBytes in Bytes(0, 32)
                select new Ipv6Sample(repr, extensions, upper, upperBytes);
     }

@@ -84,6 +84,8 @@ public class Ipv4HeaderTests
         Assert.True(Ipv4Repr.TryParse(ip, out Ipv4Repr parsed, out WireError error));
         Assert.Equal(WireError.None, error);
         Assert.Equal(repr, parsed);
+        Assert.Equal(repr.GetHashCode(), parsed.GetHashCode());
+        Assert.Contains("Source = 3232235521", parsed.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,0 +1,105 @@
+using NetStack.Buffers;
+
+namespace NetStack.Link;
+
+/// <summary>One direction of a <see cref="PipeLink"/>: a source pumped into a sink, through an optional impairment stage.</summary>
+public sealed class PipeLinkDirection
+{
+    private readonly PacketBuffer[] _batch;
+    private readonly int _maxBatches;
+    private readonly IPacketSink _entry;
+    private long _packetsRead;
+
+    internal PipeLinkDirection(IPacketSource source, IPacketSink sink, ImpairmentStage? impairment, int batchSize, int maxBatches)
+    {
+        Source = source;
+        Sink = sink;
+        Impairment = impairment;
+        _entry = (IPacketSink?)impairment ?? sink;
+        _batch = new PacketBuffer[batchSize];
+        _maxBatches = maxBatches;
+    }
+
+    /// <summary>Where packets come from.</summary>
+    public IPacketSource Source { get; }
+
+    /// <summary>Where packets finally go.</summary>
+    public IPacketSink Sink { get; }
+
+    /// <summary>The impairment stage between them, or null for a perfect wire.</summary>
+    public ImpairmentStage? Impairment { get; }
+
+    /// <summary>Packets taken from the source.</summary>
+    public long PacketsRead => Interlocked.Read(ref _packetsRead);
+
+    /// <summary>The source reported that it is closed and drained.</summary>
+    public bool SourceCompleted { get; internal set; }
+
+    /// <summary>A pending wait on the source (used by <see cref="PipeLink.RunAsync"/> only).</summary>
+    internal Task<bool>? PendingWait { get; set; }
+
+    /// <summary>Packets held by the impairment stage.</summary>
+    internal int Held => Impairment?.HeldCount ?? 0;
+
+    /// <summary>Moves what is ready: reads up to the batch limit, releases due packets, ends the sink's batch. Returns packets read plus packets released from the delay heap.</summary>
+    internal int Pump()
+    {
+        int read = 0;
+        for (int b = 0; b < _maxBatches; b++)
+        {
+            Span<PacketBuffer> batch = _batch;
+            int n = Source.ReadBatch(batch);
+            Forward(n);
+            read += n;
+            if (n < batch.Length)
+            {
+                break;
+            }
+        }
+        if (read > 0)
+        {
+            Interlocked.Add(ref _packetsRead, read);
+        }
+        int released = 0;
+        if (Impairment is not null)
+        {
+            released = Impairment.DeliverDue();
+            if (released == 0 && read > 0)
+            {
+                // Packets due at once went straight through the stage: end the sink's batch.
+                Sink.Flush();
+            }
+        }
+        else if (read > 0)
+        {
+            Sink.Flush();
+        }
+        return read + released;
+    }
+
+    /// <summary>Releases every packet the direction holds (the impairment stage's heap); the source keeps its own.</summary>
+    internal void ReleaseInFlight() => Impairment?.Clear();
+
+    private void Forward(int n)
+    {
+        int i = 0;
+        try
+        {
+            for (; i < n; i++)
+            {
+                PacketBuffer p = _batch[i];
+                _batch[i] = null!;
+                _entry.Enqueue(p);
+            }
+        }
+        finally
+        {
+            // A sink that threw still owned the packet it was given; the rest of the batch is ours to release.
+            for (i++; i < n; i++)
+            {
+                _batch[i].Release();
+                _batch[i] = null!;
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace NetStack.Link;
+
+/// <summary>How a <see cref="PipeLink"/> behaves.</summary>
+public sealed class PipeLinkOptions
+{
+    /// <summary>Impairments on the A → B direction (null: a perfect wire).</summary>
+    public ImpairmentOptions? AToB { get; init; }
+
+    /// <summary>Impairments on the B → A direction (null: a perfect wire).</summary>
+    public ImpairmentOptions? BToA { get; init; }
+
+    /// <summary>Seed of the A → B impairment stage; the B → A stage uses a seed derived from it.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>The clock of the impairment stages and of <see cref="PipeLink.RunAsync"/>'s waits; <see cref="TimeProvider.System"/> when null.</summary>
+    public TimeProvider? TimeProvider { get; init; }
+
+    /// <summary>Packets read from a source at once (default 64).</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>Most batches one direction moves in one <see cref="PipeLink.PumpOnce"/>, so a busy source cannot starve the other direction (default 16).</summary>
+    public int MaxBatchesPerPump { get; init; } = 16;
+
+    /// <summary>Name used in the impairment stages' metric tags (suffixed with the direction).</summary>
+    public string Name { get; init; } = "pipe";
+}
