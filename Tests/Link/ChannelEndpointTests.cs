@@ -6,7 +6,7 @@ using NetStack.Wire;
 namespace NetStack.Tests.Link;
 
 /// <summary>Records what the stack side would see.</summary>
-internal sealed class RecordingDispatcher : INetworkDispatcher
+internal sealed class ChannelTestDispatcher : INetworkDispatcher
 {
     public List<(NetworkProtocol Protocol, byte[] Bytes, bool Validated, int Segments)> Packets { get; } = [];
 
@@ -37,7 +37,7 @@ public class ChannelEndpointTests
     {
         using var pool = new LeakCheckedPool();
         var ep = new ChannelEndpoint();
-        var stack = new RecordingDispatcher();
+        var stack = new ChannelTestDispatcher();
         ep.Attach(stack);
         Assert.True(ep.IsAttached);
 
@@ -63,7 +63,7 @@ public class ChannelEndpointTests
         using var pool = new LeakCheckedPool();
         var ep = new ChannelEndpoint();
         ep.InjectInbound(pool.Pool.RentCopy(Packets.Ipv4Udp([1, 2, 3])));
-        ep.Attach(new RecordingDispatcher());
+        ep.Attach(new ChannelTestDispatcher());
         ep.Attach(null); // detach
         ep.InjectInbound(pool.Pool.RentCopy(Packets.Ipv4Udp([1, 2, 3])));
         Assert.Equal(2, ep.Events[ChannelEvent.InboundNotAttached]);

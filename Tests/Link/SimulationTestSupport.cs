@@ -105,7 +105,7 @@ internal static class TestPackets
             Assert.True(head.AppendReference(piece, 0, piece.Length));
             start = end;
         }
-        head.NetworkProtocol = (bytes[0] >> 4) == 6 ? Wire.NetworkProtocol.IPv6 : Wire.NetworkProtocol.IPv4;
+        head.NetworkProtocol = (bytes[0] >> 4) == 6 ? NetStack.Wire.NetworkProtocol.IPv6 : NetStack.Wire.NetworkProtocol.IPv4;
         return head;
     }
 
