@@ -14,6 +14,45 @@ namespace NetStack.Buffers;
 public sealed class PacketBufferPool
 {
     private static readonly Meter s_meter = new("NetStack.Buffers", "1.0");
+    private static readonly List<WeakReference<PacketBufferPool>> s_pools = [];
+
+    static PacketBufferPool()
+    {
+        // One set of instruments for every pool, holding pools weakly: a meter keeps its callbacks alive
+        // forever, so per-pool instruments would keep every pool (and its free chunks) reachable.
+        s_meter.CreateObservableCounter("netstack.buffers.rentals", () => Observe(p => p.Rentals), description: "PacketBuffers rented");
+        s_meter.CreateObservableCounter("netstack.buffers.returns", () => Observe(p => p.Returns), description: "PacketBuffers returned");
+        s_meter.CreateObservableCounter("netstack.buffers.misses", () => Observe(p => p.Misses), description: "Chunk rentals that allocated");
+        s_meter.CreateObservableUpDownCounter("netstack.buffers.live", () => Observe(p => p.LiveBuffers), description: "PacketBuffers rented and not yet returned");
+    }
+
+    private static void Register(PacketBufferPool pool)
+    {
+        lock (s_pools)
+        {
+            if (s_pools.Count >= 16 && (s_pools.Count & (s_pools.Count - 1)) == 0)
+            {
+                s_pools.RemoveAll(w => !w.TryGetTarget(out _)); // prune at powers of two: amortized O(1)
+            }
+            s_pools.Add(new WeakReference<PacketBufferPool>(pool));
+        }
+    }
+
+    private static List<Measurement<long>> Observe(Func<PacketBufferPool, long> read)
+    {
+        var result = new List<Measurement<long>>();
+        lock (s_pools)
+        {
+            foreach (var weak in s_pools)
+            {
+                if (weak.TryGetTarget(out var pool))
+                {
+                    result.Add(new Measurement<long>(read(pool), new KeyValuePair<string, object?>("pool", pool.Name)));
+                }
+            }
+        }
+        return result;
+    }
 
     /// <summary>The process-wide pool with default options.</summary>
     public static PacketBufferPool Shared { get; } = new(new PacketBufferPoolOptions(), "shared");
@@ -54,11 +93,7 @@ public sealed class PacketBufferPool
             _liveSites = new ConcurrentDictionary<PacketBuffer, string>(ReferenceEqualityComparer.Instance);
         }
 
-        var tags = new KeyValuePair<string, object?>("pool", Name);
-        s_meter.CreateObservableCounter("netstack.buffers.rentals", () => new Measurement<long>(Rentals, tags), description: "PacketBuffers rented");
-        s_meter.CreateObservableCounter("netstack.buffers.returns", () => new Measurement<long>(Returns, tags), description: "PacketBuffers returned");
-        s_meter.CreateObservableCounter("netstack.buffers.misses", () => new Measurement<long>(Misses, tags), description: "Chunk rentals that allocated");
-        s_meter.CreateObservableUpDownCounter("netstack.buffers.live", () => new Measurement<long>(LiveBuffers, tags), description: "PacketBuffers rented and not yet returned");
+        Register(this);
     }
 
     /// <summary>The options this pool was made with.</summary>

@@ -25,12 +25,14 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
             max = Math.Max(max, ToIndex(v));
         }
         _counts = new long[max + 1];
+        _tags = tags ?? [];
         if (meter is not null && instrumentName is not null)
         {
-            var baseTags = tags ?? [];
-            meter.CreateObservableCounter(instrumentName, () => Observe(baseTags), description: description);
+            Registry.Add(meter, instrumentName, description, this);
         }
     }
+
+    private readonly KeyValuePair<string, object?>[] _tags;
 
     /// <summary>Adds one to <paramref name="reason"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -72,14 +74,57 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
     /// <inheritdoc/>
     public override string ToString() => string.Join(", ", NonZero().Select(kv => $"{kv.Key}={kv.Value}"));
 
-    private IEnumerable<Measurement<long>> Observe(KeyValuePair<string, object?>[] baseTags)
+    private void Observe(List<Measurement<long>> into)
     {
         for (int i = 0; i < s_values.Length; i++)
         {
-            var tags = new KeyValuePair<string, object?>[baseTags.Length + 1];
-            baseTags.CopyTo(tags, 0);
+            var tags = new KeyValuePair<string, object?>[_tags.Length + 1];
+            _tags.CopyTo(tags, 0);
             tags[^1] = new("reason", s_names[i]);
-            yield return new Measurement<long>(this[s_values[i]], tags);
+            into.Add(new Measurement<long>(this[s_values[i]], tags));
+        }
+    }
+
+    /// <summary>
+    /// One instrument per (meter, name), observing every live counter set through weak references: a meter
+    /// keeps its callbacks forever, so an instrument per instance would keep every endpoint reachable.
+    /// </summary>
+    private static class Registry
+    {
+        private static readonly Dictionary<(Meter, string), List<WeakReference<ReasonCounters<TReason>>>> s_sets = [];
+
+        public static void Add(Meter meter, string name, string? description, ReasonCounters<TReason> counters)
+        {
+            lock (s_sets)
+            {
+                if (!s_sets.TryGetValue((meter, name), out var list))
+                {
+                    list = [];
+                    s_sets[(meter, name)] = list;
+                    meter.CreateObservableCounter(name, () => Observe(list), description: description);
+                }
+                if (list.Count >= 16 && (list.Count & (list.Count - 1)) == 0)
+                {
+                    list.RemoveAll(w => !w.TryGetTarget(out _)); // prune at powers of two: amortized O(1)
+                }
+                list.Add(new WeakReference<ReasonCounters<TReason>>(counters));
+            }
+        }
+
+        private static List<Measurement<long>> Observe(List<WeakReference<ReasonCounters<TReason>>> list)
+        {
+            var result = new List<Measurement<long>>();
+            lock (s_sets)
+            {
+                foreach (var weak in list)
+                {
+                    if (weak.TryGetTarget(out var counters))
+                    {
+                        counters.Observe(result);
+                    }
+                }
+            }
+            return result;
         }
     }
 

@@ -179,3 +179,44 @@ public class ChannelEndpointTests
         Assert.Equal(0, pool.LiveBuffers);
     }
 }
+
+public class ChannelEndpointMetricsTests
+{
+    [Fact]
+    public void RxDrops_AreExportedThroughSystemDiagnosticsMetrics_TaggedByReason()
+    {
+        using var pool = new LeakCheckedPool();
+        var ep = new ChannelEndpoint(new ChannelEndpointOptions { Name = "metrics-test" });
+        byte[] bad = Packets.Ipv4Tcp(Packets.Tcp(), Packets.Payload(10));
+        bad[^1] ^= 1;
+        ep.InjectInbound(pool.Pool.RentCopy(bad));
+        ep.InjectInbound(pool.Pool.RentCopy(bad));
+
+        long seen = -1;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name == "netstack.link.channel.rx_drops")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, state) =>
+        {
+            bool ours = false, reason = false;
+            foreach (var t in tags)
+            {
+                ours |= t.Key == "endpoint" && (string?)t.Value == "metrics-test";
+                reason |= t.Key == "reason" && (string?)t.Value == nameof(RxDropReason.TcpBadChecksum);
+            }
+            if (ours && reason)
+            {
+                seen = value;
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Equal(2, seen);
+        GC.KeepAlive(ep);
+    }
+}
