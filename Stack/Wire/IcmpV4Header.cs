@@ -93,7 +93,7 @@ public readonly ref struct IcmpV4Header
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
-    /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum"/> of the payload.
+    /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload.
     /// </summary>
     public static void WriteChecksum(Span<byte> header, uint payloadSum)
     {

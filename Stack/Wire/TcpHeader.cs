@@ -125,7 +125,7 @@ public readonly ref struct TcpHeader
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
     /// TCP header (length = data offset × 4) and <paramref name="payloadSum"/> is
-    /// <see cref="InternetChecksum.Sum"/> of the payload read as one sequence starting at an even offset.
+    /// <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload read as one sequence starting at an even offset.
     /// </summary>
     public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum)
     {

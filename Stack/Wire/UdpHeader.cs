@@ -108,7 +108,7 @@ public readonly ref struct UdpHeader
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
-    /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum"/> of the payload
+    /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload
     /// read as one sequence. A computed 0 is sent as 0xFFFF (RFC 768).
     /// </summary>
     public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum)
