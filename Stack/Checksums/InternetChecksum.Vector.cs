@@ -23,11 +23,11 @@ public static partial class InternetChecksum
     {
         if (Vector512.IsHardwareAccelerated && length >= (nuint)Vector512<byte>.Count)
         {
-            return length >= AlignThreshold ? SumAligned512(ref data, length) : SumVectors512(ref data, length);
+            return SumVectors512(ref data, length);
         }
         if (Vector256.IsHardwareAccelerated && length >= (nuint)Vector256<byte>.Count)
         {
-            return length >= AlignThreshold ? SumAligned256(ref data, length) : SumVectors256(ref data, length);
+            return SumVectors256(ref data, length);
         }
         if (Vector128.IsHardwareAccelerated && length >= (nuint)Vector128<byte>.Count)
         {
@@ -47,9 +47,7 @@ public static partial class InternetChecksum
         nuint length = (nuint)data.Length;
         ulong sum = vectorBits switch
         {
-            512 when length >= AlignThreshold => SumAligned512(ref start, length),
             512 when length >= (nuint)Vector512<byte>.Count => SumVectors512(ref start, length),
-            256 when length >= AlignThreshold => SumAligned256(ref start, length),
             256 when length >= (nuint)Vector256<byte>.Count => SumVectors256(ref start, length),
             128 when length >= (nuint)Vector128<byte>.Count => SumVectors128(ref start, length),
             0 or 128 or 256 or 512 => AddTail(0, ref start, 0, length),
@@ -95,67 +93,6 @@ public static partial class InternetChecksum
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
         0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     ];
-
-    // Below this many bytes the aligned entry's extra masked vector and fold cost more than split loads.
-    private const nuint AlignThreshold = 256;
-
-    /// <summary>
-    /// <see cref="SumVectors512"/> with the main loop on a vector-aligned address: a masked first vector takes
-    /// the bytes before the boundary. Needs <paramref name="length"/> of at least two vectors.
-    /// </summary>
-    private static ulong SumAligned512(ref byte data, nuint length)
-    {
-        nuint width = (nuint)Vector512<byte>.Count;
-        // Only speed depends on this address (the split below is correct for any value), so the memory
-        // need not be pinned: a GC move in between costs alignment, never correctness.
-        nuint misalignment = (nuint)Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref data) & (width - 1);
-        if (misalignment == 0)
-        {
-            return SumVectors512(ref data, length);
-        }
-        nuint head = width - misalignment;
-        // First vector, keeping its first `head` bytes (the complement of a keep-the-last-misalignment mask).
-        Vector512<byte> keepLast = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(TailMask), (nuint)Vector512<byte>.Count - width + misalignment);
-        Vector512<ulong> first = Vector512.AndNot(Vector512.LoadUnsafe(ref data), keepLast).AsUInt64();
-        ulong sum = Vector512.Sum((first & Vector512.Create(0xFFFF_FFFFUL)) + (first >>> 32));
-        ulong body = SumVectors512(ref Unsafe.Add(ref data, head), length - head);
-        if ((head & 1) != 0)
-        {
-            // RFC 1071 §2(B): the body starts at an odd offset, so its words are the data's shifted by one
-            // byte; its contribution is its folded sum byte-swapped.
-            body = BinaryPrimitives.ReverseEndianness(Fold(FoldTo32(body)));
-        }
-        return AddWithCarry(sum, body);
-    }
-
-    /// <summary>
-    /// <see cref="SumVectors256"/> with the main loop on a vector-aligned address: a masked first vector takes
-    /// the bytes before the boundary. Needs <paramref name="length"/> of at least two vectors.
-    /// </summary>
-    private static ulong SumAligned256(ref byte data, nuint length)
-    {
-        nuint width = (nuint)Vector256<byte>.Count;
-        // Only speed depends on this address (the split below is correct for any value), so the memory
-        // need not be pinned: a GC move in between costs alignment, never correctness.
-        nuint misalignment = (nuint)Unsafe.ByteOffset(ref Unsafe.NullRef<byte>(), ref data) & (width - 1);
-        if (misalignment == 0)
-        {
-            return SumVectors256(ref data, length);
-        }
-        nuint head = width - misalignment;
-        // First vector, keeping its first `head` bytes (the complement of a keep-the-last-misalignment mask).
-        Vector256<byte> keepLast = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(TailMask), (nuint)Vector512<byte>.Count - width + misalignment);
-        Vector256<ulong> first = Vector256.AndNot(Vector256.LoadUnsafe(ref data), keepLast).AsUInt64();
-        ulong sum = Vector256.Sum((first & Vector256.Create(0xFFFF_FFFFUL)) + (first >>> 32));
-        ulong body = SumVectors256(ref Unsafe.Add(ref data, head), length - head);
-        if ((head & 1) != 0)
-        {
-            // RFC 1071 §2(B): the body starts at an odd offset, so its words are the data's shifted by one
-            // byte; its contribution is its folded sum byte-swapped.
-            body = BinaryPrimitives.ReverseEndianness(Fold(FoldTo32(body)));
-        }
-        return AddWithCarry(sum, body);
-    }
 
     /// <summary>Sum of <paramref name="length"/> (at least one vector) bytes with Vector512; see <see cref="NativeSum"/>.</summary>
     private static ulong SumVectors512(ref byte data, nuint length)
