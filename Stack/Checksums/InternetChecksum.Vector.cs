@@ -2,18 +2,17 @@
 // RFC 1071 §2(B): the sum does not depend on byte order (swapping the bytes of every word swaps the bytes
 // of the folded sum), so words are added as the CPU loads them and the folded 16-bit result is swapped
 // once at the end on little-endian hosts. RFC 1071 §2(C): words can be added in parallel in wider
-// registers and the carries folded in afterwards; here each 32-bit half of a vector's 64-bit lanes goes
-// into a 64-bit lane accumulator, which cannot overflow for any span (< 2^31 bytes).
+// registers and the carries folded in afterwards; here 64-bit lanes accumulate the data's 32-bit halves
+// (each congruent to the sum of its two words modulo 0xFFFF) exactly, for any span.
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace NetStack.Checksums;
 
 public static partial class InternetChecksum
 {
-    private const ulong Low32 = 0xFFFF_FFFF;
-
     /// <summary>
     /// The ones'-complement sum of <paramref name="length"/> bytes at <paramref name="data"/> read as
     /// native-endian 16-bit words (an odd final byte is the first byte of a zero-padded word), as a 64-bit
@@ -22,59 +21,39 @@ public static partial class InternetChecksum
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong NativeSum(ref byte data, nuint length)
     {
-        nuint offset = 0;
-        ulong acc = 0;
         if (Vector512.IsHardwareAccelerated && length >= (nuint)Vector512<byte>.Count)
         {
-            acc = SumBlocks512(ref data, length, ref offset);
+            return SumVectors512(ref data, length);
         }
-        else if (Vector256.IsHardwareAccelerated && length >= (nuint)Vector256<byte>.Count)
+        if (Vector256.IsHardwareAccelerated && length >= (nuint)Vector256<byte>.Count)
         {
-            acc = SumBlocks256(ref data, length, ref offset);
+            return SumVectors256(ref data, length);
         }
-        else if (Vector128.IsHardwareAccelerated && length >= (nuint)Vector128<byte>.Count)
+        if (Vector128.IsHardwareAccelerated && length >= (nuint)Vector128<byte>.Count)
         {
-            acc = SumBlocks128(ref data, length, ref offset);
+            return SumVectors128(ref data, length);
         }
-        return AddTail(acc, ref data, offset, length);
+        return AddTail(0, ref data, 0, length);
     }
 
     /// <summary>
     /// <see cref="Sum(ReadOnlySpan{byte}, uint)"/> forced to one vector width (512, 256, 128, or 0 for the
-    /// 64-bit scalar loop), so tests and benchmarks can reach every path whatever the host picks.
+    /// 64-bit scalar loop), so tests and benchmarks can reach every path whatever the host picks. Spans
+    /// shorter than one vector take the scalar loop.
     /// </summary>
     internal static uint SumWithVectorWidth(ReadOnlySpan<byte> data, int vectorBits, uint initial = 0)
     {
-        ref byte start = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(data);
+        ref byte start = ref MemoryMarshal.GetReference(data);
         nuint length = (nuint)data.Length;
-        nuint offset = 0;
-        ulong acc = 0;
-        switch (vectorBits)
+        ulong sum = vectorBits switch
         {
-            case 512:
-                if (length >= (nuint)Vector512<byte>.Count)
-                {
-                    acc = SumBlocks512(ref start, length, ref offset);
-                }
-                break;
-            case 256:
-                if (length >= (nuint)Vector256<byte>.Count)
-                {
-                    acc = SumBlocks256(ref start, length, ref offset);
-                }
-                break;
-            case 128:
-                if (length >= (nuint)Vector128<byte>.Count)
-                {
-                    acc = SumBlocks128(ref start, length, ref offset);
-                }
-                break;
-            case 0:
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(vectorBits));
-        }
-        return Add(initial, ToNetworkOrder(AddTail(acc, ref start, offset, length)));
+            512 when length >= (nuint)Vector512<byte>.Count => SumVectors512(ref start, length),
+            256 when length >= (nuint)Vector256<byte>.Count => SumVectors256(ref start, length),
+            128 when length >= (nuint)Vector128<byte>.Count => SumVectors128(ref start, length),
+            0 or 128 or 256 or 512 => AddTail(0, ref start, 0, length),
+            _ => throw new ArgumentOutOfRangeException(nameof(vectorBits)),
+        };
+        return Add(initial, ToNetworkOrder(sum));
     }
 
     /// <summary>Whether the hardware accelerates vectors of <paramref name="vectorBits"/> bits (0: always true).</summary>
@@ -103,108 +82,177 @@ public static partial class InternetChecksum
         return sum + (sum < b ? 1UL : 0UL);
     }
 
-    // Whole vectors from offset while they fit: four independent accumulators in the unrolled loop, so the
-    // adds do not wait on each other. Leaves offset at the first byte not summed (fewer than one vector left).
-    private static ulong SumBlocks512(ref byte data, nuint length, ref nuint offset)
+    // A vector of width w loaded at TailMask[64 - w + r] is zeros then r bytes of 0xFF: it keeps the last r
+    // bytes of a window.
+    private static ReadOnlySpan<byte> TailMask =>
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    ];
+
+    /// <summary>Sum of <paramref name="length"/> (at least one vector) bytes with Vector512; see <see cref="NativeSum"/>.</summary>
+    private static ulong SumVectors512(ref byte data, nuint length)
     {
         nuint width = (nuint)Vector512<byte>.Count;
-        Vector512<ulong> low = Vector512.Create(Low32);
-        Vector512<ulong> a0 = Vector512<ulong>.Zero, a1 = Vector512<ulong>.Zero, a2 = Vector512<ulong>.Zero, a3 = Vector512<ulong>.Zero;
-        nuint i = offset;
-        if (length - i >= 4 * width)
+        // An odd final byte is added on its own, so the even-length rest can end on a whole-vector window.
+        nuint even = length & ~(nuint)1;
+        // Per 64-bit lane: full = sum of the lanes mod 2^64 (the 32-bit carries land in the high half),
+        // high = exact sum of the high 32-bit halves. Three operations per vector.
+        Vector512<ulong> full = Vector512<ulong>.Zero, high = Vector512<ulong>.Zero;
+        nuint i = 0;
+        if (even >= 4 * width)
         {
-            nuint last = length - 4 * width;
+            nuint last = even - 4 * width;
             do
             {
                 Vector512<ulong> v0 = Vector512.LoadUnsafe(ref data, i).AsUInt64();
                 Vector512<ulong> v1 = Vector512.LoadUnsafe(ref data, i + width).AsUInt64();
                 Vector512<ulong> v2 = Vector512.LoadUnsafe(ref data, i + 2 * width).AsUInt64();
                 Vector512<ulong> v3 = Vector512.LoadUnsafe(ref data, i + 3 * width).AsUInt64();
-                a0 += (v0 & low) + (v0 >>> 32);
-                a1 += (v1 & low) + (v1 >>> 32);
-                a2 += (v2 & low) + (v2 >>> 32);
-                a3 += (v3 & low) + (v3 >>> 32);
+                full += (v0 + v1) + (v2 + v3);
+                high += ((v0 >>> 32) + (v1 >>> 32)) + ((v2 >>> 32) + (v3 >>> 32));
                 i += 4 * width;
             }
             while (i <= last);
         }
-        while (length - i >= width)
+        while (even - i >= width)
         {
             Vector512<ulong> v = Vector512.LoadUnsafe(ref data, i).AsUInt64();
-            a0 += (v & low) + (v >>> 32);
+            full += v;
+            high += v >>> 32;
             i += width;
         }
-        offset = i;
-        return Vector512.Sum((a0 + a1) + (a2 + a3));
+        nuint rest = even - i;
+        if (rest != 0)
+        {
+            // The last whole vector of the even part starts at an even offset, so its words line up with the
+            // data's; the bytes already summed are masked to zero.
+            Vector512<byte> mask = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(TailMask), (nuint)Vector512<byte>.Count - width + rest);
+            Vector512<ulong> v = (Vector512.LoadUnsafe(ref data, even - width) & mask).AsUInt64();
+            full += v;
+            high += v >>> 32;
+        }
+        // full - (high << 32) is the exact sum of the low halves (it stays below 2^64 for any span).
+        ulong sum = Vector512.Sum(full - (high << 32) + high);
+        if (even != length)
+        {
+            sum = AddWithCarry(sum, OddByte(Unsafe.Add(ref data, even)));
+        }
+        return sum;
     }
 
-    private static ulong SumBlocks256(ref byte data, nuint length, ref nuint offset)
+    /// <summary>Sum of <paramref name="length"/> (at least one vector) bytes with Vector256; see <see cref="NativeSum"/>.</summary>
+    private static ulong SumVectors256(ref byte data, nuint length)
     {
         nuint width = (nuint)Vector256<byte>.Count;
-        Vector256<ulong> low = Vector256.Create(Low32);
-        Vector256<ulong> a0 = Vector256<ulong>.Zero, a1 = Vector256<ulong>.Zero, a2 = Vector256<ulong>.Zero, a3 = Vector256<ulong>.Zero;
-        nuint i = offset;
-        if (length - i >= 4 * width)
+        // An odd final byte is added on its own, so the even-length rest can end on a whole-vector window.
+        nuint even = length & ~(nuint)1;
+        // Per 64-bit lane: full = sum of the lanes mod 2^64 (the 32-bit carries land in the high half),
+        // high = exact sum of the high 32-bit halves. Three operations per vector.
+        Vector256<ulong> full = Vector256<ulong>.Zero, high = Vector256<ulong>.Zero;
+        nuint i = 0;
+        if (even >= 4 * width)
         {
-            nuint last = length - 4 * width;
+            nuint last = even - 4 * width;
             do
             {
                 Vector256<ulong> v0 = Vector256.LoadUnsafe(ref data, i).AsUInt64();
                 Vector256<ulong> v1 = Vector256.LoadUnsafe(ref data, i + width).AsUInt64();
                 Vector256<ulong> v2 = Vector256.LoadUnsafe(ref data, i + 2 * width).AsUInt64();
                 Vector256<ulong> v3 = Vector256.LoadUnsafe(ref data, i + 3 * width).AsUInt64();
-                a0 += (v0 & low) + (v0 >>> 32);
-                a1 += (v1 & low) + (v1 >>> 32);
-                a2 += (v2 & low) + (v2 >>> 32);
-                a3 += (v3 & low) + (v3 >>> 32);
+                full += (v0 + v1) + (v2 + v3);
+                high += ((v0 >>> 32) + (v1 >>> 32)) + ((v2 >>> 32) + (v3 >>> 32));
                 i += 4 * width;
             }
             while (i <= last);
         }
-        while (length - i >= width)
+        while (even - i >= width)
         {
             Vector256<ulong> v = Vector256.LoadUnsafe(ref data, i).AsUInt64();
-            a0 += (v & low) + (v >>> 32);
+            full += v;
+            high += v >>> 32;
             i += width;
         }
-        offset = i;
-        return Vector256.Sum((a0 + a1) + (a2 + a3));
+        nuint rest = even - i;
+        if (rest != 0)
+        {
+            // The last whole vector of the even part starts at an even offset, so its words line up with the
+            // data's; the bytes already summed are masked to zero.
+            Vector256<byte> mask = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(TailMask), (nuint)Vector512<byte>.Count - width + rest);
+            Vector256<ulong> v = (Vector256.LoadUnsafe(ref data, even - width) & mask).AsUInt64();
+            full += v;
+            high += v >>> 32;
+        }
+        // full - (high << 32) is the exact sum of the low halves (it stays below 2^64 for any span).
+        ulong sum = Vector256.Sum(full - (high << 32) + high);
+        if (even != length)
+        {
+            sum = AddWithCarry(sum, OddByte(Unsafe.Add(ref data, even)));
+        }
+        return sum;
     }
 
-    private static ulong SumBlocks128(ref byte data, nuint length, ref nuint offset)
+    /// <summary>Sum of <paramref name="length"/> (at least one vector) bytes with Vector128; see <see cref="NativeSum"/>.</summary>
+    private static ulong SumVectors128(ref byte data, nuint length)
     {
         nuint width = (nuint)Vector128<byte>.Count;
-        Vector128<ulong> low = Vector128.Create(Low32);
-        Vector128<ulong> a0 = Vector128<ulong>.Zero, a1 = Vector128<ulong>.Zero, a2 = Vector128<ulong>.Zero, a3 = Vector128<ulong>.Zero;
-        nuint i = offset;
-        if (length - i >= 4 * width)
+        // An odd final byte is added on its own, so the even-length rest can end on a whole-vector window.
+        nuint even = length & ~(nuint)1;
+        // Per 64-bit lane: full = sum of the lanes mod 2^64 (the 32-bit carries land in the high half),
+        // high = exact sum of the high 32-bit halves. Three operations per vector.
+        Vector128<ulong> full = Vector128<ulong>.Zero, high = Vector128<ulong>.Zero;
+        nuint i = 0;
+        if (even >= 4 * width)
         {
-            nuint last = length - 4 * width;
+            nuint last = even - 4 * width;
             do
             {
                 Vector128<ulong> v0 = Vector128.LoadUnsafe(ref data, i).AsUInt64();
                 Vector128<ulong> v1 = Vector128.LoadUnsafe(ref data, i + width).AsUInt64();
                 Vector128<ulong> v2 = Vector128.LoadUnsafe(ref data, i + 2 * width).AsUInt64();
                 Vector128<ulong> v3 = Vector128.LoadUnsafe(ref data, i + 3 * width).AsUInt64();
-                a0 += (v0 & low) + (v0 >>> 32);
-                a1 += (v1 & low) + (v1 >>> 32);
-                a2 += (v2 & low) + (v2 >>> 32);
-                a3 += (v3 & low) + (v3 >>> 32);
+                full += (v0 + v1) + (v2 + v3);
+                high += ((v0 >>> 32) + (v1 >>> 32)) + ((v2 >>> 32) + (v3 >>> 32));
                 i += 4 * width;
             }
             while (i <= last);
         }
-        while (length - i >= width)
+        while (even - i >= width)
         {
             Vector128<ulong> v = Vector128.LoadUnsafe(ref data, i).AsUInt64();
-            a0 += (v & low) + (v >>> 32);
+            full += v;
+            high += v >>> 32;
             i += width;
         }
-        offset = i;
-        return Vector128.Sum((a0 + a1) + (a2 + a3));
+        nuint rest = even - i;
+        if (rest != 0)
+        {
+            // The last whole vector of the even part starts at an even offset, so its words line up with the
+            // data's; the bytes already summed are masked to zero.
+            Vector128<byte> mask = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(TailMask), (nuint)Vector512<byte>.Count - width + rest);
+            Vector128<ulong> v = (Vector128.LoadUnsafe(ref data, even - width) & mask).AsUInt64();
+            full += v;
+            high += v >>> 32;
+        }
+        // full - (high << 32) is the exact sum of the low halves (it stays below 2^64 for any span).
+        ulong sum = Vector128.Sum(full - (high << 32) + high);
+        if (even != length)
+        {
+            sum = AddWithCarry(sum, OddByte(Unsafe.Add(ref data, even)));
+        }
+        return sum;
     }
 
-    // The bytes after the vectors (or all of them without SIMD): 8, 4, 2 and 1 bytes at a time, native order.
+    // RFC 1071 §4.1: an odd final byte is the high (first) byte of a zero-padded word; in a native
+    // little-endian word the first byte is the low one.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong OddByte(byte value) => BitConverter.IsLittleEndian ? value : (ulong)value << 8;
+
+    // Spans shorter than a vector (or everything without SIMD): 8, 4, 2 and 1 bytes at a time, native order.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static ulong AddTail(ulong acc, ref byte data, nuint offset, nuint length)
     {
@@ -230,9 +278,7 @@ public static partial class InternetChecksum
         }
         if (remaining != 0)
         {
-            // RFC 1071 §4.1: the odd byte is the high (first) byte of a zero-padded word; in a native
-            // little-endian word the first byte is the low one.
-            acc = AddWithCarry(acc, BitConverter.IsLittleEndian ? p : (ulong)p << 8);
+            acc = AddWithCarry(acc, OddByte(p));
         }
         return acc;
     }

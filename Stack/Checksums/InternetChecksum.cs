@@ -98,6 +98,11 @@ public static partial class InternetChecksum
     /// RFC 1624 eqn. 3: the new checksum field after one 16-bit word of the covered data changed from
     /// <paramref name="oldValue"/> to <paramref name="newValue"/>: HC' = ~(~HC + ~m + m').
     /// </summary>
+    /// <remarks>
+    /// Equals recomputing from scratch, except when every covered word becomes zero: recomputing then gives
+    /// 0xFFFF, and eqn. 3 gives 0x0000, the other ones'-complement zero (RFC 1624 §3). Neither IP headers nor
+    /// pseudo-headers can be all zero.
+    /// </remarks>
     public static ushort Update(ushort checksum, ushort oldValue, ushort newValue)
     {
         uint sum = (uint)(ushort)~checksum + (ushort)~oldValue + newValue;
