@@ -1,0 +1,39 @@
+using System.Security.Cryptography;
+
+namespace NetStack.Network;
+
+/// <summary>
+/// IPv4 Identification values (RFC 791; RFC 6864 §4): unique per (source, destination, protocol) for as long
+/// as fragments may live, and not predictable across flows. A keyed hash of the triple picks one of many
+/// counters, each starting at a random value — the same idea as Linux's ip_idents, written anew.
+/// </summary>
+internal sealed class Ipv4IdGenerator
+{
+    private const int Buckets = 2048;
+    private readonly int[] _counters = new int[Buckets];
+    private readonly ulong _key0;
+    private readonly ulong _key1;
+
+    public Ipv4IdGenerator()
+    {
+        Span<byte> seed = stackalloc byte[16 + (Buckets * 2)];
+        RandomNumberGenerator.Fill(seed);
+        _key0 = BitConverter.ToUInt64(seed);
+        _key1 = BitConverter.ToUInt64(seed[8..]);
+        for (int i = 0; i < Buckets; i++)
+        {
+            _counters[i] = BitConverter.ToUInt16(seed[(16 + (2 * i))..]);
+        }
+    }
+
+    /// <summary>The next identification for a datagram from <paramref name="source"/> to <paramref name="destination"/>.</summary>
+    public ushort Next(uint source, uint destination, byte protocol)
+    {
+        ulong h = ((ulong)source << 32 | destination) ^ _key0;
+        h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDUL;
+        h ^= protocol * 0x9E3779B97F4A7C15UL ^ _key1;
+        h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53UL;
+        int bucket = (int)((h ^ (h >> 33)) % Buckets);
+        return (ushort)Interlocked.Increment(ref _counters[bucket]);
+    }
+}

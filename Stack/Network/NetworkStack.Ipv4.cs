@@ -1,0 +1,208 @@
+using System.Buffers.Binary;
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Wire;
+
+namespace NetStack.Network;
+
+public sealed partial class NetworkStack
+{
+    /// <summary>IPv4 input (RFC 791 §3.2, RFC 1122 §3.2.1). The packet is borrowed.</summary>
+    private void DeliverIpv4(Nic nic, PacketBuffer packet)
+    {
+        ReadOnlySpan<byte> head = packet.Head;
+        if (head.Length < Ipv4Header.MinLength)
+        {
+            Drops.Increment(IpDropReason.Ipv4BadHeader);
+            return;
+        }
+        int headerLength = (head[0] & 0x0F) * 4;
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
+        if (headerLength < Ipv4Header.MinLength || headerLength > head.Length || totalLength < headerLength || totalLength > packet.Length)
+        {
+            Drops.Increment(IpDropReason.Ipv4BadHeader);
+            return;
+        }
+        ReadOnlySpan<byte> header = head[..headerLength];
+        // The header checksum is verified unless the link validated it (the channel endpoint checks every IPv4 header).
+        if (!nic.Link.Capabilities.HasFlag(LinkCapabilities.RxChecksumOffload) && !packet.RxChecksumValidated && !Ipv4Header.VerifyChecksum(header))
+        {
+            Drops.Increment(IpDropReason.Ipv4BadChecksum);
+            return;
+        }
+        // RFC 1122 §3.2.1.8: options are parsed (and ignored) safely; malformed ones drop the packet.
+        if (headerLength > Ipv4Header.MinLength && !Ipv4OptionReader.Validate(header[Ipv4Header.MinLength..], out _))
+        {
+            Drops.Increment(IpDropReason.Ipv4BadOptions);
+            return;
+        }
+        byte ttl = header[Ipv4Header.TimeToLiveOffset];
+        if (ttl == 0)
+        {
+            Drops.Increment(IpDropReason.ZeroTtl);
+            return;
+        }
+        var source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.SourceOffset..]));
+        var destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.DestinationOffset..]));
+        // RFC 1122 §3.2.1.3: a host silently discards a datagram whose source is broadcast, multicast or
+        // (off a loopback link) 127/8; 0.0.0.0 is only valid while a host learns its address.
+        if (source.IsMulticast || source.IsLimitedBroadcast || nic.IsBroadcast(source) || source.IsUnspecified
+            || (source.IsLoopback && !nic.Link.Capabilities.HasFlag(LinkCapabilities.Loopback)))
+        {
+            Drops.Increment(IpDropReason.BadSourceAddress);
+            return;
+        }
+        if (!nic.Promiscuous && !nic.HasAddress(destination))
+        {
+            Drops.Increment(IpDropReason.NotForUs); // broadcast and multicast reception are not supported
+            return;
+        }
+        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]);
+        if ((flags & 0x3FFF) != 0)
+        {
+            Reassemble(nic, packet); // RFC 791: MF set or a non-zero offset
+            return;
+        }
+        var info = new IpPacketInfo
+        {
+            Nic = nic,
+            Source = source,
+            Destination = destination,
+            Protocol = (IpProtocol)header[Ipv4Header.ProtocolOffset],
+            TransportOffset = headerLength,
+            TransportLength = totalLength - headerLength,
+            TimeToLive = ttl,
+            TrafficClass = header[1],
+        };
+        if (totalLength < packet.Length)
+        {
+            packet.TrimTo(totalLength); // link padding
+        }
+        DeliverTransport(info, packet, pointerToProtocol: Ipv4Header.ProtocolOffset);
+    }
+
+    /// <summary>Hands a packet to ICMP or a registered transport; unknown protocols get an ICMP error where the RFC asks.</summary>
+    private void DeliverTransport(in IpPacketInfo info, PacketBuffer packet, int pointerToProtocol)
+    {
+        if (info.Protocol == (info.Version == NetworkProtocol.IPv4 ? IpProtocol.Icmp : IpProtocol.IcmpV6))
+        {
+            Events.Increment(IpEvent.PacketsDelivered);
+            Icmp.Deliver(info, packet);
+            return;
+        }
+        ITransportProtocol? transport = _transports[(int)info.Protocol];
+        if (transport is null)
+        {
+            Drops.Increment(IpDropReason.UnknownProtocol);
+            if (info.Version == NetworkProtocol.IPv4)
+            {
+                Icmp.SendError(info, packet, IcmpErrorKind.ProtocolUnreachable, 0); // RFC 1122 §3.2.2.1
+            }
+            else if (info.Protocol != IpProtocol.Ipv6NoNext)
+            {
+                // RFC 8200 §4: unrecognized Next Header → Parameter Problem code 1 pointing at it.
+                Icmp.SendError(info, packet, IcmpErrorKind.UnrecognizedNextHeader, (uint)pointerToProtocol);
+            }
+            return;
+        }
+        Events.Increment(IpEvent.PacketsDelivered);
+        transport.Deliver(info, packet);
+    }
+
+    /// <summary>
+    /// Sends a transport packet (its head starts at the transport header, with headroom for the IP header)
+    /// along <paramref name="route"/>. Takes ownership of <paramref name="packet"/> whatever the outcome.
+    /// Packets over the path MTU are fragmented (IPv4 without DF; IPv6 at the source, RFC 8200 §4.5) unless
+    /// they carry GSO options, which the link segments.
+    /// </summary>
+    public SendResult Send(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte timeToLive = 0, byte trafficClass = 0, bool dontFragment = false)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        return route.Destination.IsV4
+            ? SendIpv4(route, protocol, packet, timeToLive == 0 ? Options.DefaultTimeToLive : timeToLive, trafficClass, dontFragment)
+            : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass);
+    }
+
+    private SendResult SendIpv4(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte ttl, byte tos, bool dontFragment)
+    {
+        int total = Ipv4Header.MinLength + packet.Length;
+        if (total > ushort.MaxValue || packet.Headroom < Ipv4Header.MinLength)
+        {
+            packet.Release();
+            Drops.Increment(IpDropReason.MessageTooBig);
+            return SendResult.MessageTooBig;
+        }
+        var ip = new Ipv4Repr
+        {
+            Source = route.Source.V4,
+            Destination = route.Destination.V4,
+            Protocol = protocol,
+            TimeToLive = ttl,
+            Dscp = (byte)(tos >> 2),
+            Ecn = (byte)(tos & 3),
+            Identification = _ipv4Ids.Next(route.Source.V4, route.Destination.V4, (byte)protocol),
+            DontFragment = dontFragment,
+            PayloadLength = packet.Length,
+        };
+        ip.Emit(packet.Prepend(Ipv4Header.MinLength));
+        packet.NetworkProtocol = NetworkProtocol.IPv4;
+        if (total <= route.Mtu || packet.Gso.IsGso)
+        {
+            if (packet.Gso.IsGso)
+            {
+                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + Ipv4Header.MinLength);
+                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv4Header.MinLength);
+            }
+            return WriteToLink(route.Nic, packet, fragment: false);
+        }
+        if (dontFragment)
+        {
+            packet.Release();
+            Drops.Increment(IpDropReason.MessageTooBig);
+            return SendResult.MessageTooBig;
+        }
+        // RFC 791 §3.2: fragment. The fragments reference the payload; the original is released after.
+        PacketBuffer[] fragments = System.Buffers.ArrayPool<PacketBuffer>.Shared.Rent((packet.Length / 8) + 2);
+        try
+        {
+            var status = Ipv4Fragmenter.Fragment(packet, route.Mtu, fragments, out int count, Pool);
+            packet.Release();
+            if (status != Ipv4FragmentationStatus.Fragmented)
+            {
+                Drops.Increment(IpDropReason.FragmentationFailed);
+                return SendResult.FragmentationFailed;
+            }
+            return WriteFragments(route.Nic, fragments.AsSpan(0, count));
+        }
+        finally
+        {
+            Array.Clear(fragments);
+            System.Buffers.ArrayPool<PacketBuffer>.Shared.Return(fragments);
+        }
+    }
+
+    private SendResult WriteFragments(Nic nic, ReadOnlySpan<PacketBuffer> fragments)
+    {
+        SendResult result = SendResult.Sent;
+        foreach (PacketBuffer fragment in fragments)
+        {
+            if (WriteToLink(nic, fragment, fragment: true) != SendResult.Sent)
+            {
+                result = SendResult.QueueFull;
+            }
+        }
+        return result;
+    }
+
+    /// <summary>The pseudo-header sum for a transport checksum along <paramref name="route"/> (RFC 9293 §3.1, RFC 8200 §8.1).</summary>
+    public static uint PseudoHeaderSum(in RouteInfo route, IpProtocol protocol, int transportLength)
+    {
+        Span<byte> src = stackalloc byte[16];
+        Span<byte> dst = stackalloc byte[16];
+        int n = route.Source.WriteBytes(src);
+        route.Destination.WriteBytes(dst);
+        return n == 4
+            ? InternetChecksum.PseudoHeaderSumV4(src[..4], dst[..4], (byte)protocol, transportLength)
+            : InternetChecksum.PseudoHeaderSumV6(src, dst, (byte)protocol, transportLength);
+    }
+}

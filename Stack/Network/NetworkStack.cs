@@ -1,0 +1,290 @@
+// Layer: network. The stack: NICs over link endpoints, addresses, routes, IPv4/IPv6 input and output,
+// fragments, ICMP, and the transport protocols registered on it. Per-packet work takes no global lock.
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NetStack.Buffers;
+using NetStack.Diagnostics;
+using NetStack.Wire;
+
+namespace NetStack.Network;
+
+/// <summary>Counted network-layer events.</summary>
+public enum IpEvent
+{
+    /// <summary>Packets handed to the stack by a link.</summary>
+    PacketsReceived,
+    /// <summary>Packets delivered to a transport or ICMP.</summary>
+    PacketsDelivered,
+    /// <summary>Packets handed to a link.</summary>
+    PacketsSent,
+    /// <summary>Fragments handed to a link.</summary>
+    FragmentsSent,
+    /// <summary>Datagrams reassembled from fragments.</summary>
+    DatagramsReassembled,
+}
+
+/// <summary>A resolved route for sending: interface, source address and MTU.</summary>
+/// <param name="Nic">Outgoing interface.</param>
+/// <param name="Source">Source address to use.</param>
+/// <param name="Destination">Destination address.</param>
+/// <param name="Mtu">Path MTU: the route's or NIC's MTU, lowered by what ICMP taught us.</param>
+public readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu);
+
+/// <summary>
+/// A transport protocol registered on the stack (UDP, TCP). <see cref="Deliver"/> borrows the packet for the
+/// call (take a reference to keep it); <see cref="DeliverIcmpError"/> reports an ICMP error about a packet this
+/// protocol sent.
+/// </summary>
+internal interface ITransportProtocol
+{
+    void Deliver(in IpPacketInfo info, PacketBuffer packet);
+
+    void DeliverIcmpError(in IcmpError error);
+}
+
+/// <summary>
+/// A userspace TCP/IP stack instance: create NICs over link endpoints, give them addresses, and open
+/// transport endpoints. Time comes from <see cref="NetworkStackOptions.TimeProvider"/>, so a manual clock
+/// drives it deterministically (DESIGN §5).
+/// </summary>
+public sealed partial class NetworkStack : IDisposable
+{
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Network", "1.0");
+
+    private readonly Lock _gate = new();
+    private readonly ITransportProtocol?[] _transports = new ITransportProtocol?[256];
+    private readonly FragmentReassembler _reassembler;
+    private readonly Lock _reassemblyLock = new();
+    private readonly ITimer _housekeeping;
+    private readonly Ipv4IdGenerator _ipv4Ids = new();
+    private Nic[] _nics = [];
+    private bool _disposed;
+
+    /// <summary>Creates a stack.</summary>
+    public NetworkStack(NetworkStackOptions? options = null)
+    {
+        Options = options ?? new NetworkStackOptions();
+        Clock = Options.TimeProvider;
+        Pool = Options.Pool;
+        Logger = Options.LoggerFactory?.CreateLogger("NetStack.Network") ?? NullLogger.Instance;
+        Drops = new ReasonCounters<IpDropReason>(s_meter, "netstack.ip.drops", "Packets dropped by the network layer");
+        Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts");
+        PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout);
+        Icmp = new IcmpProtocol(this);
+        Udp = new UdpProtocol(this);
+        _transports[(int)IpProtocol.Udp] = Udp;
+        _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
+        _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
+    }
+
+    /// <summary>The options the stack was made with.</summary>
+    public NetworkStackOptions Options { get; }
+
+    /// <summary>The stack's clock.</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>The pool outbound packets are rented from.</summary>
+    public PacketBufferPool Pool { get; }
+
+    /// <summary>Logger for rare events.</summary>
+    public ILogger Logger { get; }
+
+    /// <summary>The route table.</summary>
+    public RouteTable Routes { get; } = new();
+
+    /// <summary>Network-layer drops by reason.</summary>
+    public ReasonCounters<IpDropReason> Drops { get; }
+
+    /// <summary>Network-layer packet counts.</summary>
+    public ReasonCounters<IpEvent> Events { get; }
+
+    /// <summary>Path MTUs learned from ICMP.</summary>
+    public PathMtuCache PathMtu { get; }
+
+    /// <summary>ICMPv4/ICMPv6: echo, errors, ping.</summary>
+    public IcmpProtocol Icmp { get; }
+
+    /// <summary>UDP endpoints.</summary>
+    public UdpProtocol Udp { get; }
+
+    /// <summary>Fragment reassembly (drop reasons and events).</summary>
+    public FragmentReassembler Reassembler => _reassembler;
+
+    /// <summary>The NICs.</summary>
+    public IReadOnlyList<Nic> Nics => Volatile.Read(ref _nics);
+
+    /// <summary>Creates a NIC over <paramref name="link"/> and attaches to it.</summary>
+    public Nic CreateNic(ILinkEndpoint link, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(link);
+        Nic nic;
+        lock (_gate)
+        {
+            nic = new Nic(this, _nics.Length + 1, name ?? $"nic{_nics.Length + 1}", link);
+            Volatile.Write(ref _nics, [.. _nics, nic]);
+        }
+        link.Attach(nic);
+        return nic;
+    }
+
+    /// <summary>True when some NIC owns <paramref name="address"/>.</summary>
+    public bool IsLocalAddress(NetAddress address)
+    {
+        foreach (Nic nic in Volatile.Read(ref _nics))
+        {
+            if (nic.HasAddress(address))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    internal void RegisterTransport(IpProtocol protocol, ITransportProtocol transport) => _transports[(int)protocol] = transport;
+
+    internal ITransportProtocol? Transport(IpProtocol protocol) => _transports[(int)protocol];
+
+    /// <summary>
+    /// Resolves how to reach <paramref name="destination"/>: the route's NIC, a source address (the given one,
+    /// which must be local unless the NIC spoofs, or the NIC's primary address) and the path MTU.
+    /// </summary>
+    public SendResult TryResolveRoute(NetAddress destination, NetAddress source, out RouteInfo route)
+    {
+        route = default;
+        Route? r = Routes.Find(destination);
+        if (r is null)
+        {
+            Drops.Increment(IpDropReason.NoRoute);
+            return SendResult.NoRoute;
+        }
+        if (source.IsNone || source.IsUnspecified)
+        {
+            source = r.Nic.PrimaryAddress(destination.Version);
+            if (source.IsNone)
+            {
+                Drops.Increment(IpDropReason.NoSourceAddress);
+                return SendResult.NoSourceAddress;
+            }
+        }
+        else if (source.Version != destination.Version || (!r.Nic.Spoofing && !IsLocalAddress(source)))
+        {
+            Drops.Increment(IpDropReason.NoSourceAddress);
+            return SendResult.NoSourceAddress;
+        }
+        int mtu = r.Mtu > 0 ? Math.Min(r.Mtu, r.Nic.Mtu) : r.Nic.Mtu;
+        mtu = PathMtu.Get(destination, mtu);
+        route = new RouteInfo(r.Nic, source, destination, mtu);
+        return SendResult.Sent;
+    }
+
+    /// <summary>Runs timers that are due (reassembly expiry). The housekeeping timer calls it; a driver may too.</summary>
+    public void Housekeeping()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        lock (_reassemblyLock)
+        {
+            _reassembler.ExpireDue();
+        }
+    }
+
+    /// <summary>Stops timers and releases held fragments. Endpoints should be closed first.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        _housekeeping.Dispose();
+        lock (_reassemblyLock)
+        {
+            _reassembler.Dispose();
+        }
+        foreach (Nic nic in Volatile.Read(ref _nics))
+        {
+            nic.Link.Attach(null);
+        }
+    }
+
+    /// <summary>Entry point from a NIC: one network-layer packet, borrowed for the call.</summary>
+    internal void Deliver(Nic nic, NetworkProtocol protocol, PacketBuffer packet)
+    {
+        _ = protocol; // the version nibble decides; the link's classification is only a hint
+        Events.Increment(IpEvent.PacketsReceived);
+        ReadOnlySpan<byte> head = packet.Head;
+        int version = head.IsEmpty ? 0 : head[0] >> 4;
+        if (version == 4)
+        {
+            DeliverIpv4(nic, packet);
+        }
+        else if (version == 6)
+        {
+            DeliverIpv6(nic, packet);
+        }
+        else
+        {
+            Drops.Increment(IpDropReason.BadVersion);
+        }
+    }
+
+    /// <summary>Hands a fragment to reassembly; delivers the datagram when it completes.</summary>
+    private void Reassemble(Nic nic, PacketBuffer fragment)
+    {
+        ReassemblyResult result;
+        lock (_reassemblyLock)
+        {
+            result = _reassembler.Process(fragment.AddRef());
+        }
+        switch (result.Status)
+        {
+            case ReassemblyStatus.Completed:
+                PacketBuffer datagram = result.Packet!;
+                try
+                {
+                    Events.Increment(IpEvent.DatagramsReassembled);
+                    Deliver(nic, datagram.NetworkProtocol, datagram);
+                }
+                finally
+                {
+                    datagram.Release();
+                }
+                break;
+            case ReassemblyStatus.Dropped:
+                Drops.Increment(IpDropReason.Fragment);
+                break;
+        }
+    }
+
+    private void OnReassemblyError(PacketBuffer packet, ReassemblyDropReason reason)
+    {
+        // RFC 792 / RFC 4443 §3.3: Time Exceeded, code 1 (fragment reassembly time exceeded).
+        // RFC 8200 §4.5: Parameter Problem code 0 for a bad fragment length.
+        if (reason == ReassemblyDropReason.Timeout)
+        {
+            Logger.LogDebug("Reassembly timed out for a datagram; sending ICMP Time Exceeded");
+            Icmp.SendErrorAbout(packet, IcmpErrorKind.ReassemblyTimeExceeded, 0);
+        }
+        else if (reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong)
+        {
+            // Pointer: the payload length field (offset 4) for a short fragment, the fragment offset otherwise.
+            Icmp.SendErrorAbout(packet, IcmpErrorKind.ParameterProblem, reason == ReassemblyDropReason.NotMultipleOf8 ? 4u : 42u);
+        }
+    }
+
+    /// <summary>Hands one packet to the NIC's link; takes ownership.</summary>
+    private SendResult WriteToLink(Nic nic, PacketBuffer packet, bool fragment)
+    {
+        Span<PacketBuffer> one = [packet];
+        if (nic.Link.WritePackets(one) == 1)
+        {
+            Events.Increment(fragment ? IpEvent.FragmentsSent : IpEvent.PacketsSent);
+            return SendResult.Sent;
+        }
+        packet.Release();
+        Drops.Increment(IpDropReason.LinkQueueFull);
+        return SendResult.QueueFull;
+    }
+}
