@@ -39,7 +39,7 @@ public sealed class IcmpProtocol
 {
     private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Icmp", "1.0");
     private readonly NetworkStack _stack;
-    private readonly ConcurrentDictionary<(ushort Id, ushort Seq), TaskCompletionSource<bool>> _pings = new();
+    private readonly ConcurrentDictionary<(ushort Id, ushort Seq), TaskCompletionSource<long>> _pings = new();
     private readonly Lock _bucketLock = new();
     private double _tokens;
     private long _lastRefill;
@@ -65,7 +65,7 @@ public sealed class IcmpProtocol
         ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
         ushort id = (ushort)Interlocked.Increment(ref _nextPingId);
         var key = (id, (ushort)1);
-        var tcs = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tcs = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pings[key] = tcs;
         try
         {
@@ -75,8 +75,9 @@ public sealed class IcmpProtocol
             {
                 throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NetworkUnreachable);
             }
-            await tcs.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(5), _stack.Clock, cancellationToken).ConfigureAwait(false);
-            return _stack.Clock.GetElapsedTime(start);
+            // The reply's arrival time is taken when it arrives, so a virtual clock gives an exact RTT.
+            long arrived = await tcs.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(5), _stack.Clock, cancellationToken).ConfigureAwait(false);
+            return _stack.Clock.GetElapsedTime(start, arrived);
         }
         finally
         {
@@ -117,7 +118,7 @@ public sealed class IcmpProtocol
         }
         if (v4 ? type == (byte)IcmpV4Type.EchoReply : type == (byte)IcmpV6Type.EchoReply)
         {
-            if (_pings.TryGetValue((id, seq), out var tcs) && tcs.TrySetResult(true))
+            if (_pings.TryGetValue((id, seq), out var tcs) && tcs.TrySetResult(_stack.Clock.GetTimestamp()))
             {
                 Events.Increment(IcmpEvent.EchoRepliesReceived);
             }
