@@ -3,6 +3,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using NetStack.Fuzz.Seeds;
+using NetStack.Fuzz.Support;
 
 namespace NetStack.Fuzz;
 
@@ -21,6 +22,7 @@ internal static class Program
 
     private static int Main(string[] args)
     {
+        ScratchCoverageMap.Install(); // instrumented assemblies work outside a fuzzer too (replay, files, list)
         if (args.Length == 0)
         {
             Console.Error.WriteLine(Usage);
