@@ -103,10 +103,12 @@ public class ReassemblyIpv6Tests
     public void Rfc7112_FirstFragmentWithoutTheUpperLayerHeader_IsDropped()
     {
         using var pool = new LeakCheckedPool();
-        var (_, r) = Make();
+        var reports = new List<ReassemblyDropReason>();
+        var (_, r) = Make(handler: (_, reason) => reports.Add(reason));
         // Destination options (8 bytes) then UDP: a first fragment of 8 bytes holds no UDP header.
         Ipv6Datagram d = Frag.Ipv6Datagram(300, destinationOptions: true);
         Assert.Equal(ReassemblyResult.Dropped(ReassemblyDropReason.IncompleteHeaderChain), Send(r, pool, Frag.Ipv6Fragment(d, 0, 8, true)));
+        Assert.Equal([ReassemblyDropReason.IncompleteHeaderChain], reports); // RFC 7112 §5: Parameter Problem code 3
         // With 16 bytes the UDP header is there.
         Assert.Equal(ReassemblyStatus.Held, Send(r, pool, Frag.Ipv6Fragment(d, 0, 16, true)).Status);
         r.Dispose();

@@ -121,8 +121,9 @@ public sealed partial class FragmentReassembler : IDisposable
         ReassemblyDropReason reason = Parse(fragment, out ParsedFragment f);
         if (reason != ReassemblyDropReason.None)
         {
-            // RFC 8200 §4.5: these two ask for an ICMPv6 Parameter Problem about the offending fragment.
-            bool notify = f.Key.Version == 6 && reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong;
+            // RFC 8200 §4.5 and RFC 7112 §5: these ask for an ICMPv6 Parameter Problem about the offending fragment.
+            bool notify = f.Key.Version == 6
+                && reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong or ReassemblyDropReason.IncompleteHeaderChain;
             return Drop(fragment, reason, notify);
         }
         if (f.IsNotFragment)
