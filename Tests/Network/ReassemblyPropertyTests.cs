@@ -86,7 +86,7 @@ public class ReassemblyPropertyTests
     });
 
     [Property(MaxTest = 200)]
-    public Property OverlappingFragmentSets_NeverComplete() => Prop.ForAll(Arb.From(Cases), c =>
+    public Property Rfc5722_OnceTwoFragmentsOverlap_NothingCompletes() => Prop.ForAll(Arb.From(Cases), c =>
     {
         using var pool = new LeakCheckedPool();
         var random = new Random(c.Seed);
@@ -113,16 +113,46 @@ public class ReassemblyPropertyTests
             }
             overlap = new Cut(start, end - start, end < total);
         }
-        while (overlap.Length <= 0 || cuts.Contains(overlap));
+        // [0, total) with M clear is not a fragment at all but the whole datagram (RFC 791; RFC 6946 atomic).
+        while (overlap.Length <= 0 || cuts.Contains(overlap) || (overlap.Offset == 0 && !overlap.More));
 
-        var order = cuts.Select(fragment).ToList();
+        var order = cuts.ToList();
         Frag.Shuffle(random, order);
-        // Before the last real fragment: after it the datagram has rightly completed already.
-        order.Insert(random.Next(0, order.Count), fragment(overlap));
+        order.Insert(random.Next(0, order.Count + 1), overlap);
+
+        // The first arrival at which two overlapping fragments have both been seen. The overlapping fragment
+        // can itself complete a valid set that arrived before it (its bytes are the datagram's): that is a
+        // correct completion. What must never happen is a completion once an overlap was seen (RFC 5722 §4).
+        int overlapSeenAt = order.Count;
+        for (int i = 1; i < order.Count && overlapSeenAt == order.Count; i++)
+        {
+            for (int j = 0; j < i; j++)
+            {
+                if (order[j] != order[i] && order[j].Offset < order[i].End && order[i].Offset < order[j].End)
+                {
+                    overlapSeenAt = i;
+                    break;
+                }
+            }
+        }
         using var r = new FragmentReassembler(new FakeTimeProvider(Frag.Start));
-        List<byte[]> done = Frag.Feed(r, pool, order);
-        Assert.Empty(done);
-        Assert.True(r.Drops[ReassemblyDropReason.Overlap] + r.Drops[ReassemblyDropReason.Inconsistent] > 0);
+        var completedAt = new List<int>();
+        for (int i = 0; i < order.Count; i++)
+        {
+            ReassemblyResult result = r.Process(pool.Pool.RentCopy(fragment(order[i])));
+            if (result.Packet is { } packet)
+            {
+                completedAt.Add(i);
+                Assert.Equal(bytes, packet.ToArray());
+                packet.Release();
+            }
+        }
+        Assert.True(overlapSeenAt < order.Count);
+        Assert.All(completedAt, i => Assert.True(i < overlapSeenAt, $"completed at {i}, overlap seen at {overlapSeenAt}"));
+        if (completedAt.Count == 0)
+        {
+            Assert.True(r.Drops[ReassemblyDropReason.Overlap] + r.Drops[ReassemblyDropReason.Inconsistent] > 0);
+        }
     });
 
     [Property(MaxTest = 300)]
