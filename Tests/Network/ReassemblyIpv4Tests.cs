@@ -468,4 +468,26 @@ public class ReassemblyIpv4Tests
         Assert.Equal(ReassemblyDropReason.Shutdown, Send(r, pool, Frag.Ipv4Fragment(Frag.Ipv4Datagram(100), 0, 40, true)).DropReason);
         Assert.Equal(2, r.Drops[ReassemblyDropReason.Shutdown]);
     }
+    [Fact]
+    public void QuarantineTimeZero_DiscardsOnOverlapWithoutRememberingTheKey()
+    {
+        using var pool = new LeakCheckedPool();
+        var (_, r) = Make(new ReassemblyOptions { QuarantineTime = TimeSpan.Zero });
+        byte[] datagram = Frag.Ipv4Datagram(200);
+        Send(r, pool, Frag.Ipv4Fragment(datagram, 0, 64, true));
+        Assert.Equal(ReassemblyDropReason.Overlap, Send(r, pool, Frag.Ipv4Fragment(datagram, 32, 64, true)).DropReason);
+        Assert.Equal(ReassemblyStatus.Held, Send(r, pool, Frag.Ipv4Fragment(datagram, 0, 64, true)).Status);
+        r.Dispose();
+    }
+
+    [Fact]
+    public void BadOptions_AreRefusedAtConstruction()
+    {
+        var time = new FakeTimeProvider(Frag.Start);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FragmentReassembler(time, new ReassemblyOptions { MaxBytes = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FragmentReassembler(time, new ReassemblyOptions { MaxDatagrams = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FragmentReassembler(time, new ReassemblyOptions { MaxFragmentsPerDatagram = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FragmentReassembler(time, new ReassemblyOptions { Ipv4Timeout = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new FragmentReassembler(time, new ReassemblyOptions { QuarantineTime = TimeSpan.FromSeconds(-1) }));
+    }
 }
