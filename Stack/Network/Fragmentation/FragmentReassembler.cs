@@ -66,8 +66,17 @@ public sealed partial class FragmentReassembler : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxQuarantinedKeys, nameof(options));
         _timeoutTicks[0] = ToTicks(_options.Ipv4Timeout);
         _timeoutTicks[1] = ToTicks(_options.Ipv6Timeout);
-        _quarantineTicks[0] = _options.QuarantineTime is { } q4 ? ToTicks(q4) : _timeoutTicks[0];
-        _quarantineTicks[1] = _options.QuarantineTime is { } q6 ? ToTicks(q6) : _timeoutTicks[1];
+        if (_options.QuarantineTime is { } quarantine)
+        {
+            // Zero turns the quarantine off (discard on overlap only).
+            ArgumentOutOfRangeException.ThrowIfLessThan(quarantine, TimeSpan.Zero, nameof(options));
+            _quarantineTicks[0] = _quarantineTicks[1] = quarantine == TimeSpan.Zero ? 0 : ToTicks(quarantine);
+        }
+        else
+        {
+            _quarantineTicks[0] = _timeoutTicks[0];
+            _quarantineTicks[1] = _timeoutTicks[1];
+        }
         int initial = Math.Min(_options.MaxDatagrams, 64);
         _contexts = new Dictionary<FragmentKey, ReassemblyContext>(initial);
         _free = new Stack<ReassemblyContext>(initial);
@@ -121,8 +130,9 @@ public sealed partial class FragmentReassembler : IDisposable
         ReassemblyDropReason reason = Parse(fragment, out ParsedFragment f);
         if (reason != ReassemblyDropReason.None)
         {
-            // RFC 8200 §4.5: these two ask for an ICMPv6 Parameter Problem about the offending fragment.
-            bool notify = f.Key.Version == 6 && reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong;
+            // RFC 8200 §4.5 and RFC 7112 §5: these ask for an ICMPv6 Parameter Problem about the offending fragment.
+            bool notify = f.Key.Version == 6
+                && reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong or ReassemblyDropReason.IncompleteHeaderChain;
             return Drop(fragment, reason, notify);
         }
         if (f.IsNotFragment)
@@ -444,7 +454,7 @@ public sealed partial class FragmentReassembler : IDisposable
 
     private long ToTicks(TimeSpan span)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(span, TimeSpan.Zero, nameof(span));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(span, TimeSpan.Zero, "options");
         double ticks = span.TotalSeconds * _time.TimestampFrequency;
         return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : (long)ticks;
     }

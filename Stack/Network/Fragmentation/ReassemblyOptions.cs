@@ -34,7 +34,8 @@ public sealed class ReassemblyOptions
 
     /// <summary>
     /// How long the key of a datagram discarded for overlapping (or inconsistent) fragments is remembered, so
-    /// its later fragments are dropped too (RFC 5722 §4). Null (the default): the version's reassembly timeout.
+    /// its later fragments are dropped too (RFC 5722 §4). Null (the default): the version's reassembly timeout;
+    /// zero: no quarantine.
     /// </summary>
     public TimeSpan? QuarantineTime { get; init; }
 

@@ -32,7 +32,7 @@ public enum ReassemblyDropReason
     Overlap,
     /// <summary>A fragment of a datagram discarded for overlap or inconsistency a short while ago (RFC 5722 §4).</summary>
     Quarantined,
-    /// <summary>Fragments disagree on where the datagram ends (two last fragments, or data past the last): the datagram is discarded.</summary>
+    /// <summary>Fragments disagree on where the datagram ends (two last fragments, or data past the last): the datagram is discarded and its key quarantined like an overlap.</summary>
     Inconsistent,
     /// <summary>An exact duplicate (same offset, length and M flag) of a held fragment: the copy is dropped, the datagram goes on (RFC 8200 §4.5 allows this).</summary>
     Duplicate,
@@ -76,7 +76,11 @@ public enum ReassemblyEvent
 /// <see cref="PacketBuffer.AddRef"/> to keep it): for <see cref="ReassemblyDropReason.Timeout"/> the offset-0
 /// fragment of a datagram that timed out (ICMP Time Exceeded code 1, RFC 792, RFC 4443 §3.3); for IPv6
 /// <see cref="ReassemblyDropReason.NotMultipleOf8"/> and <see cref="ReassemblyDropReason.TooLong"/> the
-/// offending fragment (ICMPv6 Parameter Problem code 0, RFC 8200 §4.5). The packet starts at its IP header.
+/// offending fragment (ICMPv6 Parameter Problem code 0, RFC 8200 §4.5), and for IPv6
+/// <see cref="ReassemblyDropReason.IncompleteHeaderChain"/> the first fragment (Parameter Problem code 3,
+/// RFC 7112 §5). The packet starts at its IP header. The handler runs inside
+/// <see cref="FragmentReassembler.Process"/> or <see cref="FragmentReassembler.ExpireDue()"/> and must not
+/// call back into the reassembler.
 /// </summary>
 /// <param name="packet">The fragment as received (borrowed).</param>
 /// <param name="reason">Which error applies.</param>
