@@ -272,6 +272,10 @@ public sealed partial class NetworkStack : IDisposable
             // Pointer: the payload length field (offset 4) for a short fragment, the fragment offset otherwise.
             Icmp.SendErrorAbout(packet, IcmpErrorKind.ParameterProblem, reason == ReassemblyDropReason.NotMultipleOf8 ? 4u : 42u);
         }
+        else if (reason == ReassemblyDropReason.IncompleteHeaderChain)
+        {
+            Icmp.SendErrorAbout(packet, IcmpErrorKind.IncompleteHeaderChain, 0); // RFC 7112 §5: pointer 0
+        }
     }
 
     /// <summary>Hands one packet to the NIC's link; takes ownership.</summary>

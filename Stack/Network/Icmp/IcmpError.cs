@@ -27,6 +27,8 @@ public enum IcmpErrorKind
     UnrecognizedNextHeader,
     /// <summary>v6 4/2: unrecognized IPv6 option.</summary>
     UnrecognizedOption,
+    /// <summary>v6 4/3: first fragment without the whole header chain (RFC 7112 §5).</summary>
+    IncompleteHeaderChain,
     /// <summary>Anything else (other unreachable codes, source quench).</summary>
     Other,
 }

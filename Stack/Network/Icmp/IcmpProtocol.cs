@@ -187,7 +187,7 @@ public sealed class IcmpProtocol
                 kind = code == 1 ? IcmpErrorKind.ReassemblyTimeExceeded : IcmpErrorKind.TimeExceeded;
                 return true;
             case IcmpV6Type.ParameterProblem:
-                kind = code switch { 1 => IcmpErrorKind.UnrecognizedNextHeader, 2 => IcmpErrorKind.UnrecognizedOption, _ => IcmpErrorKind.ParameterProblem };
+                kind = code switch { 1 => IcmpErrorKind.UnrecognizedNextHeader, 2 => IcmpErrorKind.UnrecognizedOption, 3 => IcmpErrorKind.IncompleteHeaderChain, _ => IcmpErrorKind.ParameterProblem };
                 return true;
             default:
                 return false;
@@ -349,6 +349,7 @@ public sealed class IcmpProtocol
                 IcmpErrorKind.ReassemblyTimeExceeded => IcmpV6Repr.TimeExceeded(1),
                 IcmpErrorKind.UnrecognizedNextHeader => IcmpV6Repr.ParameterProblem(1, parameter),
                 IcmpErrorKind.UnrecognizedOption => IcmpV6Repr.ParameterProblem(2, parameter),
+                IcmpErrorKind.IncompleteHeaderChain => IcmpV6Repr.ParameterProblem(3, parameter),
                 _ => IcmpV6Repr.ParameterProblem(0, parameter),
             };
             repr.Emit(header);
