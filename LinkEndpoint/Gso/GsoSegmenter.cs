@@ -146,8 +146,9 @@ public static class GsoSegmenter
             }
             else
             {
+                // Sum the segment's own 1-2 pieces, not the super-segment (whose every sum would walk all its pieces).
                 // The payload starts at an even offset of the TCP segment (data offset × 4), as WriteChecksum needs.
-                uint payloadSum = InternetChecksum.Sum(superSegment, payloadOffset, payload);
+                uint payloadSum = InternetChecksum.Sum(segment, layout.HeaderLength, payload);
                 TcpHeader.WriteChecksum(header[layout.TcpOffset..], pseudo, payloadSum);
             }
             segment.NetworkProtocol = layout.IsV6 ? NetworkProtocol.IPv6 : NetworkProtocol.IPv4;
