@@ -120,7 +120,7 @@ public sealed partial class NetworkStack
         ArgumentNullException.ThrowIfNull(packet);
         return route.Destination.IsV4
             ? SendIpv4(route, protocol, packet, timeToLive == 0 ? Options.DefaultTimeToLive : timeToLive, trafficClass, dontFragment)
-            : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass);
+            : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass, dontFragment);
     }
 
     private SendResult SendIpv4(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte ttl, byte tos, bool dontFragment)
