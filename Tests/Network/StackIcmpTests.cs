@@ -331,4 +331,53 @@ public class StackIcmpTests
         Assert.Equal(new byte[] { 4, 0 }, icmp[..2]);
         Assert.Equal(50u, BinaryPrimitives.ReadUInt32BigEndian(icmp.AsSpan(4)));
     }
+
+    [Fact]
+    public void Rfc1122_3_2_2_Promiscuous_NoErrorAboutADirectedBroadcast()
+    {
+        using var h = new StackHarness();
+        h.Nic.Promiscuous = true;
+        h.Inject(Pkt.Udp4(Pkt.Data(4), dport: 9, dst: NetAddress.Parse("10.0.0.255")));
+        h.AssertNothingSent();
+        Assert.Equal(1, h.Stack.Icmp.Events[IcmpEvent.ErrorsSuppressed]);
+    }
+
+    [Theory]
+    [InlineData("224.0.0.1")]
+    [InlineData("255.255.255.255")]
+    [InlineData("10.0.0.255")]
+    [InlineData("ff02::1")]
+    public void Rfc4443_4_2_EchoToAGroup_IsAnsweredFromAUnicastAddressOfOurs(string group)
+    {
+        using var h = new StackHarness();
+        h.Nic.Promiscuous = true;
+        h.Nic.Spoofing = true; // even when any source is allowed, a reply never comes from a group
+        var dst = NetAddress.Parse(group);
+        h.Inject(dst.IsV4
+            ? Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(8, 0, 0x00010002, Pkt.Data(8)), dst: dst)
+            : Pkt.Ip6(IpProtocol.IcmpV6, Pkt.Icmp6(128, 0, 0x00010002, Pkt.Data(8), dst: dst), dst: dst));
+        byte[] reply = h.SentOne();
+        if (dst.IsV4)
+        {
+            Assert.Equal(StackHarness.Local4.V4, Pkt.CheckIpv4(reply).Source);
+            Assert.Equal(0, Pkt.CheckIcmp4(reply)[0]);
+        }
+        else
+        {
+            Assert.Equal(StackHarness.Local6.Value, Pkt.CheckIpv6(reply).Source);
+            Assert.Equal(129, Pkt.CheckIcmp6(reply)[0]);
+        }
+    }
+
+    [Fact]
+    public void ReassemblyTimeout_QuotesTheFirstFragmentWithoutLinkPadding()
+    {
+        using var h = new StackHarness(rawLink: true);
+        byte[] udp = Pkt.UdpDatagram(Pkt.Data(64), 5000, 7000, StackHarness.Peer4, StackHarness.Local4);
+        byte[] first = Pkt.Ip4(IpProtocol.Udp, udp.AsSpan(0, 32), id: 78, mf: true);
+        h.Inject([.. first, 0xEE, 0xEE, 0xEE, 0xEE]);
+        h.Clock.Advance(TimeSpan.FromSeconds(31));
+        byte[] icmp = Pkt.CheckIcmp4(h.SentOne());
+        Assert.Equal(first, icmp[8..]);
+    }
 }

@@ -108,8 +108,11 @@ public sealed class IcmpProtocol
         ushort seq = BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
         if (v4 ? type == (byte)IcmpV4Type.EchoRequest : type == (byte)IcmpV6Type.EchoRequest)
         {
-            // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address pinged.
-            if (SendEcho(info.Source, info.Destination, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
+            // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address
+            // pinged — unless that was a multicast or broadcast address (a promiscuous NIC takes them): then from
+            // one of ours, never from a group (RFC 1122 §3.2.1.3, RFC 4443 §4.2).
+            NetAddress replySource = info.Destination.IsMulticast || info.Nic.IsBroadcast(info.Destination) ? default : info.Destination;
+            if (SendEcho(info.Source, replySource, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
                     payloadOffset: info.TransportOffset + IcmpV4Header.HeaderLength, trafficClass: info.TrafficClass) == SendResult.Sent)
             {
                 Events.Increment(IcmpEvent.EchoRepliesSent);
@@ -275,8 +278,17 @@ public sealed class IcmpProtocol
     }
 
     /// <summary>Sends an error about an inbound packet that the network layer has parsed.</summary>
-    internal void SendError(in IpPacketInfo info, PacketBuffer offending, IcmpErrorKind kind, uint parameter) =>
+    internal void SendError(in IpPacketInfo info, PacketBuffer offending, IcmpErrorKind kind, uint parameter)
+    {
+        // RFC 1122 §3.2.2: not about a datagram sent to a broadcast address — directed ones included, which a
+        // promiscuous NIC accepts.
+        if (info.Nic.IsBroadcast(info.Destination))
+        {
+            Events.Increment(IcmpEvent.ErrorsSuppressed);
+            return;
+        }
         SendErrorCore(info.Source, info.Destination, offending, kind, parameter, info.TransportOffset, info.Protocol);
+    }
 
     /// <summary>Sends an error about a raw packet (starting at its IP header), e.g. from reassembly.</summary>
     internal void SendErrorAbout(PacketBuffer offending, IcmpErrorKind kind, uint parameter)
