@@ -333,4 +333,95 @@ public class StackInputTests
             Assert.Contains((13L, (string?)nameof(IpDropReason.ZeroTtl)), seen);
         }
     }
+
+    private sealed class CapturingLoggerFactory : Microsoft.Extensions.Logging.ILoggerFactory, Microsoft.Extensions.Logging.ILogger
+    {
+        public List<string> Messages { get; } = [];
+
+        public void AddProvider(Microsoft.Extensions.Logging.ILoggerProvider provider)
+        {
+        }
+
+        public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => this;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) => Messages.Add(formatter(state, exception));
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
+    public void Logger_HearsOfRareEvents_NotOfEveryPacket()
+    {
+        var logs = new CapturingLoggerFactory();
+        using var h = new StackHarness(loggerFactory: logs);
+        for (int i = 0; i < 10; i++)
+        {
+            h.Inject(Pkt.Echo4Request(1, (ushort)i, Pkt.Data(8)));
+            h.Inject(Pkt.Udp4(Pkt.Data(8), dport: 9));
+        }
+        h.Sent();
+        Assert.Empty(logs.Messages);
+        byte[] udp = Pkt.UdpDatagram(Pkt.Data(64), 5000, 7000, StackHarness.Peer4, StackHarness.Local4);
+        h.Inject(Pkt.Ip4(IpProtocol.Udp, udp.AsSpan(0, 32), id: 79, mf: true));
+        h.Clock.Advance(TimeSpan.FromSeconds(31));
+        h.Sent();
+        Assert.Contains(logs.Messages, m => m.Contains("Reassembly timed out", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Reassembly_AnyCutsAnyOrderWithDuplicates_DeliversTheDatagramOnceIntact(bool v6)
+    {
+        var random = new Random(v6 ? 61 : 60);
+        using var h = new StackHarness(debugPool: false);
+        using var udp = h.Stack.Udp.CreateEndpoint();
+        udp.Bind(new IPEndPoint(IPAddress.Any, 7000));
+        var buffer = new byte[70000];
+        for (int round = 0; round < 40; round++)
+        {
+            byte[] payload = Pkt.Data(random.Next(1, 9000), seed: round);
+            byte[] d = v6
+                ? Pkt.UdpDatagram(payload, 5000, 7000, StackHarness.Peer6, StackHarness.Local6)
+                : Pkt.UdpDatagram(payload, 5000, 7000, StackHarness.Peer4, StackHarness.Local4);
+            var cuts = new List<(int Offset, int Length)>();
+            for (int offset = 0; offset < d.Length;)
+            {
+                int length = Math.Min(d.Length - offset, random.Next(1, 200) * 8);
+                cuts.Add((offset, length));
+                offset += length;
+            }
+            if (cuts.Count == 1)
+            {
+                cuts = [(0, 8), (8, d.Length - 8)]; // always a real fragment train (an IPv6 atomic fragment is not reassembled)
+            }
+            // Any order; exact duplicates of fragments anywhere before the one that completes the datagram (one
+            // arriving after it would start a new reassembly, as it should).
+            var order = cuts.OrderBy(_ => random.Next()).ToList();
+            foreach (var duplicate in order.Take(order.Count - 1).Where(_ => random.Next(4) == 0).ToList())
+            {
+                order.Insert(random.Next(order.Count), duplicate);
+            }
+            ushort id = (ushort)(1000 + round);
+            foreach (var (offset, length) in order)
+            {
+                bool more = offset + length < d.Length;
+                h.Inject(v6
+                    ? Pkt.Ip6(IpProtocol.Ipv6Fragment, Pkt.Concat(Pkt.FragmentHeader(IpProtocol.Udp, offset, more, id), d.AsSpan(offset, length).ToArray()))
+                    : Pkt.Ip4(IpProtocol.Udp, d.AsSpan(offset, length), id: id, mf: more, fragmentOffset: offset));
+            }
+            Assert.True(udp.TryReceive(buffer, out var r), $"round {round}: delivered");
+            Assert.Equal(payload, buffer[..r.ReceivedBytes]);
+            Assert.False(udp.TryReceive(buffer, out _), $"round {round}: delivered once");
+        }
+        Assert.Equal(0, h.Stack.Reassembler.DatagramsInFlight);
+        h.AssertNothingSent();
+    }
 }

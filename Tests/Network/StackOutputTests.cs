@@ -321,4 +321,38 @@ public class StackOutputTests
         byte[] reply = JoinV4(fragments, 1280);
         Assert.Equal(Pkt.Icmp4(0, 0, 0x00070008, data), reply);
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Send_PushesTheHeaderIntoHeadroom_TtlAndTrafficClassAsGiven(bool v6)
+    {
+        using var h = new StackHarness();
+        NetAddress peer = v6 ? StackHarness.Peer6 : StackHarness.Peer4;
+        Assert.Equal(SendResult.Sent, h.Stack.TryResolveRoute(peer, default, out RouteInfo route));
+        NetStack.Buffers.PacketBuffer packet = h.Pool.Rent(16, 64);
+        byte[] body = Pkt.Data(16);
+        body.CopyTo(packet.Append(16));
+        Assert.Equal(SendResult.Sent, h.Stack.Send(route, (IpProtocol)253, packet, timeToLive: 9, trafficClass: 0xB9));
+        NetStack.Buffers.PacketBuffer? sent = h.Channel!.Read();
+        Assert.Same(packet, sent); // no copy: the header went in front of the data
+        byte[] bytes = sent!.ToArray();
+        sent.Release();
+        if (v6)
+        {
+            Ipv6Repr ip = Pkt.CheckIpv6(bytes);
+            Assert.Equal(0xB9, ip.TrafficClass);
+            Assert.Equal(9, ip.HopLimit);
+            Assert.Equal((IpProtocol)253, ip.NextHeader);
+        }
+        else
+        {
+            Ipv4Repr ip = Pkt.CheckIpv4(bytes);
+            Assert.Equal(0xB9 >> 2, ip.Dscp);
+            Assert.Equal(0xB9 & 3, ip.Ecn);
+            Assert.Equal(9, ip.TimeToLive);
+            Assert.Equal((IpProtocol)253, ip.Protocol);
+        }
+        Assert.Equal(body, bytes[^16..]);
+    }
 }

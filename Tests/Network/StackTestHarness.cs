@@ -79,7 +79,8 @@ internal sealed class StackHarness : IDisposable
     private readonly LeakCheckedPool _pool;
 
     public StackHarness(bool rawLink = false, int mtu = 1500, ReassemblyOptions? reassembly = null, int icmpBurst = 50, int icmpRate = 100,
-        int udpQueue = 1024, bool debugPool = true, int ephemeralMin = 49152, int ephemeralMax = 65535)
+        int udpQueue = 1024, bool debugPool = true, int ephemeralMin = 49152, int ephemeralMax = 65535,
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         _pool = debugPool ? new LeakCheckedPool() : new LeakCheckedPool(new PacketBufferPoolOptions());
         Clock = new ManualClock();
@@ -93,6 +94,7 @@ internal sealed class StackHarness : IDisposable
             UdpReceiveQueueCapacity = udpQueue,
             EphemeralPortMin = ephemeralMin,
             EphemeralPortMax = ephemeralMax,
+            LoggerFactory = loggerFactory,
         });
         if (rawLink)
         {
