@@ -186,6 +186,7 @@ internal sealed partial class TcpControlBlock
         {
             payload = Math.Max(0, windowEnd - seq);
             fin = false; // RFC 9293 §3.10.7.4: trim what lies beyond the window, FIN included
+            _ackNow = true; // and tell the sender where the window is (this answers a zero-window probe)
         }
 
         // Second: RST (RFC 5961 §3.2: reset only on an exact match; in the window → challenge ACK).
@@ -252,7 +253,7 @@ internal sealed partial class TcpControlBlock
                 return; // the connection ended (LAST-ACK)
             }
         }
-        else if (ack == _sndUna && payload == 0 && !fin && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
+        else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
         {
             // RFC 5681 §2 duplicate ACK.
             if (_congestion.OnDuplicateAck(ack, _sndMax - _sndUna, _sndMax) == CongestionSignal.FastRetransmit)
@@ -273,10 +274,7 @@ internal sealed partial class TcpControlBlock
             if (_sndWnd > 0 && _persisting)
             {
                 StopPersist();
-                if (_sndMax != _sndUna)
-                {
-                    ArmRetransmit();
-                }
+                _sndNxt = _sndUna; // resend an unaccepted probe byte with the data that follows it
             }
         }
 
