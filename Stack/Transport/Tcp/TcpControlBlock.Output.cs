@@ -159,7 +159,20 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>An ACK now: &lt;SEQ=SND.NXT&gt;&lt;ACK=RCV.NXT&gt;&lt;CTL=ACK&gt;.</summary>
-    private void SendAck() => EmitSegment(_sndNxt, TcpFlags.Ack, 0, 0);
+    private void SendAck() => EmitSegment(AcceptableSequence, TcpFlags.Ack, 0, 0);
+
+    /// <summary>
+    /// The sequence number for a segment without text: the highest sent (SND.NXT may have gone back after an
+    /// RTO, and the peer would find an older number unacceptable), but never past the peer's window.
+    /// </summary>
+    private SequenceNumber AcceptableSequence
+    {
+        get
+        {
+            SequenceNumber windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue / 2);
+            return _sndMax <= windowEnd ? _sndMax : SequenceNumber.Max(windowEnd, _sndNxt);
+        }
+    }
 
     /// <summary>A challenge ACK (RFC 5961 §3.2, §4.2), subject to the protocol-wide rate limit (§7).</summary>
     private void SendChallengeAck()
@@ -178,7 +191,7 @@ internal sealed partial class TcpControlBlock
     /// <summary>A reset &lt;SEQ=SND.NXT&gt;&lt;CTL=RST&gt; (abort, data after close).</summary>
     private void SendReset()
     {
-        EmitSegment(_sndNxt, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
+        EmitSegment(AcceptableSequence, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
         Protocol.Events.Increment(TcpEvent.ResetsSent);
     }
 
