@@ -311,6 +311,19 @@ internal sealed partial class TcpControlBlock
         }
     }
 
+    /// <summary>A hard ICMP error about our SYN (RFC 1122 §4.2.3.9): the connect fails as refused.</summary>
+    internal void OnHardIcmpError(uint quotedSequence)
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.SynSent && quotedSequence == _iss.Value)
+            {
+                Terminate(SocketError.ConnectionRefused);
+            }
+        }
+        Flush();
+    }
+
     /// <summary>An ACK that advances SND.UNA. Returns false when the connection ended.</summary>
     private bool OnNewAck(in TcpRepr h, SequenceNumber ack)
     {

@@ -376,8 +376,13 @@ public sealed class TcpProtocol : ITransportProtocol
 
     void ITransportProtocol.DeliverIcmpError(in IcmpError error)
     {
-        // RFC 5927 §4.1: only act on errors that quote a sequence number in flight; soft errors are ignored
-        // (RFC 1122 §4.2.3.9), PMTU changes are picked up by the path MTU cache on the next route resolution.
-        _ = error;
+        // RFC 1122 §4.2.3.9: port/protocol unreachable are hard errors; we act on them only in SYN-SENT and only
+        // when the quoted sequence number is our ISS (RFC 5927 §4.1). Soft errors are ignored; PMTU changes are
+        // picked up by the path MTU cache when a route is next resolved.
+        var tuple = new TcpFourTuple(error.LocalAddress, error.LocalPort, error.RemoteAddress, error.RemotePort);
+        if (error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable && _connections.TryGetValue(tuple, out TcpControlBlock? tcb))
+        {
+            tcb.OnHardIcmpError(error.QuotedSequence);
+        }
     }
 }
