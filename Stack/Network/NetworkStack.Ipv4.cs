@@ -57,6 +57,10 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.NotForUs); // broadcast and multicast reception are not supported
             return;
         }
+        if (totalLength < packet.Length)
+        {
+            packet.TrimTo(totalLength); // link padding (before reassembly too: an ICMP error quotes the fragment)
+        }
         ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]);
         if ((flags & 0x3FFF) != 0)
         {
@@ -74,10 +78,6 @@ public sealed partial class NetworkStack
             TimeToLive = ttl,
             TrafficClass = header[1],
         };
-        if (totalLength < packet.Length)
-        {
-            packet.TrimTo(totalLength); // link padding
-        }
         DeliverTransport(info, packet, pointerToProtocol: Ipv4Header.ProtocolOffset);
     }
 
@@ -120,7 +120,7 @@ public sealed partial class NetworkStack
         ArgumentNullException.ThrowIfNull(packet);
         return route.Destination.IsV4
             ? SendIpv4(route, protocol, packet, timeToLive == 0 ? Options.DefaultTimeToLive : timeToLive, trafficClass, dontFragment)
-            : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass);
+            : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass, dontFragment);
     }
 
     private SendResult SendIpv4(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte ttl, byte tos, bool dontFragment)

@@ -147,7 +147,7 @@ public sealed partial class NetworkStack
         return true;
     }
 
-    private SendResult SendIpv6(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte hopLimit, byte trafficClass)
+    private SendResult SendIpv6(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte hopLimit, byte trafficClass, bool dontFragment)
     {
         if (packet.Length > ushort.MaxValue || packet.Headroom < Ipv6Header.Length)
         {
@@ -175,6 +175,13 @@ public sealed partial class NetworkStack
                 packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv6Header.Length);
             }
             return WriteToLink(route.Nic, packet, fragment: false);
+        }
+        if (dontFragment)
+        {
+            // RFC 3542 §11.2 (IPV6_DONTFRAG): the caller asked not to fragment at the source.
+            packet.Release();
+            Drops.Increment(IpDropReason.MessageTooBig);
+            return SendResult.MessageTooBig;
         }
         // RFC 8200 §4.5: the source fragments. Each fragment: the fixed header, a fragment header and a
         // by-reference slice of the transport packet, offsets in 8-byte units.

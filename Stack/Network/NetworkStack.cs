@@ -209,11 +209,58 @@ public sealed partial class NetworkStack : IDisposable
         }
     }
 
+    /// <summary>
+    /// Bytes the network and transport layers read from the head: the IP header, extension headers and the
+    /// transport header must be contiguous there (DESIGN §3).
+    /// </summary>
+    internal const int HeaderPullUpLength = 256;
+
     /// <summary>Entry point from a NIC: one network-layer packet, borrowed for the call.</summary>
     internal void Deliver(Nic nic, NetworkProtocol protocol, PacketBuffer packet)
     {
         _ = protocol; // the version nibble decides; the link's classification is only a hint
         Events.Increment(IpEvent.PacketsReceived);
+        // A reassembled datagram holds only the IP header in its head, and a packet passed by reference over an
+        // in-process link (fragments, ICMP errors) may hold even less: copy the headers into a fresh head.
+        int wanted = Math.Min(packet.Length, HeaderPullUpLength);
+        if (packet.Head.Length < wanted)
+        {
+            PacketBuffer? pulled = PullUp(packet, wanted);
+            if (pulled is null)
+            {
+                DeliverContiguous(nic, packet); // too many pieces to re-reference: the parsers drop what they cannot read
+                return;
+            }
+            try
+            {
+                DeliverContiguous(nic, pulled);
+            }
+            finally
+            {
+                pulled.Release();
+            }
+            return;
+        }
+        DeliverContiguous(nic, packet);
+    }
+
+    /// <summary>A new packet with the first <paramref name="length"/> bytes of <paramref name="packet"/> copied into its head and the rest referenced.</summary>
+    private static PacketBuffer? PullUp(PacketBuffer packet, int length)
+    {
+        PacketBuffer pulled = packet.Pool.Rent(length);
+        packet.CopyTo(0, pulled.Append(length));
+        if (!pulled.AppendReference(packet, length, packet.Length - length))
+        {
+            pulled.Release();
+            return null;
+        }
+        pulled.NetworkProtocol = packet.NetworkProtocol;
+        pulled.RxChecksumValidated = packet.RxChecksumValidated;
+        return pulled;
+    }
+
+    private void DeliverContiguous(Nic nic, PacketBuffer packet)
+    {
         ReadOnlySpan<byte> head = packet.Head;
         int version = head.IsEmpty ? 0 : head[0] >> 4;
         if (version == 4)
@@ -269,8 +316,21 @@ public sealed partial class NetworkStack : IDisposable
         }
         else if (reason is ReassemblyDropReason.NotMultipleOf8 or ReassemblyDropReason.TooLong)
         {
-            // Pointer: the payload length field (offset 4) for a short fragment, the fragment offset otherwise.
-            Icmp.SendErrorAbout(packet, IcmpErrorKind.ParameterProblem, reason == ReassemblyDropReason.NotMultipleOf8 ? 4u : 42u);
+            // RFC 8200 §4.5: the pointer names the Payload Length field (offset 4) for a fragment whose length is
+            // not a multiple of 8, the Fragment Offset field otherwise — behind any unfragmentable headers.
+            uint pointer = Ipv6Header.PayloadLengthOffset;
+            if (reason == ReassemblyDropReason.TooLong)
+            {
+                ReadOnlySpan<byte> head = packet.Head;
+                if (head.Length < Ipv6Header.Length
+                    || !Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _)
+                    || !chain.HasFragmentHeader)
+                {
+                    return;
+                }
+                pointer = (uint)(Ipv6Header.Length + chain.FragmentHeaderOffset + 2);
+            }
+            Icmp.SendErrorAbout(packet, IcmpErrorKind.ParameterProblem, pointer);
         }
         else if (reason == ReassemblyDropReason.IncompleteHeaderChain)
         {

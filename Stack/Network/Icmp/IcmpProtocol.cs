@@ -108,8 +108,11 @@ public sealed class IcmpProtocol
         ushort seq = BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
         if (v4 ? type == (byte)IcmpV4Type.EchoRequest : type == (byte)IcmpV6Type.EchoRequest)
         {
-            // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address pinged.
-            if (SendEcho(info.Source, info.Destination, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
+            // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address
+            // pinged — unless that was a multicast or broadcast address (a promiscuous NIC takes them): then from
+            // one of ours, never from a group (RFC 1122 §3.2.1.3, RFC 4443 §4.2).
+            NetAddress replySource = info.Destination.IsMulticast || info.Nic.IsBroadcast(info.Destination) ? default : info.Destination;
+            if (SendEcho(info.Source, replySource, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
                     payloadOffset: info.TransportOffset + IcmpV4Header.HeaderLength, trafficClass: info.TrafficClass) == SendResult.Sent)
             {
                 Events.Increment(IcmpEvent.EchoRepliesSent);
@@ -197,8 +200,13 @@ public sealed class IcmpProtocol
     /// <summary>Parses the quoted packet of an error and hands it to its transport; updates the path MTU.</summary>
     private void HandleError(in IpPacketInfo info, PacketBuffer packet, IcmpErrorKind kind, byte code, uint rest, bool v4)
     {
+        // The quote is the ICMP payload: it need not be in the head (a packet passed by reference keeps it in
+        // segments), so copy what can matter — at most a minimum-MTU packet's worth.
         int quotedOffset = info.TransportOffset + IcmpV4Header.HeaderLength;
-        ReadOnlySpan<byte> quoted = packet.Head[Math.Min(quotedOffset, packet.Head.Length)..];
+        int quotedLength = Math.Clamp(Math.Min(info.TransportOffset + info.TransportLength, packet.Length) - quotedOffset, 0, IcmpV6Header.MaxErrorPacketLength);
+        Span<byte> quoteCopy = stackalloc byte[quotedLength];
+        packet.CopyTo(quotedOffset, quoteCopy);
+        ReadOnlySpan<byte> quoted = quoteCopy;
         NetAddress local, remote;
         IpProtocol protocol;
         int transport;
@@ -245,8 +253,12 @@ public sealed class IcmpProtocol
             {
                 mtu = 576;
             }
-            mtu = _stack.PathMtu.Update(remote, mtu);
-            Events.Increment(IcmpEvent.PathMtuUpdates);
+            // RFC 8201 §4 / RFC 5927 §4.1: only trust a message that quotes a packet we could have sent.
+            if (_stack.IsLocalAddress(local) || info.Nic.Spoofing)
+            {
+                mtu = _stack.PathMtu.Update(remote, mtu);
+                Events.Increment(IcmpEvent.PathMtuUpdates);
+            }
         }
         var error = new IcmpError
         {
@@ -266,8 +278,17 @@ public sealed class IcmpProtocol
     }
 
     /// <summary>Sends an error about an inbound packet that the network layer has parsed.</summary>
-    internal void SendError(in IpPacketInfo info, PacketBuffer offending, IcmpErrorKind kind, uint parameter) =>
+    internal void SendError(in IpPacketInfo info, PacketBuffer offending, IcmpErrorKind kind, uint parameter)
+    {
+        // RFC 1122 §3.2.2: not about a datagram sent to a broadcast address — directed ones included, which a
+        // promiscuous NIC accepts.
+        if (info.Nic.IsBroadcast(info.Destination))
+        {
+            Events.Increment(IcmpEvent.ErrorsSuppressed);
+            return;
+        }
         SendErrorCore(info.Source, info.Destination, offending, kind, parameter, info.TransportOffset, info.Protocol);
+    }
 
     /// <summary>Sends an error about a raw packet (starting at its IP header), e.g. from reassembly.</summary>
     internal void SendErrorAbout(PacketBuffer offending, IcmpErrorKind kind, uint parameter)
@@ -295,7 +316,10 @@ public sealed class IcmpProtocol
         // a non-initial fragment, or a source that does not name one host.
         if (offenderSource.IsMulticast || offenderSource.IsUnspecified || offenderSource.IsLimitedBroadcast
             || (offenderDestination.IsMulticast && kind is not (IcmpErrorKind.PacketTooBig or IcmpErrorKind.UnrecognizedOption))
-            || offenderDestination.IsLimitedBroadcast || IsIcmpError(offending, transportOffset, protocol, v4) || IsNonInitialFragment(offending, v4))
+            || offenderDestination.IsLimitedBroadcast || IsIcmpError(offending, transportOffset, protocol, v4)
+            // RFC 1122 §3.2.2: not about an IPv4 fragment other than the first. RFC 4443 §2.4(e) has no such
+            // rule, and RFC 8200 §4.5 asks for Parameter Problem about a bad fragment at any offset.
+            || (IsNonInitialFragment(offending, v4) && (v4 || kind != IcmpErrorKind.ParameterProblem)))
         {
             Events.Increment(IcmpEvent.ErrorsSuppressed);
             return;
@@ -412,6 +436,18 @@ public sealed class IcmpProtocol
     private static bool IsIcmpError(PacketBuffer packet, int transportOffset, IpProtocol protocol, bool v4)
     {
         ReadOnlySpan<byte> head = packet.Head;
+        // RFC 4443 §2.4(e.1): the ICMPv6 message may sit behind extension headers (an error about an option,
+        // say), so find the upper layer by walking the chain rather than trusting the caller's view.
+        if (!v4 && head.Length >= Ipv6Header.Length
+            && Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _))
+        {
+            if (chain.HasFragmentHeader && chain.FragmentOffset != 0)
+            {
+                return false; // fragment data, no upper-layer header to look at
+            }
+            protocol = chain.UpperLayerProtocol;
+            transportOffset = Ipv6Header.Length + chain.UpperLayerOffset;
+        }
         if (protocol != (v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6) || head.Length <= transportOffset)
         {
             return false;

@@ -61,6 +61,12 @@ public sealed class UdpEndpoint : IDisposable
     /// <summary>Datagrams sent.</summary>
     public long DatagramsSent => Interlocked.Read(ref _sent);
 
+    /// <summary>
+    /// Never fragment outbound datagrams (IPv4 DF, RFC 791; IPv6 IPV6_DONTFRAG, RFC 3542 §11.2): a datagram
+    /// larger than the path MTU fails with <see cref="SocketError.MessageSize"/>, like <see cref="Socket.DontFragment"/>.
+    /// </summary>
+    public bool DontFragment { get; set; }
+
     /// <summary>Binds to <paramref name="local"/> (<see cref="IPAddress.Any"/>/<see cref="IPAddress.IPv6Any"/> for every address; port 0 for an ephemeral port).</summary>
     public void Bind(IPEndPoint local)
     {
@@ -140,7 +146,7 @@ public sealed class UdpEndpoint : IDisposable
         new UdpRepr { SourcePort = key.LocalPort, DestinationPort = port, PayloadLength = data.Length }.Emit(datagram);
         data.CopyTo(datagram[UdpHeader.HeaderLength..]);
         UdpHeader.WriteChecksum(datagram, NetworkStack.PseudoHeaderSum(route, IpProtocol.Udp, datagram.Length)); // 0 goes out as 0xFFFF (RFC 768)
-        switch (stack.Send(route, IpProtocol.Udp, packet))
+        switch (stack.Send(route, IpProtocol.Udp, packet, dontFragment: DontFragment))
         {
             case SendResult.Sent:
                 Interlocked.Increment(ref _sent);

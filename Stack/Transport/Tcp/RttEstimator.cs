@@ -1,0 +1,45 @@
+// Layer: transport (TCP). Retransmission timer computation (RFC 6298 §2–§5): SRTT/RTTVAR, clamped RTO,
+// exponential backoff.
+namespace NetStack.Tcp;
+
+/// <summary>SRTT, RTTVAR and RTO of one connection (RFC 6298).</summary>
+internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpan maxRto)
+{
+    private static readonly TimeSpan s_granularity = TimeSpan.FromMilliseconds(1); // G, RFC 6298 §2
+
+    public TimeSpan SmoothedRtt { get; private set; }
+
+    public TimeSpan RttVariance { get; private set; }
+
+    public TimeSpan Rto { get; private set; } = Clamp(initialRto, minRto, maxRto);
+
+    public bool HasSample { get; private set; }
+
+    /// <summary>Takes one measurement (RFC 6298 §2.2, §2.3); resets any backoff.</summary>
+    public void Sample(TimeSpan rtt)
+    {
+        if (rtt < TimeSpan.Zero)
+        {
+            return;
+        }
+        if (!HasSample)
+        {
+            SmoothedRtt = rtt;
+            RttVariance = rtt / 2;
+            HasSample = true;
+        }
+        else
+        {
+            TimeSpan delta = (SmoothedRtt - rtt).Duration();
+            RttVariance = (RttVariance * 3 / 4) + (delta / 4); // beta = 1/4
+            SmoothedRtt = (SmoothedRtt * 7 / 8) + (rtt / 8);   // alpha = 1/8
+        }
+        TimeSpan variance = RttVariance * 4;
+        Rto = Clamp(SmoothedRtt + (variance > s_granularity ? variance : s_granularity), minRto, maxRto);
+    }
+
+    /// <summary>Doubles the RTO after a timeout (RFC 6298 §5.5), up to the maximum.</summary>
+    public void Backoff() => Rto = Rto * 2 > maxRto ? maxRto : Rto * 2;
+
+    private static TimeSpan Clamp(TimeSpan value, TimeSpan min, TimeSpan max) => value < min ? min : value > max ? max : value;
+}

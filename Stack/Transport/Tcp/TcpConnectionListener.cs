@@ -1,0 +1,162 @@
+// Layer: transport (TCP). A listening endpoint (RFC 9293 §3.10.7.2): answers SYNs with SYN-ACK, holds
+// half-open and established-but-unaccepted connections up to its backlog, hands them to AcceptAsync.
+using System.Net;
+using System.Threading.Channels;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+/// <summary>
+/// Accepts TCP connections on a local port, like <c>System.Net.Sockets.TcpListener</c>. The backlog bounds
+/// half-open plus unaccepted connections; SYNs past it are dropped and counted
+/// (<see cref="TcpDropReason.ListenOverflow"/>). Dispose to stop listening; unaccepted connections are reset.
+/// </summary>
+public sealed class TcpConnectionListener : IDisposable
+{
+    private readonly TcpProtocol _tcp;
+    private readonly Channel<TcpConnection> _accepted;
+    private readonly HashSet<TcpControlBlock> _pending = [];
+    private readonly Lock _gate = new();
+    private bool _disposed;
+
+    internal TcpConnectionListener(TcpProtocol tcp, NetAddress address, ushort port, int backlog, TcpConnectionOptions options)
+    {
+        _tcp = tcp;
+        Address = address;
+        Port = port;
+        Backlog = backlog;
+        ConnectionOptions = options;
+        _accepted = Channel.CreateUnbounded<TcpConnection>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+    }
+
+    internal NetAddress Address { get; }
+
+    internal ushort Port { get; }
+
+    internal TcpConnectionOptions ConnectionOptions { get; }
+
+    /// <summary>Most half-open plus unaccepted connections.</summary>
+    public int Backlog { get; }
+
+    /// <summary>The local end point listened on.</summary>
+    public IPEndPoint LocalEndPoint => new(Address.IsNone ? IPAddress.IPv6Any : Address.ToIPAddress(), Port);
+
+    /// <summary>Connections established and waiting for <see cref="AcceptAsync"/>.</summary>
+    public int Pending => _accepted.Reader.Count;
+
+    /// <summary>Waits for an established connection. Throws <see cref="ObjectDisposedException"/> once the listener is disposed.</summary>
+    public async ValueTask<TcpConnection> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (TryAccept(out TcpConnection? connection))
+            {
+                return connection;
+            }
+        }
+        throw new ObjectDisposedException(nameof(TcpConnectionListener));
+    }
+
+    /// <summary>Takes an established connection without waiting (for deterministic drivers).</summary>
+    public bool TryAccept([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out TcpConnection? connection)
+    {
+        while (_accepted.Reader.TryRead(out connection))
+        {
+            lock (_gate)
+            {
+                _pending.Remove(connection.ControlBlock);
+            }
+            return true;
+        }
+        connection = null;
+        return false;
+    }
+
+    /// <summary>Stops listening and resets connections not yet accepted.</summary>
+    public void Dispose()
+    {
+        TcpControlBlock[] pending;
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            pending = [.. _pending];
+            _pending.Clear();
+        }
+        _tcp.RemoveListener(this);
+        _accepted.Writer.TryComplete();
+        while (_accepted.Reader.TryRead(out _))
+        {
+        }
+        foreach (TcpControlBlock tcb in pending)
+        {
+            tcb.Abort();
+        }
+    }
+
+    /// <summary>A segment for no connection on this port (RFC 9293 §3.10.7.2).</summary>
+    internal void OnSegment(in IpPacketInfo info, ref TcpSegment segment)
+    {
+        TcpFlags flags = segment.Header.Flags;
+        if ((flags & TcpFlags.Rst) != 0)
+        {
+            _tcp.Drops.Increment(TcpDropReason.ListenerIgnored); // first: ignore RST
+            return;
+        }
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            _tcp.Drops.Increment(TcpDropReason.NoConnection); // second: ACK → <SEQ=SEG.ACK><CTL=RST>
+            _tcp.SendResetFor(info, segment);
+            return;
+        }
+        if ((flags & TcpFlags.Syn) == 0)
+        {
+            _tcp.Drops.Increment(TcpDropReason.ListenerIgnored);
+            return;
+        }
+        TcpControlBlock? tcb;
+        lock (_gate)
+        {
+            if (_disposed || _pending.Count >= Backlog)
+            {
+                _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
+                return;
+            }
+            tcb = _tcp.CreatePassive(this, info, segment.Header);
+            if (tcb is null)
+            {
+                _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
+                return;
+            }
+            _pending.Add(tcb);
+        }
+        tcb.StartPassiveOpen(segment.Header); // third: SYN → SYN-ACK, SYN-RECEIVED (text in a SYN is not queued)
+    }
+
+    /// <summary>A passive connection reached ESTABLISHED: queue it for accept. Called under the connection's lock.</summary>
+    internal void OnEstablished(TcpControlBlock tcb)
+    {
+        var connection = new TcpConnection(tcb);
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+        _accepted.Writer.TryWrite(connection);
+    }
+
+    /// <summary>A half-open connection died (RST, timeout) before it was established.</summary>
+    internal void OnHalfOpenGone(TcpControlBlock tcb)
+    {
+        lock (_gate)
+        {
+            _pending.Remove(tcb);
+        }
+    }
+}

@@ -1,0 +1,274 @@
+// Layer: transport (TCP). The user calls of RFC 9293 §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS) as the
+// API objects make them: each takes the connection's lock briefly and never holds it across a copy or I/O.
+using System.Net.Sockets;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    private readonly TaskCompletionSource<bool> _establishedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _readSignal;
+    private TaskCompletionSource? _writeSignal;
+    private bool _appClosed;
+
+    internal Task<bool> Established => _establishedSignal.Task;
+
+    /// <summary>Active OPEN (RFC 9293 §3.10.1): send SYN, enter SYN-SENT.</summary>
+    internal void StartActiveOpen()
+    {
+        lock (Gate)
+        {
+            _rcvScale = Options.WindowScaling ? OfferedReceiveScale() : (byte)0;
+            _state = TcpState.SynSent;
+            Protocol.Events.Increment(TcpEvent.ActiveOpens);
+            SendSyn(ack: false);
+            ArmTimer();
+        }
+        Flush();
+    }
+
+    /// <summary>Passive open from a listener's SYN (RFC 9293 §3.10.7.2): enter SYN-RECEIVED and answer SYN-ACK.</summary>
+    internal void StartPassiveOpen(in TcpRepr syn)
+    {
+        lock (Gate)
+        {
+            _irs = syn.SequenceNumber;
+            _rcvNxt = _irs + 1;
+            ApplyPeerSynOptions(syn);
+            _sndWnd = syn.WindowSize;
+            _maxSndWnd = _sndWnd;
+            _sndWl1 = _irs;
+            _sndWl2 = _iss;
+            _state = TcpState.SynReceived;
+            _lastAckSent = _rcvNxt;
+            SendSyn(ack: true);
+            ArmTimer();
+        }
+        Flush();
+    }
+
+    /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>
+    internal int Send(ReadOnlySpan<byte> data)
+    {
+        int total = 0;
+        while (total < data.Length)
+        {
+            Span<byte> region;
+            lock (Gate)
+            {
+                ThrowIfCannotSend();
+                int space = Options.SendBufferSize - _sendBuffer.Length;
+                if (space <= 0)
+                {
+                    break;
+                }
+                region = _sendBuffer.Reserve(Math.Min(space, data.Length - total));
+            }
+            data.Slice(total, region.Length).CopyTo(region); // the one copy in: application → send buffer
+            lock (Gate)
+            {
+                _sendBuffer.Commit(region.Length);
+                total += region.Length;
+                Output();
+                ArmTimer();
+            }
+            Flush();
+        }
+        return total;
+    }
+
+    private void ThrowIfCannotSend()
+    {
+        if (_error != SocketError.Success)
+        {
+            ThrowError();
+        }
+        if (_finQueued || _appClosed)
+        {
+            throw new IOException("The connection's send side is shut down.", new SocketException((int)SocketError.Shutdown));
+        }
+        if (_state is not (TcpState.Established or TcpState.CloseWait))
+        {
+            throw new IOException("The connection is not open.", new SocketException((int)SocketError.NotConnected));
+        }
+    }
+
+    internal void ThrowError() => throw new IOException(_error switch
+    {
+        SocketError.ConnectionReset => "The connection was reset by the peer.",
+        SocketError.ConnectionRefused => "The connection was refused.",
+        SocketError.TimedOut => "The connection timed out.",
+        SocketError.ConnectionAborted => "The connection was aborted.",
+        _ => "The connection failed: " + _error,
+    }, new SocketException((int)_error));
+
+    /// <summary>CLOSE of the send side (RFC 9293 §3.10.4): queue FIN after the data.</summary>
+    internal void ShutdownSend()
+    {
+        lock (Gate)
+        {
+            ShutdownSendLocked();
+        }
+        Flush();
+    }
+
+    private void ShutdownSendLocked()
+    {
+        if (_finQueued)
+        {
+            return;
+        }
+        switch (_state)
+        {
+            case TcpState.Established:
+                _finQueued = true;
+                SetState(TcpState.FinWait1);
+                break;
+            case TcpState.CloseWait:
+                _finQueued = true;
+                SetState(TcpState.LastAck);
+                break;
+            case TcpState.SynSent:
+                Terminate(SocketError.ConnectionAborted); // RFC 9293 §3.10.4: delete the TCB
+                return;
+            default:
+                return;
+        }
+        Output();
+        ArmTimer();
+    }
+
+    /// <summary>The application is done with the connection: graceful close, or RST when unread data would be lost.</summary>
+    internal void Close()
+    {
+        lock (Gate)
+        {
+            if (_appClosed)
+            {
+                return;
+            }
+            _appClosed = true;
+            if (_state == TcpState.Closed)
+            {
+                _receiveQueue.Clear();
+                return;
+            }
+            if (_receiveQueue.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
+            {
+                // RFC 2525 §2.17: closing with unread data sends RST so the peer knows it was not read.
+                SendReset();
+                Terminate(SocketError.ConnectionAborted);
+            }
+            else
+            {
+                ShutdownSendLocked();
+                if (_state == TcpState.FinWait2)
+                {
+                    _closeDeadline = Protocol.Now + Protocol.Options.FinWait2Timeout;
+                    ArmTimer();
+                }
+                _receiveQueue.Clear();
+            }
+        }
+        Flush();
+    }
+
+    /// <summary>ABORT (RFC 9293 §3.10.5): RST in a synchronized state, then delete the TCB.</summary>
+    internal void Abort()
+    {
+        lock (Gate)
+        {
+            _appClosed = true;
+            if (_state == TcpState.Closed)
+            {
+                _receiveQueue.Clear();
+                return;
+            }
+            if (_state is not (TcpState.SynSent or TcpState.TimeWait))
+            {
+                SendReset();
+            }
+            Terminate(SocketError.ConnectionAborted);
+            _receiveQueue.Clear();
+        }
+        Flush();
+    }
+
+    /// <summary>Completes when data, EOF or an error can be read.</summary>
+    internal Task WaitReadableAsync()
+    {
+        lock (Gate)
+        {
+            if (_receiveQueue.ReadyBytes > 0 || _finReceived || _state == TcpState.Closed || _error != SocketError.Success)
+            {
+                return Task.CompletedTask;
+            }
+            return (_readSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    /// <summary>Completes when send-buffer space frees up, or the connection can no longer send.</summary>
+    internal Task WaitWritableAsync()
+    {
+        lock (Gate)
+        {
+            if (_sendBuffer.Length < Options.SendBufferSize || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            {
+                return Task.CompletedTask;
+            }
+            return (_writeSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        }
+    }
+
+    private void SignalReadable()
+    {
+        _readSignal?.TrySetResult();
+        _readSignal = null;
+    }
+
+    private void SignalWritable()
+    {
+        _writeSignal?.TrySetResult();
+        _writeSignal = null;
+    }
+
+    private void SignalAll()
+    {
+        SignalReadable();
+        SignalWritable();
+    }
+
+    /// <summary>A snapshot of the connection's counters and variables.</summary>
+    internal TcpConnectionStatistics GetStatistics()
+    {
+        lock (Gate)
+        {
+            return new TcpConnectionStatistics
+            {
+                State = _state,
+                SmoothedRtt = _rtt.SmoothedRtt,
+                RttVariance = _rtt.RttVariance,
+                RetransmissionTimeout = _rtt.Rto,
+                CongestionWindow = _congestion.CongestionWindow,
+                SlowStartThreshold = _congestion.SlowStartThreshold,
+                SendWindow = _sndWnd,
+                ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
+                MaxSegmentSize = _effectiveMss,
+                BytesSent = _bytesSent,
+                BytesReceived = _bytesReceived,
+                BytesRetransmitted = _bytesRetransmitted,
+                SegmentsSent = _segmentsSent,
+                SegmentsReceived = _segmentsReceived,
+                Retransmissions = _retransmits,
+                Timeouts = _timeouts,
+                FastRetransmits = _fastRetransmits,
+                WindowScaling = _windowScaling,
+                Timestamps = _timestamps,
+                Sack = _sack,
+                SendQueued = _sendBuffer.Length,
+                ReceiveQueued = _receiveQueue.ReadyBytes,
+            };
+        }
+    }
+}

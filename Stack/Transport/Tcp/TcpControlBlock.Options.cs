@@ -1,0 +1,79 @@
+// Layer: transport (TCP). Option negotiation on SYN segments: MSS (RFC 9293 §3.7.1, clamped to the route's
+// MTU), window scale (RFC 7323 §2), timestamps (RFC 7323 §3–§5), SACK-permitted (RFC 2018 §2).
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    private readonly int _ourMss;
+    private int _effectiveMss;      // payload bytes per segment we send, options excluded
+    private int _peerMss;
+    private byte _sndScale;         // shift applied to the peer's window field
+    private byte _rcvScale;         // shift applied to ours
+    private bool _windowScaling;
+    private bool _timestamps;
+    private bool _sack;
+    private uint _tsRecent;         // TS.Recent (RFC 7323 §4.3)
+    private SequenceNumber _lastAckSent;
+    private readonly uint _tsOffset;
+
+    /// <summary>The shift we offer: the smallest that lets the receive buffer fit the 16-bit field (RFC 7323 §2.3).</summary>
+    private byte OfferedReceiveScale()
+    {
+        byte shift = 0;
+        while (shift < TcpOption.MaxWindowScale && (Options.ReceiveBufferSize >> shift) > ushort.MaxValue)
+        {
+            shift++;
+        }
+        return shift;
+    }
+
+    /// <summary>Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).</summary>
+    private uint TimestampNow => unchecked((uint)(long)Protocol.Now.TotalMilliseconds + _tsOffset);
+
+    /// <summary>Fills the options of a SYN or SYN-ACK: all we offer, or (passive) only what the peer offered.</summary>
+    private void AddSynOptions(ref TcpRepr repr, bool synAck)
+    {
+        repr.MaxSegmentSize = (ushort)Math.Min(_ourMss, ushort.MaxValue);
+        if (synAck ? _windowScaling : Options.WindowScaling)
+        {
+            repr.WindowScale = _rcvScale;
+        }
+        if (synAck ? _sack : Options.Sack)
+        {
+            repr.SackPermitted = true;
+        }
+        if (synAck ? _timestamps : Options.Timestamps)
+        {
+            repr.Timestamps = new TcpTimestamps(TimestampNow, synAck ? _tsRecent : 0);
+        }
+    }
+
+    /// <summary>Takes the peer's SYN options (RFC 7323 §2.2: scaling only when both sides sent the option).</summary>
+    private void ApplyPeerSynOptions(in TcpRepr syn)
+    {
+        _peerMss = syn.MaxSegmentSize is ushort mss and > 0 ? mss : DefaultPeerMss;
+        _windowScaling = Options.WindowScaling && syn.WindowScale.HasValue;
+        _sndScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
+        _rcvScale = _windowScaling ? OfferedReceiveScale() : (byte)0;
+        _timestamps = Options.Timestamps && syn.Timestamps.HasValue;
+        if (_timestamps)
+        {
+            _tsRecent = syn.Timestamps!.Value.Value;
+        }
+        _sack = Options.Sack && syn.SackPermitted;
+        // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
+        _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), 32);
+        _congestion.SetMss(_effectiveMss);
+    }
+
+    /// <summary>RFC 7323 §4.3 (and §5.3 R3): remember the peer's TSval of an in-order segment.</summary>
+    private void UpdateTsRecent(in TcpRepr seg, SequenceNumber seq)
+    {
+        if (_timestamps && seg.Timestamps is TcpTimestamps ts && seq <= _lastAckSent && unchecked((int)(ts.Value - _tsRecent)) >= 0)
+        {
+            _tsRecent = ts.Value;
+        }
+    }
+}

@@ -1,0 +1,271 @@
+// Layer: transport (TCP), send side: segmentization under the send window and congestion window, Nagle
+// (RFC 9293 §3.7.4) and sender-side SWS avoidance (RFC 9293 §3.8.6.2.1), FIN, and the segment builder.
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    private long _bytesSent;
+    private long _bytesRetransmitted;
+    private long _segmentsSent;
+    private long _retransmits;
+
+    /// <summary>Sequence number just past the application's data (where our FIN goes).</summary>
+    private SequenceNumber DataEnd => _sndUna + _sendBuffer.Length + (_state is TcpState.SynSent or TcpState.SynReceived ? 1 : 0);
+
+    private bool FinSent => _finQueued && _sndMax == DataEnd + 1;
+
+    private static bool CanSendData(TcpState state) =>
+        state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck;
+
+    /// <summary>Sends what the windows allow (RFC 9293 §3.8.6.2.1, RFC 5681 §3.1); the caller holds the lock.</summary>
+    private void Output()
+    {
+        if (!CanSendData(_state))
+        {
+            return;
+        }
+        SequenceNumber dataEnd = DataEnd;
+        while (true)
+        {
+            int available = dataEnd - _sndNxt;
+            long window = Math.Min(_sndWnd, _congestion.CongestionWindow);
+            long usable = window - (_sndNxt - _sndUna);
+            bool finPending = _finQueued && _sndNxt <= dataEnd;
+            if (available <= 0)
+            {
+                if (finPending && _sndNxt == dataEnd)
+                {
+                    SendData(_sndNxt, 0, fin: true); // FIN takes no window (it is one sequence number)
+                }
+                break;
+            }
+            int length = (int)Math.Min(Math.Min(available, _effectiveMss), Math.Max(usable, 0));
+            if (length <= 0)
+            {
+                if (_sndWnd == 0 && _sndMax == _sndUna)
+                {
+                    StartPersist(); // RFC 9293 §3.8.6.1: probe a zero window
+                }
+                break;
+            }
+            bool fin = finPending && length == available;
+            if (length < _effectiveMss && !fin)
+            {
+                // Nagle: with data in flight, wait for an ACK before sending a small segment (unless NoDelay).
+                // SWS: a small segment goes only if it empties the queue, or is at least half the peer's largest window.
+                bool idle = _sndNxt == _sndUna;
+                bool allQueued = length == available;
+                if (!((allQueued && (idle || Options.NoDelay)) || length >= _maxSndWnd / 2 || _overrideSws))
+                {
+                    if (_sndMax == _sndUna && !_persisting && _rtxDeadline == Never)
+                    {
+                        ArmRetransmit(); // window-limited: the override timer (RFC 9293 §3.8.6.2.1) resends later
+                    }
+                    break;
+                }
+            }
+            SendData(_sndNxt, length, fin);
+        }
+    }
+
+    /// <summary>Sends (or resends) <paramref name="length"/> bytes at <paramref name="seq"/>, with FIN when asked.</summary>
+    private void SendData(SequenceNumber seq, int length, bool fin)
+    {
+        bool retransmission = seq < _sndMax;
+        TcpFlags flags = TcpFlags.Ack;
+        if (length > 0 && seq + length == DataEnd)
+        {
+            flags |= TcpFlags.Psh;
+        }
+        if (fin)
+        {
+            flags |= TcpFlags.Fin;
+        }
+        if (!EmitSegment(seq, flags, seq - _sndUna, length))
+        {
+            return;
+        }
+        SequenceNumber end = seq + length + (fin ? 1 : 0);
+        if (retransmission)
+        {
+            _retransmits++;
+            _bytesRetransmitted += length;
+            if (_rttTiming && _rttSequence.InWindow(seq, end))
+            {
+                _rttTiming = false; // Karn: never time a retransmitted segment
+            }
+        }
+        else
+        {
+            _bytesSent += length;
+            if (!_rttTiming && !_timestamps)
+            {
+                _rttTiming = true;
+                _rttSequence = seq;
+                _rttStart = Protocol.Now;
+            }
+        }
+        if (end > _sndNxt)
+        {
+            _sndNxt = end;
+        }
+        if (_sndNxt > _sndMax)
+        {
+            _sndMax = _sndNxt;
+        }
+        if (_rtxDeadline == Never && !_persisting)
+        {
+            ArmRetransmit();
+        }
+    }
+
+    /// <summary>Resends the first unacknowledged segment (fast retransmit, partial ACK, RTO).</summary>
+    private void RetransmitFirst()
+    {
+        int available = DataEnd - _sndUna;
+        int length = Math.Min(Math.Max(available, 0), _effectiveMss);
+        bool fin = _finQueued && length == available && FinSent;
+        if (length == 0 && !fin)
+        {
+            return;
+        }
+        SendData(_sndUna, length, fin);
+    }
+
+    /// <summary>Sends our SYN (active open) or SYN-ACK (passive or simultaneous open).</summary>
+    private void SendSyn(bool ack)
+    {
+        EmitSegment(_iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0);
+        if (_sndMax == _iss)
+        {
+            _sndNxt = _sndMax = _iss + 1;
+            _rttTiming = true;
+            _rttSequence = _iss;
+            _rttStart = Protocol.Now;
+        }
+        else
+        {
+            _rttTiming = false; // Karn
+        }
+        if (_rtxDeadline == Never)
+        {
+            ArmRetransmit();
+        }
+    }
+
+    /// <summary>An ACK now: &lt;SEQ=SND.NXT&gt;&lt;ACK=RCV.NXT&gt;&lt;CTL=ACK&gt;.</summary>
+    private void SendAck() => EmitSegment(AcceptableSequence, TcpFlags.Ack, 0, 0);
+
+    /// <summary>
+    /// The sequence number for a segment without text: the highest sent (SND.NXT may have gone back after an
+    /// RTO, and the peer would find an older number unacceptable), but never past the peer's window.
+    /// </summary>
+    private SequenceNumber AcceptableSequence
+    {
+        get
+        {
+            SequenceNumber windowEnd = _sndUna + (int)Math.Min(_sndWnd, int.MaxValue / 2);
+            return _sndMax <= windowEnd ? _sndMax : SequenceNumber.Max(windowEnd, _sndNxt);
+        }
+    }
+
+    /// <summary>A challenge ACK (RFC 5961 §3.2, §4.2), subject to the protocol-wide rate limit (§7).</summary>
+    private void SendChallengeAck()
+    {
+        if (Protocol.TryTakeChallengeAck())
+        {
+            Protocol.Events.Increment(TcpEvent.ChallengeAcks);
+            SendAck();
+        }
+        else
+        {
+            Protocol.Events.Increment(TcpEvent.ChallengeAcksSuppressed);
+        }
+    }
+
+    /// <summary>A reset &lt;SEQ=SND.NXT&gt;&lt;CTL=RST&gt; (abort, data after close).</summary>
+    private void SendReset()
+    {
+        EmitSegment(AcceptableSequence, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
+        Protocol.Events.Increment(TcpEvent.ResetsSent);
+    }
+
+    /// <summary>The window field: free receive space, scaled, never moving the right edge left (RFC 9293 §3.8.6.2.2).</summary>
+    private ushort WindowField(bool syn)
+    {
+        if (syn)
+        {
+            int window = Math.Min(Options.ReceiveBufferSize, ushort.MaxValue);
+            _rcvAdv = _rcvNxt + window;
+            return (ushort)window;
+        }
+        UpdateReceiveWindow(force: false);
+        long scaled = (long)(_rcvAdv - _rcvNxt + (1 << _rcvScale) - 1) >> _rcvScale; // round up: the edge never retreats
+        if (scaled > ushort.MaxValue)
+        {
+            scaled = ushort.MaxValue;
+        }
+        _rcvAdv = SequenceNumber.Max(_rcvAdv, _rcvNxt + (int)(scaled << _rcvScale));
+        return (ushort)scaled;
+    }
+
+    /// <summary>Builds one segment with payload from the send buffer and queues it for the link.</summary>
+    private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length)
+    {
+        bool syn = (flags & TcpFlags.Syn) != 0;
+        var repr = new TcpRepr
+        {
+            SourcePort = Tuple.LocalPort,
+            DestinationPort = Tuple.RemotePort,
+            SequenceNumber = seq.Value,
+            AcknowledgmentNumber = (flags & TcpFlags.Ack) != 0 ? _rcvNxt.Value : 0,
+            Flags = flags,
+        };
+        if ((flags & TcpFlags.Rst) == 0 || (flags & TcpFlags.Ack) != 0)
+        {
+            repr.WindowSize = (flags & TcpFlags.Rst) != 0 ? (ushort)0 : WindowField(syn);
+        }
+        if (syn)
+        {
+            AddSynOptions(ref repr, synAck: (flags & TcpFlags.Ack) != 0);
+        }
+        else if ((flags & TcpFlags.Rst) == 0)
+        {
+            if (_timestamps)
+            {
+                repr.Timestamps = new TcpTimestamps(TimestampNow, _tsRecent);
+            }
+            if (_sack && _receiveQueue.OutOfOrderCount > 0)
+            {
+                repr.SackBlocks = _receiveQueue.SackBlocks(); // RFC 2018 §4
+            }
+        }
+        int headerLength = repr.BufferLength;
+        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Protocol.Headroom);
+        Span<byte> header = packet.Append(headerLength);
+        repr.Emit(header);
+        if (length > 0 && !_sendBuffer.AppendTo(packet, bufferOffset, length))
+        {
+            packet.Release();
+            return false;
+        }
+        uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
+        TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            _lastAckSent = _rcvNxt;
+            _delackDeadline = Never;
+            _ackNow = false;
+            _segmentsSinceAck = 0;
+        }
+        _segmentsSent++;
+        Protocol.Events.Increment(TcpEvent.SegmentsSent);
+        Enqueue(packet);
+        return true;
+    }
+}

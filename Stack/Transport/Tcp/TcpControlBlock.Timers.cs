@@ -1,0 +1,237 @@
+// Layer: transport (TCP). One clock timer per connection (through the stack's TimeProvider) serving every
+// deadline: retransmission (RFC 6298 §5) or persist (RFC 9293 §3.8.6.1), delayed ACK (RFC 9293 §3.8.6.3),
+// keepalive (RFC 1122 §4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT (RFC 9293 §3.10.7.4, 2·MSL).
+using System.Net.Sockets;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    private static readonly TimeSpan Never = TimeSpan.MaxValue;
+
+    private readonly ITimer _timer;
+    private TimeSpan _armedDue = Never;
+    private TimeSpan _rtxDeadline = Never;     // retransmission or persist
+    private TimeSpan _delackDeadline = Never;
+    private TimeSpan _keepaliveDeadline = Never;
+    private TimeSpan _closeDeadline = Never;   // FIN-WAIT-2 timeout or the end of TIME-WAIT
+    private int _retries;
+    private bool _persisting;
+    private TimeSpan _persistInterval;
+    private bool _overrideSws;
+    private int _keepaliveProbes;
+    private TimeSpan _lastReceived;
+    private long _timeouts;
+
+    // Karn/RFC 6298 timing of one segment when timestamps are off.
+    private bool _rttTiming;
+    private SequenceNumber _rttSequence;
+    private TimeSpan _rttStart;
+
+    private void ArmRetransmit()
+    {
+        _rtxDeadline = Protocol.Now + _rtt.Rto;
+        ArmTimer();
+    }
+
+    private void StopRetransmit()
+    {
+        _rtxDeadline = Never;
+        _retries = 0;
+    }
+
+    private void StartPersist()
+    {
+        if (_persisting)
+        {
+            return;
+        }
+        _persisting = true;
+        _persistInterval = _rtt.Rto;
+        _rtxDeadline = Protocol.Now + _persistInterval;
+        ArmTimer();
+    }
+
+    private void StopPersist()
+    {
+        if (_persisting)
+        {
+            _persisting = false;
+            _rtxDeadline = Never;
+        }
+    }
+
+    private void ArmDelayedAck()
+    {
+        if (_delackDeadline == Never)
+        {
+            _delackDeadline = Protocol.Now + Protocol.Options.DelayedAckTimeout;
+            ArmTimer();
+        }
+    }
+
+    /// <summary>Sets the clock timer to the earliest deadline; a later deadline is left for the early firing to re-arm (cheap on every ACK).</summary>
+    private void ArmTimer()
+    {
+        TimeSpan due = _rtxDeadline;
+        if (_delackDeadline < due)
+        {
+            due = _delackDeadline;
+        }
+        if (_keepaliveDeadline < due)
+        {
+            due = _keepaliveDeadline;
+        }
+        if (_closeDeadline < due)
+        {
+            due = _closeDeadline;
+        }
+        if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
+        {
+            return;
+        }
+        _armedDue = due;
+        TimeSpan delay = due - Protocol.Now;
+        _timer.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnTimer()
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.Closed)
+            {
+                return;
+            }
+            _armedDue = Never;
+            TimeSpan now = Protocol.Now;
+            if (_closeDeadline <= now)
+            {
+                _closeDeadline = Never;
+                if (_state is TcpState.TimeWait or TcpState.FinWait2)
+                {
+                    Terminate(SocketError.Success);
+                    goto done;
+                }
+            }
+            if (_rtxDeadline <= now)
+            {
+                _rtxDeadline = Never;
+                if (_persisting)
+                {
+                    OnPersistTimeout();
+                }
+                else
+                {
+                    OnRetransmissionTimeout();
+                }
+                if (_state == TcpState.Closed)
+                {
+                    goto done;
+                }
+            }
+            if (_delackDeadline <= now)
+            {
+                _delackDeadline = Never;
+                SendAck();
+            }
+            if (_keepaliveDeadline <= now)
+            {
+                OnKeepalive(now);
+                if (_state == TcpState.Closed)
+                {
+                    goto done;
+                }
+            }
+            ArmTimer();
+        }
+    done:
+        Flush();
+    }
+
+    /// <summary>RFC 6298 §5.4–§5.7 and RFC 5681 §3.1: back off, collapse cwnd, go back to SND.UNA and resend.</summary>
+    private void OnRetransmissionTimeout()
+    {
+        if (_sndMax == _sndUna)
+        {
+            if (CanSendData(_state) && DataEnd > _sndNxt)
+            {
+                _overrideSws = true; // RFC 9293 §3.8.6.2.1 override timeout
+                Output();
+                _overrideSws = false;
+            }
+            return;
+        }
+        _retries++;
+        _timeouts++;
+        Protocol.Events.Increment(TcpEvent.RetransmissionTimeouts);
+        int limit = _state is TcpState.SynSent or TcpState.SynReceived ? Protocol.Options.MaxSynRetransmissions : Protocol.Options.MaxRetransmissions;
+        if (_retries > limit)
+        {
+            Protocol.Events.Increment(TcpEvent.RetransmissionLimit);
+            Terminate(SocketError.TimedOut); // RFC 1122 §4.2.3.5 R2
+            return;
+        }
+        _rtt.Backoff();
+        _rttTiming = false;
+        _congestion.OnRetransmissionTimeout(_sndMax - _sndUna, _sndMax);
+        switch (_state)
+        {
+            case TcpState.SynSent:
+                SendSyn(ack: false);
+                break;
+            case TcpState.SynReceived:
+                SendSyn(ack: true);
+                break;
+            default:
+                _sndNxt = _sndUna; // go back: everything after SND.UNA is resent as cwnd allows
+                RetransmitFirst();
+                break;
+        }
+        ArmRetransmit();
+    }
+
+    /// <summary>A zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off, never giving up while ACKed.</summary>
+    private void OnPersistTimeout()
+    {
+        if (!CanSendData(_state) || DataEnd == _sndUna)
+        {
+            _persisting = false;
+            return;
+        }
+        Protocol.Events.Increment(TcpEvent.WindowProbes);
+        SendData(_sndUna, 1, fin: false);
+        _persistInterval = _persistInterval * 2 > Protocol.Options.MaxPersistInterval ? Protocol.Options.MaxPersistInterval : _persistInterval * 2;
+        _rtxDeadline = Protocol.Now + _persistInterval;
+    }
+
+    /// <summary>RFC 1122 §4.2.3.6: after idle time, a segment with SEG.SEQ = SND.NXT − 1 elicits an ACK.</summary>
+    private void OnKeepalive(TimeSpan now)
+    {
+        if (!Options.KeepAlive || _state is not (TcpState.Established or TcpState.CloseWait))
+        {
+            _keepaliveDeadline = Never;
+            return;
+        }
+        if (_keepaliveProbes >= Options.KeepAliveProbes)
+        {
+            Terminate(SocketError.TimedOut);
+            return;
+        }
+        _keepaliveProbes++;
+        Protocol.Events.Increment(TcpEvent.KeepaliveProbes);
+        EmitSegment(_sndNxt - 1, Wire.TcpFlags.Ack, 0, 0);
+        _keepaliveDeadline = now + Options.KeepAliveInterval;
+    }
+
+    /// <summary>A segment arrived: the connection is alive.</summary>
+    private void NoteReceived()
+    {
+        _lastReceived = Protocol.Now;
+        _keepaliveProbes = 0;
+        if (Options.KeepAlive && _state is TcpState.Established or TcpState.CloseWait)
+        {
+            _keepaliveDeadline = _lastReceived + Options.KeepAliveIdle;
+        }
+    }
+}

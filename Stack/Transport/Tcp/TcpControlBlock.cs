@@ -1,0 +1,194 @@
+// Layer: transport (TCP). The transmission control block (RFC 9293 §3.3.1): one connection's state and
+// variables, guarded by its own lock. Split by concern: Input (segment arrival, RFC 9293 §3.10.7), Output
+// (segmentization, send side), Receive (receive window, delivery to the application), Timers (RFC 6298
+// retransmission, persist, delayed ACK, keepalive, FIN-WAIT-2, TIME-WAIT), Options (negotiation).
+// Packets are built under the lock but handed to the link only after it is released (outbox).
+using System.Net.Sockets;
+using NetStack.Buffers;
+using NetStack.Network;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    internal readonly TcpProtocol Protocol;
+    internal readonly Lock Gate = new();
+    internal readonly TcpConnectionOptions Options;
+    internal readonly TcpFourTuple Tuple;
+    internal RouteInfo Route;
+
+    private readonly SendBuffer _sendBuffer;
+    private readonly ReceiveQueue _receiveQueue = new();
+    private readonly RttEstimator _rtt;
+    private readonly NewRenoCongestionControl _congestion;
+    private List<PacketBuffer> _outbox = [];
+    private List<PacketBuffer> _sending = [];
+    private bool _flushing;
+
+    private TcpState _state;
+    private SocketError _error;
+    private bool _removed;
+
+    // Send sequence variables (RFC 9293 §3.3.1).
+    private SequenceNumber _iss;
+    private SequenceNumber _sndUna;
+    private SequenceNumber _sndNxt;
+    private SequenceNumber _sndMax;   // highest sequence number sent (SND.NXT can go back after an RTO)
+    private SequenceNumber _sndWl1;
+    private SequenceNumber _sndWl2;
+    private long _sndWnd;
+    private long _maxSndWnd;
+    private bool _finQueued;
+
+    // Receive sequence variables.
+    private SequenceNumber _irs;
+    private SequenceNumber _rcvNxt;
+    private SequenceNumber _rcvAdv;   // right edge of the window we advertised (RCV.NXT + RCV.WND)
+    private bool _finReceived;
+    private int _rcvMss = 536;
+
+    internal TcpControlBlock(TcpProtocol protocol, TcpFourTuple tuple, RouteInfo route, TcpConnectionOptions options, SequenceNumber iss, TcpConnectionListener? listener)
+    {
+        Protocol = protocol;
+        Tuple = tuple;
+        Route = route;
+        Options = options;
+        Listener = listener;
+        _iss = iss;
+        _sndUna = iss;
+        _sndNxt = iss;
+        _sndMax = iss;
+        _sendBuffer = new SendBuffer(protocol.Stack.Pool);
+        TcpProtocolOptions p = protocol.Options;
+        _rtt = new RttEstimator(p.InitialRto, p.MinRto, p.MaxRto);
+        _ourMss = MssForMtu(route);
+        _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
+        _congestion = new NewRenoCongestionControl(_effectiveMss, iss);
+        _tsOffset = protocol.NextRandom();
+        _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _lastReceived = protocol.Now;
+    }
+
+    /// <summary>The listener that made this connection, until it is accepted.</summary>
+    internal TcpConnectionListener? Listener { get; set; }
+
+    /// <summary>The application's object, once there is one.</summary>
+    internal TcpConnection? Connection { get; set; }
+
+    internal TcpState State
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _state;
+            }
+        }
+    }
+
+    internal SocketError Error => _error;
+
+    /// <summary>Moves to <paramref name="state"/>; the caller holds the lock.</summary>
+    private void SetState(TcpState state)
+    {
+        if (_state == state)
+        {
+            return;
+        }
+        TcpState old = _state;
+        _state = state;
+        if (state == TcpState.Established && old is TcpState.SynSent or TcpState.SynReceived)
+        {
+            Protocol.Events.Increment(TcpEvent.Established);
+            _keepaliveDeadline = Options.KeepAlive ? Protocol.Now + Options.KeepAliveIdle : Never;
+            _establishedSignal.TrySetResult(true);
+            if (Listener is { } listener)
+            {
+                Listener = null;
+                listener.OnEstablished(this);
+            }
+        }
+        SignalAll();
+    }
+
+    /// <summary>Ends the connection with <paramref name="error"/> (Success for an orderly end); the caller holds the lock.</summary>
+    private void Terminate(SocketError error)
+    {
+        if (_error == SocketError.Success)
+        {
+            _error = error;
+        }
+        _state = TcpState.Closed;
+        _sendBuffer.Clear();
+        if (error != SocketError.Success)
+        {
+            _receiveQueue.Clear();
+        }
+        else
+        {
+            _receiveQueue.ClearOutOfOrder();
+        }
+        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _establishedSignal.TrySetResult(false);
+        if (Listener is { } listener)
+        {
+            Listener = null;
+            listener.OnHalfOpenGone(this);
+        }
+        SignalAll();
+        if (!_removed)
+        {
+            _removed = true;
+            Protocol.Remove(this);
+        }
+        _timer.Dispose();
+        if (Connection is null || _appClosed)
+        {
+            _receiveQueue.Clear(); // nobody will read it
+        }
+    }
+
+    /// <summary>Queues a built packet for the link; sent by <see cref="Flush"/> once the lock is released.</summary>
+    private void Enqueue(PacketBuffer packet) => _outbox.Add(packet);
+
+    /// <summary>Hands queued packets to the link, in order, without holding the connection's lock during the I/O.</summary>
+    internal void Flush()
+    {
+        while (true)
+        {
+            List<PacketBuffer> batch;
+            lock (Gate)
+            {
+                if (_flushing || _outbox.Count == 0)
+                {
+                    return;
+                }
+                _flushing = true;
+                batch = _outbox;
+                _outbox = _sending;
+                _sending = batch;
+            }
+            try
+            {
+                foreach (PacketBuffer packet in batch)
+                {
+                    Protocol.SendPacket(Route, packet);
+                }
+            }
+            finally
+            {
+                batch.Clear();
+                lock (Gate)
+                {
+                    _flushing = false;
+                }
+            }
+        }
+    }
+
+    internal static int MssForMtu(in RouteInfo route) =>
+        Math.Max(route.Mtu - (route.Destination.IsV4 ? 20 : 40) - 20, 64); // RFC 9293 §3.7.1, RFC 879
+
+    private int DefaultPeerMss => Tuple.RemoteAddress.IsV4 ? 536 : 1220; // RFC 9293 §3.7.1 (and RFC 8200 minimum MTU)
+}

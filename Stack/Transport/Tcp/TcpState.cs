@@ -1,0 +1,101 @@
+// Layer: transport (TCP). Connection states (RFC 9293 §3.3.2).
+namespace NetStack.Tcp;
+
+/// <summary>The states of a TCP connection (RFC 9293 §3.3.2).</summary>
+public enum TcpState
+{
+    /// <summary>No connection.</summary>
+    Closed,
+    /// <summary>Waiting for a connection request (listeners only).</summary>
+    Listen,
+    /// <summary>SYN sent, waiting for the matching SYN.</summary>
+    SynSent,
+    /// <summary>SYN received and answered, waiting for the ACK of our SYN.</summary>
+    SynReceived,
+    /// <summary>Open: data flows both ways.</summary>
+    Established,
+    /// <summary>We sent (or queued) FIN; waiting for its ACK or the peer's FIN.</summary>
+    FinWait1,
+    /// <summary>Our FIN is acknowledged; waiting for the peer's FIN.</summary>
+    FinWait2,
+    /// <summary>The peer sent FIN; waiting for the local application to close.</summary>
+    CloseWait,
+    /// <summary>Both sides sent FIN at once; waiting for the ACK of ours.</summary>
+    Closing,
+    /// <summary>We closed after the peer; waiting for the ACK of our FIN.</summary>
+    LastAck,
+    /// <summary>Waiting 2·MSL so that the peer received the ACK of its FIN.</summary>
+    TimeWait,
+}
+
+/// <summary>Why TCP dropped an inbound segment (counted per reason, DESIGN §7).</summary>
+public enum TcpDropReason
+{
+    /// <summary>Shorter than a TCP header, or the data offset is inconsistent.</summary>
+    Malformed,
+    /// <summary>Checksum wrong.</summary>
+    BadChecksum,
+    /// <summary>An option was malformed (length overrunning the header, wrong length for its kind).</summary>
+    BadOption,
+    /// <summary>Source or destination address may not take part in TCP (multicast, broadcast).</summary>
+    BadAddress,
+    /// <summary>No connection and no listener: answered with RST (RFC 9293 §3.10.7.1).</summary>
+    NoConnection,
+    /// <summary>A listener's backlog was full.</summary>
+    ListenOverflow,
+    /// <summary>Segment for a listener that was neither SYN nor answered with RST.</summary>
+    ListenerIgnored,
+    /// <summary>Not acceptable: outside the receive window (RFC 9293 §3.10.7.4 first).</summary>
+    OutOfWindow,
+    /// <summary>Timestamp older than TS.Recent (PAWS, RFC 7323 §5).</summary>
+    Paws,
+    /// <summary>RST whose sequence number was in the window but not exact (RFC 5961 §3.2): challenge ACK sent.</summary>
+    RstChallenged,
+    /// <summary>SYN in a synchronized state (RFC 5961 §4): challenge ACK sent.</summary>
+    SynChallenged,
+    /// <summary>ACK of data never sent, or far too old (RFC 5961 §5).</summary>
+    UnacceptableAck,
+    /// <summary>Segment without ACK in a synchronized state.</summary>
+    NoAck,
+    /// <summary>Segment in SYN-SENT that carried neither SYN nor RST, or an ACK that did not match.</summary>
+    SynSentIgnored,
+    /// <summary>Out-of-order queue full (entries or bytes).</summary>
+    OutOfOrderQueueFull,
+    /// <summary>Data after the application closed its receive side.</summary>
+    DataAfterClose,
+}
+
+/// <summary>Counted TCP events.</summary>
+public enum TcpEvent
+{
+    /// <summary>Segments received (after validation).</summary>
+    SegmentsReceived,
+    /// <summary>Segments sent.</summary>
+    SegmentsSent,
+    /// <summary>Resets sent.</summary>
+    ResetsSent,
+    /// <summary>Resets accepted.</summary>
+    ResetsReceived,
+    /// <summary>Challenge ACKs sent (RFC 5961).</summary>
+    ChallengeAcks,
+    /// <summary>Challenge ACKs suppressed by the rate limit (RFC 5961 §7).</summary>
+    ChallengeAcksSuppressed,
+    /// <summary>Active opens.</summary>
+    ActiveOpens,
+    /// <summary>Passive opens (connections accepted from a listener).</summary>
+    PassiveOpens,
+    /// <summary>Connections that reached ESTABLISHED.</summary>
+    Established,
+    /// <summary>Retransmission timeouts.</summary>
+    RetransmissionTimeouts,
+    /// <summary>Fast retransmits (RFC 5681 §3.2).</summary>
+    FastRetransmits,
+    /// <summary>Connections dropped after too many retransmissions.</summary>
+    RetransmissionLimit,
+    /// <summary>Zero-window probes sent.</summary>
+    WindowProbes,
+    /// <summary>Keepalive probes sent.</summary>
+    KeepaliveProbes,
+    /// <summary>Segments sent but refused by the link (treated as lost).</summary>
+    LinkQueueFull,
+}
