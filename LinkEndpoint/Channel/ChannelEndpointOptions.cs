@@ -18,6 +18,9 @@ public sealed class ChannelEndpointOptions
     /// <summary>Coalesce inbound TCP segments in <see cref="ChannelEndpoint.EnqueueGro"/> (otherwise each packet is delivered as it is).</summary>
     public bool EnableGro { get; set; } = true;
 
+    /// <summary>Flows GRO holds at once during a batch; the oldest is flushed when a new one needs room.</summary>
+    public int GroMaxFlows { get; set; } = 64;
+
     /// <summary>Name used in metric tags.</summary>
     public string Name { get; set; } = "channel";
 }

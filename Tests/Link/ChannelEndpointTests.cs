@@ -220,3 +220,53 @@ public class ChannelEndpointMetricsTests
         GC.KeepAlive(ep);
     }
 }
+
+public class ChannelEndpointGroTests
+{
+    [Fact]
+    public void EnqueueGro_CoalescesAFlowIntoOneValidatedSuperSegment_AtFlush()
+    {
+        using var pool = new LeakCheckedPool();
+        var ep = new ChannelEndpoint();
+        var stack = new ChannelTestDispatcher();
+        ep.Attach(stack);
+        byte[] payload = Packets.Payload(1448 * 8);
+        for (int i = 0; i < 8; i++)
+        {
+            var tcp = Packets.Tcp(seq: 1000u + (uint)(i * 1448));
+            ep.EnqueueGro(pool.Pool.RentCopy(Packets.Ipv4Tcp(tcp, payload.AsSpan(i * 1448, 1448), id: (ushort)(1 + i))));
+        }
+        Assert.Empty(stack.Packets); // held until the batch ends
+        ep.FlushGro();
+        var delivered = Assert.Single(stack.Packets);
+        Assert.True(delivered.Validated);
+        Assert.Equal(8, delivered.Segments);
+        Assert.Equal(20 + 20 + (1448 * 8), delivered.Bytes.Length);
+        Assert.Equal(payload, delivered.Bytes[40..]);
+        Assert.Equal(8, ep.Gro!.Events[NetStack.Gro.GroEvent.PacketsIn]);
+    }
+
+    [Fact]
+    public void Close_FlushesHeldGroFlows()
+    {
+        using var pool = new LeakCheckedPool();
+        var ep = new ChannelEndpoint();
+        var stack = new ChannelTestDispatcher();
+        ep.Attach(stack);
+        ep.EnqueueGro(pool.Pool.RentCopy(Packets.Ipv4Tcp(Packets.Tcp(), Packets.Payload(1448))));
+        ep.Close();
+        Assert.Single(stack.Packets);
+    }
+
+    [Fact]
+    public void GroOff_DeliversEachPacketAtOnce()
+    {
+        using var pool = new LeakCheckedPool();
+        var ep = new ChannelEndpoint(new ChannelEndpointOptions { EnableGro = false });
+        var stack = new ChannelTestDispatcher();
+        ep.Attach(stack);
+        ep.EnqueueGro(pool.Pool.RentCopy(Packets.Ipv4Tcp(Packets.Tcp(), Packets.Payload(1448))));
+        Assert.Single(stack.Packets);
+        Assert.Null(ep.Gro);
+    }
+}
