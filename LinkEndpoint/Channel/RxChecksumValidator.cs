@@ -152,15 +152,22 @@ public static class RxChecksumValidator
         {
             afterFixed = afterFixed[..payloadLength];
         }
-        if (!Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], afterFixed, out var chain, out _))
+        var walker = new Ipv6ExtensionWalker((IpProtocol)head[Ipv6Header.NextHeaderOffset], afterFixed);
+        while (walker.MoveNext())
+        {
+            if (walker.Current.Type == IpProtocol.Ipv6Fragment)
+            {
+                // Fragments (atomic ones included) are left to reassembly, which also judges the rest of
+                // the chain (RFC 7112 §5 asks for an ICMP error there, not a silent drop here).
+                reason = RxDropReason.None;
+                return RxVerdict.PassedToStack;
+            }
+        }
+        if (walker.Error != WireError.None)
         {
             return Drop(RxDropReason.Ipv6BadExtensionChain, out reason);
         }
-        if (chain.IsFragment)
-        {
-            reason = RxDropReason.None;
-            return RxVerdict.PassedToStack;
-        }
+        var chain = (UpperLayerProtocol: walker.NextHeader, UpperLayerOffset: walker.Offset);
         if (packet.RxChecksumValidated)
         {
             reason = RxDropReason.None;
