@@ -195,12 +195,16 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>The pseudo-header sum for a transport checksum along <paramref name="route"/> (RFC 9293 §3.1, RFC 8200 §8.1).</summary>
-    public static uint PseudoHeaderSum(in RouteInfo route, IpProtocol protocol, int transportLength)
+    public static uint PseudoHeaderSum(in RouteInfo route, IpProtocol protocol, int transportLength) =>
+        PseudoHeaderSum(route.Source, route.Destination, protocol, transportLength);
+
+    /// <summary>The pseudo-header sum for a transport checksum between two addresses of one version.</summary>
+    public static uint PseudoHeaderSum(NetAddress source, NetAddress destination, IpProtocol protocol, int transportLength)
     {
         Span<byte> src = stackalloc byte[16];
         Span<byte> dst = stackalloc byte[16];
-        int n = route.Source.WriteBytes(src);
-        route.Destination.WriteBytes(dst);
+        int n = source.WriteBytes(src);
+        destination.WriteBytes(dst);
         return n == 4
             ? InternetChecksum.PseudoHeaderSumV4(src[..4], dst[..4], (byte)protocol, transportLength)
             : InternetChecksum.PseudoHeaderSumV6(src, dst, (byte)protocol, transportLength);

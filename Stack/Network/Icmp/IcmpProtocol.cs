@@ -95,7 +95,7 @@ public sealed class IcmpProtocol
             return;
         }
         // RFC 792 / RFC 4443 §2.3: the checksum covers the message (and for ICMPv6 the pseudo-header).
-        uint initial = v4 ? 0 : PseudoHeader(info.Source, info.Destination, info.TransportLength);
+        uint initial = v4 ? 0 : NetworkStack.PseudoHeaderSum(info.Source, info.Destination, IpProtocol.IcmpV6, info.TransportLength);
         if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, info.TransportLength, initial)) != 0xFFFF)
         {
             Events.Increment(IcmpEvent.DroppedChecksum);
@@ -377,7 +377,7 @@ public sealed class IcmpProtocol
                 _ => IcmpV6Repr.ParameterProblem(0, parameter),
             };
             repr.Emit(header);
-            uint pseudo = PseudoHeader(route.Source, route.Destination, message.Length);
+            uint pseudo = NetworkStack.PseudoHeaderSum(route.Source, route.Destination, IpProtocol.IcmpV6, message.Length);
             IcmpV6Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, quoteLength, pseudo));
         }
         if (_stack.Send(route, v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6, message) == SendResult.Sent)
@@ -418,19 +418,10 @@ public sealed class IcmpProtocol
         else
         {
             (request ? IcmpV6Repr.EchoRequest(id, seq) : IcmpV6Repr.EchoReply(id, seq)).Emit(header);
-            uint pseudo = PseudoHeader(route.Source, route.Destination, message.Length);
+            uint pseudo = NetworkStack.PseudoHeaderSum(route.Source, route.Destination, IpProtocol.IcmpV6, message.Length);
             IcmpV6Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, payloadLength, pseudo));
         }
         return _stack.Send(route, v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6, message, trafficClass: trafficClass);
-    }
-
-    private static uint PseudoHeader(NetAddress source, NetAddress destination, int length)
-    {
-        Span<byte> s = stackalloc byte[16];
-        Span<byte> d = stackalloc byte[16];
-        source.WriteBytes(s);
-        destination.WriteBytes(d);
-        return InternetChecksum.PseudoHeaderSumV6(s, d, (byte)IpProtocol.IcmpV6, length);
     }
 
     private static bool IsIcmpError(PacketBuffer packet, int transportOffset, IpProtocol protocol, bool v4)
