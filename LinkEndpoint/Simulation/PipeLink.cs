@@ -177,6 +177,7 @@ public sealed class PipeLink : IDisposable
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)
     {
+        long computedAt = _time.GetTimestamp();
         TimeSpan? nextDue = null;
         foreach (PipeLinkDirection d in _directions)
         {
@@ -206,6 +207,13 @@ public sealed class PipeLink : IDisposable
         {
             // Task.Delay takes at most ~49 days; waking early only costs an empty pump.
             waits.Add(Task.Delay(delay < MaxWait ? delay : MaxWait, _time, delayCancel!.Token));
+            if (_time.GetTimestamp() != computedAt)
+            {
+                // The clock moved between computing the delay and arming its timer (a manual clock advanced
+                // by another thread): the timer may be late, so recompute instead of waiting on it.
+                delayCancel.Cancel();
+                return;
+            }
         }
         if (waits.Count == 0)
         {

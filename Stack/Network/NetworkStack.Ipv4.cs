@@ -157,6 +157,7 @@ public sealed partial class NetworkStack
         }
         if (dontFragment)
         {
+            ReportLocalTooBig(route, protocol, packet, Ipv4Header.MinLength);
             packet.Release();
             Drops.Increment(IpDropReason.MessageTooBig);
             return SendResult.MessageTooBig;
@@ -179,6 +180,35 @@ public sealed partial class NetworkStack
             Array.Clear(fragments);
             System.Buffers.ArrayPool<PacketBuffer>.Shared.Return(fragments);
         }
+    }
+
+    /// <summary>
+    /// A packet we originate is larger than the path MTU and may not be fragmented: generate the Packet Too Big
+    /// (IPv6, RFC 8201 §4) / Fragmentation Needed (IPv4, RFC 1191 §3) for its sender — which is us, so it is
+    /// delivered to the transport directly, as if the first hop had sent it. UDP is left out: its send call
+    /// already fails with MessageSize.
+    /// </summary>
+    private void ReportLocalTooBig(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, int ipHeaderLength)
+    {
+        ITransportProtocol? transport = _transports[(int)protocol];
+        if (transport is null || protocol == IpProtocol.Udp)
+        {
+            return;
+        }
+        ReadOnlySpan<byte> head = packet.Head;
+        bool ports = head.Length >= ipHeaderLength + 8;
+        transport.DeliverIcmpError(new IcmpError
+        {
+            Kind = IcmpErrorKind.PacketTooBig,
+            Mtu = route.Mtu,
+            Reporter = route.Source,
+            LocalAddress = route.Source,
+            RemoteAddress = route.Destination,
+            Protocol = protocol,
+            LocalPort = ports ? BinaryPrimitives.ReadUInt16BigEndian(head[ipHeaderLength..]) : (ushort)0,
+            RemotePort = ports ? BinaryPrimitives.ReadUInt16BigEndian(head[(ipHeaderLength + 2)..]) : (ushort)0,
+            QuotedSequence = ports ? BinaryPrimitives.ReadUInt32BigEndian(head[(ipHeaderLength + 4)..]) : 0,
+        });
     }
 
     private SendResult WriteFragments(Nic nic, ReadOnlySpan<PacketBuffer> fragments)

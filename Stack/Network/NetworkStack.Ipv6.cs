@@ -178,7 +178,9 @@ public sealed partial class NetworkStack
         }
         if (dontFragment)
         {
-            // RFC 3542 §11.2 (IPV6_DONTFRAG): the caller asked not to fragment at the source.
+            // RFC 3542 §11.2 (IPV6_DONTFRAG): the caller asked not to fragment at the source; RFC 8201 §4:
+            // it learns the path MTU from a Packet Too Big, generated here for our own packet.
+            ReportLocalTooBig(route, protocol, packet, Ipv6Header.Length);
             packet.Release();
             Drops.Increment(IpDropReason.MessageTooBig);
             return SendResult.MessageTooBig;

@@ -19,7 +19,7 @@ public class ReassemblyAllocationTests
         byte[][] fragments = [.. cuts.Select(c => Frag.Ipv4Fragment(v4, c)), .. cuts.Reverse().Select(c => Frag.Ipv6Fragment(v6, c))];
         var rented = new PacketBuffer[fragments.Length * 200];
 
-        for (int round = 0; round < 4; round++)
+        for (int round = 0; round < 8; round++)
         {
             for (int i = 0; i < rented.Length; i++)
             {
@@ -38,7 +38,7 @@ public class ReassemblyAllocationTests
             }
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.Equal(400, completed);
-            if (round >= 2)
+            if (round >= 5) // after tiered JIT has settled (a busy machine promotes methods later)
             {
                 // 1,200 fragments: anything per fragment would show as kilobytes. The bound leaves room for a
                 // one-off runtime allocation (tiered JIT) rather than demanding an exact zero.

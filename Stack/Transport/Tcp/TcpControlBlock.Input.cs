@@ -324,6 +324,39 @@ internal sealed partial class TcpControlBlock
         Flush();
     }
 
+    /// <summary>
+    /// The path to the peer carries at most <paramref name="mtu"/> bytes (ICMP Packet Too Big / Fragmentation
+    /// Needed, or our own stack refusing a segment): shrink the segment size and resend what is in flight at
+    /// the new size at once (RFC 8201 §5.2–§5.4, RFC 1191 §6.3). Never grows the segment size.
+    /// </summary>
+    internal void OnPathMtuDecreased(int mtu)
+    {
+        lock (Gate)
+        {
+            int floor = Tuple.RemoteAddress.IsV4 ? 68 : 1280; // RFC 791, RFC 8200 §5
+            mtu = Math.Max(mtu, floor);
+            if (mtu >= Route.Mtu)
+            {
+                return;
+            }
+            Route = Route with { Mtu = mtu };
+            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), 32);
+            if (mss < _effectiveMss)
+            {
+                _effectiveMss = mss;
+                _congestion.SetMss(mss);
+                Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
+                if (CanSendData(_state) && _sndNxt > _sndUna)
+                {
+                    _sndNxt = _sndUna; // the too-big segments never left: send them again, smaller
+                    _rttTiming = false; // Karn: no RTT sample from resent data
+                    Output();
+                }
+            }
+        }
+        Flush();
+    }
+
     /// <summary>An ACK that advances SND.UNA. Returns false when the connection ended.</summary>
     private bool OnNewAck(in TcpRepr h, SequenceNumber ack)
     {

@@ -44,7 +44,8 @@ internal sealed partial class TcpControlBlock
                 }
                 break;
             }
-            int length = (int)Math.Min(Math.Min(available, _effectiveMss), Math.Max(usable, 0));
+            int mss = CurrentMss;
+            int length = (int)Math.Min(Math.Min(available, mss), Math.Max(usable, 0));
             if (length <= 0)
             {
                 if (_sndWnd == 0 && _sndMax == _sndUna)
@@ -54,7 +55,7 @@ internal sealed partial class TcpControlBlock
                 break;
             }
             bool fin = finPending && length == available;
-            if (length < _effectiveMss && !fin)
+            if (length < mss && !fin)
             {
                 // Nagle: with data in flight, wait for an ACK before sending a small segment (unless NoDelay).
                 // SWS: a small segment goes only if it empties the queue, or is at least half the peer's largest window.
@@ -128,7 +129,7 @@ internal sealed partial class TcpControlBlock
     private void RetransmitFirst()
     {
         int available = DataEnd - _sndUna;
-        int length = Math.Min(Math.Max(available, 0), _effectiveMss);
+        int length = Math.Min(Math.Max(available, 0), CurrentMss);
         bool fin = _finQueued && length == available && FinSent;
         if (length == 0 && !fin)
         {
@@ -212,6 +213,29 @@ internal sealed partial class TcpControlBlock
         }
         _rcvAdv = SequenceNumber.Max(_rcvAdv, _rcvNxt + (int)(scaled << _rcvScale));
         return (ushort)scaled;
+    }
+
+    /// <summary>
+    /// Payload bytes that fit a segment sent now: the effective MSS (which already allows for timestamps) less
+    /// the SACK option our ACK will carry while data is out of order (RFC 9293 §3.7.1: the MSS counts options;
+    /// RFC 2018 §4). Without this a full segment with SACK blocks would exceed the path MTU.
+    /// </summary>
+    private int CurrentMss
+    {
+        get
+        {
+            if (!_sack || _receiveQueue.OutOfOrderCount == 0)
+            {
+                return _effectiveMss;
+            }
+            var probe = new TcpRepr { SackBlocks = _receiveQueue.SackBlocks() };
+            if (_timestamps)
+            {
+                probe.Timestamps = default(TcpTimestamps);
+            }
+            int sackBytes = probe.OptionsLength - (_timestamps ? 12 : 0);
+            return Math.Max(_effectiveMss - sackBytes, 32);
+        }
     }
 
     /// <summary>Builds one segment with payload from the send buffer and queues it for the link.</summary>

@@ -264,7 +264,8 @@ public sealed class TcpProtocol : ITransportProtocol
 
     internal void SendPacket(in RouteInfo route, PacketBuffer packet)
     {
-        if (Stack.Send(route, IpProtocol.Tcp, packet) != SendResult.Sent)
+        // RFC 1191 / RFC 8201: TCP does path MTU discovery, so its segments are never fragmented.
+        if (Stack.Send(route, IpProtocol.Tcp, packet, dontFragment: true) != SendResult.Sent)
         {
             Events.Increment(TcpEvent.LinkQueueFull); // lost like any segment: retransmission recovers
         }
@@ -383,6 +384,10 @@ public sealed class TcpProtocol : ITransportProtocol
         if (error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable && _connections.TryGetValue(tuple, out TcpControlBlock? tcb))
         {
             tcb.OnHardIcmpError(error.QuotedSequence);
+        }
+        else if (error.Kind == IcmpErrorKind.PacketTooBig && error.Mtu > 0 && _connections.TryGetValue(tuple, out tcb))
+        {
+            tcb.OnPathMtuDecreased(error.Mtu); // RFC 8201 §5.2 / RFC 1191 §6.3
         }
     }
 }

@@ -70,6 +70,8 @@ public enum TcpEvent
 {
     /// <summary>Segments received (after validation).</summary>
     SegmentsReceived,
+    /// <summary>The segment size was lowered by path MTU discovery (RFC 8201, RFC 1191).</summary>
+    PathMtuDecreased,
     /// <summary>Segments sent.</summary>
     SegmentsSent,
     /// <summary>Resets sent.</summary>
