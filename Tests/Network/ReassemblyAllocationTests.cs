@@ -18,6 +18,7 @@ public class ReassemblyAllocationTests
         Cut[] cuts = Frag.Cuts(1008, 400, 400);
         byte[][] fragments = [.. cuts.Select(c => Frag.Ipv4Fragment(v4, c)), .. cuts.Reverse().Select(c => Frag.Ipv6Fragment(v6, c))];
         var rented = new PacketBuffer[fragments.Length * 200];
+        long fewest = long.MaxValue;
 
         for (int round = 0; round < 8; round++)
         {
@@ -38,12 +39,14 @@ public class ReassemblyAllocationTests
             }
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             Assert.Equal(400, completed);
-            if (round >= 5) // after tiered JIT has settled (a busy machine promotes methods later)
+            if (round >= 5)
             {
-                // 1,200 fragments: anything per fragment would show as kilobytes. The bound leaves room for a
-                // one-off runtime allocation (tiered JIT) rather than demanding an exact zero.
-                Assert.True(allocated < 256, $"round {round} allocated {allocated} bytes");
+                fewest = Math.Min(fewest, allocated);
             }
         }
+        // 1,200 fragments a round: anything per fragment would show as kilobytes in every round. The least of
+        // the settled rounds must be (almost) zero; a single round may catch a one-off runtime allocation
+        // (tiered JIT, a GC bookkeeping object) on a busy machine.
+        Assert.True(fewest < 256, $"steady-state rounds allocated at least {fewest} bytes");
     }
 }
