@@ -10,6 +10,21 @@ internal static class Program
 
         var packets = new Option<int>("--packets") { Description = "Packets to build, parse and validate.", DefaultValueFactory = _ => 2_000_000 };
         var payload = new Option<int>("--payload") { Description = "Payload bytes per packet.", DefaultValueFactory = _ => 1448 };
+        packets.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 2)
+            {
+                r.AddError("--packets must be at least 2 (one IPv4 and one IPv6 packet).");
+            }
+        });
+        payload.Validators.Add(r =>
+        {
+            int n = r.GetValueOrDefault<int>();
+            if (n < 0 || n > 65000)
+            {
+                r.AddError("--payload must be between 0 and 65000 bytes.");
+            }
+        });
         var selfcheck = new Command("selfcheck", "Build, parse, validate and checksum packets in memory (no device, no root) and print throughput.")
         {
             packets,

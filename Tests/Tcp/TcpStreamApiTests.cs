@@ -105,6 +105,19 @@ public class TcpStreamApiTests
     }
 
     [Fact]
+    public async Task Connect_To_A_Host_Without_Tcp_Fails_On_Icmp_Protocol_Unreachable()
+    {
+        // B has no TCP: its network layer answers our SYN with ICMP protocol unreachable (RFC 1122 §3.2.2.1),
+        // which must fail the connect at once (RFC 1122 §4.2.3.9 hard error in SYN-SENT, quoted seq = ISS).
+        using var world = new LiveWorld();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var ex = await Assert.ThrowsAsync<SocketException>(() => world.A.ConnectTcpAsync(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 7003), cts.Token));
+        Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
+        Assert.False(cts.IsCancellationRequested);
+        Assert.Equal(1, world.B.Drops[IpDropReason.UnknownProtocol]);
+    }
+
+    [Fact]
     public async Task Peer_Abort_Surfaces_As_ConnectionReset_On_Pending_Read()
     {
         using var world = new LiveWorld();

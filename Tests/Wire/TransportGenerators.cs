@@ -6,7 +6,7 @@ using NetStack.Wire;
 
 namespace NetStack.Tests.Wire;
 
-/// <summary>FsCheck generators for the transport reprs, and arbitraries for <c>[Property(Arbitrary = …)]</c>.</summary>
+/// <summary>FsCheck generators for the transport reprs, and arbitraries for FsCheck property attributes (no tests here).</summary>
 public static class TransportGenerators
 {
     public static Gen<ushort> UInt16Gen => Gen.Choose(0, 65535).Select(v => (ushort)v);
