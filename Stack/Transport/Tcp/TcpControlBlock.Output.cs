@@ -234,7 +234,7 @@ internal sealed partial class TcpControlBlock
                 probe.Timestamps = default(TcpTimestamps);
             }
             int sackBytes = probe.OptionsLength - (_timestamps ? 12 : 0);
-            return Math.Max(_effectiveMss - sackBytes, 32);
+            return Math.Max(_effectiveMss - sackBytes, MinimumSendMss);
         }
     }
 

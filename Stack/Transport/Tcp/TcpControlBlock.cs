@@ -64,7 +64,7 @@ internal sealed partial class TcpControlBlock
         _ourMss = MssForMtu(route);
         _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
         _congestion = new NewRenoCongestionControl(_effectiveMss, iss);
-        _tsOffset = protocol.NextRandom();
+        _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
     }

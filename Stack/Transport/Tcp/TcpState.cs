@@ -63,6 +63,10 @@ public enum TcpDropReason
     OutOfOrderQueueFull,
     /// <summary>Data after the application closed its receive side.</summary>
     DataAfterClose,
+    /// <summary>A retransmitted SYN for a forwarder request that is still pending.</summary>
+    ForwarderPending,
+    /// <summary>A SYN in TIME-WAIT that was not provably new (RFC 6191 §2): dropped, TIME-WAIT goes on.</summary>
+    TimeWaitSynIgnored,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -100,4 +104,10 @@ public enum TcpEvent
     KeepaliveProbes,
     /// <summary>Segments sent but refused by the link (treated as lost).</summary>
     LinkQueueFull,
+    /// <summary>SYNs handed to the forwarder as requests.</summary>
+    ForwardRequests,
+    /// <summary>Forwarder requests refused (by the application, a failed handler or the decision timeout).</summary>
+    ForwardRefused,
+    /// <summary>A SYN reopened a connection in TIME-WAIT (RFC 6191, RFC 1122 §4.2.2.13).</summary>
+    TimeWaitReused,
 }
