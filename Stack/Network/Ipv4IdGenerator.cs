@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-
 namespace NetStack.Network;
 
 /// <summary>
@@ -14,15 +12,23 @@ internal sealed class Ipv4IdGenerator
     private readonly ulong _key0;
     private readonly ulong _key1;
 
-    public Ipv4IdGenerator()
+    /// <param name="seed">Fixes the keys and initial counters (reproducible simulations); null draws them from the system's CSPRNG.</param>
+    public Ipv4IdGenerator(int? seed)
     {
-        Span<byte> seed = stackalloc byte[16 + (Buckets * 2)];
-        RandomNumberGenerator.Fill(seed);
-        _key0 = BitConverter.ToUInt64(seed);
-        _key1 = BitConverter.ToUInt64(seed[8..]);
+        Span<byte> keys = stackalloc byte[16 + (Buckets * 2)];
+        if (seed is int s)
+        {
+            new Random(s).NextBytes(keys);
+        }
+        else
+        {
+            System.Security.Cryptography.RandomNumberGenerator.Fill(keys);
+        }
+        _key0 = BitConverter.ToUInt64(keys);
+        _key1 = BitConverter.ToUInt64(keys[8..]);
         for (int i = 0; i < Buckets; i++)
         {
-            _counters[i] = BitConverter.ToUInt16(seed[(16 + (2 * i))..]);
+            _counters[i] = BitConverter.ToUInt16(keys[(16 + (2 * i))..]);
         }
     }
 
