@@ -473,4 +473,92 @@ public class TcpLifecycleTests
             c.Abort();
         }
     }
+
+    // --- more transitions and options ----------------------------------------------------------------------
+
+    [Fact]
+    public void FinWait1_Goes_Straight_To_TimeWait_On_A_Fin_That_Acks_Our_Fin_RFC9293_3_10_7_4()
+    {
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            c.ShutdownSend();
+            Assert.Equal(TcpFlags.Ack | TcpFlags.Fin, h.Read().Flags);
+            Assert.Equal(TcpState.FinWait1, c.State);
+            h.Inject(PeerTs(1001, iss + 2, TcpFlags.Ack | TcpFlags.Fin, tsval: 300));
+            Assert.Equal(TcpState.TimeWait, c.State);
+            Segment ack = h.Read();
+            Assert.Equal(TcpFlags.Ack, ack.Flags);
+            Assert.Equal(1002u, ack.Tcp.AcknowledgmentNumber);
+            Assert.Equal(iss + 2, ack.Tcp.SequenceNumber);
+            c.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Window_Scale_Applies_To_Both_Windows_After_The_Handshake_RFC7323_2()
+    {
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne(); // peer scale 2, ours 3 (256 KiB buffer)
+        using (l)
+        {
+            h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack, tsval: 300, window: 1000)); // 1000 << 2 = 4000 bytes
+            Assert.Equal(4000, c.GetStatistics().SendWindow);
+            h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack | TcpFlags.Psh, tsval: 301, window: 1000), Data(100));
+            h.Advance(TimeSpan.FromMilliseconds(40));
+            Segment ack = h.Read();
+            int advertised = ack.Tcp.WindowSize << 3;
+            Assert.InRange(advertised, (256 * 1024) - 100 - 8, (256 * 1024) - 100 + 8); // free space, scaled and rounded up
+            Assert.Equal(8000, c.TryWrite(Data(8000)));
+            int sent = 0;
+            while (h.TryRead() is Segment s)
+            {
+                sent += s.Payload.Length;
+            }
+            Assert.Equal(2 * 1448, sent); // the scaled 4000-byte window: two full segments; sender SWS avoidance holds the 1104 left (RFC 9293 §3.8.6.2.1)
+            c.Abort();
+        }
+    }
+
+    [Fact]
+    public void Rtt_Comes_From_The_Timestamp_Echo_RFC7323_4()
+    {
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            c.TryWrite(Data(100));
+            Segment data = h.Read();
+            h.Advance(TimeSpan.FromMilliseconds(30));
+            h.Inject(PeerTs(1001, iss + 101, TcpFlags.Ack, tsval: 300) with { Timestamps = new TcpTimestamps(300, data.Tcp.Timestamps!.Value.Value) });
+            // RFC 6298 §2.2–§2.3 over two samples: the handshake's (0 ms on the virtual clock), then this 30 ms one.
+            TcpConnectionStatistics stats = c.GetStatistics();
+            Assert.Equal(TimeSpan.FromMilliseconds(30.0 / 8), stats.SmoothedRtt);  // 7/8·0 + 1/8·30
+            Assert.Equal(TimeSpan.FromMilliseconds(30.0 / 4), stats.RttVariance);  // 3/4·0 + 1/4·|0 − 30|
+            Assert.Equal(TimeSpan.FromMilliseconds(200), stats.RetransmissionTimeout); // 3.75 + 4·7.5 ms, raised to the 200 ms floor
+            c.Abort();
+        }
+    }
+
+    [Fact]
+    public void NoDelay_Set_At_Run_Time_Releases_What_Nagle_Held()
+    {
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            c.TryWrite(Data(10));
+            Assert.Equal(10, h.Read().Payload.Length);
+            c.TryWrite(Data(20));
+            h.ExpectNone(); // Nagle: a small segment waits while data is unacknowledged
+            Assert.False(c.NoDelay);
+            c.NoDelay = true;
+            Assert.Equal(20, h.Read().Payload.Length);
+            Assert.True(c.Options.NoDelay);
+            c.KeepAlive = true;
+            Assert.True(c.Options.KeepAlive);
+            c.Abort();
+        }
+    }
 }

@@ -239,6 +239,38 @@ internal sealed partial class TcpControlBlock
         SignalWritable();
     }
 
+    /// <summary>Turns Nagle's algorithm off (true) or on; turning it off sends what Nagle held back.</summary>
+    internal void SetNoDelay(bool noDelay)
+    {
+        lock (Gate)
+        {
+            if (Options.NoDelay == noDelay)
+            {
+                return;
+            }
+            Options = Options with { NoDelay = noDelay };
+            Output();
+            ArmTimer();
+        }
+        Flush();
+    }
+
+    /// <summary>Turns keepalive probes on or off; the idle time counts from the last segment received.</summary>
+    internal void SetKeepAlive(bool keepAlive)
+    {
+        lock (Gate)
+        {
+            if (Options.KeepAlive == keepAlive)
+            {
+                return;
+            }
+            Options = Options with { KeepAlive = keepAlive };
+            _keepaliveProbes = 0;
+            _keepaliveDeadline = keepAlive && _state is TcpState.Established or TcpState.CloseWait ? _lastReceived + Options.KeepAliveIdle : Never;
+            ArmTimer();
+        }
+    }
+
     /// <summary>A snapshot of the connection's counters and variables.</summary>
     internal TcpConnectionStatistics GetStatistics()
     {

@@ -13,7 +13,7 @@ internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;
     internal readonly Lock Gate = new();
-    internal readonly TcpConnectionOptions Options;
+    internal TcpConnectionOptions Options; // replaced (never mutated) under the lock by SetNoDelay / SetKeepAlive
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
 
