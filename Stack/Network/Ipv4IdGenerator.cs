@@ -32,14 +32,17 @@ internal sealed class Ipv4IdGenerator
         }
     }
 
-    /// <summary>The next identification for a datagram from <paramref name="source"/> to <paramref name="destination"/>.</summary>
-    public ushort Next(uint source, uint destination, byte protocol)
+    /// <summary>
+    /// The next identification for a datagram from <paramref name="source"/> to <paramref name="destination"/>;
+    /// <paramref name="count"/> reserves that many consecutive values (a GSO super-segment's segments take ID + i).
+    /// </summary>
+    public ushort Next(uint source, uint destination, byte protocol, int count = 1)
     {
         ulong h = ((ulong)source << 32 | destination) ^ _key0;
         h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDUL;
         h ^= protocol * 0x9E3779B97F4A7C15UL ^ _key1;
         h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53UL;
         int bucket = (int)((h ^ (h >> 33)) % Buckets);
-        return (ushort)Interlocked.Increment(ref _counters[bucket]);
+        return (ushort)(Interlocked.Add(ref _counters[bucket], count) - count + 1);
     }
 }

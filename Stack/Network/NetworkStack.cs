@@ -259,6 +259,8 @@ public sealed partial class NetworkStack : IDisposable
         }
         pulled.NetworkProtocol = packet.NetworkProtocol;
         pulled.RxChecksumValidated = packet.RxChecksumValidated;
+        pulled.Gso = packet.Gso; // a super-segment stays one: TCP counts the wire segments it stands for
+        pulled.SegmentsRepresented = packet.SegmentsRepresented;
         return pulled;
     }
 

@@ -73,6 +73,35 @@ public class TcpSimulationTests
         world.AssertNoLeaks();
     }
 
+    [Theory]
+    [InlineData(PipeLinkGso.PassThrough, 0.0)]
+    [InlineData(PipeLinkGso.Split, 0.0)]
+    [InlineData(PipeLinkGso.Auto, 1.0)]
+    public void Transfer_With_Gso_And_Gro_Is_Byte_Exact(PipeLinkGso wireGso, double loss)
+    {
+        long size = 64L << 20;
+        var world = new TcpSimulationWorld(Impair(loss, loss, 0, loss / 2), seed: 21, gso: GsoSupport.Host, wireGso: wireGso);
+        using (world)
+        {
+            using TcpConnectionListener listener = world.TcpB.Listen(new IPEndPoint(IPAddress.Any, 80));
+            (TcpConnection client, TcpConnection server) = Connect(world, listener);
+            var up = new SimulatedFlow(size, 7);
+            var down = new SimulatedFlow(size, 8);
+            var scratch = new byte[64 * 1024];
+            bool done = world.Driver.RunUntil(() => up.Eof && down.Eof, Limit, idle: () => up.Pump(client, server, scratch) | down.Pump(server, client, scratch));
+            Assert.True(done, $"transfer stalled: up {up.Received}, down {down.Received}\n{world.Describe(client, server)}");
+            up.AssertExact();
+            down.AssertExact();
+            Assert.True(world.TcpA.Events[TcpEvent.SuperSegmentsSent] > 0 && world.TcpB.Events[TcpEvent.SuperSegmentsSent] > 0);
+            Assert.Equal(wireGso != PipeLinkGso.PassThrough, world.Wire.AToB.SuperSegmentsSplit > 0);
+            Assert.True(world.TcpB.Events[TcpEvent.CoalescedSegmentsReceived] > 0, $"GRO {world.LinkB.Gro?.Events} {world.LinkB.Gro?.Flushes} {world.LinkB.Gro?.PassThroughs}"); // whole super-segments, or GRO's
+            client.Dispose();
+            server.Dispose();
+            world.RunUntilAllClosed(TimeSpan.FromMinutes(5));
+        }
+        world.AssertNoLeaks();
+    }
+
     [Fact]
     public void Ten_Thousand_Short_Connections_Leak_Nothing()
     {

@@ -32,7 +32,7 @@ internal sealed class TcpSimulationWorld : IDisposable
     /// <param name="seed">Seeds the wire and both TCPs.</param>
     /// <param name="trace">Sees every packet as it enters each receiving endpoint (bytes, virtual time, direction).</param>
     /// <param name="options">TCP options for both sides (ISN secrets and seeds are filled in).</param>
-    public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None)
+    public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None, PipeLinkGso wireGso = PipeLinkGso.Auto)
     {
         LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "a" });
         LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "b" });
@@ -46,7 +46,7 @@ internal sealed class TcpSimulationWorld : IDisposable
         TcpB = TcpProtocol.Attach(B, options with { IsnSecret = [2], RandomSeed = seed + 1 });
         IPacketSink toB = trace is null ? LinkB : new TracingSink(LinkB, Clock, true, trace);
         IPacketSink toA = trace is null ? LinkA : new TracingSink(LinkA, Clock, false, trace);
-        Wire = new PipeLink(LinkA, toB, LinkB, toA, new PipeLinkOptions { AToB = wire, BToA = wire, Seed = seed, TimeProvider = Clock });
+        Wire = new PipeLink(LinkA, toB, LinkB, toA, new PipeLinkOptions { AToB = wire, BToA = wire, Seed = seed, TimeProvider = Clock, Gso = wireGso });
         Driver = new SimulationDriver(Clock, Wire);
     }
 

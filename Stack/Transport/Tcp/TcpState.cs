@@ -76,7 +76,7 @@ public enum TcpEvent
     SegmentsReceived,
     /// <summary>The segment size was lowered by path MTU discovery (RFC 8201, RFC 1191).</summary>
     PathMtuDecreased,
-    /// <summary>Segments sent.</summary>
+    /// <summary>Segments sent (wire segments: a GSO super-segment counts for each segment it stands for).</summary>
     SegmentsSent,
     /// <summary>Resets sent.</summary>
     ResetsSent,
@@ -110,4 +110,8 @@ public enum TcpEvent
     ForwardRefused,
     /// <summary>A SYN reopened a connection in TIME-WAIT (RFC 6191, RFC 1122 §4.2.2.13).</summary>
     TimeWaitReused,
+    /// <summary>GSO super-segments handed to the link (each also counted in <see cref="SegmentsSent"/> per wire segment).</summary>
+    SuperSegmentsSent,
+    /// <summary>Segments received that stood for more than one wire segment (GRO or a peer's GSO).</summary>
+    CoalescedSegmentsReceived,
 }
