@@ -152,6 +152,10 @@ internal sealed partial class TcpControlBlock
             : seq == _rcvNxt; // zero window: still take the ACK, RST and URG of a segment at RCV.NXT (text trimmed below)
         if (!acceptable)
         {
+            if (payload > 0 && seq + payload <= _rcvNxt)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + payload).Value); // an old duplicate (RFC 2883 §4.1.1)
+            }
             Protocol.Drops.Increment(TcpDropReason.OutOfWindow);
             if (!rst)
             {
@@ -174,6 +178,11 @@ internal sealed partial class TcpControlBlock
                 seq += 1;
             }
             int cut = Math.Min(front, payload);
+            if (cut > 0)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + cut).Value); // partly old (RFC 2883 §4.1.1)
+                _ackNow = true;
+            }
             offset += cut;
             payload -= cut;
             seq += cut;

@@ -2,12 +2,14 @@
 // (RFC 9293 §3.8.6.2.2), queueing of segment text (§3.10.7.4 seventh), ACK policy (RFC 9293 §3.8.6.3,
 // RFC 5681 §4.2: every second full segment, at once for out-of-order data), and the copy to the application.
 using NetStack.Buffers;
+using NetStack.Wire;
 
 namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
     private bool _ackNow;
+    private TcpSackBlock? _duplicateReceived; // data that arrived twice, for the next pure ACK's D-SACK (RFC 2883)
     private int _segmentsSinceAck;
     private int _readerOutstanding;   // bytes taken by a reader and not yet copied (still count against the window)
     private long _bytesReceived;
