@@ -17,7 +17,7 @@ namespace NetStack.AspNetCore;
 /// <summary>A Kestrel connection over a <see cref="TcpConnection"/>.</summary>
 internal sealed partial class NetStackConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, INetStackConnectionFeature
 {
     private static long s_lastId;
 
@@ -56,6 +56,7 @@ internal sealed partial class NetStackConnection : ConnectionContext,
         Features.Set<IMemoryPoolFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
         Features.Set<IConnectionEndPointFeature>(this);
+        Features.Set<INetStackConnectionFeature>(this);
     }
 
     /// <summary>Wraps an accepted connection and starts its receive and send loops.</summary>
@@ -67,7 +68,7 @@ internal sealed partial class NetStackConnection : ConnectionContext,
     }
 
     /// <summary>The TCP connection underneath (for statistics).</summary>
-    public TcpConnection Tcp => _tcp;
+    public TcpConnection Connection => _tcp;
 
     public override string ConnectionId { get; set; }
 
