@@ -40,11 +40,12 @@ internal static class DemoCommand
         var gso = new Option<GsoSupport>("--gso") { Description = "GSO the links offer: Host, Software or None.", DefaultValueFactory = _ => GsoSupport.Host };
         var groFlows = new Option<int>("--gro-flows") { Description = "Flows GRO holds at once.", DefaultValueFactory = _ => 64 };
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not draw the progress line." };
+        var noGro = new Option<bool>("--no-gro") { Description = "Turn GRO off on both links (for comparison)." };
         var tcpBuffer = new Option<string>("--tcp-buffer") { Description = "TCP send and receive buffer per connection (0: the stack's default).", DefaultValueFactory = _ => "0" };
         var raw = new Option<string>("--raw-tcp") { Description = "Also send this many bytes over a bare TcpConnection (no HTTP) as a same-run baseline.", DefaultValueFactory = _ => "0" };
         var command = new Command("demo", "Kestrel on one stack, HttpClient on another, in one process over the in-memory pipe link (GRO on): download and upload with SHA-256 checks, short requests, throughput, RTT, retransmits and GRO figures.")
         {
-            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer,
+            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer, noGro,
         };
         foreach (Option<string> size in new[] { download, upload, raw, tcpBuffer })
         {
@@ -116,6 +117,7 @@ internal static class DemoCommand
                     PcapSnapshotLength = result.GetValue(snaplen),
                     Gso = result.GetValue(gso),
                     GroMaxFlows = result.GetValue(groFlows),
+                    Gro = !result.GetValue(noGro),
                     Connection = buffer == 0 ? null : new TcpConnectionOptions { SendBufferSize = (int)Math.Min(buffer, 1 << 30), ReceiveBufferSize = (int)Math.Min(buffer, 1 << 30) },
                 },
             };

@@ -11,6 +11,7 @@ namespace NetStack.Cli.Demo;
 internal sealed record DemoNetworkOptions
 {
     public GsoSupport Gso { get; init; } = GsoSupport.Host;
+    public bool Gro { get; init; } = true;
     public int GroMaxFlows { get; init; } = 64;
     public double LossPercent { get; init; }
     public TimeSpan Delay { get; init; }
@@ -32,7 +33,7 @@ internal sealed record DemoNetworkOptions
         };
 }
 
-/// <summary>Client stack 10.0.0.1 and server stack 10.0.0.2 joined by a <see cref="PipeLink"/> running in the background.</summary>
+/// <summary>Client stack 10.0.0.1 / fd00::1 and server stack 10.0.0.2 / fd00::2 joined by a <see cref="PipeLink"/> running in the background.</summary>
 internal sealed class DemoNetwork : IAsyncDisposable
 {
     public static readonly System.Net.IPAddress ClientAddress = System.Net.IPAddress.Parse("10.0.0.1");
@@ -45,8 +46,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
     {
         Options = options;
         Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo");
-        ClientLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "client", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = true });
-        ServerLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "server", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = true });
+        ClientLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "client", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
+        ServerLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "server", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
         Client = new NetworkStack(new NetworkStackOptions { Pool = Pool });
         Server = new NetworkStack(new NetworkStackOptions { Pool = Pool });
         ILinkEndpoint clientNic = ClientLink;
@@ -55,8 +56,12 @@ internal sealed class DemoNetwork : IAsyncDisposable
             Capture = new PcapWriter(path, new PcapWriterOptions { SnapshotLength = options.PcapSnapshotLength, QueueCapacity = 65536 });
             clientNic = new PcapTapEndpoint(ClientLink, Capture);
         }
-        Client.CreateNic(clientNic).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        Server.CreateNic(ServerLink).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
+        Nic clientNicOnStack = Client.CreateNic(clientNic);
+        clientNicOnStack.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
+        clientNicOnStack.AddAddress(NetPrefix.Parse("fd00::1/64"));
+        Nic serverNic = Server.CreateNic(ServerLink);
+        serverNic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
+        serverNic.AddAddress(NetPrefix.Parse("fd00::2/64"));
         var tcpOptions = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() };
         ClientTcp = TcpProtocol.Attach(Client, tcpOptions);
         ServerTcp = TcpProtocol.Attach(Server, tcpOptions);
