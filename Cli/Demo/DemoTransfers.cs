@@ -78,7 +78,11 @@ internal static class DemoTransfers
         var watch = Stopwatch.StartNew();
         for (int i = 0; i < count; i++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, "hello");
+            using var request = new HttpRequestMessage(HttpMethod.Get, "hello")
+            {
+                Version = client.DefaultRequestVersion, // a hand-made request does not take the client's defaults
+                VersionPolicy = client.DefaultVersionPolicy,
+            };
             if (close)
             {
                 request.Headers.ConnectionClose = true;
