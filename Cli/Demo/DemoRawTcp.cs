@@ -33,16 +33,8 @@ internal static class DemoRawTcp
             server.ShutdownSend();
             return Convert.ToHexStringLower(hash.GetHashAndReset());
         }, cancellationToken);
-        var buffer = new byte[256 * 1024];
         using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long total = 0;
-        int read;
-        while ((read = await client.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            received.AppendData(buffer, 0, read);
-            total += read;
-            progress.Add(read);
-        }
+        long total = await DemoTransfers.ReadAndHashAsync(client, received, progress, cancellationToken).ConfigureAwait(false);
         TimeSpan elapsed = watch.Elapsed;
         string sentHash = await send.ConfigureAwait(false);
         return new TransferResult("raw TCP", total == length ? total : -1, elapsed, sentHash, Convert.ToHexStringLower(received.GetHashAndReset()));

@@ -33,29 +33,37 @@ internal static class DemoTransfers
     /// <summary>GET /download: hashes the body as it arrives, then asks the server for the hash of what it sent.</summary>
     public static async Task<TransferResult> DownloadAsync(HttpClient client, long length, string id, TransferProgress progress, CancellationToken cancellationToken)
     {
-        var buffer = new byte[ChunkSize];
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var watch = Stopwatch.StartNew();
-        long received = 0;
+        long received;
         using (HttpResponseMessage response = await client.GetAsync(string.Create(CultureInfo.InvariantCulture, $"download?bytes={length}&id={id}"), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false))
         {
             response.EnsureSuccessStatusCode();
             Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
-                int n;
-                while ((n = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    hash.AppendData(buffer, 0, n);
-                    received += n;
-                    progress.Add(n);
-                }
+                received = await ReadAndHashAsync(body, hash, progress, cancellationToken).ConfigureAwait(false);
             }
         }
         TimeSpan elapsed = watch.Elapsed;
         string sent = await client.GetStringAsync("hash?id=" + id, cancellationToken).ConfigureAwait(false);
         string got = Convert.ToHexStringLower(hash.GetHashAndReset());
         return new TransferResult("download", received == length ? received : -1, elapsed, sent, got);
+    }
+
+    /// <summary>Reads <paramref name="stream"/> to its end in large chunks, hashing each; returns the byte count.</summary>
+    public static async Task<long> ReadAndHashAsync(Stream stream, IncrementalHash hash, TransferProgress progress, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[ChunkSize];
+        long total = 0;
+        int n;
+        while ((n = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            total += n;
+            progress.Add(n);
+        }
+        return total;
     }
 
     /// <summary>POST /upload: hashes what it sends; the server answers with the count and hash of what arrived.</summary>
