@@ -95,6 +95,8 @@ internal static class DemoRun
         PrintTcp(output, "client", bulkClient?.GetStatistics());
         PrintTcp(output, "server", server.BulkConnection?.GetStatistics());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TCP connections opened by the client: {clientConnections.Count}; client drops: {Nz(network.ClientTcp.Drops.ToString())}; server drops: {Nz(network.ServerTcp.Drops.ToString())}"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"link queue full (segments lost before the wire): client {network.ClientTcp.Events[TcpEvent.LinkQueueFull]:N0}, server {network.ServerTcp.Events[TcpEvent.LinkQueueFull]:N0}"));
         PrintGro(output, "client", network.ClientLink);
         PrintGro(output, "server", network.ServerLink);
         if (network.Options.Impairment is not null)
