@@ -4,19 +4,17 @@ using NetStack.Tcp;
 
 namespace NetStack.Tests.AspNetCore;
 
-/// <summary>TCP problems the HTTP work ran into, as reproductions for the lead (skipped until TCP is fixed).</summary>
+/// <summary>TCP problems the HTTP work ran into, kept as regression tests through the public API.</summary>
 public class TcpFindingsTests
 {
     /// <summary>
-    /// Connection: close makes the server close first, so the server holds TIME-WAIT; a later connect that reuses
-    /// the client port meets that TIME-WAIT. Each connection has a random timestamp offset, so about half the time
-    /// the new SYN's TSval is below TS.Recent: PAWS drops it (RFC 7323 §5.3) and answers with an ACK, the client in
-    /// SYN-SENT answers that with RST (which kills the TIME-WAIT, RFC 1337), and the connect waits one RTO (1 s)
-    /// for its SYN retransmission. RFC 6191 §2 (and Linux, with per-address-pair timestamp offsets) accepts such a
-    /// SYN. In `netstack demo` this turns 200 Connection: close requests from ~2500 req/s into ~180 req/s when a
-    /// port repeats. Remove the Skip to reproduce (6 PAWS drops in 12 reconnects on the first try here).
+    /// Connection: close makes the server close first, so the server holds TIME-WAIT; a later connect that reuses the
+    /// client port meets that TIME-WAIT. Before main's e5d21e1 each connection had a random timestamp offset, so about
+    /// half such SYNs were dropped by PAWS (RFC 7323 §5.3), the client reset the TIME-WAIT and waited a 1 s RTO: in
+    /// `netstack demo` 200 Connection: close requests fell from ~2500 to ~185 req/s. RFC 6191 §2 reopens TIME-WAIT
+    /// for a provably new SYN; this guards that path through the public API the HTTP helpers use.
     /// </summary>
-    [Fact(Skip = "TCP: a SYN that meets TIME-WAIT is dropped by PAWS (random per-connection timestamp offsets; RFC 6191 not applied); the lead fixes it")]
+    [Fact]
     public async Task Reconnect_From_The_Same_Port_Into_Server_Time_Wait_Is_Not_Dropped()
     {
         await using var network = new DemoNetwork(new DemoNetworkOptions());
