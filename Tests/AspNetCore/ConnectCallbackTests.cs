@@ -87,12 +87,10 @@ public class ConnectCallbackTests
     }
 
     /// <summary>
-    /// TCP bug (reported to the lead): after ShutdownSend (FIN-WAIT), Dispose does not wake a pending read:
-    /// TcpControlBlock.Close only signals readers through SetState, and ShutdownSendLocked returns early when FIN
-    /// is already queued, so the read waits until the peer sends or closes (or the next state change happens to wake it).
-    /// Remove the Skip to reproduce: it fails every time.
+    /// After ShutdownSend (FIN-WAIT-2, no state change left to wake it), Dispose still completes a pending read
+    /// with ObjectDisposedException, as NetworkStream does (HttpClient's connection pool relies on it).
     /// </summary>
-    [Fact(Skip = "TCP bug: Dispose in FIN-WAIT-2 leaves a pending read waiting (TcpControlBlock.Close does not signal readers); the lead fixes it")]
+    [Fact]
     public async Task Dispose_Completes_A_Pending_Read_After_ShutdownSend()
     {
         var (network, listener, client, server) = await PairAsync(9004);

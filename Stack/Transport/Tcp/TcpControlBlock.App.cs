@@ -195,6 +195,7 @@ internal sealed partial class TcpControlBlock
                 }
                 _receiveQueue.Clear();
             }
+            SignalAll(); // a pending read or write sees the disposed stream (NetworkStream semantics)
         }
         Flush();
     }
