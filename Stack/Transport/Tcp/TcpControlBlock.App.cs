@@ -59,7 +59,7 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = Options.SendBufferSize - _sendBuffer.Length;
+                int space = _sendBufferLimit - _sendBuffer.Length;
                 if (space <= 0)
                 {
                     break;
@@ -75,7 +75,7 @@ internal sealed partial class TcpControlBlock
                 sinceOutput += region.Length;
                 // One send opportunity per 64 KiB copied (or at the end), not per buffer chunk: super-segments
                 // stay as large as GSO allows, and the first bytes still leave while the rest is copied.
-                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= Options.SendBufferSize;
+                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= _sendBufferLimit;
                 if (output)
                 {
                     sinceOutput = 0;
@@ -239,7 +239,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sendBuffer.Length < Options.SendBufferSize || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (_sendBuffer.Length < _sendBufferLimit || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return Task.CompletedTask;
             }
@@ -311,6 +311,8 @@ internal sealed partial class TcpControlBlock
                 CongestionWindow = _cc.CongestionWindow,
                 SlowStartThreshold = _cc.SlowStartThreshold,
                 CongestionControl = _cc.Algorithm,
+                SendBufferSize = _sendBufferLimit,
+                ReceiveBufferSize = _receiveBufferLimit,
                 SendWindow = _sndWnd,
                 ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
                 MaxSegmentSize = _effectiveMss,

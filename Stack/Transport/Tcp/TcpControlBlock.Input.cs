@@ -444,6 +444,7 @@ internal sealed partial class TcpControlBlock
         }
         OnAckDuringRecovery(ack);
         OnAckForLossProbe(ack, dsacksBefore);
+        TuneSendBuffer();
         if (_sndUna == _sndMax)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;

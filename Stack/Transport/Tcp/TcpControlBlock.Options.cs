@@ -24,11 +24,15 @@ internal sealed partial class TcpControlBlock
     private SequenceNumber _lastAckSent;
     private readonly uint _tsOffset;
 
-    /// <summary>The shift we offer: the smallest that lets the receive buffer fit the 16-bit field (RFC 7323 §2.3).</summary>
+    /// <summary>
+    /// The shift we offer: the smallest that lets the largest receive buffer (auto-tuning's maximum, or the fixed
+    /// size) fit the 16-bit field (RFC 7323 §2.3).
+    /// </summary>
     private byte OfferedReceiveScale()
     {
+        int largest = Options.BufferAutoTuning ? Math.Max(Options.ReceiveBufferSize, Options.MaxReceiveBufferSize) : Options.ReceiveBufferSize;
         byte shift = 0;
-        while (shift < TcpOption.MaxWindowScale && (Options.ReceiveBufferSize >> shift) > ushort.MaxValue)
+        while (shift < TcpOption.MaxWindowScale && (largest >> shift) > ushort.MaxValue)
         {
             shift++;
         }

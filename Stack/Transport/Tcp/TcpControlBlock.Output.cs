@@ -214,7 +214,7 @@ internal sealed partial class TcpControlBlock
     {
         if (syn)
         {
-            int window = Math.Min(Options.ReceiveBufferSize, ushort.MaxValue);
+            int window = Math.Min(_receiveBufferLimit, ushort.MaxValue);
             _rcvAdv = _rcvNxt + window;
             return (ushort)window;
         }

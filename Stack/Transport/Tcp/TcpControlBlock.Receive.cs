@@ -16,7 +16,7 @@ internal sealed partial class TcpControlBlock
     private long _segmentsReceived;
 
     /// <summary>Free receive space: the buffer minus what waits for the application.</summary>
-    private int ReceiveSpace => Math.Max(0, Options.ReceiveBufferSize - _receiveQueue.ReadyBytes - _readerOutstanding);
+    private int ReceiveSpace => Math.Max(0, _receiveBufferLimit - _receiveQueue.ReadyBytes - _readerOutstanding);
 
     /// <summary>
     /// Moves the advertised right edge forward when the increase is worth it: at least min(buffer/2, MSS)
@@ -30,7 +30,7 @@ internal sealed partial class TcpControlBlock
         {
             return 0;
         }
-        int threshold = Math.Min(Options.ReceiveBufferSize / 2, Math.Max(_rcvMss, 1));
+        int threshold = Math.Min(_receiveBufferLimit / 2, Math.Max(_rcvMss, 1));
         if (increase >= threshold || force)
         {
             _rcvAdv = candidate;
@@ -140,12 +140,13 @@ internal sealed partial class TcpControlBlock
         {
             _readerOutstanding -= total;
             _readerBusy = false;
+            TuneReceiveBuffer(total);
             if (_state is not TcpState.Closed and not TcpState.SynSent and not TcpState.SynReceived && !_finReceived)
             {
                 // Window update when the window opened a lot, e.g. from (near) zero (RFC 9293 §3.8.6.2.2).
                 int oldWindow = _rcvAdv - _rcvNxt;
                 int increase = UpdateReceiveWindow(force: false);
-                if (increase > 0 && oldWindow < Options.ReceiveBufferSize / 2)
+                if (increase > 0 && oldWindow < _receiveBufferLimit / 2)
                 {
                     SendAck();
                 }

@@ -118,4 +118,6 @@ public enum TcpEvent
     DuplicateSacks,
     /// <summary>Tail loss probes sent (RFC 8985 §7).</summary>
     LossProbes,
+    /// <summary>A receive buffer grew by auto-tuning.</summary>
+    ReceiveBufferGrown,
 }
