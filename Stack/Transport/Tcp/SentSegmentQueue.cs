@@ -53,8 +53,16 @@ internal struct DeliveryInfo
     /// <summary>A newly delivered range lay below the highest range delivered before it: the network reordered (RFC 8985 §6.2 step 3).</summary>
     public bool Reordered;
 
+    /// <summary>The highest SACKed sequence number before this ACK (RACK.fack), set once before its blocks and cumulative ACK are applied.</summary>
+    public SequenceNumber HighestSackedBefore;
+    public bool HasHighestSackedBefore;
+
     public void Note(in SentSegment s, int delivered, SequenceNumber highestDeliveredBefore)
     {
+        if (HasHighestSackedBefore)
+        {
+            highestDeliveredBefore = HighestSackedBefore;
+        }
         NewlyDelivered += delivered;
         if (s.Order > NewestOrder || (s.Order == NewestOrder && s.End > NewestEnd))
         {

@@ -255,7 +255,7 @@ internal sealed partial class TcpControlBlock
         }
         NoteReceived();
         UpdateTsRecent(h, segSeq);
-        var delivery = default(DeliveryInfo);
+        var delivery = new DeliveryInfo { HighestSackedBefore = _sent.HighestSacked, HasHighestSackedBefore = _sent.Count > 0 };
         long dsacksBefore = _dsacks;
         if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
         {
@@ -271,14 +271,18 @@ internal sealed partial class TcpControlBlock
         else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
         {
             OnDuplicateAck(ack, h.SackBlocks.Count > 0); // RFC 5681 §2
-            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
-            {
-                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, null, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
-            }
         }
         if (CanSendData(_state))
         {
             DetectLosses(delivery);
+            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
+            {
+                // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
+                // loss detection: the ACK that reveals a loss does not grow the window first.
+                TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
+                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
+                TuneSendBuffer();
+            }
         }
         // Window update (RFC 9293 §3.10.7.4 fifth): only from a newer segment.
         if (_sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= ack))
@@ -436,15 +440,13 @@ internal sealed partial class TcpControlBlock
         _retries = 0;
         _dupAcks = 0;
         _renoSacked = Math.Max(0, _renoSacked - acked); // the ACK covered segments the duplicates stood for
-        if (_recovery != RecoveryState.Recovery)
-        {
-            // Slow start and congestion avoidance, also while resending after an RTO (RFC 5681 §3.1).
-            TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
-            _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
-        }
+        RecoveryState before = _recovery;
         OnAckDuringRecovery(ack);
+        if (before == RecoveryState.Recovery && _recovery == RecoveryState.Open)
+        {
+            delivery.NewlyDelivered = 0; // the ACK that ends recovery leaves cwnd at ssthresh (RFC 6675 §5)
+        }
         OnAckForLossProbe(ack, dsacksBefore);
-        TuneSendBuffer();
         if (_sndUna == _sndMax)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;

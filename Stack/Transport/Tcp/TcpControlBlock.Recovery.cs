@@ -319,7 +319,8 @@ internal sealed partial class TcpControlBlock
 
     /// <summary>
     /// Arms the Tail Loss Probe (RFC 8985 §7.2) after new data left and nothing is being recovered: PTO = 2·SRTT
-    /// (plus the worst-case delayed ACK when one segment is in flight), never later than the RTO.
+    /// (plus the worst-case delayed ACK when one segment is in flight), never later than the RTO would fire — the
+    /// probe then goes in the RTO's place, and the RTO is re-armed after it (as Linux's tcp_schedule_loss_probe).
     /// </summary>
     private void ArmLossProbe()
     {
@@ -338,7 +339,7 @@ internal sealed partial class TcpControlBlock
             pto = MinimumProbeTimeout;
         }
         TimeSpan deadline = Protocol.Now + pto;
-        _probeDeadline = _rtxDeadline != Never && deadline > _rtxDeadline ? Never : deadline;
+        _probeDeadline = _rtxDeadline != Never && deadline > _rtxDeadline ? _rtxDeadline : deadline;
     }
 
     /// <summary>The probe timer fired (RFC 8985 §7.3): send one new segment if the windows allow, else resend the last.</summary>
