@@ -219,9 +219,9 @@ public class TcpHandshakeTests
     }
 
     [Fact]
-    public void Listener_Backlog_Drops_Excess_Syns()
+    public void Listener_Backlog_Drops_Excess_Syns_When_Cookies_Are_Off()
     {
-        using var h = new TcpTestHarness();
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7, SynCookies = TcpSynCookieMode.Never });
         using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), 2);
         for (int i = 0; i < 3; i++)
         {

@@ -48,6 +48,28 @@ internal sealed partial class TcpControlBlock
         Flush();
     }
 
+    /// <summary>
+    /// The state the cookie SYN-ACK would have made (RFC 4987 §3.6), rebuilt when its ACK arrives: SYN-RECEIVED
+    /// with our SYN (ISS = the cookie) sent and the peer's options as the cookie gave them back. The caller then
+    /// feeds the ACK, which moves the connection to ESTABLISHED as usual.
+    /// </summary>
+    internal void RestoreFromCookie(in TcpRepr syn)
+    {
+        lock (Gate)
+        {
+            _irs = syn.SequenceNumber;
+            _rcvNxt = _irs + 1;
+            ApplyPeerSynOptions(syn);
+            _sndNxt = _sndMax = _iss + 1;
+            _sndWl1 = _irs;
+            _sndWl2 = _iss;
+            _rcvAdv = _rcvNxt + Math.Min(_receiveBufferLimit, ushort.MaxValue); // what the SYN-ACK advertised
+            _lastAckSent = _rcvNxt;
+            _state = TcpState.SynReceived;
+            _ignoreNextTimestampRtt = true; // the cookie rewrote our TSval's low bits: its echo is no RTT sample
+        }
+    }
+
     /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>
     internal int Send(ReadOnlySpan<byte> data)
     {

@@ -20,6 +20,7 @@ internal struct TcpSegment
 internal sealed partial class TcpControlBlock
 {
     private bool _finPending;            // a FIN arrived ahead of missing data
+    private bool _ignoreNextTimestampRtt;
     private SequenceNumber _finSequence;
     private long _fastRetransmits;
 
@@ -534,6 +535,10 @@ internal sealed partial class TcpControlBlock
         if (sentAt != 0)
         {
             sample = Protocol.Now - TimeSpan.FromTicks(sentAt);
+        }
+        else if (_ignoreNextTimestampRtt)
+        {
+            _ignoreNextTimestampRtt = false;
         }
         else if (_timestamps && h.Timestamps is TcpTimestamps ts && ts.Echo != 0)
         {

@@ -28,9 +28,11 @@ internal sealed partial class TcpControlBlock
     /// The shift we offer: the smallest that lets the largest receive buffer (auto-tuning's maximum, or the fixed
     /// size) fit the 16-bit field (RFC 7323 §2.3).
     /// </summary>
-    private byte OfferedReceiveScale()
+    private byte OfferedReceiveScale() => OfferedReceiveScale(Options);
+
+    internal static byte OfferedReceiveScale(TcpConnectionOptions options)
     {
-        int largest = Options.BufferAutoTuning ? Math.Max(Options.ReceiveBufferSize, Options.MaxReceiveBufferSize) : Options.ReceiveBufferSize;
+        int largest = options.BufferAutoTuning ? Math.Max(options.ReceiveBufferSize, options.MaxReceiveBufferSize) : options.ReceiveBufferSize;
         byte shift = 0;
         while (shift < TcpOption.MaxWindowScale && (largest >> shift) > ushort.MaxValue)
         {

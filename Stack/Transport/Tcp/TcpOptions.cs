@@ -108,7 +108,10 @@ public sealed record TcpProtocolOptions
     /// <summary>Out-of-order segments held per connection (their bytes are bounded by the window).</summary>
     public int MaxOutOfOrderSegments { get; init; } = 256;
 
-    /// <summary>Key of the ISN hash (RFC 6528 §3); random when null. Fix it only for reproducible tests.</summary>
+    /// <summary>When listeners answer with SYN cookies (RFC 4987 §3.6) instead of keeping half-open state.</summary>
+    public TcpSynCookieMode SynCookies { get; init; } = TcpSynCookieMode.WhenBacklogFull;
+
+    /// <summary>Key of the ISN hash (RFC 6528 §3) and of SYN cookies; random when null. Fix it only for reproducible tests.</summary>
     public byte[]? IsnSecret { get; init; }
 
     /// <summary>Seed of the ephemeral-port choice and the timestamp offset; random when null.</summary>
