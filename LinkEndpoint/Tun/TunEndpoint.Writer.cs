@@ -209,6 +209,9 @@ public sealed partial class TunEndpoint
         IoVec* iov = stackalloc IoVec[MaxIovecs];
         int count = 0;
         int bytes = packet.Length;
+        int segments = header is { GsoSize: > 0 } g && g.GsoType != VirtioGsoType.None
+            ? Math.Max(1, (bytes - g.HeaderLength + g.GsoSize - 1) / g.GsoSize)
+            : 1;
         int fragments = packet.FragmentCount;
         int first = 0;
         fixed (byte* scratchHeader = _writeHeader)
@@ -239,15 +242,11 @@ public sealed partial class TunEndpoint
             {
                 Events.Increment(TunEvent.PacketsWritten);
                 Events.Add(TunEvent.BytesWritten, bytes);
-                if (packet.Gso.IsGso)
+                if (segments > 1 || packet.Gso.IsGso)
                 {
                     Events.Increment(TunEvent.GsoPacketsWritten);
-                    Events.Add(TunEvent.SegmentsWritten, GsoSegmenter.SegmentCount(packet) is int s and > 0 ? s : 1);
                 }
-                else
-                {
-                    Events.Increment(TunEvent.SegmentsWritten);
-                }
+                Events.Add(TunEvent.SegmentsWritten, segments);
             }
         }
     }
