@@ -78,7 +78,7 @@ public static class Iperf3Client
                         clock.Start();
                         workers = streams.Select((s, index) => options.Reverse
                             ? Iperf3Streams.ReceiveAsync(s, counters, index, stopStreams.Token)
-                            : Iperf3Streams.SendAsync(s, options.BlockSize, counters, index, stopStreams.Token)).ToArray();
+                            : Iperf3Streams.SendAsync(s, options.BlockSize, counters, index, stopStreams.Token, ct)).ToArray();
                         await Task.Delay(TimeSpan.FromSeconds(options.Seconds), ct).ConfigureAwait(false);
                         seconds = clock.Elapsed.TotalSeconds;
                         if (!options.Reverse)

@@ -157,14 +157,14 @@ internal sealed class Iperf3ServerTest(string cookie)
         await Iperf3Protocol.WriteStateAsync(control, Iperf3State.TestRunning, deadline.Token).ConfigureAwait(false);
 
         using var stopStreams = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var testDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        testDeadline.CancelAfter(TimeSpan.FromSeconds(duration + 60));
         var counters = new long[parallel];
         var clock = Stopwatch.StartNew();
         Task[] workers = _streams.Select((s, index) => reverse
-            ? Iperf3Streams.SendAsync(s, blockSize, counters, index, stopStreams.Token)
+            ? Iperf3Streams.SendAsync(s, blockSize, counters, index, stopStreams.Token, testDeadline.Token)
             : Iperf3Streams.ReceiveAsync(s, counters, index, stopStreams.Token)).ToArray();
 
-        using var testDeadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        testDeadline.CancelAfter(TimeSpan.FromSeconds(duration + 60));
         Iperf3State state = await Iperf3Protocol.ReadStateAsync(control, testDeadline.Token).ConfigureAwait(false);
         double seconds = clock.Elapsed.TotalSeconds;
         await stopStreams.CancelAsync().ConfigureAwait(false);

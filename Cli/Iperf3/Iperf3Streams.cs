@@ -5,8 +5,12 @@ namespace NetStack.Cli.Iperf3;
 /// <summary>The data side of an iperf3 test: a stream sends blocks or counts what it reads until stopped.</summary>
 internal static class Iperf3Streams
 {
-    /// <summary>Sends <paramref name="blockSize"/>-byte blocks until <paramref name="stop"/> or the peer closes; counts bytes into <paramref name="counters"/>[index].</summary>
-    public static async Task SendAsync(TcpConnection stream, int blockSize, long[] counters, int index, CancellationToken stop)
+    /// <summary>
+    /// Sends <paramref name="blockSize"/>-byte blocks until <paramref name="stop"/> or the peer closes; counts bytes
+    /// into <paramref name="counters"/>[index]. A block being written when the test stops is finished (only
+    /// <paramref name="abort"/> cuts it short), so the count is exactly what the connection took.
+    /// </summary>
+    public static async Task SendAsync(TcpConnection stream, int blockSize, long[] counters, int index, CancellationToken stop, CancellationToken abort)
     {
         byte[] block = new byte[blockSize];
         new Random(index + 1).NextBytes(block);
@@ -14,7 +18,7 @@ internal static class Iperf3Streams
         {
             while (!stop.IsCancellationRequested)
             {
-                await stream.WriteAsync(block, stop).ConfigureAwait(false);
+                await stream.WriteAsync(block, abort).ConfigureAwait(false);
                 Interlocked.Add(ref counters[index], block.Length);
             }
         }

@@ -15,6 +15,8 @@ public sealed partial class TunEndpoint
     private PacketBuffer? _spill;
     private int _headCapacity;
     private int _spillCapacity;
+    private IPacketSink _inbound = null!;
+    private ImpairmentStage? _inboundStage;
 
     private void InitializeReader()
     {
@@ -25,6 +27,11 @@ public sealed partial class TunEndpoint
         // for the next read. A batch of MTU-sized packets costs one small chunk each and one spare slab.
         _headCapacity = Math.Max(256, _pool.Options.SizeClasses[0] - ReaderHeadroom);
         _spillCapacity = Math.Max(_pool.MaxPooledChunkSize, 65535 + 1024);
+        if (_options.InboundImpairment is { } impairment)
+        {
+            _inboundStage = new ImpairmentStage(Channel, impairment, _options.ImpairmentSeed, TimeProvider.System, _options.Name + "-in");
+        }
+        _inbound = _inboundStage ?? (IPacketSink)Channel;
     }
 
     private unsafe void ReadLoop()
@@ -37,7 +44,8 @@ public sealed partial class TunEndpoint
             while (!_stop.IsCancellationRequested)
             {
                 fds[0].Revents = fds[1].Revents = 0;
-                int ready = LinuxNative.Poll(fds, 2, -1);
+                int timeout = _inboundStage?.TimeUntilNextDue is TimeSpan due ? (int)Math.Ceiling(due.TotalMilliseconds) : -1;
+                int ready = LinuxNative.Poll(fds, 2, timeout);
                 if (ready < 0)
                 {
                     int errno = LinuxNative.LastError;
@@ -51,6 +59,11 @@ public sealed partial class TunEndpoint
                 if (fds[1].Revents != 0 || _stop.IsCancellationRequested)
                 {
                     return;
+                }
+                _inboundStage?.DeliverDue();
+                if (ready == 0)
+                {
+                    continue;
                 }
                 if ((fds[0].Revents & (LinuxNative.POLLERR | LinuxNative.POLLHUP | LinuxNative.POLLNVAL)) != 0
                     && (fds[0].Revents & LinuxNative.POLLIN) == 0)
@@ -87,7 +100,7 @@ public sealed partial class TunEndpoint
         }
         if (n > 0)
         {
-            Channel.FlushGro();
+            _inbound.Flush();
             Events.Increment(TunEvent.ReadBatches);
         }
     }
@@ -165,7 +178,7 @@ public sealed partial class TunEndpoint
                 _ = VirtioNetHeader.TryParse(_readHeader, out VirtioNetHeader vh, out _);
                 return Inbound(packet, in vh);
             }
-            Channel.EnqueueGro(packet);
+            _inbound.Enqueue(packet);
             return ReadResult.Packet;
         }
     }
@@ -185,7 +198,7 @@ public sealed partial class TunEndpoint
         }
         if (!packet.Gso.IsGso)
         {
-            Channel.EnqueueGro(packet);
+            _inbound.Enqueue(packet);
             return ReadResult.Packet;
         }
         Events.Increment(TunEvent.GsoPacketsRead);
@@ -193,7 +206,7 @@ public sealed partial class TunEndpoint
         {
             return SplitInbound(packet);
         }
-        Channel.EnqueueGro(packet);
+        _inbound.Enqueue(packet);
         return ReadResult.Packet;
     }
 
@@ -214,7 +227,7 @@ public sealed partial class TunEndpoint
         {
             PacketBuffer segment = _split[i];
             _split[i] = null!;
-            Channel.EnqueueGro(segment);
+            _inbound.Enqueue(segment);
         }
         return ReadResult.Packet;
     }
@@ -225,6 +238,7 @@ public sealed partial class TunEndpoint
         _head = null;
         _spill?.Release();
         _spill = null;
+        _inboundStage?.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

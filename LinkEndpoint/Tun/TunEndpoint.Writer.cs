@@ -16,6 +16,8 @@ public sealed partial class TunEndpoint
     private TcpGro? _writeGro;
     private byte[] _writeHeader = [];
     private byte[] _scratch = [];
+    private ImpairmentStage? _outboundStage;
+    private DeviceSink? _deviceSink;
 
     private void InitializeWriter()
     {
@@ -30,6 +32,11 @@ public sealed partial class TunEndpoint
             // and a partial checksum, which is what a virtio GSO header describes.
             _writeGro = new TcpGro(new GroOptions { Name = _options.Name + "-write", MaxFlows = 64 }, CollectWritten);
         }
+        if (_options.OutboundImpairment is { } impairment)
+        {
+            _deviceSink = new DeviceSink(this, _options.WriteBatchSize);
+            _outboundStage = new ImpairmentStage(_deviceSink, impairment, _options.ImpairmentSeed + 1, TimeProvider.System, _options.Name + "-out");
+        }
     }
 
     /// <summary>The write-side GRO engine (its events and flush reasons), or null when GRO on write is off.</summary>
@@ -39,10 +46,41 @@ public sealed partial class TunEndpoint
     {
         try
         {
-            while (await Channel.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
+                if (_outboundStage?.TimeUntilNextDue is TimeSpan due)
+                {
+                    // Held (delayed, reordered) packets are due before anything new may arrive: wait for whichever comes first.
+                    Task<bool> wait = Channel.WaitToReadAsync(cancellationToken).AsTask();
+                    if (await Task.WhenAny(wait, Task.Delay(due + TimeSpan.FromMilliseconds(1), cancellationToken)).ConfigureAwait(false) != wait)
+                    {
+                        _outboundStage.DeliverDue();
+                        continue;
+                    }
+                    if (!await wait.ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+                else if (!await Channel.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    break;
+                }
                 int n = Channel.ReadBatch(_writeBatch);
-                if (n > 0)
+                if (n == 0)
+                {
+                    continue;
+                }
+                if (_outboundStage is { } stage)
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        stage.Enqueue(_writeBatch[i]);
+                        _writeBatch[i] = null!;
+                    }
+                    stage.Flush();
+                }
+                else
                 {
                     WriteBatch(_writeBatch.AsSpan(0, n));
                 }
@@ -338,6 +376,8 @@ public sealed partial class TunEndpoint
 
     private void ReleaseWriterBuffers()
     {
+        _outboundStage?.Dispose();
+        _deviceSink?.Clear();
         _writeGro?.Flush(); // anything held goes to _writeOut, released below unwritten
         for (int i = 0; i < _writeOutCount; i++)
         {
@@ -349,6 +389,41 @@ public sealed partial class TunEndpoint
         {
             _writeBatch[i]?.Release();
             _writeBatch[i] = null!;
+        }
+    }
+
+    /// <summary>Where the outbound impairment stage delivers: a batch for <see cref="WriteBatch"/> at each flush.</summary>
+    private sealed class DeviceSink(TunEndpoint owner, int capacity) : IPacketSink
+    {
+        private readonly PacketBuffer[] _batch = new PacketBuffer[capacity];
+        private int _count;
+
+        public void Enqueue(PacketBuffer packet)
+        {
+            if (_count == _batch.Length)
+            {
+                Flush();
+            }
+            _batch[_count++] = packet;
+        }
+
+        public void Flush()
+        {
+            if (_count > 0)
+            {
+                owner.WriteBatch(_batch.AsSpan(0, _count));
+                _count = 0;
+            }
+        }
+
+        public void Clear()
+        {
+            for (int i = 0; i < _count; i++)
+            {
+                _batch[i].Release();
+                _batch[i] = null!;
+            }
+            _count = 0;
         }
     }
 }

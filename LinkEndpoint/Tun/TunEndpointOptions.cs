@@ -48,6 +48,18 @@ public sealed class TunEndpointOptions
     /// <summary>Pool the reader rents from (use the stack's).</summary>
     public PacketBufferPool Pool { get; set; } = PacketBufferPool.Shared;
 
+    /// <summary>
+    /// Seeded impairment (loss, reordering, …) of packets read from the device before the stack sees them: a test
+    /// hook for kernels without netem. Null (the default) costs nothing.
+    /// </summary>
+    public ImpairmentOptions? InboundImpairment { get; set; }
+
+    /// <summary>Seeded impairment of the stack's packets before they are written to the device (test hook).</summary>
+    public ImpairmentOptions? OutboundImpairment { get; set; }
+
+    /// <summary>Seed of the impairment stages.</summary>
+    public int ImpairmentSeed { get; set; } = 1;
+
     /// <summary>Name used in metric tags and logs.</summary>
     public string Name { get; set; } = "tun";
 

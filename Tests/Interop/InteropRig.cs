@@ -21,16 +21,20 @@ internal sealed class InteropRig : IAsyncDisposable
 
     private readonly string _scratch;
 
-    private InteropRig(NetNs ns, StackHost host)
+    private InteropRig(NetNs ns, StackHost host, string impairment)
     {
         Ns = ns;
         Host = host;
+        Impairment = impairment;
         _scratch = Directory.CreateTempSubdirectory("netstack-interop-").FullName;
     }
 
     public NetNs Ns { get; }
 
     public StackHost Host { get; }
+
+    /// <summary>How loss and reordering were applied: kernel netem, the stack-edge fallback, or none.</summary>
+    public string Impairment { get; }
 
     public static IPAddress Kernel(bool v6) => v6 ? KernelV6 : KernelV4;
 
@@ -39,7 +43,13 @@ internal sealed class InteropRig : IAsyncDisposable
     /// <summary>A literal for command lines (IPv6 without brackets: nc, iperf3 and ip take it so).</summary>
     public static string Literal(IPAddress address) => address.ToString();
 
-    public static InteropRig Start(int mtu = 1500, bool offload = true, string? netem = null, InboundGsoMode inbound = InboundGsoMode.Deliver)
+    /// <summary>
+    /// Starts a rig. With <paramref name="netem"/>, loss and reordering go on the kernel's egress with tc netem; a
+    /// kernel built without sch_netem gets <paramref name="fallback"/> instead, applied by seeded impairment stages
+    /// at the stack's edge of the TUN in both directions (the kernel's TCP still sees lost and reordered segments).
+    /// </summary>
+    public static InteropRig Start(int mtu = 1500, bool offload = true, string? netem = null, NetStack.Link.ImpairmentOptions? fallback = null,
+        InboundGsoMode inbound = InboundGsoMode.Deliver)
     {
         var ns = new NetNs();
         try
@@ -47,10 +57,24 @@ internal sealed class InteropRig : IAsyncDisposable
             TunDevice device = ns.OpenTun(Device, mtu, offload);
             NetNs.Ip($"-n {ns.Name} addr add {KernelV4}/24 dev {Device}");
             NetNs.Ip($"-n {ns.Name} addr add {KernelV6}/64 dev {Device} nodad");
+            string impairment = "none";
+            bool useFallback = false;
             if (netem is not null)
             {
                 var (exit, _, error) = ns.Exec($"tc qdisc add dev {Device} root netem {netem}");
-                Assert.True(exit == 0, "tc netem: " + error);
+                if (exit == 0)
+                {
+                    impairment = "kernel netem " + netem;
+                }
+                else if (error.Contains("qdisc kind is unknown", StringComparison.Ordinal) && fallback is not null)
+                {
+                    impairment = $"this kernel has no sch_netem: stack-edge impairment both ways ({fallback.LossPercent} % loss, {fallback.ReorderPercent} % reordered by {fallback.ReorderExtraDelay.TotalMilliseconds} ms)";
+                    useFallback = true;
+                }
+                else
+                {
+                    Assert.Fail("tc netem: " + error);
+                }
             }
             var options = new ServeOptions
             {
@@ -60,8 +84,14 @@ internal sealed class InteropRig : IAsyncDisposable
                 Offload = offload,
                 InboundGso = inbound,
             };
-            var tun = new TunEndpoint(device, StackHost.TunOptions(options, null));
-            return new InteropRig(ns, StackHost.Start(tun, options));
+            TunEndpointOptions tunOptions = StackHost.TunOptions(options, null);
+            if (useFallback)
+            {
+                tunOptions.InboundImpairment = fallback;
+                tunOptions.OutboundImpairment = fallback;
+            }
+            var tun = new TunEndpoint(device, tunOptions);
+            return new InteropRig(ns, StackHost.Start(tun, options), impairment);
         }
         catch
         {

@@ -11,7 +11,7 @@ namespace NetStack.Tests.Interop;
 /// 65520, offloads on and off, and with netem loss and reordering on the kernel's side.
 /// </summary>
 [Collection(KernelInteropCollection.Name)]
-public class KernelTransferTests
+public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(90);
 
@@ -66,12 +66,15 @@ public class KernelTransferTests
     public async Task Netem_LossAndReordering_EchoByteExact(bool v6, bool offload)
     {
         InteropEnvironment.Require("nc", "tc");
-        await using var rig = InteropRig.Start(1500, offload, netem: "delay 1ms reorder 10% 50% loss 1%");
+        var fallback = new NetStack.Link.ImpairmentOptions { LossPercent = 1, ReorderPercent = 10, ReorderExtraDelay = TimeSpan.FromMilliseconds(1) };
+        await using var rig = InteropRig.Start(1500, offload, netem: "delay 1ms reorder 10% 50% loss 1%", fallback: fallback);
+        output.WriteLine("impairment: " + rig.Impairment);
         var (path, sha) = rig.MakeFile(4 << 20, seed: 3);
         string echoed = rig.ScratchPath("echoed");
         var (exit, _, error) = rig.Ns.Shell($"nc -N {InteropRig.Stack(v6)} {EchoService.DefaultPort} < {path} > {echoed}", Limit);
         Assert.True(exit == 0, $"nc exit {exit}: {error}\n{rig.Host.DescribeCounters()}");
         Assert.Equal(sha, InteropRig.Sha256OfFile(echoed));
+        output.WriteLine(rig.Host.DescribeCounters());
     }
 
     [SkippableTheory]
