@@ -4,8 +4,13 @@ namespace NetStack.Tests.Interop;
 
 /// <summary>`netstack serve` as a process in a namespace: attaches to a persistent TUN or creates one, serves, and prints its counters on SIGTERM.</summary>
 [Collection(KernelInteropCollection.Name)]
-public class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper output)
+public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper output)
 {
+    private const int SIGTERM = 15;
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
     private static string Command(string arguments)
     {
         string dotnet = Environment.ProcessPath is { } p && Path.GetFileNameWithoutExtension(p) == "dotnet" ? p : "dotnet";
@@ -28,7 +33,7 @@ public class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper output)
 
     private static async Task<string> StopAsync(Process serve)
     {
-        Assert.Equal(0, InteropEnvironment.Run("kill", $"-TERM {serve.Id}").Exit);
+        Assert.Equal(0, Kill(serve.Id, SIGTERM));
         string rest = await serve.StandardOutput.ReadToEndAsync();
         Assert.True(serve.WaitForExit(TimeSpan.FromSeconds(30)), "serve did not stop on SIGTERM");
         Assert.Equal(0, serve.ExitCode);
