@@ -112,6 +112,17 @@ public static class Iperf3Protocol
         await control.WriteAsync(message, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Writes a state byte and a length-prefixed JSON message in one write (one segment, or one GSO super-segment).</summary>
+    public static async Task WriteStateAndJsonAsync(Stream control, Iperf3State state, JsonObject json, CancellationToken cancellationToken)
+    {
+        byte[] text = Encoding.UTF8.GetBytes(json.ToJsonString());
+        byte[] message = new byte[1 + 4 + text.Length];
+        message[0] = (byte)(sbyte)state;
+        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), text.Length);
+        text.CopyTo(message, 5);
+        await control.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Stream ids as iperf3 numbers them (iperf_add_stream): the first stream is 1, the n-th (n ≥ 2) is n + 1.
     /// Both sides number in connection order, and results are matched by id.

@@ -102,6 +102,17 @@ internal sealed class Iperf3ServerTest(string cookie)
 
     public string Cookie { get; } = cookie;
 
+    private static readonly bool s_trace = Environment.GetEnvironmentVariable("NETSTACK_IPERF3_TRACE") == "1";
+    private readonly Stopwatch _since = Stopwatch.StartNew();
+
+    private void Trace(string what)
+    {
+        if (s_trace)
+        {
+            Console.Error.WriteLine($"iperf3 {Cookie[..6]} +{_since.Elapsed.TotalMilliseconds:F1} ms: {what}");
+        }
+    }
+
     /// <summary>A data connection with our cookie: joins while streams are being created, then waits for the end of the test.</summary>
     public Task AddStreamAsync(TcpConnection connection)
     {
@@ -165,22 +176,36 @@ internal sealed class Iperf3ServerTest(string cookie)
             ? Iperf3Streams.SendAsync(s, blockSize, counters, index, stopStreams.Token, testDeadline.Token)
             : Iperf3Streams.ReceiveAsync(s, counters, index, stopStreams.Token)).ToArray();
 
+        Trace($"running, {parallel} streams, reverse {reverse}");
         Iperf3State state = await Iperf3Protocol.ReadStateAsync(control, testDeadline.Token).ConfigureAwait(false);
+        Trace($"control: {state}");
         double seconds = clock.Elapsed.TotalSeconds;
         await stopStreams.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(workers).ConfigureAwait(false);
+        // iperf3's server closes its data sockets at TEST_END; its client may be blocked reading a whole block
+        // from one, so it needs the FIN to go on to the results exchange.
+        foreach (TcpConnection stream in _streams)
+        {
+            stream.ShutdownSend();
+        }
+        Trace("workers stopped, data streams shut down");
         if (state != Iperf3State.TestEnd)
         {
             throw new InvalidDataException($"iperf3: expected TEST_END, got {state}");
         }
-
         using var end = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         end.CancelAfter(TimeSpan.FromSeconds(30));
-        await Iperf3Protocol.WriteStateAsync(control, Iperf3State.ExchangeResults, end.Token).ConfigureAwait(false);
-        JsonObject clientResults = await Iperf3Protocol.ReadJsonAsync(control, end.Token).ConfigureAwait(false);
+        Trace("exchanging results");
         var ours = _streams.Select((s, index) => new Iperf3StreamResult(Iperf3Protocol.StreamId(index), Interlocked.Read(ref counters[index]),
             s.GetStatistics().Retransmissions)).ToList();
-        await Iperf3Protocol.WriteJsonAsync(control, Iperf3Protocol.Results(ours, sender: reverse, seconds), end.Token).ConfigureAwait(false);
+        // The state and our results go in one write, before the client's results are read (iperf3 answers after
+        // reading them): a client that reads our results with a loop giving up on EAGAIN, as iperf3's Nread does,
+        // then finds them already waiting. Each direction of the control connection is its own byte stream, so
+        // the client sees the same bytes in the same order as from iperf3.
+        await Iperf3Protocol.WriteStateAndJsonAsync(control, Iperf3State.ExchangeResults, Iperf3Protocol.Results(ours, sender: reverse, seconds), end.Token)
+            .ConfigureAwait(false);
+        JsonObject clientResults = await Iperf3Protocol.ReadJsonAsync(control, end.Token).ConfigureAwait(false);
+        Trace("client results read");
         await Iperf3Protocol.WriteStateAsync(control, Iperf3State.DisplayResults, end.Token).ConfigureAwait(false);
         try
         {

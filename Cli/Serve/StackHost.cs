@@ -88,16 +88,18 @@ public sealed class StackHost : IAsyncDisposable
         host.StartService(new EchoService(), options.EchoPort);
         host.StartService(new DiscardService(), options.DiscardPort);
         host.StartService(new ChargenService(), options.ChargenPort);
-        host.StartService(new Iperf3Server(), options.Iperf3Port);
+        // iperf3 3.12 reads a results message with one non-blocking read loop that gives up on EAGAIN: the
+        // message must not wait behind Nagle (RFC 9293 §3.7.4) for an ACK.
+        host.StartService(new Iperf3Server(), options.Iperf3Port, tcp.Options.Connection with { NoDelay = true });
         tun.Start();
         return host;
     }
 
-    private void StartService(TcpService service, int port)
+    private void StartService(TcpService service, int port, TcpConnectionOptions? connectionOptions = null)
     {
         if (port != 0)
         {
-            service.Start(Tcp, port);
+            service.Start(Tcp, port, connectionOptions);
             _services.Add(service);
         }
     }

@@ -88,6 +88,7 @@ public abstract class TcpService : IAsyncDisposable
         catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException or InvalidDataException or ObjectDisposedException)
         {
             Interlocked.Increment(ref _failed);
+            LastError = $"{e.GetType().Name}: {e.Message}";
         }
         finally
         {
@@ -95,8 +96,12 @@ public abstract class TcpService : IAsyncDisposable
         }
     }
 
+    /// <summary>The last error a connection ended with (diagnostics), or null.</summary>
+    public string? LastError { get; private set; }
+
     /// <summary>One line of counters.</summary>
-    public override string ToString() => $"{Name}/{Port}: connections {Accepted} (failed {Failed}), in {BytesIn} B, out {BytesOut} B";
+    public override string ToString() =>
+        $"{Name}/{Port}: connections {Accepted} (failed {Failed}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
 
     /// <summary>Stops accepting and waits for the connections to end (they are cancelled).</summary>
     public async ValueTask DisposeAsync()

@@ -25,6 +25,8 @@ public enum TunEvent
     SegmentsWritten,
     /// <summary>Outbound packets merged into another by GRO on write.</summary>
     WriteGroMerged,
+    /// <summary>Atomic IPv4 datagrams whose identification GRO on write renumbered to keep a flow in sequence (RFC 6864 §4.1).</summary>
+    IdsRenumbered,
     /// <summary>Super-packets segmented in software on write (no virtio header, or a full checksum).</summary>
     SoftwareSegmented,
     /// <summary>Write batches drained from the outbound queue.</summary>

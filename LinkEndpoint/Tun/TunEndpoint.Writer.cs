@@ -16,6 +16,7 @@ public sealed partial class TunEndpoint
     private TcpGro? _writeGro;
     private byte[] _writeHeader = [];
     private byte[] _scratch = [];
+    private readonly AtomicIdRenumberer _atomicIds = new();
     private ImpairmentStage? _outboundStage;
     private DeviceSink? _deviceSink;
 
@@ -125,6 +126,12 @@ public sealed partial class TunEndpoint
             }
             // Our own packets carry correct (full or partial) checksums: mark them so GRO may merge them.
             packet.RxChecksumValidated = true;
+            long renumbered = _atomicIds.Renumbered;
+            _atomicIds.Apply(packet);
+            if (_atomicIds.Renumbered != renumbered)
+            {
+                Events.Increment(TunEvent.IdsRenumbered);
+            }
             gro.Enqueue(packet);
             if (_writeOutCount == _writeOut.Length)
             {

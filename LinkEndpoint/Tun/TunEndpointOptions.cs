@@ -39,8 +39,8 @@ public sealed class TunEndpointOptions
     /// <summary>Most packets drained from the outbound queue per write batch.</summary>
     public int WriteBatchSize { get; set; } = 64;
 
-    /// <summary>Outbound queue bound, in packets.</summary>
-    public int OutboundQueueCapacity { get; set; } = 1024;
+    /// <summary>Outbound queue bound, in packets (4096: 32 parallel flows at MSS-sized segments still fit a window each).</summary>
+    public int OutboundQueueCapacity { get; set; } = 4096;
 
     /// <summary>Inbound GRO in the channel endpoint.</summary>
     public bool EnableGro { get; set; } = true;
