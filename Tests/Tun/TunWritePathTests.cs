@@ -18,7 +18,7 @@ public class TunWritePathTests
     }
 
     /// <summary>What the kernel does with a GSO write, done here: complete the checksum, then segment.</summary>
-    private static List<byte[]> KernelView(byte[] message, PacketBufferPool pool)
+    internal static List<byte[]> KernelView(byte[] message, PacketBufferPool pool)
     {
         VirtioNetHeader h = Header(message);
         using PacketBuffer packet = pool.RentCopy(message.AsSpan(VirtioNetHeader.Length));
