@@ -24,10 +24,12 @@ internal static class ServeCommand
         var discardPort = new Option<int>("--discard-port") { Description = "Discard (RFC 863) port, 0 to disable.", DefaultValueFactory = _ => DiscardService.DefaultPort };
         var chargenPort = new Option<int>("--chargen-port") { Description = "Chargen-style source port, 0 to disable.", DefaultValueFactory = _ => ChargenService.DefaultPort };
         var iperfPort = new Option<int>("--iperf3-port") { Description = "iperf3 server port, 0 to disable.", DefaultValueFactory = _ => Iperf3.Iperf3Server.DefaultPort };
+        var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) per connection, bytes.", DefaultValueFactory = _ => 1 << 20 };
+        var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen and iperf3 on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, noGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, stats,
+            tun, address, mtu, offload, inboundGso, noGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -57,6 +59,8 @@ internal static class ServeCommand
                 DiscardPort = result.GetValue(discardPort),
                 ChargenPort = result.GetValue(chargenPort),
                 Iperf3Port = result.GetValue(iperfPort),
+                ReceiveBuffer = result.GetValue(receiveBuffer),
+                SendBuffer = result.GetValue(sendBuffer),
                 StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
             };
             return RunAsync(options, Console.Out, cancellationToken);

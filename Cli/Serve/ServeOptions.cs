@@ -39,6 +39,12 @@ public sealed record ServeOptions
     /// <summary>iperf3 server port, 0 to disable.</summary>
     public int Iperf3Port { get; init; } = Iperf3.Iperf3Server.DefaultPort;
 
+    /// <summary>TCP receive buffer (window) of the services' connections, in bytes.</summary>
+    public int ReceiveBuffer { get; init; } = 1 << 20;
+
+    /// <summary>TCP send buffer of the services' connections, in bytes.</summary>
+    public int SendBuffer { get; init; } = 512 * 1024;
+
     /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
     public TimeSpan StatsInterval { get; init; }
 }

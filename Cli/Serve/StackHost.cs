@@ -83,7 +83,10 @@ public sealed class StackHost : IAsyncDisposable
         {
             nic.AddAddress(address);
         }
-        TcpProtocol tcp = TcpProtocol.Attach(stack);
+        TcpProtocol tcp = TcpProtocol.Attach(stack, new TcpProtocolOptions
+        {
+            Connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer },
+        });
         var host = new StackHost(tun, stack, tcp, tap);
         host.StartService(new EchoService(), options.EchoPort);
         host.StartService(new DiscardService(), options.DiscardPort);
