@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput and memory of the TUN layer against the kernel's TCP (BENCHMARKS.md, "Linux TUN").
-# Usage (root): Tests/Interop/tun-bench.sh [seconds] [matrix]   matrix: full (default) | quick
+# Usage (root): Tests/Interop/tun-bench.sh [seconds] [matrix]   matrix: full (default) | quick | gro
 # Builds nothing: run `dotnet build Cli -c Release` first. Uses only a namespace it makes (and removes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -73,6 +73,10 @@ run() { # mtu offload inbound gro
 }
 if [ "$MATRIX" = quick ]; then
   run 1500 auto deliver on
+elif [ "$MATRIX" = gro ]; then
+  run 1500 auto deliver on
+  run 1500 auto deliver off
+  run 1500 off deliver off
 else
   for mtu in 1500 65520; do
     run "$mtu" auto deliver on
