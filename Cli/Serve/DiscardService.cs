@@ -12,18 +12,6 @@ public sealed class DiscardService : TcpService
     public override string Name => "discard";
 
     /// <inheritdoc/>
-    protected override async Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[64 * 1024];
-        while (true)
-        {
-            int n = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                break;
-            }
-            Interlocked.Add(ref BytesInField, n);
-        }
-        connection.ShutdownSend();
-    }
+    protected override Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken) =>
+        ReadUntilFinAsync(connection, null, cancellationToken);
 }

@@ -12,20 +12,10 @@ public sealed class EchoService : TcpService
     public override string Name => "echo";
 
     /// <inheritdoc/>
-    protected override async Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[64 * 1024];
-        while (true)
+    protected override Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken) =>
+        ReadUntilFinAsync(connection, async (data, ct) =>
         {
-            int n = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-            if (n == 0)
-            {
-                break;
-            }
-            Interlocked.Add(ref BytesInField, n);
-            await connection.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref BytesOutField, n);
-        }
-        connection.ShutdownSend();
-    }
+            await connection.WriteAsync(data, ct).ConfigureAwait(false);
+            Interlocked.Add(ref BytesOutField, data.Length);
+        }, cancellationToken);
 }

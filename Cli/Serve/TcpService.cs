@@ -51,6 +51,27 @@ public abstract class TcpService : IAsyncDisposable
     /// <summary>Serves one connection; the caller disposes it afterwards.</summary>
     protected abstract Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Reads until the client's FIN, counting bytes in and handing each piece to <paramref name="onData"/> (which
+    /// may write back), then sends our FIN.
+    /// </summary>
+    protected async Task ReadUntilFinAsync(TcpConnection connection, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask>? onData,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        byte[] buffer = new byte[64 * 1024];
+        int n;
+        while ((n = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            Interlocked.Add(ref BytesInField, n);
+            if (onData is not null)
+            {
+                await onData(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        connection.ShutdownSend();
+    }
+
     private async Task AcceptLoopAsync(TcpConnectionListener listener, CancellationToken cancellationToken)
     {
         while (!cancellationToken.IsCancellationRequested)
