@@ -101,7 +101,7 @@ internal static class ServeCommand
             TunDevice device = host.Tun.Device;
             await output.WriteLineAsync(
                 $"netstack serve: {device} mtu {options.Mtu}, addresses {string.Join(", ", options.Addresses)}; "
-                + $"gro-on-write {(host.Tun.TcpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.Services.Select(s => $"{s.Name}/{s.Port}"))}; ready").ConfigureAwait(false);
+                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.Services.Select(s => $"{s.Name}/{s.Port}"))}; ready").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {

@@ -11,12 +11,16 @@ public sealed partial class TunEndpoint
     /// <summary>
     /// Some kernels reject GRO'd (GSO) writes with EINVAL (a virtio_net_hdr regression). Writes two TCP
     /// segments that GRO on write merges, through the same path as real traffic, and switches TCP GRO on
-    /// write off when the kernel refuses. The probe is a 127.0.0.1 → 127.0.0.1 packet with TTL 0: once the
+    /// write off when the kernel refuses; UDP (USO) gets its own probe and its own switch. The probe is a 127.0.0.1 → 127.0.0.1 packet with TTL 0: once the
     /// write is accepted, the kernel drops it as a martian, so it reaches no one.
     /// </summary>
     internal void ProbeGroOnWrite()
     {
-        if (_writeGro is null)
+        if (UdpGroOnWrite)
+        {
+            ProbeUdpGroOnWrite();
+        }
+        if (_writeGro is null || !TcpGroOnWrite)
         {
             return;
         }
@@ -54,6 +58,62 @@ public sealed partial class TunEndpoint
         {
             _logger.LogTunInfo(Device.Name, "GRO on write probe accepted: TCP GRO on write on");
         }
+    }
+
+    /// <summary>The same for UDP: two datagrams the coalescer merges into one USO packet (the kernel's USO write path).</summary>
+    private void ProbeUdpGroOnWrite()
+    {
+        ReadOnlySpan<byte> fingerprint = "netstack-tun-uso-probe"u8;
+        _writeOutCount = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            _udpGro!.Add(BuildProbeDatagram(fingerprint, i));
+        }
+        _udpGro!.Flush();
+        if (_writeOutCount != 1 || _writeOut[0].SegmentsRepresented != 2)
+        {
+            _logger.LogTunWarning(Device.Name, "UDP GRO on write probe: the probe datagrams were not merged; probe inconclusive");
+            ReleaseCollected();
+            return;
+        }
+        long rejectedBefore = Drops[TunDropReason.WriteRejected];
+        PacketBuffer merged = _writeOut[0];
+        _writeOut[0] = null!;
+        _writeOutCount = 0;
+        WriteAndRelease(merged);
+        if (Drops[TunDropReason.WriteRejected] > rejectedBefore)
+        {
+            UdpGroOnWrite = false;
+            _logger.LogTunWarning(Device.Name, "the kernel rejects USO writes (EINVAL): UDP GRO on write disabled");
+        }
+        else
+        {
+            _logger.LogTunInfo(Device.Name, "UDP GRO on write probe accepted: UDP GRO on write on");
+        }
+    }
+
+    private PacketBuffer BuildProbeDatagram(ReadOnlySpan<byte> payload, int index)
+    {
+        var ip = new Ipv4Repr
+        {
+            Source = ProbeAddress,
+            Destination = ProbeAddress,
+            Protocol = IpProtocol.Udp,
+            TimeToLive = 0,
+            Identification = (ushort)(0x4E53 + index),
+            DontFragment = true,
+            PayloadLength = UdpHeader.HeaderLength + payload.Length,
+        };
+        PacketBuffer packet = _pool.Rent(ip.TotalLength, 64);
+        Span<byte> bytes = packet.Append(ip.TotalLength);
+        ip.Emit(bytes);
+        Span<byte> datagram = bytes[ip.HeaderLength..];
+        new UdpRepr { SourcePort = 9, DestinationPort = 9, PayloadLength = payload.Length }.Emit(datagram);
+        payload.CopyTo(datagram[UdpHeader.HeaderLength..]);
+        UdpHeader.WriteChecksum(datagram, InternetChecksum.PseudoHeaderSumV4(bytes.Slice(Ipv4Header.SourceOffset, 4),
+            bytes.Slice(Ipv4Header.DestinationOffset, 4), (byte)IpProtocol.Udp, datagram.Length));
+        packet.NetworkProtocol = NetworkProtocol.IPv4;
+        return packet;
     }
 
     private void ReleaseCollected()

@@ -17,6 +17,7 @@ public sealed partial class TunEndpoint
     private byte[] _writeHeader = [];
     private byte[] _scratch = [];
     private readonly AtomicIdRenumberer _atomicIds = new();
+    private UdpWriteCoalescer? _udpGro;
     private ImpairmentStage? _outboundStage;
     private DeviceSink? _deviceSink;
 
@@ -32,6 +33,10 @@ public sealed partial class TunEndpoint
             // The kernel's GRO rules are the ones TcpGro applies (DESIGN §4); its output packets carry GsoOptions
             // and a partial checksum, which is what a virtio GSO header describes.
             _writeGro = new TcpGro(new GroOptions { Name = _options.Name + "-write", MaxFlows = 64 }, CollectWritten);
+        }
+        if (UdpGroOnWrite)
+        {
+            _udpGro = new UdpWriteCoalescer(CollectWritten);
         }
         if (_options.OutboundImpairment is { } impairment)
         {
@@ -100,8 +105,9 @@ public sealed partial class TunEndpoint
     internal void WriteBatch(Span<PacketBuffer> batch)
     {
         Events.Increment(TunEvent.WriteBatches);
-        TcpGro? gro = TcpGroOnWrite ? _writeGro : null;
-        if (gro is null)
+        TcpGro? tcp = TcpGroOnWrite ? _writeGro : null;
+        UdpWriteCoalescer? udp = UdpGroOnWrite ? _udpGro : null;
+        if (tcp is null && udp is null)
         {
             for (int i = 0; i < batch.Length; i++)
             {
@@ -119,26 +125,39 @@ public sealed partial class TunEndpoint
             if (packet.Gso.IsGso)
             {
                 // Already a super-segment: what GRO holds of any flow goes first, so a flow stays in order.
-                gro.Flush();
+                tcp?.Flush();
+                udp?.Flush();
                 DrainWritten();
                 WriteAndRelease(packet);
                 continue;
             }
-            // Our own packets carry correct (full or partial) checksums: mark them so GRO may merge them.
-            packet.RxChecksumValidated = true;
-            long renumbered = _atomicIds.Renumbered;
-            _atomicIds.Apply(packet);
-            if (_atomicIds.Renumbered != renumbered)
+            if (udp is not null && UdpWriteCoalescer.IsCandidate(packet))
             {
-                Events.Increment(TunEvent.IdsRenumbered);
+                udp.Add(packet);
             }
-            gro.Enqueue(packet);
+            else if (tcp is not null)
+            {
+                // Our own packets carry correct (full or partial) checksums: mark them so GRO may merge them.
+                packet.RxChecksumValidated = true;
+                long renumbered = _atomicIds.Renumbered;
+                _atomicIds.Apply(packet);
+                if (_atomicIds.Renumbered != renumbered)
+                {
+                    Events.Increment(TunEvent.IdsRenumbered);
+                }
+                tcp.Enqueue(packet);
+            }
+            else
+            {
+                CollectWritten(packet);
+            }
             if (_writeOutCount == _writeOut.Length)
             {
                 DrainWritten();
             }
         }
-        gro.Flush();
+        tcp?.Flush();
+        udp?.Flush();
         DrainWritten();
     }
 
@@ -386,6 +405,7 @@ public sealed partial class TunEndpoint
         _outboundStage?.Dispose();
         _deviceSink?.Clear();
         _writeGro?.Flush(); // anything held goes to _writeOut, released below unwritten
+        _udpGro?.Flush();
         for (int i = 0; i < _writeOutCount; i++)
         {
             _writeOut[i]?.Release();

@@ -66,6 +66,7 @@ public sealed partial class TunEndpoint : IDisposable
             Name = _options.Name,
         });
         TcpGroOnWrite = device.HasVnetHeader && _options.TcpGroOnWrite;
+        UdpGroOnWrite = device.HasVnetHeader && _options.UdpGroOnWrite && (device.Offloads & (TunOffloads.Uso4 | TunOffloads.Uso6)) == (TunOffloads.Uso4 | TunOffloads.Uso6);
         int wake = LinuxNative.EventFd(0, LinuxNative.EFD_NONBLOCK | LinuxNative.EFD_CLOEXEC);
         if (wake < 0)
         {
@@ -91,6 +92,9 @@ public sealed partial class TunEndpoint : IDisposable
     /// <summary>TCP GRO on write is in force (options, virtio header, and the start-up probe agree).</summary>
     public bool TcpGroOnWrite { get; private set; }
 
+    /// <summary>UDP GRO on write is in force (options, USO negotiated, and the start-up probe agree).</summary>
+    public bool UdpGroOnWrite { get; private set; }
+
     /// <summary>
     /// Probes GRO on write (when asked), then starts the reader thread and the writer loop. The device should
     /// be up (a write to a down TUN fails, and the probe then decides nothing).
@@ -102,7 +106,7 @@ public sealed partial class TunEndpoint : IDisposable
         {
             throw new InvalidOperationException("The TUN endpoint is already started.");
         }
-        if (_options.ProbeGroOnWrite && TcpGroOnWrite)
+        if (_options.ProbeGroOnWrite && (TcpGroOnWrite || UdpGroOnWrite))
         {
             ProbeGroOnWrite();
         }

@@ -30,7 +30,10 @@ public sealed class TunEndpointOptions
     /// <summary>Coalesce the stack's outbound TCP segments of a flow into GSO super-packets before writing (needs the virtio header).</summary>
     public bool TcpGroOnWrite { get; set; } = true;
 
-    /// <summary>At start, write one GRO'd TCP probe packet and switch TCP GRO on write off when the kernel rejects it.</summary>
+    /// <summary>Coalesce the stack's outbound UDP datagrams of a flow into USO packets before writing (needs USO negotiated, Linux ≥ 6.2).</summary>
+    public bool UdpGroOnWrite { get; set; } = true;
+
+    /// <summary>At start, write one GRO'd TCP and one USO probe packet and switch TCP and UDP GRO on write off, each on its own, when the kernel rejects it.</summary>
     public bool ProbeGroOnWrite { get; set; } = true;
 
     /// <summary>Most packets read before GRO is flushed and the reader polls again.</summary>
