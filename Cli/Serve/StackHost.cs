@@ -15,6 +15,7 @@ namespace NetStack.Cli.Serve;
 public sealed class StackHost : IAsyncDisposable
 {
     private readonly List<TcpService> _services = [];
+    private UdpEchoService? _udpEcho;
     private readonly PcapTapEndpoint? _tap;
 
     private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapTapEndpoint? tap)
@@ -94,6 +95,11 @@ public sealed class StackHost : IAsyncDisposable
         // iperf3 3.12 reads a results message with one non-blocking read loop that gives up on EAGAIN: the
         // message must not wait behind Nagle (RFC 9293 §3.7.4) for an ACK.
         host.StartService(new Iperf3Server(), options.Iperf3Port, tcp.Options.Connection with { NoDelay = true });
+        if (options.EchoPort != 0)
+        {
+            host._udpEcho = new UdpEchoService();
+            host._udpEcho.Start(stack, options.EchoPort);
+        }
         tun.Start();
         return host;
     }
@@ -122,6 +128,10 @@ public sealed class StackHost : IAsyncDisposable
             lines.Add($"gro-on-write: events [{gro.Events}] flushes [{gro.Flushes}]");
         }
         lines.AddRange(_services.Select(s => s.ToString()));
+        if (_udpEcho is not null)
+        {
+            lines.Add(_udpEcho.ToString());
+        }
         return string.Join(Environment.NewLine, lines);
     }
 
@@ -131,6 +141,10 @@ public sealed class StackHost : IAsyncDisposable
         foreach (TcpService service in _services)
         {
             await service.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_udpEcho is not null)
+        {
+            await _udpEcho.DisposeAsync().ConfigureAwait(false);
         }
         Tun.Dispose();
         _tap?.Close();
