@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace NetStack.Tests.Interop;
 
 /// <summary>
-/// What the kernel interop tests need: root, /dev/net/tun, ip netns, and the peer tools (iperf3, nc, tc, curl).
+/// What the kernel interop tests need: root, /dev/net/tun, ip netns, and the peer tools (iperf3, OpenBSD nc, ss, tc).
 /// Tests call <see cref="Require"/> first and are reported as skipped, with the reason, when something is missing.
 /// </summary>
 internal static class InteropEnvironment

@@ -35,11 +35,11 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     [MemberData(nameof(EchoMatrix))]
     public async Task KernelNc_ThroughOurEcho_ByteExact(bool v6, int mtu, bool offload)
     {
-        InteropEnvironment.Require("nc");
+        InteropEnvironment.Require("nc.openbsd");
         await using var rig = InteropRig.Start(mtu, offload);
         var (path, sha) = rig.MakeFile(16 << 20);
         string echoed = rig.ScratchPath("echoed");
-        var (exit, _, error) = rig.Ns.Shell($"nc -N {InteropRig.Stack(v6)} {EchoService.DefaultPort} < {path} > {echoed}", Limit);
+        var (exit, _, error) = rig.Ns.Shell($"nc.openbsd -N {InteropRig.Stack(v6)} {EchoService.DefaultPort} < {path} > {echoed}", Limit);
         Assert.True(exit == 0, $"nc exit {exit}: {error}\n{rig.Host.DescribeCounters()}");
         Assert.Equal(16 << 20, new FileInfo(echoed).Length);
         Assert.Equal(sha, InteropRig.Sha256OfFile(echoed));
@@ -51,9 +51,9 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(true, true, 256L << 20)]
     public async Task KernelNc_DownloadsFromOurChargen_MatchesThePattern(bool v6, bool offload, long length)
     {
-        InteropEnvironment.Require("nc", "head", "sha256sum");
+        InteropEnvironment.Require("nc.openbsd", "head", "sha256sum");
         await using var rig = InteropRig.Start(1500, offload);
-        var (exit, output, error) = rig.Ns.Shell($"nc -d {InteropRig.Stack(v6)} {ChargenService.DefaultPort} | head -c {length} | sha256sum", Limit);
+        var (exit, output, error) = rig.Ns.Shell($"nc.openbsd -d {InteropRig.Stack(v6)} {ChargenService.DefaultPort} | head -c {length} | sha256sum", Limit);
         Assert.True(exit == 0, $"exit {exit}: {error}");
         Assert.Equal(Convert.ToHexStringLower(ChargenSha256(length)), output.Split(' ')[0]);
     }
@@ -65,13 +65,13 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(true, false)]
     public async Task Netem_LossAndReordering_EchoByteExact(bool v6, bool offload)
     {
-        InteropEnvironment.Require("nc", "tc");
+        InteropEnvironment.Require("nc.openbsd", "tc");
         var fallback = new NetStack.Link.ImpairmentOptions { LossPercent = 1, ReorderPercent = 10, ReorderExtraDelay = TimeSpan.FromMilliseconds(1) };
         await using var rig = InteropRig.Start(1500, offload, netem: "delay 1ms reorder 10% 50% loss 1%", fallback: fallback);
         output.WriteLine("impairment: " + rig.Impairment);
         var (path, sha) = rig.MakeFile(4 << 20, seed: 3);
         string echoed = rig.ScratchPath("echoed");
-        var (exit, _, error) = rig.Ns.Shell($"nc -N {InteropRig.Stack(v6)} {EchoService.DefaultPort} < {path} > {echoed}", Limit);
+        var (exit, _, error) = rig.Ns.Shell($"nc.openbsd -N {InteropRig.Stack(v6)} {EchoService.DefaultPort} < {path} > {echoed}", Limit);
         Assert.True(exit == 0, $"nc exit {exit}: {error}\n{rig.Host.DescribeCounters()}");
         Assert.Equal(sha, InteropRig.Sha256OfFile(echoed));
         output.WriteLine(rig.Host.DescribeCounters());
@@ -82,11 +82,11 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(true, false, 64L << 20)]
     public async Task OurClient_UploadsToKernelListener_ByteExact(bool v6, bool offload, long length)
     {
-        InteropEnvironment.Require("nc", "ss");
+        InteropEnvironment.Require("nc.openbsd", "ss");
         await using var rig = InteropRig.Start(1500, offload);
         var (path, sha) = rig.MakeFile(length, seed: 5);
         string received = rig.ScratchPath("received");
-        using var listener = rig.Ns.Start($"sh -c \"nc -l {InteropRig.Kernel(v6)} 6000 < /dev/null > {received}\"");
+        using var listener = rig.Ns.Start($"sh -c \"nc.openbsd -l {InteropRig.Kernel(v6)} 6000 < /dev/null > {received}\"");
         await WaitForListenerAsync(rig.Ns, 6000);
         await using (TcpConnection connection = await rig.Host.Tcp.ConnectAsync(new IPEndPoint(InteropRig.Kernel(v6), 6000)))
         {
@@ -106,10 +106,10 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     [InlineData(true, false)]
     public async Task OurClient_DownloadsFromKernel_ByteExact(bool v6, bool offload)
     {
-        InteropEnvironment.Require("nc", "ss");
+        InteropEnvironment.Require("nc.openbsd", "ss");
         await using var rig = InteropRig.Start(9000, offload);
         var (path, sha) = rig.MakeFile(128 << 20, seed: 7);
-        using var sender = rig.Ns.Start($"sh -c \"nc -N -l {InteropRig.Kernel(v6)} 6001 < {path}\"");
+        using var sender = rig.Ns.Start($"sh -c \"nc.openbsd -N -l {InteropRig.Kernel(v6)} 6001 < {path}\"");
         await WaitForListenerAsync(rig.Ns, 6001);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long total = 0;

@@ -43,7 +43,7 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
     [SkippableFact]
     public async Task PersistentTun_EchoAndIperf3_CountersOnSigterm()
     {
-        InteropEnvironment.Require("nc", "iperf3");
+        InteropEnvironment.Require("nc.openbsd", "iperf3");
         using var ns = new NetNs();
         NetNs.Ip($"-n {ns.Name} tuntap add dev nsserve0 mode tun");
         NetNs.Ip($"-n {ns.Name} addr add 10.201.0.1/24 dev nsserve0");
@@ -54,7 +54,7 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Contains("Persist", ready, StringComparison.Ordinal); // attached to the existing device
         Assert.Contains("mtu 9000", NetNs.Ip($"-n {ns.Name} link show nsserve0"), StringComparison.Ordinal);
 
-        var (exit, echoed, error) = ns.Shell("echo hello-serve | nc -N 10.201.0.2 7", TimeSpan.FromSeconds(20));
+        var (exit, echoed, error) = ns.Shell("echo hello-serve | nc.openbsd -N 10.201.0.2 7", TimeSpan.FromSeconds(20));
         Assert.True(exit == 0, error);
         Assert.Equal("hello-serve", echoed.Trim());
         (exit, _, error) = ns.Exec("iperf3 -c fd00:201::2 -t 1", TimeSpan.FromSeconds(30));
@@ -72,13 +72,13 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
     [SkippableFact]
     public async Task NoDevice_CreatesOne_GoneAfterExit()
     {
-        InteropEnvironment.Require("nc");
+        InteropEnvironment.Require("nc.openbsd");
         using var ns = new NetNs();
         Process serve = ns.Start(Command("--tun nsnew0 --address 10.201.0.2/24 --offload off --iperf3-port 0 --echo-port 7007"));
         string ready = await WaitForReadyAsync(serve);
         Assert.DoesNotContain("VnetHeader", ready, StringComparison.Ordinal);
         NetNs.Ip($"-n {ns.Name} addr add 10.201.0.1/24 dev nsnew0");
-        var (exit, echoed, error) = ns.Shell("echo created | nc -N 10.201.0.2 7007", TimeSpan.FromSeconds(20));
+        var (exit, echoed, error) = ns.Shell("echo created | nc.openbsd -N 10.201.0.2 7007", TimeSpan.FromSeconds(20));
         Assert.True(exit == 0, error);
         Assert.Equal("created", echoed.Trim());
         await StopAsync(serve);
