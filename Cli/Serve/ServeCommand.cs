@@ -19,6 +19,7 @@ internal static class ServeCommand
         var inboundGso = new Option<string>("--inbound-gso") { Description = "What kernel super-packets become: deliver (one large segment) or split.", DefaultValueFactory = _ => "deliver" };
         inboundGso.AcceptOnlyFromAmong("deliver", "split");
         var noGroOnWrite = new Option<bool>("--no-gro-on-write") { Description = "Do not coalesce outbound TCP segments before writing." };
+        var noUdpGroOnWrite = new Option<bool>("--no-udp-gro-on-write") { Description = "Do not coalesce outbound UDP datagrams into USO packets." };
         var pcap = new Option<string?>("--pcap") { Description = "Capture every packet to this file (raw IP pcap)." };
         var echoPort = new Option<int>("--echo-port") { Description = "Echo (RFC 862) port, 0 to disable.", DefaultValueFactory = _ => EchoService.DefaultPort };
         var discardPort = new Option<int>("--discard-port") { Description = "Discard (RFC 863) port, 0 to disable.", DefaultValueFactory = _ => DiscardService.DefaultPort };
@@ -29,7 +30,7 @@ internal static class ServeCommand
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen and iperf3 on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, noGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
+            tun, address, mtu, offload, inboundGso, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -54,6 +55,7 @@ internal static class ServeCommand
                 Offload = result.GetValue(offload) != "off",
                 InboundGso = result.GetValue(inboundGso) == "split" ? InboundGsoMode.Split : InboundGsoMode.Deliver,
                 TcpGroOnWrite = !result.GetValue(noGroOnWrite),
+                UdpGroOnWrite = !result.GetValue(noUdpGroOnWrite),
                 Pcap = result.GetValue(pcap),
                 EchoPort = result.GetValue(echoPort),
                 DiscardPort = result.GetValue(discardPort),

@@ -24,6 +24,9 @@ public sealed record ServeOptions
     /// <summary>TCP GRO on write.</summary>
     public bool TcpGroOnWrite { get; init; } = true;
 
+    /// <summary>UDP GRO on write (USO).</summary>
+    public bool UdpGroOnWrite { get; init; } = true;
+
     /// <summary>Capture file (raw IP pcap), or null.</summary>
     public string? Pcap { get; init; }
 

@@ -67,6 +67,7 @@ public sealed class StackHost : IAsyncDisposable
         Offload = options.Offload,
         InboundGso = options.InboundGso,
         TcpGroOnWrite = options.TcpGroOnWrite,
+        UdpGroOnWrite = options.UdpGroOnWrite,
         Pool = PacketBufferPool.Shared,
         Name = options.Tun,
         LoggerFactory = loggerFactory,

@@ -18,26 +18,38 @@ public sealed partial class TunEndpoint
     {
         if (UdpGroOnWrite)
         {
-            ProbeUdpGroOnWrite();
+            for (int i = 0; i < 2; i++)
+            {
+                _udpGro!.Add(BuildProbeDatagram("netstack-tun-uso-probe"u8, i));
+            }
+            _udpGro!.Flush();
+            UdpGroOnWrite = WriteProbe("UDP");
         }
-        if (_writeGro is null || !TcpGroOnWrite)
+        if (_writeGro is not null && TcpGroOnWrite)
         {
-            return;
+            for (int i = 0; i < 2; i++)
+            {
+                PacketBuffer segment = BuildProbeSegment("netstack-tun-gro-probe"u8, i);
+                segment.RxChecksumValidated = true;
+                _writeGro.Enqueue(segment);
+            }
+            _writeGro.Flush();
+            TcpGroOnWrite = WriteProbe("TCP");
         }
-        ReadOnlySpan<byte> fingerprint = "netstack-tun-gro-probe"u8;
-        _writeOutCount = 0;
-        for (int i = 0; i < 2; i++)
-        {
-            PacketBuffer segment = BuildProbeSegment(fingerprint, i);
-            segment.RxChecksumValidated = true;
-            _writeGro.Enqueue(segment);
-        }
-        _writeGro.Flush();
+    }
+
+    /// <summary>
+    /// Writes the one merged probe packet GRO on write collected; false (switch GRO on write of that protocol off)
+    /// only when the kernel rejects it with EINVAL. A probe that was not merged, or a write that failed otherwise
+    /// (device down), decides nothing.
+    /// </summary>
+    private bool WriteProbe(string protocol)
+    {
         if (_writeOutCount != 1 || _writeOut[0].SegmentsRepresented != 2)
         {
-            _logger.LogTunWarning(Device.Name, "GRO on write probe: the probe segments were not merged; probe inconclusive");
+            _logger.LogTunWarning(Device.Name, $"{protocol} GRO on write probe: the probe packets were not merged; probe inconclusive");
             ReleaseCollected();
-            return;
+            return true;
         }
         long rejectedBefore = Drops[TunDropReason.WriteRejected];
         long failedBefore = Drops[TunDropReason.WriteFailed];
@@ -47,49 +59,18 @@ public sealed partial class TunEndpoint
         WriteAndRelease(merged);
         if (Drops[TunDropReason.WriteRejected] > rejectedBefore)
         {
-            TcpGroOnWrite = false;
-            _logger.LogTunWarning(Device.Name, "the kernel rejects GRO'd TCP writes (EINVAL): TCP GRO on write disabled");
+            _logger.LogTunWarning(Device.Name, $"the kernel rejects GRO'd {protocol} writes (EINVAL): {protocol} GRO on write disabled");
+            return false;
         }
-        else if (Drops[TunDropReason.WriteFailed] > failedBefore)
+        if (Drops[TunDropReason.WriteFailed] > failedBefore)
         {
-            _logger.LogTunWarning(Device.Name, $"GRO on write probe: write failed ({LinuxNative.Describe(_lastWriteError)}); probe inconclusive, GRO on write kept");
+            _logger.LogTunWarning(Device.Name, $"{protocol} GRO on write probe: write failed ({LinuxNative.Describe(_lastWriteError)}); probe inconclusive, kept on");
         }
         else
         {
-            _logger.LogTunInfo(Device.Name, "GRO on write probe accepted: TCP GRO on write on");
+            _logger.LogTunInfo(Device.Name, $"{protocol} GRO on write probe accepted: {protocol} GRO on write on");
         }
-    }
-
-    /// <summary>The same for UDP: two datagrams the coalescer merges into one USO packet (the kernel's USO write path).</summary>
-    private void ProbeUdpGroOnWrite()
-    {
-        ReadOnlySpan<byte> fingerprint = "netstack-tun-uso-probe"u8;
-        _writeOutCount = 0;
-        for (int i = 0; i < 2; i++)
-        {
-            _udpGro!.Add(BuildProbeDatagram(fingerprint, i));
-        }
-        _udpGro!.Flush();
-        if (_writeOutCount != 1 || _writeOut[0].SegmentsRepresented != 2)
-        {
-            _logger.LogTunWarning(Device.Name, "UDP GRO on write probe: the probe datagrams were not merged; probe inconclusive");
-            ReleaseCollected();
-            return;
-        }
-        long rejectedBefore = Drops[TunDropReason.WriteRejected];
-        PacketBuffer merged = _writeOut[0];
-        _writeOut[0] = null!;
-        _writeOutCount = 0;
-        WriteAndRelease(merged);
-        if (Drops[TunDropReason.WriteRejected] > rejectedBefore)
-        {
-            UdpGroOnWrite = false;
-            _logger.LogTunWarning(Device.Name, "the kernel rejects USO writes (EINVAL): UDP GRO on write disabled");
-        }
-        else
-        {
-            _logger.LogTunInfo(Device.Name, "UDP GRO on write probe accepted: UDP GRO on write on");
-        }
+        return true;
     }
 
     private PacketBuffer BuildProbeDatagram(ReadOnlySpan<byte> payload, int index)
