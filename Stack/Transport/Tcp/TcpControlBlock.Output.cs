@@ -133,12 +133,13 @@ internal sealed partial class TcpControlBlock
         {
             flags |= TcpFlags.Fin;
         }
-        if (!EmitSegment(seq, flags, seq - _sndUna, length, CurrentMss))
+        int segmentSize = CurrentMss;
+        if (!EmitSegment(seq, flags, seq - _sndUna, length, segmentSize))
         {
             return;
         }
         int sequenceLength = length + (fin ? 1 : 0);
-        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin);
+        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin, segmentSize);
         _bytesSent += length;
         _sndNxt = seq + sequenceLength;
         if (_sndNxt > _sndMax)

@@ -64,6 +64,18 @@ internal sealed partial class TcpControlBlock
     private long _lossProbes;
     private long _recoveries;
 
+    /// <summary>Records in the scoreboard (tests: a hostile peer must not be able to multiply them).</summary>
+    internal int ScoreboardRecords
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _sent.Count;
+            }
+        }
+    }
+
     /// <summary>Bytes in flight as RFC 6675 §4 counts them: sent, not SACKed, not deemed lost (or retransmitted since).</summary>
     private long Pipe
     {
@@ -347,11 +359,12 @@ internal sealed partial class TcpControlBlock
         {
             flags |= TcpFlags.Fin;
         }
-        if (!EmitSegment(start, flags, start - _sndUna, data, CurrentMss))
+        int segmentSize = CurrentMss;
+        if (!EmitSegment(start, flags, start - _sndUna, data, segmentSize))
         {
             return false;
         }
-        _sent.Retransmitted(start, length, Protocol.Now.Ticks);
+        _sent.Retransmitted(start, length, Protocol.Now.Ticks, segmentSize);
         _retransmits += Math.Max(1, (data + _effectiveMss - 1) / _effectiveMss);
         _bytesRetransmitted += data;
         if (_rtxDeadline == Never && !_persisting)
