@@ -3,7 +3,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using NetStack.Wire;
 
-namespace NetStack.Tests.Wire;
+namespace NetStack.Testing;
 
 /// <summary>An IPv4 header repr and the payload that goes after it.</summary>
 public sealed record Ipv4Sample(Ipv4Repr Repr, byte[] Payload)

@@ -1,25 +1,32 @@
-using System.Buffers.Binary;
+// FsCheck generators of the transport header reprs (TCP with options, UDP, ICMPv4, ICMPv6).
 using FsCheck;
 using FsCheck.Fluent;
-using NetStack.Checksums;
 using NetStack.Wire;
 
-namespace NetStack.Tests.Wire;
+namespace NetStack.Testing;
 
-/// <summary>FsCheck generators for the transport reprs, and arbitraries for FsCheck property attributes (no tests here).</summary>
+/// <summary>FsCheck generators for the transport reprs, and arbitraries for FsCheck property attributes.</summary>
 public static class TransportGenerators
 {
+    /// <summary>Any 16-bit value.</summary>
     public static Gen<ushort> UInt16Gen => Gen.Choose(0, 65535).Select(v => (ushort)v);
 
+    /// <summary>Any 32-bit value.</summary>
     public static Gen<uint> UInt32Gen =>
         Gen.Zip(UInt16Gen, UInt16Gen, (hi, lo) => ((uint)hi << 16) | lo);
 
+    /// <summary>0..<paramref name="maxLength"/> random bytes.</summary>
     public static Gen<byte[]> PayloadGen(int maxLength) =>
         Gen.Choose(0, maxLength).SelectMany(n => Gen.Choose(0, 255).Select(b => (byte)b).ArrayOf(n));
 
     private static Gen<T?> Optional<T>(Gen<T> gen) where T : struct =>
         Gen.Frequency((1, Gen.Constant((T?)null)), (2, gen.Select(v => (T?)v)));
 
+    /// <summary>
+    /// Any TCP header repr: any ports, numbers, the 9 flag bits, window and urgent pointer, each option present or not
+    /// (MSS, window scale, SACK-permitted, timestamps) and 0–4 SACK blocks, trimmed to what emit can carry so that
+    /// repr → emit → parse is the identity.
+    /// </summary>
     public static Gen<TcpRepr> TcpReprGen =>
         from ports in UInt16Gen.Two()
         from seqAck in UInt32Gen.Two()
@@ -64,11 +71,13 @@ public static class TransportGenerators
         return trimmed;
     }
 
+    /// <summary>Any UDP header repr (payload length 0..65527).</summary>
     public static Gen<UdpRepr> UdpReprGen =>
         from ports in UInt16Gen.Two()
         from length in Gen.Choose(0, 65535 - 8)
         select new UdpRepr { SourcePort = ports.Item1, DestinationPort = ports.Item2, PayloadLength = length };
 
+    /// <summary>ICMPv4 echo, destination unreachable (codes 0–15), fragmentation needed, time exceeded, parameter problem.</summary>
     public static Gen<IcmpV4Repr> IcmpV4ReprGen => Gen.OneOf(
         Gen.Zip(UInt16Gen, UInt16Gen, IcmpV4Repr.EchoRequest),
         Gen.Zip(UInt16Gen, UInt16Gen, IcmpV4Repr.EchoReply),
@@ -77,6 +86,7 @@ public static class TransportGenerators
         Gen.Choose(0, 1).Select(c => IcmpV4Repr.TimeExceeded((byte)c)),
         Gen.Choose(0, 255).Select(p => IcmpV4Repr.ParameterProblem((byte)p)));
 
+    /// <summary>ICMPv6 echo, destination unreachable (codes 0–6), packet too big, time exceeded, parameter problem.</summary>
     public static Gen<IcmpV6Repr> IcmpV6ReprGen => Gen.OneOf(
         Gen.Zip(UInt16Gen, UInt16Gen, IcmpV6Repr.EchoRequest),
         Gen.Zip(UInt16Gen, UInt16Gen, IcmpV6Repr.EchoReply),
@@ -85,60 +95,15 @@ public static class TransportGenerators
         Gen.Choose(0, 1).Select(c => IcmpV6Repr.TimeExceeded((byte)c)),
         Gen.Zip(Gen.Choose(0, 2), UInt32Gen, (c, p) => IcmpV6Repr.ParameterProblem((byte)c, p)));
 
+    /// <summary><see cref="TcpReprGen"/> as an arbitrary.</summary>
     public static Arbitrary<TcpRepr> TcpReprArb() => Arb.From(TcpReprGen);
 
+    /// <summary><see cref="UdpReprGen"/> as an arbitrary.</summary>
     public static Arbitrary<UdpRepr> UdpReprArb() => Arb.From(UdpReprGen);
 
+    /// <summary><see cref="IcmpV4ReprGen"/> as an arbitrary.</summary>
     public static Arbitrary<IcmpV4Repr> IcmpV4ReprArb() => Arb.From(IcmpV4ReprGen);
 
+    /// <summary><see cref="IcmpV6ReprGen"/> as an arbitrary.</summary>
     public static Arbitrary<IcmpV6Repr> IcmpV6ReprArb() => Arb.From(IcmpV6ReprGen);
-}
-
-/// <summary>
-/// Hand-written IPv4/IPv6 headers for tests (the IP views are written elsewhere; these tests do not depend
-/// on them), and pseudo-header sums.
-/// </summary>
-internal static class TestIp
-{
-    public static readonly byte[] V4Source = [192, 0, 2, 1];
-    public static readonly byte[] V4Destination = [198, 51, 100, 7];
-    public static readonly byte[] V6Source = Convert.FromHexString("20010db8000000000000000000000001");
-    public static readonly byte[] V6Destination = Convert.FromHexString("20010db80000000000000000000000fe");
-
-    public static uint PseudoV4(IpProtocol protocol, int length) =>
-        InternetChecksum.PseudoHeaderSumV4(V4Source, V4Destination, (byte)protocol, length);
-
-    public static uint PseudoV6(IpProtocol protocol, int length) =>
-        InternetChecksum.PseudoHeaderSumV6(V6Source, V6Destination, (byte)protocol, length);
-
-    /// <summary>An IPv4 packet (no options, DF, TTL 64, valid header checksum) around <paramref name="payload"/>.</summary>
-    public static byte[] V4(IpProtocol protocol, ReadOnlySpan<byte> payload)
-    {
-        var packet = new byte[20 + payload.Length];
-        packet[0] = 0x45;
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(4), 0x1234);
-        packet[6] = 0x40;
-        packet[8] = 64;
-        packet[9] = (byte)protocol;
-        V4Source.CopyTo(packet, 12);
-        V4Destination.CopyTo(packet, 16);
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), InternetChecksum.Compute(packet.AsSpan(0, 20)));
-        payload.CopyTo(packet.AsSpan(20));
-        return packet;
-    }
-
-    /// <summary>An IPv6 packet (hop limit 64, no extension headers) around <paramref name="payload"/>.</summary>
-    public static byte[] V6(IpProtocol protocol, ReadOnlySpan<byte> payload)
-    {
-        var packet = new byte[40 + payload.Length];
-        packet[0] = 0x60;
-        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(4), (ushort)payload.Length);
-        packet[6] = (byte)protocol;
-        packet[7] = 64;
-        V6Source.CopyTo(packet, 8);
-        V6Destination.CopyTo(packet, 24);
-        payload.CopyTo(packet.AsSpan(40));
-        return packet;
-    }
 }

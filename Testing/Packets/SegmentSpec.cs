@@ -1,11 +1,9 @@
-// Builds exact TCP/IPv4 and TCP/IPv6 packets for the GRO and GSO tests, every field settable.
+// Builds exact TCP/IPv4 and TCP/IPv6 packets (GRO, GSO and TCP tests), every header field settable.
 using System.Buffers.Binary;
-using NetStack.Buffers;
 using NetStack.Checksums;
-using NetStack.Link;
 using NetStack.Wire;
 
-namespace NetStack.Tests.Gro;
+namespace NetStack.Testing;
 
 /// <summary>One IPv6 extension header of a spec; its first byte (next header) is filled in by the builder.</summary>
 public sealed record ExtensionSpec(IpProtocol Type, byte[] Bytes);
@@ -30,40 +28,68 @@ public sealed record SegmentSpec
     public static ExtensionSpec DestinationOptions(byte pad = 0) =>
         new(IpProtocol.Ipv6DestinationOptions, [0, 0, 1, 4, pad, 0, 0, 0]);
 
+    /// <summary>IPv6 when true, else IPv4.</summary>
     public bool V6 { get; init; }
+    /// <summary>IPv4 source address (4 bytes).</summary>
     public byte[] Source { get; init; } = [10, 0, 0, 1];
+    /// <summary>IPv4 destination address (4 bytes).</summary>
     public byte[] Destination { get; init; } = [10, 0, 0, 2];
+    /// <summary>IPv6 source address (16 bytes).</summary>
     public byte[] Source6 { get; init; } = [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    /// <summary>IPv6 destination address (16 bytes).</summary>
     public byte[] Destination6 { get; init; } = [0xFD, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    /// <summary>TCP source port.</summary>
     public ushort SourcePort { get; init; } = 40000;
+    /// <summary>TCP destination port.</summary>
     public ushort DestinationPort { get; init; } = 5201;
+    /// <summary>TCP sequence number.</summary>
     public uint Sequence { get; init; } = 1000;
+    /// <summary>TCP acknowledgment number.</summary>
     public uint Acknowledgment { get; init; } = 77777;
+    /// <summary>TCP control bits (9 bits).</summary>
     public TcpFlags Flags { get; init; } = TcpFlags.Ack;
+    /// <summary>The 3 reserved bits of the TCP header (0–7).</summary>
     public int TcpReserved { get; init; }
+    /// <summary>TCP window field.</summary>
     public ushort Window { get; init; } = 502;
+    /// <summary>TCP urgent pointer field.</summary>
     public ushort UrgentPointer { get; init; }
+    /// <summary>TCP option bytes, a multiple of 4 long (default: NOP, NOP, timestamps).</summary>
     public byte[] TcpOptions { get; init; } = Timestamps(100, 200);
+    /// <summary>IPv4 TTL or IPv6 hop limit.</summary>
     public byte Ttl { get; init; } = 64;
+    /// <summary>IPv4 TOS or IPv6 traffic class (DSCP and ECN).</summary>
     public byte Tos { get; init; }
+    /// <summary>IPv6 flow label (20 bits).</summary>
     public uint FlowLabel { get; init; } = 0x12345;
+    /// <summary>IPv4 identification.</summary>
     public ushort Identification { get; init; } = 4242;
+    /// <summary>IPv4 DF flag.</summary>
     public bool DontFragment { get; init; } = true;
+    /// <summary>IPv4 reserved (evil) flag.</summary>
     public bool ReservedFlag { get; init; }
+    /// <summary>IPv4 MF flag.</summary>
     public bool MoreFragments { get; init; }
+    /// <summary>IPv4 fragment offset in bytes (a multiple of 8).</summary>
     public int FragmentOffset { get; init; }
+    /// <summary>IPv4 option bytes, a multiple of 4 long.</summary>
     public byte[] Ipv4Options { get; init; } = [];
+    /// <summary>IPv6 extension headers before TCP (next-header bytes are linked by the builder).</summary>
     public ExtensionSpec[] Extensions { get; init; } = [];
+    /// <summary>TCP payload.</summary>
     public byte[] Payload { get; init; } = [];
-    /// <summary>When false the packet is rented without RX validation (RxChecksumValidated stays false).</summary>
+    /// <summary>For harnesses that rent the packet: when false, RX validation is skipped (RxChecksumValidated stays false).</summary>
     public bool Validated { get; init; } = true;
-    /// <summary>Bytes of payload kept in the head when renting; the rest is attached by reference (-1: all in the head).</summary>
+    /// <summary>For harnesses that rent the packet: bytes of payload kept in the head, the rest attached by reference (-1: all in the head).</summary>
     public int HeadPayload { get; init; } = -1;
 
+    /// <summary>Offset of the TCP header: the IP header and extension headers.</summary>
     public int TcpOffset => V6 ? 40 + Extensions.Sum(e => e.Bytes.Length) : 20 + Ipv4Options.Length;
 
+    /// <summary>Length of every header (IP, extensions, TCP with options).</summary>
     public int HeaderLength => TcpOffset + 20 + TcpOptions.Length;
 
+    /// <summary>Length of the whole packet.</summary>
     public int Length => HeaderLength + Payload.Length;
 
     /// <summary>The spec of the segment that follows this one with <paramref name="payload"/> (contiguous sequence, next IPv4 ID).</summary>
@@ -74,6 +100,7 @@ public sealed record SegmentSpec
         Payload = payload,
     };
 
+    /// <summary>The packet bytes, with the IPv4 header checksum and the TCP checksum computed.</summary>
     public byte[] Build()
     {
         if (TcpOptions.Length % 4 != 0 || Ipv4Options.Length % 4 != 0)
@@ -130,36 +157,6 @@ public sealed record SegmentSpec
             ? InternetChecksum.PseudoHeaderSumV6(Source6, Destination6, (byte)IpProtocol.Tcp, tcpLength)
             : InternetChecksum.PseudoHeaderSumV4(Source, Destination, (byte)IpProtocol.Tcp, tcpLength);
         TcpHeader.WriteChecksum(tcp, pseudo);
-        return packet;
-    }
-
-    /// <summary>Rents the packet from <paramref name="pool"/> and runs the channel endpoint's RX validation on it (unless <see cref="Validated"/> is false).</summary>
-    public PacketBuffer Rent(PacketBufferPool pool) => RentBytes(pool, Build(), HeadPayload < 0 ? -1 : HeaderLength + HeadPayload, Validated);
-
-    /// <summary>Rents <paramref name="bytes"/>, the first <paramref name="headLength"/> in the head and the rest by reference (-1: all in the head).</summary>
-    public static PacketBuffer RentBytes(PacketBufferPool pool, byte[] bytes, int headLength, bool validate)
-    {
-        PacketBuffer packet;
-        if (headLength < 0 || headLength >= bytes.Length)
-        {
-            packet = pool.RentCopy(bytes);
-        }
-        else
-        {
-            packet = pool.RentCopy(bytes.AsSpan(0, headLength));
-            using PacketBuffer rest = pool.RentCopy(bytes.AsSpan(headLength));
-            Assert.True(packet.AppendReference(rest, 0, rest.Length));
-        }
-        if (validate)
-        {
-            RxVerdict verdict = RxChecksumValidator.Validate(packet, out RxDropReason reason);
-            Assert.NotEqual(RxVerdict.Drop, verdict);
-            Assert.Equal(RxDropReason.None, reason);
-        }
-        else
-        {
-            packet.NetworkProtocol = (bytes[0] >> 4) == 6 ? NetworkProtocol.IPv6 : NetworkProtocol.IPv4;
-        }
         return packet;
     }
 
