@@ -89,16 +89,27 @@ public static class FragmentGenerators
 
     /// <summary>
     /// The bytes of the fragmentable part the first fragment must hold so that it carries the whole header chain and
-    /// the first 8 bytes of the upper-layer header (RFC 7112 §5), rounded up to a multiple of 8.
+    /// the upper-layer header (RFC 7112 §5: TCP with its options, UDP's 8 bytes, ICMPv6's 4), rounded up to a multiple
+    /// of 8 (at least 8).
     /// </summary>
     public static int Ipv6MinimumFirstFragment(ReadOnlySpan<byte> packet)
     {
         int unfragmentable = UnfragmentableLength(packet, out _);
         int end = Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]);
-        int chain = Ipv6ExtensionWalker.TryWalk((IpProtocol)packet[6], packet[Ipv6Header.Length..end], out Ipv6ExtensionChain walked, out _)
-            ? Ipv6Header.Length + walked.UpperLayerOffset - unfragmentable
-            : 0;
-        return (chain + 8 + 7) & ~7;
+        if (!Ipv6ExtensionWalker.TryWalk((IpProtocol)packet[6], packet[Ipv6Header.Length..end], out Ipv6ExtensionChain walked, out _))
+        {
+            return 8;
+        }
+        int upper = Ipv6Header.Length + walked.UpperLayerOffset;
+        int header = walked.UpperLayerProtocol switch
+        {
+            IpProtocol.Tcp when end >= upper + 13 => Math.Max(TcpHeader.MinLength, (packet[upper + 12] >> 4) * 4),
+            IpProtocol.Tcp => TcpHeader.MinLength,
+            IpProtocol.Udp => UdpHeader.HeaderLength,
+            IpProtocol.IcmpV6 => 4,
+            _ => 0,
+        };
+        return Math.Max(8, (upper - unfragmentable + header + 7) & ~7);
     }
 
     /// <summary>
