@@ -59,6 +59,7 @@ public static partial class SeedCorpus
         AddChannelBatches(Add, packets);
         AddOffloadSeeds(Add);
         AddReassemblySeeds(Add);
+        AddStackSeeds(Add, packets);
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach ((string target, List<(string Name, byte[] Bytes)> list) in files)
