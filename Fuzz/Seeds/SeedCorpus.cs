@@ -60,6 +60,7 @@ public static partial class SeedCorpus
         AddOffloadSeeds(Add);
         AddReassemblySeeds(Add);
         AddStackSeeds(Add, packets);
+        AddPcapFrameSeeds(Add, packets);
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach ((string target, List<(string Name, byte[] Bytes)> list) in files)
