@@ -276,7 +276,7 @@ internal static class PacketChecker
                 report.Layers.Add("tcp");
                 if (!TcpHeader.TryCreate(transport, out TcpHeader tcp, out WireError error))
                 {
-                    report.Fail("tcp", unverifiable && error == WireError.Truncated ? "fragment" : Name(error));
+                    report.Fail("tcp", Name(error));
                     return;
                 }
                 report.Checksums.Add(("tcp", unverifiable ? ChecksumVerdict.Unverified
@@ -290,7 +290,13 @@ internal static class PacketChecker
                 report.Layers.Add("udp");
                 if (!UdpHeader.TryCreate(transport, out UdpHeader udp, out WireError udpError))
                 {
-                    report.Fail("udp", unverifiable && udpError == WireError.Truncated ? "fragment" : Name(udpError));
+                    // A first fragment holds the header but not the whole datagram its length field describes.
+                    if (unverifiable && transport.Length >= UdpHeader.HeaderLength && udpError is WireError.Truncated or WireError.BadTotalLength)
+                    {
+                        report.Checksums.Add(("udp", ChecksumVerdict.Unverified));
+                        return;
+                    }
+                    report.Fail("udp", Name(udpError));
                     return;
                 }
                 ChecksumVerdict verdict;
