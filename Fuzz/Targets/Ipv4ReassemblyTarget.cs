@@ -1,5 +1,4 @@
 // IPv4 fragment reassembly (RFC 791 §3.2) under the shared reassembly engine.
-using NetStack.Buffers;
 using NetStack.Testing;
 using NetStack.Wire;
 
@@ -38,9 +37,6 @@ public sealed class Ipv4ReassemblyTarget : ReassemblyTarget
 
     /// <inheritdoc/>
     protected override byte[] Expected(byte[] packet) => packet;
-
-    /// <inheritdoc/>
-    protected override byte[] CheckCompleted(PacketBuffer datagram) => CheckCompletedIpv4(datagram);
 
     /// <inheritdoc/>
     protected override bool MayShareKey(ReadOnlySpan<byte> raw, byte[] datagram) =>

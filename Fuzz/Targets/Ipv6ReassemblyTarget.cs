@@ -1,5 +1,4 @@
 // IPv6 fragment reassembly (RFC 8200 §4.5, RFC 5722, RFC 7112) under the shared reassembly engine.
-using NetStack.Buffers;
 using NetStack.Testing;
 using NetStack.Wire;
 
@@ -55,9 +54,6 @@ public sealed class Ipv6ReassemblyTarget : ReassemblyTarget
 
     /// <inheritdoc/>
     protected override byte[] Expected(byte[] packet) => packet;
-
-    /// <inheritdoc/>
-    protected override byte[] CheckCompleted(PacketBuffer datagram) => CheckCompletedIpv6(datagram);
 
     /// <inheritdoc/>
     protected override bool MayShareKey(ReadOnlySpan<byte> raw, byte[] datagram) =>

@@ -155,9 +155,6 @@ public abstract class ReassemblyTarget : IFuzzTarget
     /// <summary>The expected reassembly result for the datagram (usually the packet itself).</summary>
     protected abstract byte[] Expected(byte[] packet);
 
-    /// <summary>Checks that a completed datagram is well-formed and returns its bytes.</summary>
-    protected abstract byte[] CheckCompleted(PacketBuffer datagram);
-
     /// <summary>Whether a raw packet could share a harness datagram's key (then the datagram is no longer checked).</summary>
     protected abstract bool MayShareKey(ReadOnlySpan<byte> raw, byte[] datagram);
 
@@ -239,7 +236,9 @@ public abstract class ReassemblyTarget : IFuzzTarget
     private bool CheckResult(PacketBuffer datagram, bool notAFragment)
     {
         Check.True(datagram.ReferenceCount >= 1, "a completed datagram is alive");
-        byte[] bytes = notAFragment ? datagram.ToArray() : CheckCompleted(datagram);
+        // Raw input may hold the other IP version: check a datagram by its own version.
+        byte[] bytes = notAFragment ? datagram.ToArray()
+            : datagram.Length > 0 && datagram.Head[0] >> 4 == 6 ? CheckCompletedIpv6(datagram) : CheckCompletedIpv4(datagram);
         foreach (Datagram? d in _datagrams)
         {
             if (d is not null && !d.Tainted && SameKey(bytes, d.Packet))

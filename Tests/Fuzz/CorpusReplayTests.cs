@@ -80,7 +80,7 @@ public class CorpusReplayTests(ITestOutputHelper output)
     {
         IReadOnlyList<IFuzzTarget> all = FuzzTargets.CreateAll();
         Assert.Equal(["ChannelInbound", "Checksum", "Gro", "GsoSplit", "IcmpV4", "IcmpV6", "Ipv4", "Ipv4Reassembly", "Ipv6", "Ipv6Reassembly",
-            "RxValidation", "StackInbound", "Tcp", "TcpConnection", "Udp"],
+            "PcapFrame", "RxValidation", "StackInbound", "Tcp", "TcpConnection", "Udp"],
             all.Select(t => t.Name).Order(StringComparer.Ordinal));
         foreach (IFuzzTarget target in all)
         {
