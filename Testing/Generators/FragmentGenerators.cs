@@ -131,10 +131,12 @@ public static class FragmentGenerators
 
     /// <summary>
     /// A packet from <paramref name="packets"/> (default: <see cref="PacketGenerators.Any"/> with payloads up to 600 bytes)
-    /// cut into fragments, delivered shuffled, one of them duplicated one time in four.
+    /// cut into fragments, delivered shuffled, one of them duplicated one time in four. An IPv4 original has DF
+    /// cleared (a fragmented datagram cannot carry it), so it is exactly what reassembly rebuilds.
     /// </summary>
     public static Gen<FragmentedPacket> Fragmented(Gen<GeneratedPacket>? packets = null) =>
-        from packet in packets ?? PacketGenerators.Any(600)
+        from generated in packets ?? PacketGenerators.Any(600)
+        let packet = generated.Version == 4 ? generated with { Bytes = WithoutDontFragment(generated.Bytes) } : generated
         from identification in IpGenerators.UInt32
         let v6 = packet.Version == 6
         let length = v6 ? FragmentableLength(packet.Bytes) : packet.Bytes.Length - ((packet.Bytes[0] & 0x0F) * 4)
@@ -144,6 +146,14 @@ public static class FragmentGenerators
         from duplicate in Gen.Frequency((3, Gen.Constant(-1)), (1, Gen.Choose(0, pieces.Length - 1)))
         select new FragmentedPacket(packet,
             [.. order.Select(i => pieces[i]), .. duplicate >= 0 ? new[] { pieces[duplicate] } : []], pieces.Length);
+
+    private static byte[] WithoutDontFragment(byte[] packet)
+    {
+        byte[] copy = (byte[])packet.Clone();
+        copy[6] &= 0xBF;
+        Ipv4Header.RecomputeChecksum(copy);
+        return copy;
+    }
 
     private static int FragmentableLength(ReadOnlySpan<byte> packet) =>
         Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(packet[4..]) - UnfragmentableLength(packet, out _);
