@@ -35,6 +35,9 @@ public static partial class SeedCorpus
             Clock, 5, Clock, 6, Clock, 7, Clock, 8]);
         add("StackInbound", "zero-window-persist", [0x04, Handshake, 0, App, Accept, 0, Ack, 0, 0x00, App, Send | (3 << 3), 0, Clock, 4, Clock, 5,
             Clock, 6, Ack, 0, 0x40, Clock, 1]);
+        add("StackInbound", "back-pressure-bulk-batched-reads", [0x60, Handshake, 0, App, Accept, 0, App, Send | (15 << 3), 0, Ack, 0, 0xFF, Clock, 2,
+            Ack, 0, 0xFF, Clock, 4, Ack, 0, 0xFF, Clock, 5]);
+        add("StackInbound", "gso-batched-reads-v6", [0x21, Handshake, 1, App, Accept, 0, App, Send | (15 << 3), 0, Ack, 1, 0xFF, Clock, 1, Ack, 1, 0xFF]);
         add("StackInbound", "half-open-timeout", [0x02, Syn, 0 | (0xF << 3), Syn, 1 | (0xF << 3), Clock, 5, Clock, 6, Clock, 7, Clock, 7]);
         foreach ((string name, byte[] packet) in packets.Where(p => p.Name.Contains("syn", StringComparison.Ordinal) || p.Name.Contains("fragment", StringComparison.Ordinal)
             || p.Name.Contains("icmp-echo", StringComparison.Ordinal)))

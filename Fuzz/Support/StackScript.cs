@@ -18,7 +18,7 @@ namespace NetStack.Fuzz.Support;
 /// The engine of the <c>StackInbound</c> and <c>TcpConnection</c> targets.
 /// <para>Input: a configuration byte (bit 0: GSO on the link; bit 1: MTU 1280 instead of 1500; bit 2: small socket
 /// buffers of 4 KiB; bit 3: no SACK/timestamps/window scaling offered by the stack; bit 4: start with a GRO batch
-/// open), then operations, each an opcode byte and its arguments (see <see cref="Op"/>). Peers 0–3 are 10.0.0.1 (even)
+/// open; bit 5: read the link in batches; bit 6: an outbound queue of 2 packets, so bursts meet back-pressure), then operations, each an opcode byte and its arguments (see <see cref="Op"/>). Peers 0–3 are 10.0.0.1 (even)
 /// or fd00::1 (odd) with ports 40000–40003; the stack is 10.0.0.2 and fd00::2.</para>
 /// <para>Invariants checked: nothing throws but the documented <see cref="IOException"/> of a closed connection; every
 /// packet the stack sends passes RX validation (TCP and UDP checksums verified), comes from the stack's own address and
@@ -86,6 +86,8 @@ public sealed class StackScript
     private readonly int _mtu;
     private byte[]? _lastSent;
     private bool _batchOpen;
+    private readonly bool _readBatches;
+    private readonly PacketBuffer[] _batch = new PacketBuffer[8];
 
     /// <summary>Builds the stack from the configuration byte.</summary>
     public StackScript(PacketBufferPool pool, byte config)
@@ -97,8 +99,9 @@ public sealed class StackScript
             Name = "fuzz-stack",
             Mtu = _mtu,
             Gso = (config & 1) != 0 ? GsoSupport.Host : GsoSupport.None,
-            OutboundQueueCapacity = 256,
+            OutboundQueueCapacity = (config & 0x40) != 0 ? 2 : 256, // bit 6: back-pressure on every burst
         });
+        _readBatches = (config & 0x20) != 0;
         _stack = new NetworkStack(new NetworkStackOptions { TimeProvider = _clock, Pool = pool });
         Nic nic = _stack.CreateNic(_link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
@@ -174,8 +177,22 @@ public sealed class StackScript
         Check.Equal(0, _tcp.ConnectionCount, "no TCP connection after every connection was aborted and the listener disposed");
         Check.Equal(0, _tcp.ListenerCount, "no listener after dispose");
         Check.Equal(0, _stack.Udp.BoundCount, "no UDP binding after dispose");
+        Check.Equal(0, _link.Drain(), "nothing left queued after draining");
         _stack.Dispose();
+        Check.True(!_link.IsAttached, "the stack detaches from its link on dispose");
         _link.Close();
+        Check.True(_link.IsClosed, "closed");
+        // After Close: writes and inbound packets are refused and counted, reads end.
+        PacketBuffer late = _pool.Rent(0);
+        long refused = _link.Events[ChannelEvent.WriteAfterClose];
+        Check.Equal(0, _link.WritePackets([late]), "no write taken after Close");
+        late.Release();
+        Check.Equal(refused + 1, _link.Events[ChannelEvent.WriteAfterClose], "a write after Close is counted");
+        _link.InjectInbound(_pool.RentCopy([0x45]));
+        Check.Equal(1L, _link.Events[ChannelEvent.InboundAfterClose], "an inbound packet after Close is counted");
+        ValueTask<PacketBuffer?> read = _link.ReadAsync(CancellationToken.None);
+        Check.True(read.IsCompleted && read.Result is null, "ReadAsync ends after Close");
+        Check.True(_link.WaitWritableAsync(CancellationToken.None).IsCompleted, "WaitWritableAsync returns after Close");
         Drain();
         foreach (TcpConnection connection in _accepted)
         {
@@ -545,38 +562,59 @@ public sealed class StackScript
     // Everything the stack sent: each must validate; TCP segments to our peers teach them the stack's sequence numbers.
     private void Drain()
     {
+        if (_readBatches)
+        {
+            // Bit 5: the device reads in batches, as a TUN writer does.
+            for (int n; (n = _link.ReadBatch(_batch)) > 0;)
+            {
+                Check.True(n <= _batch.Length, "ReadBatch fills at most the span");
+                for (int i = 0; i < n; i++)
+                {
+                    PacketBuffer taken = _batch[i];
+                    _batch[i] = null!;
+                    Sent(taken);
+                }
+            }
+            Check.Equal(0, _link.NumQueued, "nothing queued after draining");
+            return;
+        }
         while (_link.Read() is { } packet)
         {
-            try
+            Sent(packet);
+        }
+    }
+
+    private void Sent(PacketBuffer packet)
+    {
+        try
+        {
+            if (packet.Gso.IsGso)
             {
-                if (packet.Gso.IsGso)
+                if (!GsoSegmenter.TrySplit(packet, _pool, _split, out int count, out GsoError error))
                 {
-                    if (!GsoSegmenter.TrySplit(packet, _pool, _split, out int count, out GsoError error))
+                    throw new FuzzInvariantException($"the stack sent a GSO packet that does not split: {error} {packet.Gso}");
+                }
+                for (int i = 0; i < count; i++)
+                {
+                    try
                     {
-                        throw new FuzzInvariantException($"the stack sent a GSO packet that does not split: {error} {packet.Gso}");
+                        Observe(_split[i].ToArray(), gso: true);
                     }
-                    for (int i = 0; i < count; i++)
+                    finally
                     {
-                        try
-                        {
-                            Observe(_split[i].ToArray(), gso: true);
-                        }
-                        finally
-                        {
-                            _split[i].Release();
-                            _split[i] = null!;
-                        }
+                        _split[i].Release();
+                        _split[i] = null!;
                     }
                 }
-                else
-                {
-                    Observe(packet.ToArray(), gso: false);
-                }
             }
-            finally
+            else
             {
-                packet.Release();
+                Observe(packet.ToArray(), gso: false);
             }
+        }
+        finally
+        {
+            packet.Release();
         }
     }
 

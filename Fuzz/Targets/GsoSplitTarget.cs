@@ -14,7 +14,8 @@ namespace NetStack.Fuzz.Targets;
 /// <summary>
 /// Input: byte 0 the GSO type (0 none, 1 TCPv4, 4 TCPv6, other values as they are), bytes 1–2 the MSS, byte 3 flags
 /// (bit 0 NeedsChecksum, bit 1 build as head + payload segments, bit 2 fix checksums first, bit 3 write the partial
-/// pseudo-header sum into the TCP checksum as GRO does, bit 4 take checksum start from bytes 4–5 instead of 0), bytes
+/// pseudo-header sum into the TCP checksum as GRO does, bit 4 take checksum start from bytes 4–5 instead of 0, bit 5
+/// up to 127 payload pieces), bytes
 /// 4–5 checksum start, then the packet.
 /// <para>Invariants: <see cref="GsoSegmenter.TryGetSegmentCount"/>, <see cref="GsoSegmenter.TrySplit"/> and
 /// <see cref="GsoSegmenter.SegmentLength"/> agree on success and count; the packet is not modified; each split
@@ -46,8 +47,11 @@ public sealed class GsoSplitTarget : IFuzzTarget
         byte flags = input[3];
         byte[] bytes = (flags & 4) != 0 ? PacketChecksums.Fixed(input[HeaderBytes..]) : input[HeaderBytes..].ToArray();
         var random = new InputRandom(input, salt: 21);
+        // Bit 5: payload in up to MaxPayloadSegments tiny pieces, so a segment's slice may span more pieces than a
+        // packet can reference (GsoSegmenter then copies that slice).
+        int maxCuts = (flags & 32) != 0 ? PacketBuffer.MaxPayloadSegments - 1 : 3;
         PacketBuffer packet = (flags & 2) != 0
-            ? SegmentedPacket.Build(_pool, bytes, HeaderSpan.Of(bytes), SegmentedPacket.ChooseCuts(ref random, HeaderSpan.Of(bytes), bytes.Length, 3), random.Next(4))
+            ? SegmentedPacket.Build(_pool, bytes, HeaderSpan.Of(bytes), SegmentedPacket.ChooseCuts(ref random, HeaderSpan.Of(bytes), bytes.Length, maxCuts), random.Next(4))
             : _pool.RentCopy(bytes);
         try
         {
@@ -82,6 +86,7 @@ public sealed class GsoSplitTarget : IFuzzTarget
         Check.Equal(counted, split, $"count and split agree on success ({countError}/{splitError})");
         Check.Equal(countError, splitError, "count and split give the same error");
         Check.Equal(counted && packet.Length > 0, GsoSegmenter.SegmentLength(packet, 0) > 0, "SegmentLength(0) > 0 exactly when a non-empty packet splits");
+        Check.Equal(counted ? count : 0, GsoSegmenter.SegmentCount(packet), "SegmentCount = TryGetSegmentCount");
         if (!split)
         {
             Check.Equal(0, splitCount, "a failed split returns nothing");
@@ -99,6 +104,26 @@ public sealed class GsoSplitTarget : IFuzzTarget
                 Check.Equal(GsoSegmenter.SegmentLength(packet, i), segment.Length, $"segment {i} length");
                 Check.True(GsoSegmenter.TryWriteSegment(packet, i, written, out int length, out GsoError error), $"TryWriteSegment {i}: {error}");
                 Check.BytesEqual(segment, written.AsSpan(0, length), $"segment {i}: split = write");
+                Check.Equal(length, GsoSegmenter.WriteSegment(packet, i, written), $"WriteSegment {i} = TryWriteSegment");
+                if (length > 0)
+                {
+                    Check.True(!GsoSegmenter.TryWriteSegment(packet, i, written.AsSpan(0, length - 1), out _, out GsoError shortError)
+                        && shortError == GsoError.DestinationTooSmall, "a destination one byte short is refused");
+                }
+            }
+            Check.True(!GsoSegmenter.TryWriteSegment(packet, count, written, out _, out GsoError past) && past == GsoError.IndexOutOfRange, "index past the count refused");
+            if (count > 1)
+            {
+                Check.True(!GsoSegmenter.TrySplit(packet, _pool, _again.AsSpan(0, count - 1), out _, out GsoError small) && small == GsoError.DestinationTooSmall,
+                    "an output one short is refused (and rents nothing)");
+            }
+            int again = GsoSegmenter.Split(packet, _pool, _again);
+            Check.Equal(count, again, "Split = TrySplit");
+            for (int i = 0; i < again; i++)
+            {
+                Check.BytesEqual(_segments[i].ToArray(), _again[i].ToArray(), $"Split segment {i} = TrySplit segment {i}");
+                _again[i].Release();
+                _again[i] = null!;
             }
             if (packet.Gso.IsGso)
             {
