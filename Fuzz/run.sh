@@ -3,6 +3,7 @@
 #
 #   Fuzz/run.sh <target> [seconds]          libFuzzer, default 60 s, prints exec/s and total executions
 #   Fuzz/run.sh <target> [seconds] --afl    afl-fuzz instead
+#   Fuzz/run.sh <target> merge              add the scratch corpus's coverage-increasing inputs to Fuzz/Corpora/<target>
 #   Fuzz/run.sh list                        the targets
 #
 # Installs what it needs on first use: clang and libFuzzer (Debian: clang-14, libclang-rt-14-dev), the
@@ -24,6 +25,7 @@ target="${1:-}"
 seconds="${2:-60}"
 engine="libfuzzer"
 [[ "${3:-}" == "--afl" || "${2:-}" == "--afl" ]] && engine="afl"
+[[ "${2:-}" == "merge" ]] && engine="merge"
 [[ "$seconds" == "--afl" ]] && seconds=60
 
 if [[ -z "$target" ]]; then
@@ -81,13 +83,24 @@ artifacts="$work/artifacts/$target"
 mkdir -p "$corpus" "$artifacts"
 logfile="$work/$target.$engine.log"
 
-if [[ "$engine" == "libfuzzer" ]]; then
+if [[ "$engine" == "libfuzzer" || "$engine" == "merge" ]]; then
   apt_install clang-14 libclang-rt-14-dev
   driver="$work/netstack-libfuzzer"
   if [[ ! -x "$driver" || "$here/driver/netstack-libfuzzer.c" -nt "$driver" ]]; then
     log "building the libFuzzer driver"
     clang-14 -O2 -fsanitize=fuzzer "$here/driver/netstack-libfuzzer.c" -o "$driver"
   fi
+fi
+if [[ "$engine" == "merge" ]]; then
+  # libFuzzer -merge=1: inputs of the scratch corpus that add coverage to the seeds are copied into the seeds
+  # (named by their SHA-1); keep the seed corpus small by merging after a long run, then replay and commit.
+  before=$(ls "$seeds" | wc -l)
+  "$driver" -merge=1 -max_len="${FUZZ_MAX_LEN:-4096}" -timeout=10 -rss_limit_mb=4096 \
+    --target_path="$out/NetStack.Fuzz" --target_arg="$target" "$seeds" "$corpus" >"$work/$target.merge.log" 2>&1
+  echo "target=$target merged: $(( $(ls "$seeds" | wc -l) - before )) input(s) added to $seeds (log: $work/$target.merge.log)"
+  exit 0
+fi
+if [[ "$engine" == "libfuzzer" ]]; then
   log "libFuzzer on $target for $seconds s (log: $logfile)"
   jobs=(); [[ "${FUZZ_JOBS:-1}" != 1 ]] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
   set +e

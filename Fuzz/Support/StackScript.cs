@@ -145,6 +145,7 @@ public sealed class StackScript
     /// <summary>Runs every operation of <paramref name="reader"/>, checking invariants after each.</summary>
     public void Run(ref PacketRecordReader reader, ref InputRandom random)
     {
+        Drain(); // what the set-up made the stack send
         int ops = 0;
         while (!reader.Rest.IsEmpty && ops++ < 512)
         {
@@ -281,10 +282,12 @@ public sealed class StackScript
     private void Handshake(Peer peer)
     {
         long overflowBefore = _tcp.Drops[TcpDropReason.ListenOverflow];
+        long queueFullBefore = _stack.Drops[IpDropReason.LinkQueueFull];
         int pendingBefore = _listener.Pending;
         SendSyn(peer, ListenPort, 0xF);
         Drain();
-        if (_tcp.Drops[TcpDropReason.ListenOverflow] != overflowBefore)
+        // A full listen queue, or a full link queue (back-pressure: the SYN-ACK waits for a retransmission), is no failure.
+        if (_tcp.Drops[TcpDropReason.ListenOverflow] != overflowBefore || _stack.Drops[IpDropReason.LinkQueueFull] != queueFullBefore)
         {
             return;
         }
