@@ -242,7 +242,8 @@ public sealed class PipeLink : IDisposable
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(sink);
-        return new PipeLinkDirection(source, sink, MakeDirectionStage(sink, impairment, seed, direction), Options.BatchSize, Options.MaxBatchesPerPump);
+        bool split = Options.Gso == PipeLinkGso.Split || (Options.Gso == PipeLinkGso.Auto && impairment is not null);
+        return new PipeLinkDirection(source, sink, MakeDirectionStage(sink, impairment, seed, direction), Options.BatchSize, Options.MaxBatchesPerPump, split);
     }
 
     private static int DeriveSeed(int seed) => unchecked((seed * -1640531535) + 0x7F4A7C15);

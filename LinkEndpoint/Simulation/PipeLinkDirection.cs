@@ -8,9 +8,12 @@ public sealed class PipeLinkDirection
     private readonly PacketBuffer[] _batch;
     private readonly int _maxBatches;
     private readonly IPacketSink _entry;
+    private readonly PacketBuffer[]? _segments; // scratch for splitting super-segments; null when they pass through
     private long _packetsRead;
+    private long _superSegmentsSplit;
+    private long _splitFailures;
 
-    internal PipeLinkDirection(IPacketSource source, IPacketSink sink, ImpairmentStage? impairment, int batchSize, int maxBatches)
+    internal PipeLinkDirection(IPacketSource source, IPacketSink sink, ImpairmentStage? impairment, int batchSize, int maxBatches, bool splitGso)
     {
         Source = source;
         Sink = sink;
@@ -18,7 +21,20 @@ public sealed class PipeLinkDirection
         _entry = (IPacketSink?)impairment ?? sink;
         _batch = new PacketBuffer[batchSize];
         _maxBatches = maxBatches;
+        _segments = splitGso ? new PacketBuffer[MaxSegments] : null;
     }
+
+    /// <summary>Segments a 64 KiB super-segment can hold at the smallest MSS a stack sends (48 bytes).</summary>
+    private const int MaxSegments = (65535 / 48) + 1;
+
+    /// <summary>True when super-segments are split into wire segments before the impairment stage.</summary>
+    public bool SplitsGso => _segments is not null;
+
+    /// <summary>Super-segments split into wire segments.</summary>
+    public long SuperSegmentsSplit => Interlocked.Read(ref _superSegmentsSplit);
+
+    /// <summary>Super-segments that could not be split (malformed GSO metadata) and were dropped.</summary>
+    public long SplitFailures => Interlocked.Read(ref _splitFailures);
 
     /// <summary>Where packets come from.</summary>
     public IPacketSource Source { get; }
@@ -80,6 +96,34 @@ public sealed class PipeLinkDirection
     /// <summary>Releases every packet the direction holds (the impairment stage's heap); the source keeps its own.</summary>
     internal void ReleaseInFlight() => Impairment?.Clear();
 
+    /// <summary>Splits a super-segment into wire segments (a NIC's TSO) or hands it over whole (a veth pair); takes the reference.</summary>
+    private void ForwardSuperSegment(PacketBuffer packet)
+    {
+        if (_segments is null)
+        {
+            if (packet.Gso.NeedsChecksum)
+            {
+                packet.RxChecksumValidated = true; // CHECKSUM_PARTIAL across memory: nothing can have changed it
+            }
+            _entry.Enqueue(packet);
+            return;
+        }
+        bool split = GsoSegmenter.TrySplit(packet, packet.Pool, _segments, out int count, out _);
+        packet.Release();
+        if (!split)
+        {
+            Interlocked.Increment(ref _splitFailures);
+            return;
+        }
+        Interlocked.Increment(ref _superSegmentsSplit);
+        for (int i = 0; i < count; i++)
+        {
+            PacketBuffer segment = _segments[i];
+            _segments[i] = null!;
+            _entry.Enqueue(segment);
+        }
+    }
+
     private void Forward(int n)
     {
         int i = 0;
@@ -89,7 +133,14 @@ public sealed class PipeLinkDirection
             {
                 PacketBuffer p = _batch[i];
                 _batch[i] = null!;
-                _entry.Enqueue(p);
+                if (p.Gso.IsGso)
+                {
+                    ForwardSuperSegment(p);
+                }
+                else
+                {
+                    _entry.Enqueue(p);
+                }
             }
         }
         finally

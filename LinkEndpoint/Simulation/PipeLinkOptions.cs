@@ -1,5 +1,19 @@
 namespace NetStack.Link;
 
+/// <summary>What a <see cref="PipeLink"/> does with a GSO super-segment (a packet with <see cref="GsoOptions"/>).</summary>
+public enum PipeLinkGso
+{
+    /// <summary>Split it when the direction is impaired (loss and corruption hit wire segments), else pass it through.</summary>
+    Auto,
+    /// <summary>Always split it into MSS-sized segments with full checksums, as a NIC would before the wire.</summary>
+    Split,
+    /// <summary>
+    /// Hand it over whole, like a veth pair: a partial checksum is marked validated, since the bytes never left
+    /// memory. The receiving stack takes the super-segment as one large segment.
+    /// </summary>
+    PassThrough,
+}
+
 /// <summary>How a <see cref="PipeLink"/> behaves.</summary>
 public sealed class PipeLinkOptions
 {
@@ -20,6 +34,9 @@ public sealed class PipeLinkOptions
 
     /// <summary>Most batches one direction moves in one <see cref="PipeLink.PumpOnce"/>, so a busy source cannot starve the other direction (default 16).</summary>
     public int MaxBatchesPerPump { get; init; } = 16;
+
+    /// <summary>What to do with GSO super-segments (default <see cref="PipeLinkGso.Auto"/>).</summary>
+    public PipeLinkGso Gso { get; init; } = PipeLinkGso.Auto;
 
     /// <summary>Name used in the impairment stages' metric tags (suffixed with the direction).</summary>
     public string Name { get; init; } = "pipe";

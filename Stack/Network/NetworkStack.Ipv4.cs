@@ -140,7 +140,7 @@ public sealed partial class NetworkStack
             TimeToLive = ttl,
             Dscp = (byte)(tos >> 2),
             Ecn = (byte)(tos & 3),
-            Identification = _ipv4Ids.Next(route.Source.V4, route.Destination.V4, (byte)protocol),
+            Identification = _ipv4Ids.Next(route.Source.V4, route.Destination.V4, (byte)protocol, packet.Gso.IsGso ? Math.Max(packet.SegmentsRepresented, 1) : 1),
             DontFragment = dontFragment,
             PayloadLength = packet.Length,
         };

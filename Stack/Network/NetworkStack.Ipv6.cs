@@ -6,7 +6,7 @@ namespace NetStack.Network;
 
 public sealed partial class NetworkStack
 {
-    private int _ipv6FragmentId = Random.Shared.Next();
+    private int _ipv6FragmentId;
 
     /// <summary>IPv6 input (RFC 8200 §3–§4). The packet is borrowed.</summary>
     private void DeliverIpv6(Nic nic, PacketBuffer packet)

@@ -56,7 +56,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly FragmentReassembler _reassembler;
     private readonly Lock _reassemblyLock = new();
     private readonly ITimer _housekeeping;
-    private readonly Ipv4IdGenerator _ipv4Ids = new();
+    private readonly Ipv4IdGenerator _ipv4Ids;
     private Nic[] _nics = [];
     private bool _disposed;
 
@@ -66,12 +66,15 @@ public sealed partial class NetworkStack : IDisposable
         Options = options ?? new NetworkStackOptions();
         Clock = Options.TimeProvider;
         Pool = Options.Pool;
+        Random random = Options.RandomSeed is int seed ? new Random(seed) : new Random();
+        _ipv4Ids = new Ipv4IdGenerator(Options.RandomSeed);
+        _ipv6FragmentId = random.Next();
         Logger = Options.LoggerFactory?.CreateLogger("NetStack.Network") ?? NullLogger.Instance;
         Drops = new ReasonCounters<IpDropReason>(s_meter, "netstack.ip.drops", "Packets dropped by the network layer");
         Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts");
         PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout);
-        Icmp = new IcmpProtocol(this);
-        Udp = new UdpProtocol(this);
+        Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
+        Udp = new UdpProtocol(this, random.Next(Options.EphemeralPortMin, Options.EphemeralPortMax + 1));
         _transports[(int)IpProtocol.Udp] = Udp;
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
@@ -256,6 +259,8 @@ public sealed partial class NetworkStack : IDisposable
         }
         pulled.NetworkProtocol = packet.NetworkProtocol;
         pulled.RxChecksumValidated = packet.RxChecksumValidated;
+        pulled.Gso = packet.Gso; // a super-segment stays one: TCP counts the wire segments it stands for
+        pulled.SegmentsRepresented = packet.SegmentsRepresented;
         return pulled;
     }
 

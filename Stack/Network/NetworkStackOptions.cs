@@ -47,4 +47,11 @@ public sealed class NetworkStackOptions
 
     /// <summary>How long a learned path MTU is trusted before it is forgotten (RFC 1191 §6.3 suggests 10 minutes).</summary>
     public TimeSpan PathMtuTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Seeds the stack's unpredictable-but-not-secret choices (IPv4 identification keys and counters, IPv6
+    /// fragment IDs, ping IDs, UDP ephemeral ports); random when null. Fix it only for simulations that must
+    /// replay packet for packet.
+    /// </summary>
+    public int? RandomSeed { get; init; }
 }

@@ -30,11 +30,11 @@ internal sealed class TcpTestHarness : IDisposable
     public static readonly IPAddress LocalIp = IPAddress.Parse("10.0.0.2");
     public static readonly IPAddress PeerIp = IPAddress.Parse("10.0.0.1");
 
-    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500)
+    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500, GsoSupport gso = GsoSupport.None)
     {
         Pool = new LeakCheckedPool();
-        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = GsoSupport.None, EnableGro = false, Mtu = mtu });
-        Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool });
+        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu });
+        Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = 99 });
         Nic nic = Stack.CreateNic(Link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
         Tcp = TcpProtocol.Attach(Stack, options ?? new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7 });

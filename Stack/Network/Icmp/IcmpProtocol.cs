@@ -43,11 +43,12 @@ public sealed class IcmpProtocol
     private readonly Lock _bucketLock = new();
     private double _tokens;
     private long _lastRefill;
-    private int _nextPingId = Random.Shared.Next(ushort.MaxValue);
+    private int _nextPingId;
 
-    internal IcmpProtocol(NetworkStack stack)
+    internal IcmpProtocol(NetworkStack stack, int firstPingId)
     {
         _stack = stack;
+        _nextPingId = firstPingId;
         _tokens = stack.Options.IcmpErrorBurst;
         _lastRefill = stack.Clock.GetTimestamp();
         Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events");

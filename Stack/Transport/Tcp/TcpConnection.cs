@@ -39,6 +39,20 @@ public sealed class TcpConnection : Stream
     /// <summary>The options this connection runs with.</summary>
     public TcpConnectionOptions Options => _tcb.Options;
 
+    /// <summary>Nagle's algorithm off (like <see cref="Socket.NoDelay"/>); setting it true sends what Nagle held back.</summary>
+    public bool NoDelay
+    {
+        get => _tcb.Options.NoDelay;
+        set => _tcb.SetNoDelay(value);
+    }
+
+    /// <summary>Keepalive probes on an idle connection (SO_KEEPALIVE), with the idle time and interval of <see cref="Options"/>.</summary>
+    public bool KeepAlive
+    {
+        get => _tcb.Options.KeepAlive;
+        set => _tcb.SetKeepAlive(value);
+    }
+
     /// <summary>A snapshot of state, RTT, RTO, windows and counters.</summary>
     public TcpConnectionStatistics GetStatistics() => _tcb.GetStatistics();
 

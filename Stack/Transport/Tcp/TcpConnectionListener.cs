@@ -99,7 +99,7 @@ public sealed class TcpConnectionListener : IDisposable
     }
 
     /// <summary>A segment for no connection on this port (RFC 9293 §3.10.7.2).</summary>
-    internal void OnSegment(in IpPacketInfo info, ref TcpSegment segment)
+    internal void OnSegment(in IpPacketInfo info, ref TcpSegment segment, SequenceNumber? issFloor = null)
     {
         TcpFlags flags = segment.Header.Flags;
         if ((flags & TcpFlags.Rst) != 0)
@@ -126,7 +126,7 @@ public sealed class TcpConnectionListener : IDisposable
                 _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
                 return;
             }
-            tcb = _tcp.CreatePassive(this, info, segment.Header);
+            tcb = _tcp.CreatePassive(this, info, segment.Header, issFloor);
             if (tcb is null)
             {
                 _tcp.Drops.Increment(TcpDropReason.ListenOverflow);

@@ -52,6 +52,7 @@ internal sealed partial class TcpControlBlock
     internal int Send(ReadOnlySpan<byte> data)
     {
         int total = 0;
+        int sinceOutput = 0;
         while (total < data.Length)
         {
             Span<byte> region;
@@ -66,10 +67,31 @@ internal sealed partial class TcpControlBlock
                 region = _sendBuffer.Reserve(Math.Min(space, data.Length - total));
             }
             data.Slice(total, region.Length).CopyTo(region); // the one copy in: application → send buffer
+            bool output;
             lock (Gate)
             {
                 _sendBuffer.Commit(region.Length);
                 total += region.Length;
+                sinceOutput += region.Length;
+                // One send opportunity per 64 KiB copied (or at the end), not per buffer chunk: super-segments
+                // stay as large as GSO allows, and the first bytes still leave while the rest is copied.
+                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= Options.SendBufferSize;
+                if (output)
+                {
+                    sinceOutput = 0;
+                    Output();
+                    ArmTimer();
+                }
+            }
+            if (output)
+            {
+                Flush();
+            }
+        }
+        if (sinceOutput > 0)
+        {
+            lock (Gate)
+            {
                 Output();
                 ArmTimer();
             }
@@ -77,6 +99,9 @@ internal sealed partial class TcpControlBlock
         }
         return total;
     }
+
+    /// <summary>Bytes copied into the send buffer before the next send opportunity (one full super-segment).</summary>
+    private const int MaxSendBurst = 64 * 1024;
 
     private void ThrowIfCannotSend()
     {
@@ -237,6 +262,38 @@ internal sealed partial class TcpControlBlock
     {
         SignalReadable();
         SignalWritable();
+    }
+
+    /// <summary>Turns Nagle's algorithm off (true) or on; turning it off sends what Nagle held back.</summary>
+    internal void SetNoDelay(bool noDelay)
+    {
+        lock (Gate)
+        {
+            if (Options.NoDelay == noDelay)
+            {
+                return;
+            }
+            Options = Options with { NoDelay = noDelay };
+            Output();
+            ArmTimer();
+        }
+        Flush();
+    }
+
+    /// <summary>Turns keepalive probes on or off; the idle time counts from the last segment received.</summary>
+    internal void SetKeepAlive(bool keepAlive)
+    {
+        lock (Gate)
+        {
+            if (Options.KeepAlive == keepAlive)
+            {
+                return;
+            }
+            Options = Options with { KeepAlive = keepAlive };
+            _keepaliveProbes = 0;
+            _keepaliveDeadline = keepAlive && _state is TcpState.Established or TcpState.CloseWait ? _lastReceived + Options.KeepAliveIdle : Never;
+            ArmTimer();
+        }
     }
 
     /// <summary>A snapshot of the connection's counters and variables.</summary>

@@ -311,6 +311,47 @@ internal sealed partial class TcpControlBlock
         }
     }
 
+    /// <summary>
+    /// A SYN for this connection's 4-tuple (RFC 6191 §2, RFC 1122 §4.2.2.13). In TIME-WAIT a SYN that is provably
+    /// new — a newer timestamp, or without timestamps a higher sequence number — ends this incarnation so that
+    /// the SYN can open the next one: returns true, the caller hands the SYN to the listener. A SYN that is not
+    /// provably new is dropped silently (TIME-WAIT goes on) and counted; returns false with
+    /// <paramref name="dropped"/> set. Any other state: false, the segment is processed as usual.
+    /// </summary>
+    internal bool TryReopenFromTimeWait(in TcpRepr syn, out bool dropped, out SequenceNumber sendEnd)
+    {
+        dropped = false;
+        lock (Gate)
+        {
+            sendEnd = _sndMax;
+            if (_state != TcpState.TimeWait)
+            {
+                return false;
+            }
+            bool newHasTimestamps = Options.Timestamps && syn.Timestamps.HasValue;
+            SequenceNumber seq = syn.SequenceNumber;
+            bool honor;
+            if (newHasTimestamps && _timestamps)
+            {
+                int delta = unchecked((int)(syn.Timestamps!.Value.Value - _tsRecent));
+                honor = delta > 0 || (delta == 0 && seq > _rcvNxt);
+            }
+            else
+            {
+                honor = _timestamps || seq > _rcvNxt; // old incarnation had timestamps: its duplicates are PAWS-safe
+            }
+            if (!honor)
+            {
+                dropped = true;
+                Protocol.Drops.Increment(TcpDropReason.TimeWaitSynIgnored);
+                return false;
+            }
+            Terminate(SocketError.Success);
+        }
+        Flush();
+        return true;
+    }
+
     /// <summary>A hard ICMP error about our SYN (RFC 1122 §4.2.3.9): the connect fails as refused.</summary>
     internal void OnHardIcmpError(uint quotedSequence)
     {
@@ -340,7 +381,7 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             Route = Route with { Mtu = mtu };
-            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), 32);
+            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), MinimumSendMss);
             if (mss < _effectiveMss)
             {
                 _effectiveMss = mss;

@@ -6,6 +6,12 @@ namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
+    /// <summary>
+    /// The smallest payload we put in a full segment, whatever MSS the peer announced (Linux's tcp_min_snd_mss):
+    /// a peer announcing an MSS of 1 would otherwise make us send one packet per byte (CVE-2019-11479).
+    /// </summary>
+    internal const int MinimumSendMss = 48;
+
     private readonly int _ourMss;
     private int _effectiveMss;      // payload bytes per segment we send, options excluded
     private int _peerMss;
@@ -64,7 +70,7 @@ internal sealed partial class TcpControlBlock
         }
         _sack = Options.Sack && syn.SackPermitted;
         // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
-        _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), 32);
+        _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), MinimumSendMss);
         _congestion.SetMss(_effectiveMss);
     }
 

@@ -30,6 +30,10 @@ internal sealed partial class TcpControlBlock
             return;
         }
         SequenceNumber dataEnd = DataEnd;
+        // The segmentation decision, once per send opportunity (DESIGN §2 outbound step 2): one MSS, or with GSO
+        // the most whole segments a 64 KiB super-segment holds.
+        int mss = CurrentMss;
+        int maxChunk = MaxSuperSegmentPayload(mss);
         while (true)
         {
             int available = dataEnd - _sndNxt;
@@ -44,8 +48,18 @@ internal sealed partial class TcpControlBlock
                 }
                 break;
             }
-            int mss = CurrentMss;
-            int length = (int)Math.Min(Math.Min(available, mss), Math.Max(usable, 0));
+            int length = (int)Math.Min(Math.Min(available, maxChunk), Math.Max(usable, 0));
+            if (length > mss && length % mss != 0)
+            {
+                // The short last segment of a super-segment follows full ones, so it is never sent "idle": it goes
+                // only where Nagle and SWS avoidance would let it go after them, as it would without GSO.
+                int tail = length % mss;
+                bool tailIsEnd = length == available;
+                if (!tailIsEnd || !((finPending) || Options.NoDelay || tail >= _maxSndWnd / 2 || _overrideSws))
+                {
+                    length -= tail;
+                }
+            }
             if (length <= 0)
             {
                 if (_sndWnd == 0 && _sndMax == _sndUna)
@@ -74,6 +88,22 @@ internal sealed partial class TcpControlBlock
         }
     }
 
+    /// <summary>
+    /// Payload of the largest segment we hand the link: with GSO (host or software) as many whole MSS-sized
+    /// segments as fit a 64 KiB IP packet with the largest headers, else one MSS.
+    /// </summary>
+    private int MaxSuperSegmentPayload(int mss)
+    {
+        ILinkEndpoint link = Route.Nic.Link;
+        if (link.SupportedGso == GsoSupport.None || link.GsoMaxSize <= 0)
+        {
+            return mss;
+        }
+        int headers = (Tuple.RemoteAddress.IsV4 ? Ipv4Header.MinLength : Ipv6Header.Length) + TcpHeader.MaxLength;
+        int room = Math.Min(link.GsoMaxSize, ushort.MaxValue) - headers;
+        return Math.Max(mss, room / mss * mss);
+    }
+
     /// <summary>Sends (or resends) <paramref name="length"/> bytes at <paramref name="seq"/>, with FIN when asked.</summary>
     private void SendData(SequenceNumber seq, int length, bool fin)
     {
@@ -87,7 +117,7 @@ internal sealed partial class TcpControlBlock
         {
             flags |= TcpFlags.Fin;
         }
-        if (!EmitSegment(seq, flags, seq - _sndUna, length))
+        if (!EmitSegment(seq, flags, seq - _sndUna, length, CurrentMss))
         {
             return;
         }
@@ -234,12 +264,16 @@ internal sealed partial class TcpControlBlock
                 probe.Timestamps = default(TcpTimestamps);
             }
             int sackBytes = probe.OptionsLength - (_timestamps ? 12 : 0);
-            return Math.Max(_effectiveMss - sackBytes, 32);
+            return Math.Max(_effectiveMss - sackBytes, MinimumSendMss);
         }
     }
 
-    /// <summary>Builds one segment with payload from the send buffer and queues it for the link.</summary>
-    private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length)
+    /// <summary>
+    /// Builds one segment with payload from the send buffer (by reference) and queues it for the link. Payload
+    /// over <paramref name="segmentSize"/> makes a GSO super-segment: <see cref="GsoOptions"/> with that MSS and
+    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL, DESIGN §2 step 2, §4).
+    /// </summary>
+    private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length, int segmentSize = int.MaxValue)
     {
         bool syn = (flags & TcpFlags.Syn) != 0;
         var repr = new TcpRepr
@@ -279,7 +313,26 @@ internal sealed partial class TcpControlBlock
             return false;
         }
         uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
-        TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
+        int wireSegments = 1;
+        if (length > segmentSize)
+        {
+            wireSegments = (length + segmentSize - 1) / segmentSize;
+            TcpHeader.WritePartialChecksum(header, pseudo);
+            packet.Gso = new GsoOptions
+            {
+                Type = Tuple.RemoteAddress.IsV4 ? GsoType.TcpV4 : GsoType.TcpV6,
+                NeedsChecksum = true,
+                HeaderLength = (ushort)headerLength, // the network layer adds its header to this and to ChecksumStart
+                MaxSegmentSize = (ushort)segmentSize,
+                ChecksumStart = 0,
+                ChecksumOffset = TcpHeader.ChecksumOffset,
+            };
+            packet.SegmentsRepresented = wireSegments;
+        }
+        else
+        {
+            TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
+        }
         if ((flags & TcpFlags.Ack) != 0)
         {
             _lastAckSent = _rcvNxt;
@@ -287,8 +340,12 @@ internal sealed partial class TcpControlBlock
             _ackNow = false;
             _segmentsSinceAck = 0;
         }
-        _segmentsSent++;
-        Protocol.Events.Increment(TcpEvent.SegmentsSent);
+        _segmentsSent += wireSegments;
+        Protocol.Events.Add(TcpEvent.SegmentsSent, wireSegments);
+        if (wireSegments > 1)
+        {
+            Protocol.Events.Increment(TcpEvent.SuperSegmentsSent);
+        }
         Enqueue(packet);
         return true;
     }

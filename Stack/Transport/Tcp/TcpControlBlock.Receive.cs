@@ -40,9 +40,20 @@ internal sealed partial class TcpControlBlock
     /// <summary>Queues in-window segment text (already trimmed to the window) and decides how to ACK it.</summary>
     private void AcceptText(SequenceNumber seq, PacketBuffer packet, int offset, int length)
     {
-        if (length > _rcvMss)
+        // A coalesced segment (GRO, or a peer's GSO over memory) stands for several wire segments: learn the
+        // peer's segment size from its GSO metadata, not from its length (RFC 9293 §3.8.6.3 counts full-sized
+        // segments, and a 64 KiB super-segment is 45 of them).
+        int segments = 1;
+        int wireSize = length;
+        if (packet.Gso.IsGso && packet.Gso.MaxSegmentSize > 0)
         {
-            _rcvMss = Math.Min(length, Math.Max(_ourMss, length));
+            wireSize = Math.Min(length, packet.Gso.MaxSegmentSize);
+            segments = Math.Max(packet.SegmentsRepresented, (length + wireSize - 1) / wireSize);
+            Protocol.Events.Increment(TcpEvent.CoalescedSegmentsReceived);
+        }
+        if (wireSize > _rcvMss)
+        {
+            _rcvMss = wireSize;
         }
         bool hadHoles = _receiveQueue.OutOfOrderCount > 0;
         SequenceNumber before = _rcvNxt;
@@ -59,7 +70,7 @@ internal sealed partial class TcpControlBlock
         }
         else
         {
-            _segmentsSinceAck++;
+            _segmentsSinceAck += segments;
             if (_segmentsSinceAck >= 2 || length >= 2 * _rcvMss)
             {
                 _ackNow = true; // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment

@@ -13,7 +13,7 @@ internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;
     internal readonly Lock Gate = new();
-    internal readonly TcpConnectionOptions Options;
+    internal TcpConnectionOptions Options; // replaced (never mutated) under the lock by SetNoDelay / SetKeepAlive
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
 
@@ -64,7 +64,7 @@ internal sealed partial class TcpControlBlock
         _ourMss = MssForMtu(route);
         _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
         _congestion = new NewRenoCongestionControl(_effectiveMss, iss);
-        _tsOffset = protocol.NextRandom();
+        _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
     }

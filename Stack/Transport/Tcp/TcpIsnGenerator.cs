@@ -19,16 +19,29 @@ internal sealed class TcpIsnGenerator
 
     public SequenceNumber Next(in TcpFourTuple tuple)
     {
-        Span<byte> data = stackalloc byte[36];
+        uint f = Hash(tuple, 0);
+        uint m = unchecked((uint)(_clock.GetUtcNow().UtcTicks / 40)); // 4 µs units (RFC 6528 §3)
+        return new SequenceNumber(unchecked(f + m));
+    }
+
+    /// <summary>
+    /// The offset of a connection's timestamp clock (RFC 7323 §5.4): keyed by the 4-tuple, so it is random to
+    /// outsiders yet the same for every incarnation of a connection — the peer's RFC 6191 TIME-WAIT check sees
+    /// our timestamps grow across incarnations, as Linux's do.
+    /// </summary>
+    public uint TimestampOffset(in TcpFourTuple tuple) => Hash(tuple, 1);
+
+    private uint Hash(in TcpFourTuple tuple, byte domain)
+    {
+        Span<byte> data = stackalloc byte[37];
         Write(tuple.LocalAddress, data);
         Write(tuple.RemoteAddress, data[16..]);
         BinaryPrimitives.WriteUInt16BigEndian(data[32..], tuple.LocalPort);
         BinaryPrimitives.WriteUInt16BigEndian(data[34..], tuple.RemotePort);
+        data[36] = domain;
         Span<byte> hash = stackalloc byte[32];
         HMACSHA256.HashData(_secret, data, hash);
-        uint f = BinaryPrimitives.ReadUInt32BigEndian(hash);
-        uint m = unchecked((uint)(_clock.GetUtcNow().UtcTicks / 40)); // 4 µs units (RFC 6528 §3)
-        return new SequenceNumber(unchecked(f + m));
+        return BinaryPrimitives.ReadUInt32BigEndian(hash);
     }
 
     private static void Write(NetAddress address, Span<byte> destination)

@@ -95,9 +95,20 @@ public sealed class TcpProtocol : ITransportProtocol
     /// <summary>Listeners bound.</summary>
     public int ListenerCount => _listeners.Count;
 
+    /// <summary>
+    /// Sees SYNs that match no connection and no listener (null: those get RST). Set it to proxy connections to
+    /// arbitrary addresses from a promiscuous, spoofing NIC.
+    /// </summary>
+    public TcpForwarder? Forwarder { get; set; }
+
+    /// <summary>Overrides the RFC 6528 ISN (tests that start sequence numbers near 2^32).</summary>
+    internal Func<uint>? IsnOverride { get; set; }
+
     internal int Headroom { get; }
 
     internal TimeSpan Now => Stack.Clock.GetElapsedTime(_epoch);
+
+    internal uint TimestampOffset(in TcpFourTuple tuple) => _isn.TimestampOffset(tuple);
 
     internal uint NextRandom()
     {
@@ -159,7 +170,7 @@ public sealed class TcpProtocol : ITransportProtocol
                 throw new SocketException((int)SocketError.AddressAlreadyInUse);
             }
             CheckConnectionLimit();
-            tcb = new TcpControlBlock(this, tuple, route, options, _isn.Next(tuple), listener: null);
+            tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
             _connections[tuple] = tcb;
         }
         var connection = new TcpConnection(tcb);
@@ -226,14 +237,19 @@ public sealed class TcpProtocol : ITransportProtocol
     }
 
     /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
-    internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn)
+    internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor)
     {
         var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
         if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent || _connections.Count >= Options.MaxConnections)
         {
             return null;
         }
-        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, _isn.Next(tuple), listener);
+        SequenceNumber iss = NextIsn(tuple);
+        if (issFloor is SequenceNumber floor && iss <= floor)
+        {
+            iss = floor; // RFC 1122 §4.2.2.13: a reopened connection starts above the old one's sequence space
+        }
+        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener);
         if (!_connections.TryAdd(tuple, tcb))
         {
             return null;
@@ -241,6 +257,32 @@ public sealed class TcpProtocol : ITransportProtocol
         Events.Increment(TcpEvent.PassiveOpens);
         return tcb;
     }
+
+    /// <summary>Registers a passive-open connection accepted through the forwarder; null with the reason when it cannot be made.</summary>
+    internal TcpControlBlock? CreateForwarded(in TcpFourTuple tuple, TcpConnectionOptions options, out SocketError error)
+    {
+        if (Stack.TryResolveRoute(tuple.RemoteAddress, tuple.LocalAddress, out RouteInfo route) != SendResult.Sent)
+        {
+            error = SocketError.AddressNotAvailable;
+            return null;
+        }
+        if (_connections.Count >= Options.MaxConnections)
+        {
+            error = SocketError.NoBufferSpaceAvailable;
+            return null;
+        }
+        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
+        if (!_connections.TryAdd(tuple, tcb))
+        {
+            error = SocketError.AddressAlreadyInUse;
+            return null;
+        }
+        Events.Increment(TcpEvent.PassiveOpens);
+        error = SocketError.Success;
+        return tcb;
+    }
+
+    private SequenceNumber NextIsn(in TcpFourTuple tuple) => IsnOverride is { } isn ? new SequenceNumber(isn()) : _isn.Next(tuple);
 
     /// <summary>RFC 5961 §7: a token bucket of challenge ACKs per second, shared by every connection.</summary>
     internal bool TryTakeChallengeAck()
@@ -318,15 +360,31 @@ public sealed class TcpProtocol : ITransportProtocol
             PayloadLength = info.TransportLength - header.HeaderLength,
         };
         var tuple = new TcpFourTuple(info.Destination, repr.DestinationPort, info.Source, repr.SourcePort);
+        SequenceNumber? issFloor = null;
         if (_connections.TryGetValue(tuple, out TcpControlBlock? tcb))
         {
-            tcb.OnSegment(ref segment);
-            return;
+            bool dropped = false;
+            SequenceNumber oldEnd = default;
+            if ((repr.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != TcpFlags.Syn || !tcb.TryReopenFromTimeWait(repr, out dropped, out oldEnd))
+            {
+                if (!dropped)
+                {
+                    tcb.OnSegment(ref segment);
+                }
+                return;
+            }
+            Events.Increment(TcpEvent.TimeWaitReused); // the old incarnation is gone: the SYN opens a new one below
+            issFloor = oldEnd + 65536; // as Linux does (tcp_timewait_state_process)
         }
         if (_listeners.TryGetValue((info.Destination, repr.DestinationPort), out TcpConnectionListener? listener)
             || _listeners.TryGetValue((default, repr.DestinationPort), out listener))
         {
-            listener.OnSegment(info, ref segment);
+            listener.OnSegment(info, ref segment, issFloor);
+            return;
+        }
+        if (Forwarder is { } forwarder && (repr.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn)
+        {
+            forwarder.OnSyn(this, info, repr);
             return;
         }
         Drops.Increment(TcpDropReason.NoConnection);
@@ -363,7 +421,25 @@ public sealed class TcpProtocol : ITransportProtocol
             reply.AcknowledgmentNumber = unchecked(h.SequenceNumber + (uint)segLen);
             reply.Flags = TcpFlags.Rst | TcpFlags.Ack;
         }
-        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent)
+        SendReset(info.Source, info.Destination, reply);
+    }
+
+    /// <summary>RST for a SYN nobody takes: &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+1&gt;&lt;CTL=RST,ACK&gt; (RFC 9293 §3.10.7.1).</summary>
+    internal void SendResetForSyn(in TcpFourTuple tuple, in TcpRepr syn)
+    {
+        var reply = new TcpRepr
+        {
+            SourcePort = tuple.LocalPort,
+            DestinationPort = tuple.RemotePort,
+            AcknowledgmentNumber = unchecked(syn.SequenceNumber + 1),
+            Flags = TcpFlags.Rst | TcpFlags.Ack,
+        };
+        SendReset(tuple.RemoteAddress, tuple.LocalAddress, reply);
+    }
+
+    private void SendReset(NetAddress destination, NetAddress source, in TcpRepr reply)
+    {
+        if (Stack.TryResolveRoute(destination, source, out RouteInfo route) != SendResult.Sent)
         {
             return;
         }

@@ -63,6 +63,10 @@ public enum TcpDropReason
     OutOfOrderQueueFull,
     /// <summary>Data after the application closed its receive side.</summary>
     DataAfterClose,
+    /// <summary>A retransmitted SYN for a forwarder request that is still pending.</summary>
+    ForwarderPending,
+    /// <summary>A SYN in TIME-WAIT that was not provably new (RFC 6191 §2): dropped, TIME-WAIT goes on.</summary>
+    TimeWaitSynIgnored,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -72,7 +76,7 @@ public enum TcpEvent
     SegmentsReceived,
     /// <summary>The segment size was lowered by path MTU discovery (RFC 8201, RFC 1191).</summary>
     PathMtuDecreased,
-    /// <summary>Segments sent.</summary>
+    /// <summary>Segments sent (wire segments: a GSO super-segment counts for each segment it stands for).</summary>
     SegmentsSent,
     /// <summary>Resets sent.</summary>
     ResetsSent,
@@ -100,4 +104,14 @@ public enum TcpEvent
     KeepaliveProbes,
     /// <summary>Segments sent but refused by the link (treated as lost).</summary>
     LinkQueueFull,
+    /// <summary>SYNs handed to the forwarder as requests.</summary>
+    ForwardRequests,
+    /// <summary>Forwarder requests refused (by the application, a failed handler or the decision timeout).</summary>
+    ForwardRefused,
+    /// <summary>A SYN reopened a connection in TIME-WAIT (RFC 6191, RFC 1122 §4.2.2.13).</summary>
+    TimeWaitReused,
+    /// <summary>GSO super-segments handed to the link (each also counted in <see cref="SegmentsSent"/> per wire segment).</summary>
+    SuperSegmentsSent,
+    /// <summary>Segments received that stood for more than one wire segment (GRO or a peer's GSO).</summary>
+    CoalescedSegmentsReceived,
 }

@@ -36,10 +36,10 @@ public sealed class UdpProtocol : ITransportProtocol
     private readonly Lock _bindLock = new();
     private int _nextEphemeral;
 
-    internal UdpProtocol(NetworkStack stack)
+    internal UdpProtocol(NetworkStack stack, int firstEphemeral)
     {
         _stack = stack;
-        _nextEphemeral = Random.Shared.Next(stack.Options.EphemeralPortMin, stack.Options.EphemeralPortMax + 1);
+        _nextEphemeral = firstEphemeral;
         Drops = new ReasonCounters<UdpDropReason>(s_meter, "netstack.udp.drops", "UDP datagrams dropped");
     }
 
