@@ -623,7 +623,7 @@ public sealed class StackScript
 
     private void Observe(byte[] bytes, bool gso)
     {
-        Trace.Write($"  sent {Convert.ToHexString(bytes)}");
+        Trace.Write($"  sent{(gso ? " (GSO segment)" : "")} {Convert.ToHexString(bytes)}");
         Check.True(bytes.Length > 0, "the stack sends no empty packet");
         Check.True(gso || bytes.Length <= _mtu, $"a packet the stack sends fits the MTU ({bytes.Length} > {_mtu})");
         using (PacketBuffer copy = _pool.RentCopy(bytes))
