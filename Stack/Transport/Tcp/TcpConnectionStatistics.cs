@@ -52,8 +52,26 @@ public sealed record TcpConnectionStatistics
     /// <summary>Retransmission timeouts.</summary>
     public long Timeouts { get; init; }
 
-    /// <summary>Fast retransmits.</summary>
+    /// <summary>Fast retransmits (entries into fast recovery).</summary>
     public long FastRetransmits { get; init; }
+
+    /// <summary>Loss recoveries (fast recovery episodes; RTOs are <see cref="Timeouts"/>).</summary>
+    public long Recoveries { get; init; }
+
+    /// <summary>Tail loss probes sent (RFC 8985 §7).</summary>
+    public long LossProbes { get; init; }
+
+    /// <summary>D-SACK blocks received (RFC 2883).</summary>
+    public long DuplicateSacks { get; init; }
+
+    /// <summary>Bytes SACKed above SND.UNA right now.</summary>
+    public long SackedBytes { get; init; }
+
+    /// <summary>Bytes deemed lost and not yet retransmitted right now.</summary>
+    public long LostBytes { get; init; }
+
+    /// <summary>The congestion controller.</summary>
+    public TcpCongestionControl CongestionControl { get; init; }
 
     /// <summary>Window scaling was negotiated.</summary>
     public bool WindowScaling { get; init; }

@@ -96,7 +96,7 @@ internal sealed partial class TcpControlBlock
         _sndWl2 = ack;
         if (hasAck)
         {
-            SampleRtt(h, ack);
+            SampleRtt(h, 0);
             _sndUna = ack;
             StopRetransmit();
             SetState(TcpState.Established);
@@ -246,23 +246,30 @@ internal sealed partial class TcpControlBlock
         }
         NoteReceived();
         UpdateTsRecent(h, segSeq);
+        var delivery = default(DeliveryInfo);
+        long dsacksBefore = _dsacks;
+        if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
+        {
+            ProcessSackBlocks(h, ack, ref delivery);
+        }
         if (ack > _sndUna)
         {
-            if (!OnNewAck(h, ack))
+            if (!OnNewAck(h, ack, ref delivery, dsacksBefore))
             {
                 return; // the connection ended (LAST-ACK)
             }
         }
         else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
         {
-            // RFC 5681 §2 duplicate ACK.
-            if (_congestion.OnDuplicateAck(ack, _sndMax - _sndUna, _sndMax) == CongestionSignal.FastRetransmit)
+            OnDuplicateAck(ack, h.SackBlocks.Count > 0); // RFC 5681 §2
+            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
             {
-                Protocol.Events.Increment(TcpEvent.FastRetransmits);
-                _fastRetransmits++;
-                _rttTiming = false;
-                RetransmitFirst();
+                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, null, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
             }
+        }
+        if (CanSendData(_state))
+        {
+            DetectLosses(delivery);
         }
         // Window update (RFC 9293 §3.10.7.4 fifth): only from a newer segment.
         if (_sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= ack))
@@ -273,8 +280,12 @@ internal sealed partial class TcpControlBlock
             _sndWl2 = ack;
             if (_sndWnd > 0 && _persisting)
             {
+                // Only probe bytes are outstanding while persisting, and the peer did not take them: they count as
+                // unsent again and go out with the data that follows them.
                 StopPersist();
-                _sndNxt = _sndUna; // resend an unaccepted probe byte with the data that follows it
+                _sent.Clear();
+                _sndNxt = _sndMax = _sndUna;
+                _rtxDeadline = Never;
             }
         }
 
@@ -385,12 +396,11 @@ internal sealed partial class TcpControlBlock
             if (mss < _effectiveMss)
             {
                 _effectiveMss = mss;
-                _congestion.SetMss(mss);
+                _cc.SetMss(mss);
                 Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
-                if (CanSendData(_state) && _sndNxt > _sndUna)
+                if (CanSendData(_state) && _sndMax > _sndUna)
                 {
-                    _sndNxt = _sndUna; // the too-big segments never left: send them again, smaller
-                    _rttTiming = false; // Karn: no RTT sample from resent data
+                    _sent.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
                     Output();
                 }
             }
@@ -399,13 +409,14 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>An ACK that advances SND.UNA. Returns false when the connection ended.</summary>
-    private bool OnNewAck(in TcpRepr h, SequenceNumber ack)
+    private bool OnNewAck(in TcpRepr h, SequenceNumber ack, ref DeliveryInfo delivery, long dsacksBefore)
     {
-        SampleRtt(h, ack);
         SequenceNumber dataEnd = DataEnd;
         bool finWasSent = FinSent;
         int acked = ack - _sndUna;
         int dataAcked = Math.Min(acked, dataEnd - _sndUna);
+        _sent.AckUpTo(ack, ref delivery);
+        SampleRtt(h, delivery.RttSampleSentAt);
         _sendBuffer.Consume(dataAcked);
         bool finAcked = finWasSent && ack == dataEnd + 1;
         _sndUna = ack;
@@ -414,17 +425,26 @@ internal sealed partial class TcpControlBlock
             _sndNxt = _sndUna;
         }
         _retries = 0;
-        if (_congestion.OnNewAck(acked, ack, _sndMax - _sndUna) == CongestionSignal.PartialAck)
+        _dupAcks = 0;
+        _renoSacked = Math.Max(0, _renoSacked - acked); // the ACK covered segments the duplicates stood for
+        if (_recovery != RecoveryState.Recovery)
         {
-            RetransmitFirst(); // RFC 6582 §3.2 step 5
+            // Slow start and congestion avoidance, also while resending after an RTO (RFC 5681 §3.1).
+            TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
+            _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
         }
+        OnAckDuringRecovery(ack);
+        OnAckForLossProbe(ack, dsacksBefore);
         if (_sndUna == _sndMax)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;
+            _probeDeadline = Never;
+            _rackDeadline = Never;
         }
         else if (!_persisting)
         {
             ArmRetransmit(); // RFC 6298 §5.3
+            ArmLossProbe();
         }
         if (dataAcked > 0)
         {
@@ -491,21 +511,38 @@ internal sealed partial class TcpControlBlock
         _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
     }
 
-    /// <summary>RTT from the timestamp echo (RFC 7323 §4.1) or the timed segment (RFC 6298 §3, Karn).</summary>
-    private void SampleRtt(in TcpRepr h, SequenceNumber ack)
+    /// <summary>
+    /// One RTT sample per ACK of new data (RFC 6298 §2): from the newest segment it delivered that was never
+    /// retransmitted (Karn, §3; our own send times, finer than the millisecond timestamps), else from the
+    /// timestamp echo (RFC 7323 §4.1, unambiguous even for retransmissions), else from the timed SYN.
+    /// </summary>
+    private void SampleRtt(in TcpRepr h, long sentAt)
     {
-        if (_timestamps && h.Timestamps is TcpTimestamps ts && ts.Echo != 0)
+        TimeSpan? sample = null;
+        if (sentAt != 0)
+        {
+            sample = Protocol.Now - TimeSpan.FromTicks(sentAt);
+        }
+        else if (_timestamps && h.Timestamps is TcpTimestamps ts && ts.Echo != 0)
         {
             int ms = unchecked((int)(TimestampNow - ts.Echo));
             if (ms >= 0)
             {
-                _rtt.Sample(TimeSpan.FromMilliseconds(ms));
+                sample = TimeSpan.FromMilliseconds(ms);
             }
         }
-        else if (_rttTiming && ack > _rttSequence)
+        else if (_rttTiming && new SequenceNumber(h.AcknowledgmentNumber) > _rttSequence)
         {
             _rttTiming = false;
-            _rtt.Sample(Protocol.Now - _rttStart);
+            sample = Protocol.Now - _rttStart;
+        }
+        if (sample is TimeSpan rtt && rtt >= TimeSpan.Zero)
+        {
+            _rtt.Sample(rtt);
+            if (rtt < _minRtt)
+            {
+                _minRtt = rtt;
+            }
         }
     }
 

@@ -71,7 +71,7 @@ internal sealed partial class TcpControlBlock
         _sack = Options.Sack && syn.SackPermitted;
         // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
         _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), MinimumSendMss);
-        _congestion.SetMss(_effectiveMss);
+        _cc.Initialize(_effectiveMss);
     }
 
     /// <summary>RFC 7323 §4.3 (and §5.3 R3): remember the peer's TSval of an in-order segment.</summary>

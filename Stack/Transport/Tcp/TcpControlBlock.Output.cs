@@ -22,23 +22,33 @@ internal sealed partial class TcpControlBlock
     private static bool CanSendData(TcpState state) =>
         state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck;
 
-    /// <summary>Sends what the windows allow (RFC 9293 §3.8.6.2.1, RFC 5681 §3.1); the caller holds the lock.</summary>
+    /// <summary>
+    /// Sends what the windows allow (RFC 9293 §3.8.6.2.1, RFC 5681 §3.1): first what is marked lost, then new
+    /// data, within min(peer window, cwnd − pipe) (RFC 6675 §5). The caller holds the lock.
+    /// </summary>
     private void Output()
     {
         if (!CanSendData(_state))
         {
             return;
         }
-        SequenceNumber dataEnd = DataEnd;
         // The segmentation decision, once per send opportunity (DESIGN §2 outbound step 2): one MSS, or with GSO
         // the most whole segments a 64 KiB super-segment holds.
         int mss = CurrentMss;
         int maxChunk = MaxSuperSegmentPayload(mss);
+        if (!RetransmitLost(mss, maxChunk))
+        {
+            _cwndLimited = true;
+            return; // the window is spent on repairs
+        }
+        SequenceNumber dataEnd = DataEnd;
+        bool cwndLimited = false;
         while (true)
         {
             int available = dataEnd - _sndNxt;
-            long window = Math.Min(_sndWnd, _congestion.CongestionWindow);
-            long usable = window - (_sndNxt - _sndUna);
+            long receiveRoom = _sndWnd - (_sndNxt - _sndUna);
+            long congestionRoom = _cc.CongestionWindow - Pipe;
+            long usable = Math.Min(receiveRoom, congestionRoom);
             bool finPending = _finQueued && _sndNxt <= dataEnd;
             if (available <= 0)
             {
@@ -55,10 +65,14 @@ internal sealed partial class TcpControlBlock
                 // only where Nagle and SWS avoidance would let it go after them, as it would without GSO.
                 int tail = length % mss;
                 bool tailIsEnd = length == available;
-                if (!tailIsEnd || !((finPending) || Options.NoDelay || tail >= _maxSndWnd / 2 || _overrideSws))
+                if (!tailIsEnd || !(finPending || Options.NoDelay || tail >= _maxSndWnd / 2 || _overrideSws))
                 {
                     length -= tail;
                 }
+            }
+            if (length < mss && length < available && congestionRoom < receiveRoom && congestionRoom < mss)
+            {
+                cwndLimited = true; // the congestion window, not the peer or the application, stopped us
             }
             if (length <= 0)
             {
@@ -86,6 +100,9 @@ internal sealed partial class TcpControlBlock
             }
             SendData(_sndNxt, length, fin);
         }
+        // RFC 7661 in spirit (Linux's is_cwnd_limited): the window grows only while it is what limits the flight.
+        _cwndLimited = cwndLimited || Pipe >= _cc.CongestionWindow - mss;
+        ArmLossProbe();
     }
 
     /// <summary>
@@ -104,10 +121,9 @@ internal sealed partial class TcpControlBlock
         return Math.Max(mss, room / mss * mss);
     }
 
-    /// <summary>Sends (or resends) <paramref name="length"/> bytes at <paramref name="seq"/>, with FIN when asked.</summary>
+    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
     private void SendData(SequenceNumber seq, int length, bool fin)
     {
-        bool retransmission = seq < _sndMax;
         TcpFlags flags = TcpFlags.Ack;
         if (length > 0 && seq + length == DataEnd)
         {
@@ -121,30 +137,10 @@ internal sealed partial class TcpControlBlock
         {
             return;
         }
-        SequenceNumber end = seq + length + (fin ? 1 : 0);
-        if (retransmission)
-        {
-            _retransmits++;
-            _bytesRetransmitted += length;
-            if (_rttTiming && _rttSequence.InWindow(seq, end))
-            {
-                _rttTiming = false; // Karn: never time a retransmitted segment
-            }
-        }
-        else
-        {
-            _bytesSent += length;
-            if (!_rttTiming && !_timestamps)
-            {
-                _rttTiming = true;
-                _rttSequence = seq;
-                _rttStart = Protocol.Now;
-            }
-        }
-        if (end > _sndNxt)
-        {
-            _sndNxt = end;
-        }
+        int sequenceLength = length + (fin ? 1 : 0);
+        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin);
+        _bytesSent += length;
+        _sndNxt = seq + sequenceLength;
         if (_sndNxt > _sndMax)
         {
             _sndMax = _sndNxt;
@@ -153,19 +149,6 @@ internal sealed partial class TcpControlBlock
         {
             ArmRetransmit();
         }
-    }
-
-    /// <summary>Resends the first unacknowledged segment (fast retransmit, partial ACK, RTO).</summary>
-    private void RetransmitFirst()
-    {
-        int available = DataEnd - _sndUna;
-        int length = Math.Min(Math.Max(available, 0), CurrentMss);
-        bool fin = _finQueued && length == available && FinSent;
-        if (length == 0 && !fin)
-        {
-            return;
-        }
-        SendData(_sndUna, length, fin);
     }
 
     /// <summary>Sends our SYN (active open) or SYN-ACK (passive or simultaneous open).</summary>

@@ -86,6 +86,14 @@ internal sealed partial class TcpControlBlock
         {
             due = _closeDeadline;
         }
+        if (_probeDeadline < due)
+        {
+            due = _probeDeadline;
+        }
+        if (_rackDeadline < due)
+        {
+            due = _rackDeadline;
+        }
         if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
         {
             return;
@@ -130,6 +138,17 @@ internal sealed partial class TcpControlBlock
                     goto done;
                 }
             }
+            if (_rackDeadline <= now)
+            {
+                _rackDeadline = Never;
+                DetectLosses(default); // RFC 8985 §6.3: the reordering window ran out
+                Output();
+            }
+            if (_probeDeadline <= now)
+            {
+                _probeDeadline = Never;
+                OnLossProbe();
+            }
             if (_delackDeadline <= now)
             {
                 _delackDeadline = Never;
@@ -149,7 +168,10 @@ internal sealed partial class TcpControlBlock
         Flush();
     }
 
-    /// <summary>RFC 6298 §5.4–§5.7 and RFC 5681 §3.1: back off, collapse cwnd, go back to SND.UNA and resend.</summary>
+    /// <summary>
+    /// RFC 6298 §5.4–§5.7 and RFC 5681 §3.1: back off, collapse cwnd to the loss window, deem everything not
+    /// SACKed lost (RFC 6675 §5.1) and resend it from SND.UNA as slow start allows.
+    /// </summary>
     private void OnRetransmissionTimeout()
     {
         if (_sndMax == _sndUna)
@@ -174,7 +196,6 @@ internal sealed partial class TcpControlBlock
         }
         _rtt.Backoff();
         _rttTiming = false;
-        _congestion.OnRetransmissionTimeout(_sndMax - _sndUna, _sndMax);
         switch (_state)
         {
             case TcpState.SynSent:
@@ -184,8 +205,18 @@ internal sealed partial class TcpControlBlock
                 SendSyn(ack: true);
                 break;
             default:
-                _sndNxt = _sndUna; // go back: everything after SND.UNA is resent as cwnd allows
-                RetransmitFirst();
+                _cc.OnRetransmissionTimeout(_sndMax - _sndUna, Protocol.Now);
+                _recovery = RecoveryState.Loss;
+                _recoveryPoint = _sndMax;
+                _renoSacked = 0;
+                _tlpOutstanding = false;
+                _probeDeadline = Never;
+                if (_retries > 1)
+                {
+                    _sent.ClearSacks(); // a second timeout in a row: the peer may have reneged on its SACKs (RFC 2018 §8)
+                }
+                _sent.MarkAllLost();
+                Output();
                 break;
         }
         ArmRetransmit();
@@ -200,7 +231,14 @@ internal sealed partial class TcpControlBlock
             return;
         }
         Protocol.Events.Increment(TcpEvent.WindowProbes);
-        SendData(_sndUna, 1, fin: false);
+        if (_sndMax > _sndUna)
+        {
+            RetransmitRange(_sndUna, 1, fin: false); // the previous probe's byte, not yet accepted
+        }
+        else
+        {
+            SendData(_sndNxt, 1, fin: false);
+        }
         _persistInterval = _persistInterval * 2 > Protocol.Options.MaxPersistInterval ? Protocol.Options.MaxPersistInterval : _persistInterval * 2;
         _rtxDeadline = Protocol.Now + _persistInterval;
     }

@@ -20,7 +20,6 @@ internal sealed partial class TcpControlBlock
     private readonly SendBuffer _sendBuffer;
     private readonly ReceiveQueue _receiveQueue = new();
     private readonly RttEstimator _rtt;
-    private readonly NewRenoCongestionControl _congestion;
     private List<PacketBuffer> _outbox = [];
     private List<PacketBuffer> _sending = [];
     private bool _flushing;
@@ -63,7 +62,8 @@ internal sealed partial class TcpControlBlock
         _rtt = new RttEstimator(p.InitialRto, p.MinRto, p.MaxRto);
         _ourMss = MssForMtu(route);
         _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
-        _congestion = new NewRenoCongestionControl(_effectiveMss, iss);
+        _cc = CreateCongestionController(options.CongestionControl, _effectiveMss);
+        _recoveryPoint = iss;
         _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
@@ -120,6 +120,7 @@ internal sealed partial class TcpControlBlock
         }
         _state = TcpState.Closed;
         _sendBuffer.Clear();
+        _sent.Clear();
         if (error != SocketError.Success)
         {
             _receiveQueue.Clear();
@@ -128,7 +129,7 @@ internal sealed partial class TcpControlBlock
         {
             _receiveQueue.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _probeDeadline = _rackDeadline = Never;
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _establishedSignal.TrySetResult(false);
         if (Listener is { } listener)

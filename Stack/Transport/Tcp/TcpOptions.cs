@@ -37,6 +37,9 @@ public sealed record TcpConnectionOptions
     /// <summary>Time a connect may take before it fails with TimedOut.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(75);
 
+    /// <summary>The congestion controller (CUBIC by default, as in Linux).</summary>
+    public TcpCongestionControl CongestionControl { get; init; } = TcpCongestionControl.Cubic;
+
     /// <summary>Throws when a value is out of range.</summary>
     public void Validate()
     {

@@ -114,4 +114,8 @@ public enum TcpEvent
     SuperSegmentsSent,
     /// <summary>Segments received that stood for more than one wire segment (GRO or a peer's GSO).</summary>
     CoalescedSegmentsReceived,
+    /// <summary>D-SACK blocks received (RFC 2883): a segment arrived twice at the peer.</summary>
+    DuplicateSacks,
+    /// <summary>Tail loss probes sent (RFC 8985 §7).</summary>
+    LossProbes,
 }

@@ -1,0 +1,360 @@
+// Layer: transport (TCP), send side. The scoreboard of what is in flight (RFC 6675 §3, RFC 8985 §5.2): one
+// record per transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with
+// its latest transmit time and whether it is SACKed, lost, or retransmitted. The bytes themselves stay in the
+// SendBuffer; this holds only sequence ranges and state.
+namespace NetStack.Tcp;
+
+/// <summary>State of one transmitted range.</summary>
+[Flags]
+internal enum SentFlags : byte
+{
+    None = 0,
+    /// <summary>The peer SACKed it (RFC 2018).</summary>
+    Sacked = 1,
+    /// <summary>Deemed lost and not retransmitted since (RFC 6675 IsLost, RFC 8985 §6.2 step 5, or an RTO).</summary>
+    Lost = 2,
+    /// <summary>A retransmission of it is in flight.</summary>
+    Retransmitted = 4,
+    /// <summary>Retransmitted at least once: no RTT sample from it (Karn, RFC 6298 §3).</summary>
+    EverRetransmitted = 8,
+    /// <summary>Its last sequence number is our FIN.</summary>
+    Fin = 16,
+}
+
+/// <summary>One transmitted range of sequence space.</summary>
+internal struct SentSegment
+{
+    public SequenceNumber Start;
+    public int Length;          // sequence numbers, FIN included
+    public long SentAt;         // clock ticks of the latest transmission
+    public SentFlags Flags;
+
+    public readonly SequenceNumber End => Start + Length;
+
+    public readonly bool Is(SentFlags flag) => (Flags & flag) != 0;
+}
+
+/// <summary>What an ACK or a SACK block changed in the queue.</summary>
+internal struct DeliveryInfo
+{
+    /// <summary>Bytes newly delivered (cumulatively ACKed and not SACKed before, or newly SACKed).</summary>
+    public int NewlyDelivered;
+    /// <summary>Newest transmit time among the newly delivered ranges, and the end of that range (RACK.xmit_ts, RACK.end_seq).</summary>
+    public long NewestSentAt;
+    public SequenceNumber NewestEnd;
+    public bool NewestWasRetransmitted;
+    /// <summary>Newest transmit time among newly delivered ranges never retransmitted (an unambiguous RTT sample), or 0.</summary>
+    public long RttSampleSentAt;
+    /// <summary>A newly delivered range lay below the highest range delivered before it: the network reordered (RFC 8985 §6.2 step 3).</summary>
+    public bool Reordered;
+
+    public void Note(in SentSegment s, int delivered, SequenceNumber highestDeliveredBefore)
+    {
+        NewlyDelivered += delivered;
+        if (s.SentAt > NewestSentAt || (s.SentAt == NewestSentAt && s.End > NewestEnd))
+        {
+            NewestSentAt = s.SentAt;
+            NewestEnd = s.End;
+            NewestWasRetransmitted = s.Is(SentFlags.EverRetransmitted);
+        }
+        if (!s.Is(SentFlags.EverRetransmitted) && s.SentAt > RttSampleSentAt)
+        {
+            RttSampleSentAt = s.SentAt;
+        }
+        if (s.End < highestDeliveredBefore && !s.Is(SentFlags.EverRetransmitted))
+        {
+            Reordered = true;
+        }
+    }
+}
+
+/// <summary>
+/// The records covering [SND.UNA, SND.MAX), in sequence order, contiguous. Not thread-safe: the connection's
+/// lock guards it. Amortized O(1) at the head (ACKs) and at the tail (new data); O(n) to split in the middle
+/// (SACK edges, partial loss marks), with n bounded by the flight divided by the smallest segment.
+/// </summary>
+internal sealed class SentSegmentQueue
+{
+    private SentSegment[] _items = new SentSegment[16];
+    private int _head;
+    private int _count;
+
+    /// <summary>Records held.</summary>
+    public int Count => _count;
+
+    /// <summary>Bytes SACKed above SND.UNA.</summary>
+    public long SackedBytes { get; private set; }
+
+    /// <summary>Bytes marked lost and not yet retransmitted.</summary>
+    public long LostBytes { get; private set; }
+
+    /// <summary>Bytes whose retransmission is in flight.</summary>
+    public long RetransmittedBytes { get; private set; }
+
+    /// <summary>Highest sequence number SACKed (RACK.fack), or the queue's start when nothing is.</summary>
+    public SequenceNumber HighestSacked { get; private set; }
+
+    public ref SentSegment this[int index] => ref _items[_head + index];
+
+    /// <summary>Records a transmission of new data at the tail.</summary>
+    public void Append(SequenceNumber start, int length, long sentAt, bool fin)
+    {
+        if (_count == 0)
+        {
+            HighestSacked = start;
+        }
+        else
+        {
+            ref SentSegment last = ref this[_count - 1];
+            if (last.End == start && last.SentAt == sentAt && last.Flags == SentFlags.None && !fin)
+            {
+                last.Length += length; // the same send opportunity: one record
+                return;
+            }
+        }
+        EnsureRoom(1);
+        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Flags = fin ? SentFlags.Fin : SentFlags.None };
+        _count++;
+    }
+
+    /// <summary>Forgets everything (connection reset, close).</summary>
+    public void Clear()
+    {
+        _head = 0;
+        _count = 0;
+        SackedBytes = LostBytes = RetransmittedBytes = 0;
+    }
+
+    /// <summary>Removes what <paramref name="ack"/> covers cumulatively, trimming a partly covered record.</summary>
+    public void AckUpTo(SequenceNumber ack, ref DeliveryInfo info)
+    {
+        SequenceNumber highest = HighestSacked;
+        while (_count > 0)
+        {
+            ref SentSegment first = ref _items[_head];
+            if (first.Start >= ack)
+            {
+                break;
+            }
+            int covered = Math.Min(ack - first.Start, first.Length);
+            if (!first.Is(SentFlags.Sacked))
+            {
+                info.Note(first, covered, highest);
+            }
+            Account(first.Flags, -covered);
+            if (covered == first.Length)
+            {
+                first = default;
+                _head++;
+                _count--;
+            }
+            else
+            {
+                first.Start += covered;
+                first.Length -= covered;
+            }
+        }
+        if (_count == 0)
+        {
+            _head = 0;
+            HighestSacked = ack;
+        }
+        else if (HighestSacked < ack)
+        {
+            HighestSacked = ack;
+        }
+    }
+
+    /// <summary>Marks [<paramref name="left"/>, <paramref name="right"/>) SACKed (RFC 2018 §4), splitting records at its edges.</summary>
+    public void Sack(SequenceNumber left, SequenceNumber right, ref DeliveryInfo info)
+    {
+        if (_count == 0)
+        {
+            return;
+        }
+        SequenceNumber start = this[0].Start, end = this[_count - 1].End;
+        if (left < start)
+        {
+            left = start;
+        }
+        if (right > end)
+        {
+            right = end;
+        }
+        if (right <= left)
+        {
+            return;
+        }
+        SequenceNumber highestBefore = HighestSacked;
+        int i = SplitAt(left);
+        SplitAt(right);
+        for (; i < _count && this[i].Start < right; i++)
+        {
+            ref SentSegment s = ref this[i];
+            if (s.Is(SentFlags.Sacked))
+            {
+                continue;
+            }
+            info.Note(s, s.Length, highestBefore);
+            Account(s.Flags, -s.Length);
+            s.Flags = (s.Flags & (SentFlags.EverRetransmitted | SentFlags.Fin)) | SentFlags.Sacked;
+            Account(s.Flags, s.Length);
+        }
+        if (right > HighestSacked)
+        {
+            HighestSacked = right;
+        }
+    }
+
+    /// <summary>Marks record <paramref name="index"/> lost (it must not be SACKed). Returns the bytes newly marked.</summary>
+    public int MarkLost(int index)
+    {
+        ref SentSegment s = ref this[index];
+        if (s.Is(SentFlags.Lost) || s.Is(SentFlags.Sacked))
+        {
+            return 0;
+        }
+        Account(s.Flags, -s.Length);
+        s.Flags = (s.Flags & ~SentFlags.Retransmitted) | SentFlags.Lost;
+        Account(s.Flags, s.Length);
+        return s.Length;
+    }
+
+    /// <summary>Marks every record that is not SACKed lost (RTO, RFC 6675 §5.1; a path MTU drop). Returns the bytes newly marked.</summary>
+    public long MarkAllLost()
+    {
+        long marked = 0;
+        for (int i = 0; i < _count; i++)
+        {
+            marked += MarkLost(i);
+        }
+        return marked;
+    }
+
+    /// <summary>Forgets SACK marks (the receiver reneged, RFC 2018 §8): the bytes count as in flight again.</summary>
+    public void ClearSacks()
+    {
+        for (int i = 0; i < _count; i++)
+        {
+            ref SentSegment s = ref this[i];
+            if (s.Is(SentFlags.Sacked))
+            {
+                Account(s.Flags, -s.Length);
+                s.Flags &= ~SentFlags.Sacked;
+                Account(s.Flags, s.Length);
+            }
+        }
+        HighestSacked = _count > 0 ? this[0].Start : HighestSacked;
+    }
+
+    /// <summary>Index of the first record marked lost, or -1.</summary>
+    public int FirstLost()
+    {
+        if (LostBytes == 0)
+        {
+            return -1;
+        }
+        for (int i = 0; i < _count; i++)
+        {
+            if (this[i].Is(SentFlags.Lost))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /// <summary>
+    /// Records that a retransmission of [<paramref name="start"/>, +<paramref name="length"/>) left at
+    /// <paramref name="sentAt"/>: the range must lie in records marked lost (split as needed).
+    /// </summary>
+    public void Retransmitted(SequenceNumber start, int length, long sentAt)
+    {
+        int i = SplitAt(start);
+        SplitAt(start + length);
+        SequenceNumber end = start + length;
+        for (; i < _count && this[i].Start < end; i++)
+        {
+            ref SentSegment s = ref this[i];
+            if (s.Is(SentFlags.Sacked))
+            {
+                continue;
+            }
+            Account(s.Flags, -s.Length);
+            s.Flags = (s.Flags & ~SentFlags.Lost) | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
+            s.SentAt = sentAt;
+            Account(s.Flags, s.Length);
+        }
+    }
+
+    /// <summary>Splits the record holding <paramref name="seq"/> so that a record starts there; returns its index (Count when past the end).</summary>
+    public int SplitAt(SequenceNumber seq)
+    {
+        int lo = 0, hi = _count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (this[mid].End <= seq)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+        if (lo == _count || this[lo].Start >= seq)
+        {
+            return lo;
+        }
+        EnsureRoom(1);
+        int at = _head + lo;
+        Array.Copy(_items, at + 1, _items, at + 2, _count - lo - 1);
+        ref SentSegment left = ref _items[at];
+        SentSegment right = left;
+        int leftLength = seq - left.Start;
+        right.Start = seq;
+        right.Length = left.Length - leftLength;
+        left.Length = leftLength;
+        left.Flags &= ~SentFlags.Fin; // the FIN is the last sequence number: it stays with the right part
+        _items[at + 1] = right;
+        _count++;
+        return lo + 1;
+    }
+
+    private void Account(SentFlags flags, long delta)
+    {
+        if ((flags & SentFlags.Sacked) != 0)
+        {
+            SackedBytes += delta;
+        }
+        else if ((flags & SentFlags.Lost) != 0)
+        {
+            LostBytes += delta;
+        }
+        else if ((flags & SentFlags.Retransmitted) != 0)
+        {
+            RetransmittedBytes += delta;
+        }
+    }
+
+    private void EnsureRoom(int extra)
+    {
+        if (_head + _count + extra <= _items.Length)
+        {
+            return;
+        }
+        if (_count + extra <= _items.Length / 2)
+        {
+            Array.Copy(_items, _head, _items, 0, _count); // compact: the head moved far enough
+        }
+        else
+        {
+            var bigger = new SentSegment[Math.Max(_items.Length * 2, _count + extra)];
+            Array.Copy(_items, _head, bigger, 0, _count);
+            _items = bigger;
+        }
+        Array.Clear(_items, _count, _items.Length - _count);
+        _head = 0;
+    }
+}
