@@ -95,7 +95,7 @@ if [[ "$engine" == "merge" ]]; then
   # libFuzzer -merge=1: inputs of the scratch corpus that reach edges the seeds do not are copied into the seeds
   # (named by their SHA-1; hit counts are ignored, see NETSTACK_FUZZ_EDGES_ONLY in the driver); then replay and commit.
   before=$(ls "$seeds" | wc -l)
-  NETSTACK_FUZZ_EDGES_ONLY=1 "$driver" -merge=1 -max_len="${FUZZ_MAX_LEN:-4096}" -timeout=10 -rss_limit_mb=4096 \
+  NETSTACK_FUZZ_EDGES_ONLY=1 "$driver" -merge=1 -max_len="${FUZZ_MAX_LEN:-4096}" -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$artifacts/" \
     --target_path="$out/NetStack.Fuzz" --target_arg="$target" "$seeds" "$corpus" >"$work/$target.merge.log" 2>&1
   echo "target=$target merged: $(( $(ls "$seeds" | wc -l) - before )) input(s) added to $seeds (log: $work/$target.merge.log)"
   exit 0
