@@ -20,6 +20,8 @@ internal static class TcpThroughput
         GsoSupport gso = GsoSupport.Host;
         int mtu = 1500;
         bool gro = true;
+        var cc = TcpCongestionControl.Cubic;
+        double loss = 0;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -28,13 +30,15 @@ internal static class TcpThroughput
                 case "--gso": gso = Enum.Parse<GsoSupport>(args[++i], ignoreCase: true); break;
                 case "--mtu": mtu = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--no-gro": gro = false; break;
+                case "--cc": cc = Enum.Parse<TcpCongestionControl>(args[++i], ignoreCase: true); break;
+                case "--loss": loss = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
-        return RunAsync(seconds, gso, mtu, gro).GetAwaiter().GetResult();
+        return RunAsync(seconds, gso, mtu, gro, cc, loss).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro)
+    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss)
     {
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "bench");
         var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "a" });
@@ -43,9 +47,11 @@ internal static class TcpThroughput
         using var b = new NetworkStack(new NetworkStackOptions { Pool = pool });
         a.CreateNic(linkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
         b.CreateNic(linkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        TcpProtocol tcpA = TcpProtocol.Attach(a);
-        TcpProtocol tcpB = TcpProtocol.Attach(b);
-        using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions());
+        var options = new TcpProtocolOptions { Connection = new TcpConnectionOptions { CongestionControl = cc } };
+        TcpProtocol tcpA = TcpProtocol.Attach(a, options);
+        TcpProtocol tcpB = TcpProtocol.Attach(b, options);
+        ImpairmentOptions? impair = loss > 0 ? new ImpairmentOptions { LossPercent = loss, QueueLimit = 100_000 } : null;
+        using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = impair, Seed = 1 });
         using var stop = new CancellationTokenSource();
         Task pump = wire.RunAsync(stop.Token);
 
@@ -86,9 +92,9 @@ internal static class TcpThroughput
         TcpConnectionStatistics stats = client.GetStatistics();
         double gbps = received * 8 / elapsed.TotalSeconds / 1e9;
         double mib = received / (1024.0 * 1024);
-        Console.WriteLine($"tcp gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
+        Console.WriteLine($"tcp cc={cc} loss={loss}% gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
             $"cpu {cpu.TotalSeconds / (mib / 1024):F2} s/GiB; alloc {allocated / mib:F0} B/MiB; gen0 GCs {GC.CollectionCount(0) - gcBefore}");
-        Console.WriteLine($"  client: segments {stats.SegmentsSent}, retransmits {stats.Retransmissions}, cwnd {stats.CongestionWindow}, rtt {stats.SmoothedRtt.TotalMicroseconds:F0} µs, mss {stats.MaxSegmentSize}");
+        Console.WriteLine($"  client: segments {stats.SegmentsSent}, retransmits {stats.Retransmissions} ({stats.BytesRetransmitted * 100.0 / Math.Max(1, stats.BytesSent):F2} % of bytes), timeouts {stats.Timeouts}, recoveries {stats.Recoveries}, probes {stats.LossProbes}, dsacks {stats.DuplicateSacks}, cwnd {stats.CongestionWindow}, ssthresh {stats.SlowStartThreshold}, rtt {stats.SmoothedRtt.TotalMicroseconds:F0} µs, mss {stats.MaxSegmentSize}");
         Console.WriteLine($"  server: segments in {server.GetStatistics().SegmentsReceived}; GRO b: {linkB.Gro?.Events}; flushes {linkB.Gro?.Flushes}");
         Console.WriteLine($"  tcp A events {tcpA.Events}; drops {tcpA.Drops}");
         Console.WriteLine($"  tcp B events {tcpB.Events}; drops {tcpB.Drops}; link A {linkA.Events}; link B {linkB.Events}");

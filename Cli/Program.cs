@@ -33,6 +33,8 @@ internal static class Program
         selfcheck.SetAction(result => SelfCheck.Run(result.GetValue(packets), result.GetValue(payload), Console.Out));
         root.Subcommands.Add(selfcheck);
         root.Subcommands.Add(PcapCheckCommand.Create());
+        root.Subcommands.Add(Demo.DemoCommand.Create());
+        root.Subcommands.Add(Serve.ServeCommand.Create());
 
         return root.Parse(args).Invoke();
     }

@@ -93,19 +93,17 @@ public sealed class SimulationDriver
 
     private bool PumpOnceQuiet() => PumpOnce() > 0;
 
+    private static TimeSpan? Earlier(TimeSpan? next, PipeLinkDirection? direction) =>
+        direction?.Impairment?.TimeUntilNextDue is TimeSpan t && (next is null || t < next) ? t : next;
+
     /// <summary>Time until the next timer or delayed packet, or null.</summary>
     public TimeSpan? NextEvent()
     {
         TimeSpan? next = Clock.TimeUntilNextTimer;
         foreach (PipeLink link in _links)
         {
-            foreach (PipeLinkDirection? d in new[] { link.AToB, link.BToA })
-            {
-                if (d?.Impairment?.TimeUntilNextDue is TimeSpan t && (next is null || t < next))
-                {
-                    next = t;
-                }
-            }
+            next = Earlier(next, link.AToB);
+            next = Earlier(next, link.BToA);
         }
         return next;
     }

@@ -19,12 +19,20 @@ public sealed class PacketBuffer : IDisposable
     private BufferChunk? _head;
     private int _headStart;
     private int _headLength;
-    private PayloadSegment[] _segments = [];
+    /// <summary>Payload segments an object holds without renting (most packets: a send-buffer slice or two).</summary>
+    private const int InlineSegments = 4;
+
+    private readonly PayloadSegment[] _inlineSegments = new PayloadSegment[InlineSegments];
+    private PayloadSegment[] _segments;
     private int _segmentCount;
     private int _length;
     private int _refCount;
 
-    internal PacketBuffer(PacketBufferPool pool) => _pool = pool;
+    internal PacketBuffer(PacketBufferPool pool)
+    {
+        _pool = pool;
+        _segments = _inlineSegments;
+    }
 
     /// <summary>Network-layer protocol, set by the edge or the endpoint that classified the packet.</summary>
     public NetworkProtocol NetworkProtocol { get; set; }
@@ -363,6 +371,11 @@ public sealed class PacketBuffer : IDisposable
             _segments[i].Chunk.Release();
             _segments[i] = default;
         }
+        if (_segments != _inlineSegments)
+        {
+            System.Buffers.ArrayPool<PayloadSegment>.Shared.Return(_segments); // cleared above
+            _segments = _inlineSegments;
+        }
         _segmentCount = 0;
         _length = _headLength = _headStart = 0;
         _pool.ReturnBuffer(this);
@@ -405,8 +418,20 @@ public sealed class PacketBuffer : IDisposable
     {
         if (_segmentCount == _segments.Length)
         {
-            // Grows once per pooled PacketBuffer object; steady state never allocates.
-            Array.Resize(ref _segments, Math.Max(4, _segments.Length * 2));
+            // A coalesced packet needs more: rent the room (ArrayPool's per-thread caches keep this allocation-free)
+            // and give it back when the packet is released, so pooled objects never grow for good.
+            PayloadSegment[] bigger = System.Buffers.ArrayPool<PayloadSegment>.Shared.Rent(Math.Min(_segments.Length * 4, MaxPayloadSegments));
+            Array.Copy(_segments, bigger, _segmentCount);
+            if (_segments != _inlineSegments)
+            {
+                Array.Clear(_segments, 0, _segmentCount);
+                System.Buffers.ArrayPool<PayloadSegment>.Shared.Return(_segments);
+            }
+            else
+            {
+                Array.Clear(_inlineSegments);
+            }
+            _segments = bigger;
         }
         chunk.AddRef();
         _segments[_segmentCount++] = new PayloadSegment { Chunk = chunk, Offset = offset, Length = length };

@@ -25,7 +25,7 @@ public sealed partial class NetworkStack
         }
         ReadOnlySpan<byte> header = head[..headerLength];
         // The header checksum is verified unless the link validated it (the channel endpoint checks every IPv4 header).
-        if (!nic.Link.Capabilities.HasFlag(LinkCapabilities.RxChecksumOffload) && !packet.RxChecksumValidated && !Ipv4Header.VerifyChecksum(header))
+        if ((nic.Link.Capabilities & LinkCapabilities.RxChecksumOffload) == 0 && !packet.RxChecksumValidated && !Ipv4Header.VerifyChecksum(header))
         {
             Drops.Increment(IpDropReason.Ipv4BadChecksum);
             return;
@@ -47,7 +47,7 @@ public sealed partial class NetworkStack
         // RFC 1122 §3.2.1.3: a host silently discards a datagram whose source is broadcast, multicast or
         // (off a loopback link) 127/8; 0.0.0.0 is only valid while a host learns its address.
         if (source.IsMulticast || source.IsLimitedBroadcast || nic.IsBroadcast(source) || source.IsUnspecified
-            || (source.IsLoopback && !nic.Link.Capabilities.HasFlag(LinkCapabilities.Loopback)))
+            || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
         {
             Drops.Increment(IpDropReason.BadSourceAddress);
             return;

@@ -33,7 +33,7 @@ public sealed partial class NetworkStack
         var destination = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.DestinationOffset..]));
         // RFC 4291 §2.7: multicast is never a source; ::1 never arrives from outside (§2.5.3); :: is only used
         // by a host without an address (DAD), which we do not take part in.
-        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && !nic.Link.Capabilities.HasFlag(LinkCapabilities.Loopback)))
+        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
         {
             Drops.Increment(IpDropReason.BadSourceAddress);
             return;

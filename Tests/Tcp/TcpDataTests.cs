@@ -85,7 +85,7 @@ public class TcpDataTests
     }
 
     [Fact]
-    public void Written_Data_Goes_Out_With_Psh_And_Is_Retransmitted_With_Backoff()
+    public void Written_Data_Goes_Out_With_Psh_Then_A_Loss_Probe_Then_Retransmissions_With_Backoff()
     {
         using var h = new TcpTestHarness();
         (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
@@ -99,11 +99,20 @@ public class TcpDataTests
             Assert.Equal(Packets(10), data.Payload);
             TimeSpan rto = c.GetStatistics().RetransmissionTimeout;
             Assert.Equal(TimeSpan.FromMilliseconds(200), rto); // RTT 0 from the handshake, clamped to MinRto
+            // RFC 8985 §7.2: the probe (2·SRTT + the delayed-ACK allowance for one segment) would come after the
+            // RTO, so it goes at the RTO's time in its place and re-arms the RTO.
             h.Advance(rto - TimeSpan.FromMilliseconds(1));
             h.ExpectNone();
             h.Advance(TimeSpan.FromMilliseconds(1));
             Assert.Equal(data.Payload, h.Read().Payload);
-            h.Advance(2 * rto - TimeSpan.FromMilliseconds(1));
+            Assert.Equal(1, c.GetStatistics().LossProbes);
+            Assert.Equal(0, c.GetStatistics().Timeouts);
+            h.Advance(rto - TimeSpan.FromMilliseconds(1));
+            h.ExpectNone();
+            h.Advance(TimeSpan.FromMilliseconds(1));
+            Assert.Equal(data.Payload, h.Read().Payload); // the RTO (RFC 6298 §5.4)
+            Assert.Equal(1, c.GetStatistics().Timeouts);
+            h.Advance(2 * rto - TimeSpan.FromMilliseconds(1)); // backed off (§5.5)
             h.ExpectNone();
             h.Advance(TimeSpan.FromMilliseconds(1));
             Segment third = h.Read();

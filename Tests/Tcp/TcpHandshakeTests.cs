@@ -24,7 +24,7 @@ public class TcpHandshakeTests
         Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, synAck.Flags);
         Assert.Equal(1001u, synAck.Tcp.AcknowledgmentNumber);
         Assert.Equal((ushort)1460, synAck.Tcp.MaxSegmentSize); // MTU 1500 − 20 − 20
-        Assert.Equal((byte)3, synAck.Tcp.WindowScale);         // 256 KiB >> 3 is the first to fit 16 bits
+        Assert.Equal((byte)7, synAck.Tcp.WindowScale);         // auto-tuning's 6 MiB maximum >> 7 is the first to fit 16 bits
         Assert.True(synAck.Tcp.SackPermitted);
         Assert.Equal(777u, synAck.Tcp.Timestamps!.Value.Echo);
         Assert.Equal((ushort)65535, synAck.Tcp.WindowSize);   // never scaled in a SYN
@@ -219,9 +219,9 @@ public class TcpHandshakeTests
     }
 
     [Fact]
-    public void Listener_Backlog_Drops_Excess_Syns()
+    public void Listener_Backlog_Drops_Excess_Syns_When_Cookies_Are_Off()
     {
-        using var h = new TcpTestHarness();
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7, SynCookies = TcpSynCookieMode.Never });
         using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), 2);
         for (int i = 0; i < 3; i++)
         {

@@ -500,7 +500,7 @@ public class TcpLifecycleTests
     public void Window_Scale_Applies_To_Both_Windows_After_The_Handshake_RFC7323_2()
     {
         using var h = new TcpTestHarness();
-        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne(); // peer scale 2, ours 3 (256 KiB buffer)
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne(); // peer scale 2, ours 7 (for a 6 MiB buffer)
         using (l)
         {
             h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack, tsval: 300, window: 1000)); // 1000 << 2 = 4000 bytes
@@ -508,8 +508,8 @@ public class TcpLifecycleTests
             h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack | TcpFlags.Psh, tsval: 301, window: 1000), Data(100));
             h.Advance(TimeSpan.FromMilliseconds(40));
             Segment ack = h.Read();
-            int advertised = ack.Tcp.WindowSize << 3;
-            Assert.InRange(advertised, (256 * 1024) - 100 - 8, (256 * 1024) - 100 + 8); // free space, scaled and rounded up
+            int advertised = ack.Tcp.WindowSize << 7;
+            Assert.InRange(advertised, (256 * 1024) - 100, (256 * 1024) - 100 + 128); // free space of the 256 KiB buffer, scaled and rounded up
             Assert.Equal(8000, c.TryWrite(Data(8000)));
             int sent = 0;
             while (h.TryRead() is Segment s)

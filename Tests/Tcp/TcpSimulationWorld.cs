@@ -32,7 +32,7 @@ internal sealed class TcpSimulationWorld : IDisposable
     /// <param name="seed">Seeds the wire and both TCPs.</param>
     /// <param name="trace">Sees every packet as it enters each receiving endpoint (bytes, virtual time, direction).</param>
     /// <param name="options">TCP options for both sides (ISN secrets and seeds are filled in).</param>
-    public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None, PipeLinkGso wireGso = PipeLinkGso.Auto)
+    public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None, PipeLinkGso wireGso = PipeLinkGso.Auto, TimeSpan? delay = null)
     {
         LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "a" });
         LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "b" });
@@ -40,7 +40,7 @@ internal sealed class TcpSimulationWorld : IDisposable
         B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed + 1 });
         A.CreateNic(LinkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
         B.CreateNic(LinkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        var wire = (impairment ?? new ImpairmentOptions()) with { Delay = TimeSpan.FromMilliseconds(2), QueueLimit = 10000 };
+        var wire = (impairment ?? new ImpairmentOptions()) with { Delay = delay ?? TimeSpan.FromMilliseconds(2), QueueLimit = 10000 };
         options ??= new TcpProtocolOptions();
         TcpA = TcpProtocol.Attach(A, options with { IsnSecret = [1], RandomSeed = seed });
         TcpB = TcpProtocol.Attach(B, options with { IsnSecret = [2], RandomSeed = seed + 1 });

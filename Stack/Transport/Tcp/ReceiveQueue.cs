@@ -90,10 +90,17 @@ internal sealed class ReceiveQueue
         return total;
     }
 
-    /// <summary>Up to four SACK blocks describing the out-of-order data (RFC 2018 §4): the latest block first.</summary>
-    public TcpSackList SackBlocks()
+    /// <summary>
+    /// Up to four SACK blocks describing the out-of-order data (RFC 2018 §4): the latest block first, or after
+    /// <paramref name="duplicate"/>, a D-SACK block reporting data received twice (RFC 2883 §4).
+    /// </summary>
+    public TcpSackList SackBlocks(TcpSackBlock? duplicate = null)
     {
         var list = default(TcpSackList);
+        if (duplicate is TcpSackBlock d)
+        {
+            list.TryAdd(d);
+        }
         if (_outOfOrder.Count == 0)
         {
             return list;

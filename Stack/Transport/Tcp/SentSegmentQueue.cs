@@ -27,6 +27,7 @@ internal struct SentSegment
     public SequenceNumber Start;
     public int Length;          // sequence numbers, FIN included
     public long SentAt;         // clock ticks of the latest transmission
+    public long Order;          // transmission number of the latest transmission: send order, even within one clock tick
     public SentFlags Flags;
 
     public readonly SequenceNumber End => Start + Length;
@@ -39,7 +40,11 @@ internal struct DeliveryInfo
 {
     /// <summary>Bytes newly delivered (cumulatively ACKed and not SACKed before, or newly SACKed).</summary>
     public int NewlyDelivered;
-    /// <summary>Newest transmit time among the newly delivered ranges, and the end of that range (RACK.xmit_ts, RACK.end_seq).</summary>
+    /// <summary>
+    /// The most recently transmitted of the newly delivered ranges (RACK.xmit_ts and RACK.end_seq): its
+    /// transmission number, time and end. Ordered by (Order, End): one transmission is one contiguous run.
+    /// </summary>
+    public long NewestOrder;
     public long NewestSentAt;
     public SequenceNumber NewestEnd;
     public bool NewestWasRetransmitted;
@@ -48,11 +53,20 @@ internal struct DeliveryInfo
     /// <summary>A newly delivered range lay below the highest range delivered before it: the network reordered (RFC 8985 §6.2 step 3).</summary>
     public bool Reordered;
 
+    /// <summary>The highest SACKed sequence number before this ACK (RACK.fack), set once before its blocks and cumulative ACK are applied.</summary>
+    public SequenceNumber HighestSackedBefore;
+    public bool HasHighestSackedBefore;
+
     public void Note(in SentSegment s, int delivered, SequenceNumber highestDeliveredBefore)
     {
-        NewlyDelivered += delivered;
-        if (s.SentAt > NewestSentAt || (s.SentAt == NewestSentAt && s.End > NewestEnd))
+        if (HasHighestSackedBefore)
         {
+            highestDeliveredBefore = HighestSackedBefore;
+        }
+        NewlyDelivered += delivered;
+        if (s.Order > NewestOrder || (s.Order == NewestOrder && s.End > NewestEnd))
+        {
+            NewestOrder = s.Order;
             NewestSentAt = s.SentAt;
             NewestEnd = s.End;
             NewestWasRetransmitted = s.Is(SentFlags.EverRetransmitted);
@@ -78,6 +92,7 @@ internal sealed class SentSegmentQueue
     private SentSegment[] _items = new SentSegment[16];
     private int _head;
     private int _count;
+    private long _nextOrder = 1;
 
     /// <summary>Records held.</summary>
     public int Count => _count;
@@ -106,14 +121,14 @@ internal sealed class SentSegmentQueue
         else
         {
             ref SentSegment last = ref this[_count - 1];
-            if (last.End == start && last.SentAt == sentAt && last.Flags == SentFlags.None && !fin)
+            if (last.End == start && last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.Flags == SentFlags.None && !fin)
             {
-                last.Length += length; // the same send opportunity: one record
+                last.Length += length; // the same send opportunity: one record, one transmission
                 return;
             }
         }
         EnsureRoom(1);
-        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Flags = fin ? SentFlags.Fin : SentFlags.None };
+        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, Flags = fin ? SentFlags.Fin : SentFlags.None };
         _count++;
     }
 
@@ -273,6 +288,7 @@ internal sealed class SentSegmentQueue
         int i = SplitAt(start);
         SplitAt(start + length);
         SequenceNumber end = start + length;
+        long order = _nextOrder++;
         for (; i < _count && this[i].Start < end; i++)
         {
             ref SentSegment s = ref this[i];
@@ -283,6 +299,7 @@ internal sealed class SentSegmentQueue
             Account(s.Flags, -s.Length);
             s.Flags = (s.Flags & ~SentFlags.Lost) | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
             s.SentAt = sentAt;
+            s.Order = order;
             Account(s.Flags, s.Length);
         }
     }

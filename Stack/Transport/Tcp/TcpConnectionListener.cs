@@ -109,6 +109,10 @@ public sealed class TcpConnectionListener : IDisposable
         }
         if ((flags & TcpFlags.Ack) != 0)
         {
+            if ((flags & TcpFlags.Syn) == 0 && TryAcceptCookie(info, ref segment))
+            {
+                return;
+            }
             _tcp.Drops.Increment(TcpDropReason.NoConnection); // second: ACK → <SEQ=SEG.ACK><CTL=RST>
             _tcp.SendResetFor(info, segment);
             return;
@@ -119,22 +123,97 @@ public sealed class TcpConnectionListener : IDisposable
             return;
         }
         TcpControlBlock? tcb;
+        TcpSynCookieMode cookies = _tcp.Options.SynCookies;
         lock (_gate)
         {
-            if (_disposed || _pending.Count >= Backlog)
+            if (_disposed)
             {
                 _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
                 return;
             }
-            tcb = _tcp.CreatePassive(this, info, segment.Header, issFloor);
+            if (cookies == TcpSynCookieMode.Always || (_pending.Count >= Backlog && cookies == TcpSynCookieMode.WhenBacklogFull))
+            {
+                tcb = null; // answered below, outside the lock, with no state kept
+            }
+            else if (_pending.Count >= Backlog)
+            {
+                _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
+                return;
+            }
+            else
+            {
+                tcb = _tcp.CreatePassive(this, info, segment.Header, issFloor);
+                if (tcb is null)
+                {
+                    _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
+                    return;
+                }
+                _pending.Add(tcb);
+            }
+        }
+        if (tcb is null)
+        {
+            _tcp.SendSynCookie(info, segment.Header, ConnectionOptions);
+            return;
+        }
+        tcb.StartPassiveOpen(segment.Header); // third: SYN → SYN-ACK, SYN-RECEIVED (text in a SYN is not queued)
+    }
+
+    /// <summary>
+    /// An ACK for no connection: the end of a cookie handshake when SEG.ACK − 1 is a cookie we made for this
+    /// 4-tuple and SEG.SEQ − 1 (RFC 4987 §3.6). Returns false (the caller resets) when it is not.
+    /// </summary>
+    private bool TryAcceptCookie(in IpPacketInfo info, ref TcpSegment segment)
+    {
+        if (_tcp.Options.SynCookies == TcpSynCookieMode.Never || (segment.Header.Flags & TcpFlags.Rst) != 0)
+        {
+            return false;
+        }
+        TcpRepr ack = segment.Header;
+        var tuple = new TcpFourTuple(info.Destination, ack.DestinationPort, info.Source, ack.SourcePort);
+        uint iss = unchecked(ack.AcknowledgmentNumber - 1);
+        uint peerIsn = unchecked(ack.SequenceNumber - 1);
+        if (!_tcp.Cookies.TryCheck(tuple, iss, peerIsn, out int mss))
+        {
+            _tcp.Drops.Increment(TcpDropReason.BadSynCookie);
+            return false;
+        }
+        // The SYN as the cookie remembers it: timestamps only if the ACK carries them (then TSecr holds the options).
+        var syn = new TcpRepr
+        {
+            SourcePort = ack.SourcePort,
+            DestinationPort = ack.DestinationPort,
+            SequenceNumber = peerIsn,
+            Flags = TcpFlags.Syn,
+            MaxSegmentSize = (ushort)mss,
+        };
+        if (ack.Timestamps is TcpTimestamps ts && ConnectionOptions.Timestamps)
+        {
+            (byte? scale, bool sack) = TcpSynCookies.DecodeTimestamp(ts.Echo);
+            syn.WindowScale = scale;
+            syn.SackPermitted = sack;
+            syn.Timestamps = new TcpTimestamps(ts.Value, 0);
+        }
+        TcpControlBlock? tcb;
+        lock (_gate)
+        {
+            if (_disposed || _accepted.Reader.Count >= Backlog)
+            {
+                _tcp.Drops.Increment(TcpDropReason.ListenOverflow); // the accept queue is full: the peer retries
+                return true;
+            }
+            tcb = _tcp.CreatePassive(this, info, syn, issFloor: null, cookieIss: new SequenceNumber(iss));
             if (tcb is null)
             {
                 _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
-                return;
+                return true;
             }
             _pending.Add(tcb);
         }
-        tcb.StartPassiveOpen(segment.Header); // third: SYN → SYN-ACK, SYN-RECEIVED (text in a SYN is not queued)
+        _tcp.Events.Increment(TcpEvent.SynCookiesAccepted);
+        tcb.RestoreFromCookie(syn);
+        tcb.OnSegment(ref segment);
+        return true;
     }
 
     /// <summary>A passive connection reached ESTABLISHED: queue it for accept. Called under the connection's lock.</summary>

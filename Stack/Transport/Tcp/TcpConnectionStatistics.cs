@@ -70,6 +70,12 @@ public sealed record TcpConnectionStatistics
     /// <summary>Bytes deemed lost and not yet retransmitted right now.</summary>
     public long LostBytes { get; init; }
 
+    /// <summary>Send buffer size now (auto-tuning grows it).</summary>
+    public int SendBufferSize { get; init; }
+
+    /// <summary>Receive buffer size now (auto-tuning grows it).</summary>
+    public int ReceiveBufferSize { get; init; }
+
     /// <summary>The congestion controller.</summary>
     public TcpCongestionControl CongestionControl { get; init; }
 

@@ -48,6 +48,28 @@ internal sealed partial class TcpControlBlock
         Flush();
     }
 
+    /// <summary>
+    /// The state the cookie SYN-ACK would have made (RFC 4987 §3.6), rebuilt when its ACK arrives: SYN-RECEIVED
+    /// with our SYN (ISS = the cookie) sent and the peer's options as the cookie gave them back. The caller then
+    /// feeds the ACK, which moves the connection to ESTABLISHED as usual.
+    /// </summary>
+    internal void RestoreFromCookie(in TcpRepr syn)
+    {
+        lock (Gate)
+        {
+            _irs = syn.SequenceNumber;
+            _rcvNxt = _irs + 1;
+            ApplyPeerSynOptions(syn);
+            _sndNxt = _sndMax = _iss + 1;
+            _sndWl1 = _irs;
+            _sndWl2 = _iss;
+            _rcvAdv = _rcvNxt + Math.Min(_receiveBufferLimit, ushort.MaxValue); // what the SYN-ACK advertised
+            _lastAckSent = _rcvNxt;
+            _state = TcpState.SynReceived;
+            _ignoreNextTimestampRtt = true; // the cookie rewrote our TSval's low bits: its echo is no RTT sample
+        }
+    }
+
     /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>
     internal int Send(ReadOnlySpan<byte> data)
     {
@@ -59,7 +81,7 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = Options.SendBufferSize - _sendBuffer.Length;
+                int space = _sendBufferLimit - _sendBuffer.Length;
                 if (space <= 0)
                 {
                     break;
@@ -75,7 +97,7 @@ internal sealed partial class TcpControlBlock
                 sinceOutput += region.Length;
                 // One send opportunity per 64 KiB copied (or at the end), not per buffer chunk: super-segments
                 // stay as large as GSO allows, and the first bytes still leave while the rest is copied.
-                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= Options.SendBufferSize;
+                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= _sendBufferLimit;
                 if (output)
                 {
                     sinceOutput = 0;
@@ -195,6 +217,7 @@ internal sealed partial class TcpControlBlock
                 }
                 _receiveQueue.Clear();
             }
+            SignalAll(); // a pending read or write sees the disposed stream (NetworkStream semantics)
         }
         Flush();
     }
@@ -238,7 +261,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sendBuffer.Length < Options.SendBufferSize || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (_sendBuffer.Length < _sendBufferLimit || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return Task.CompletedTask;
             }
@@ -310,6 +333,8 @@ internal sealed partial class TcpControlBlock
                 CongestionWindow = _cc.CongestionWindow,
                 SlowStartThreshold = _cc.SlowStartThreshold,
                 CongestionControl = _cc.Algorithm,
+                SendBufferSize = _sendBufferLimit,
+                ReceiveBufferSize = _receiveBufferLimit,
                 SendWindow = _sndWnd,
                 ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
                 MaxSegmentSize = _effectiveMss,

@@ -20,6 +20,7 @@ internal struct TcpSegment
 internal sealed partial class TcpControlBlock
 {
     private bool _finPending;            // a FIN arrived ahead of missing data
+    private bool _ignoreNextTimestampRtt;
     private SequenceNumber _finSequence;
     private long _fastRetransmits;
 
@@ -152,6 +153,10 @@ internal sealed partial class TcpControlBlock
             : seq == _rcvNxt; // zero window: still take the ACK, RST and URG of a segment at RCV.NXT (text trimmed below)
         if (!acceptable)
         {
+            if (payload > 0 && seq + payload <= _rcvNxt)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + payload).Value); // an old duplicate (RFC 2883 §4.1.1)
+            }
             Protocol.Drops.Increment(TcpDropReason.OutOfWindow);
             if (!rst)
             {
@@ -174,6 +179,11 @@ internal sealed partial class TcpControlBlock
                 seq += 1;
             }
             int cut = Math.Min(front, payload);
+            if (cut > 0)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + cut).Value); // partly old (RFC 2883 §4.1.1)
+                _ackNow = true;
+            }
             offset += cut;
             payload -= cut;
             seq += cut;
@@ -246,7 +256,7 @@ internal sealed partial class TcpControlBlock
         }
         NoteReceived();
         UpdateTsRecent(h, segSeq);
-        var delivery = default(DeliveryInfo);
+        var delivery = new DeliveryInfo { HighestSackedBefore = _sent.HighestSacked, HasHighestSackedBefore = _sent.Count > 0 };
         long dsacksBefore = _dsacks;
         if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
         {
@@ -262,14 +272,18 @@ internal sealed partial class TcpControlBlock
         else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
         {
             OnDuplicateAck(ack, h.SackBlocks.Count > 0); // RFC 5681 §2
-            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
-            {
-                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, null, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
-            }
         }
         if (CanSendData(_state))
         {
             DetectLosses(delivery);
+            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
+            {
+                // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
+                // loss detection: the ACK that reveals a loss does not grow the window first.
+                TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
+                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
+                TuneSendBuffer();
+            }
         }
         // Window update (RFC 9293 §3.10.7.4 fifth): only from a newer segment.
         if (_sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= ack))
@@ -427,13 +441,12 @@ internal sealed partial class TcpControlBlock
         _retries = 0;
         _dupAcks = 0;
         _renoSacked = Math.Max(0, _renoSacked - acked); // the ACK covered segments the duplicates stood for
-        if (_recovery != RecoveryState.Recovery)
-        {
-            // Slow start and congestion avoidance, also while resending after an RTO (RFC 5681 §3.1).
-            TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
-            _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
-        }
+        RecoveryState before = _recovery;
         OnAckDuringRecovery(ack);
+        if (before == RecoveryState.Recovery && _recovery == RecoveryState.Open)
+        {
+            delivery.NewlyDelivered = 0; // the ACK that ends recovery leaves cwnd at ssthresh (RFC 6675 §5)
+        }
         OnAckForLossProbe(ack, dsacksBefore);
         if (_sndUna == _sndMax)
         {
@@ -522,6 +535,10 @@ internal sealed partial class TcpControlBlock
         if (sentAt != 0)
         {
             sample = Protocol.Now - TimeSpan.FromTicks(sentAt);
+        }
+        else if (_ignoreNextTimestampRtt)
+        {
+            _ignoreNextTimestampRtt = false;
         }
         else if (_timestamps && h.Timestamps is TcpTimestamps ts && ts.Echo != 0)
         {

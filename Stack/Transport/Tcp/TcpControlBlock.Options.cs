@@ -24,11 +24,17 @@ internal sealed partial class TcpControlBlock
     private SequenceNumber _lastAckSent;
     private readonly uint _tsOffset;
 
-    /// <summary>The shift we offer: the smallest that lets the receive buffer fit the 16-bit field (RFC 7323 §2.3).</summary>
-    private byte OfferedReceiveScale()
+    /// <summary>
+    /// The shift we offer: the smallest that lets the largest receive buffer (auto-tuning's maximum, or the fixed
+    /// size) fit the 16-bit field (RFC 7323 §2.3).
+    /// </summary>
+    private byte OfferedReceiveScale() => OfferedReceiveScale(Options);
+
+    internal static byte OfferedReceiveScale(TcpConnectionOptions options)
     {
+        int largest = options.BufferAutoTuning ? Math.Max(options.ReceiveBufferSize, options.MaxReceiveBufferSize) : options.ReceiveBufferSize;
         byte shift = 0;
-        while (shift < TcpOption.MaxWindowScale && (Options.ReceiveBufferSize >> shift) > ushort.MaxValue)
+        while (shift < TcpOption.MaxWindowScale && (largest >> shift) > ushort.MaxValue)
         {
             shift++;
         }

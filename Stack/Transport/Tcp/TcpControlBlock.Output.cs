@@ -214,7 +214,7 @@ internal sealed partial class TcpControlBlock
     {
         if (syn)
         {
-            int window = Math.Min(Options.ReceiveBufferSize, ushort.MaxValue);
+            int window = Math.Min(_receiveBufferLimit, ushort.MaxValue);
             _rcvAdv = _rcvNxt + window;
             return (ushort)window;
         }
@@ -281,7 +281,12 @@ internal sealed partial class TcpControlBlock
             {
                 repr.Timestamps = new TcpTimestamps(TimestampNow, _tsRecent);
             }
-            if (_sack && _receiveQueue.OutOfOrderCount > 0)
+            if (_sack && length == 0 && (flags & TcpFlags.Fin) == 0 && _duplicateReceived is TcpSackBlock duplicate)
+            {
+                repr.SackBlocks = _receiveQueue.SackBlocks(duplicate); // RFC 2883 §4: D-SACK first, on the ACK it caused
+                _duplicateReceived = null;
+            }
+            else if (_sack && _receiveQueue.OutOfOrderCount > 0)
             {
                 repr.SackBlocks = _receiveQueue.SackBlocks(); // RFC 2018 §4
             }

@@ -2,19 +2,21 @@
 // (RFC 9293 §3.8.6.2.2), queueing of segment text (§3.10.7.4 seventh), ACK policy (RFC 9293 §3.8.6.3,
 // RFC 5681 §4.2: every second full segment, at once for out-of-order data), and the copy to the application.
 using NetStack.Buffers;
+using NetStack.Wire;
 
 namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
     private bool _ackNow;
+    private TcpSackBlock? _duplicateReceived; // data that arrived twice, for the next pure ACK's D-SACK (RFC 2883)
     private int _segmentsSinceAck;
     private int _readerOutstanding;   // bytes taken by a reader and not yet copied (still count against the window)
     private long _bytesReceived;
     private long _segmentsReceived;
 
     /// <summary>Free receive space: the buffer minus what waits for the application.</summary>
-    private int ReceiveSpace => Math.Max(0, Options.ReceiveBufferSize - _receiveQueue.ReadyBytes - _readerOutstanding);
+    private int ReceiveSpace => Math.Max(0, _receiveBufferLimit - _receiveQueue.ReadyBytes - _readerOutstanding);
 
     /// <summary>
     /// Moves the advertised right edge forward when the increase is worth it: at least min(buffer/2, MSS)
@@ -28,7 +30,7 @@ internal sealed partial class TcpControlBlock
         {
             return 0;
         }
-        int threshold = Math.Min(Options.ReceiveBufferSize / 2, Math.Max(_rcvMss, 1));
+        int threshold = Math.Min(_receiveBufferLimit / 2, Math.Max(_rcvMss, 1));
         if (increase >= threshold || force)
         {
             _rcvAdv = candidate;
@@ -138,12 +140,13 @@ internal sealed partial class TcpControlBlock
         {
             _readerOutstanding -= total;
             _readerBusy = false;
+            TuneReceiveBuffer(total);
             if (_state is not TcpState.Closed and not TcpState.SynSent and not TcpState.SynReceived && !_finReceived)
             {
                 // Window update when the window opened a lot, e.g. from (near) zero (RFC 9293 §3.8.6.2.2).
                 int oldWindow = _rcvAdv - _rcvNxt;
                 int increase = UpdateReceiveWindow(force: false);
-                if (increase > 0 && oldWindow < Options.ReceiveBufferSize / 2)
+                if (increase > 0 && oldWindow < _receiveBufferLimit / 2)
                 {
                     SendAck();
                 }

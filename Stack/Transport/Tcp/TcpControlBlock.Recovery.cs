@@ -25,6 +25,12 @@ internal sealed partial class TcpControlBlock
     /// <summary>RFC 8985 §7.2 WCDelAckT: the worst-case delayed-ACK time a probe of a single segment waits for.</summary>
     private static readonly TimeSpan WorstCaseDelayedAck = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// The shortest probe timeout (Linux's 10 ms floor): a managed stack shares its cores with the application
+    /// and the GC, and a probe faster than a scheduling hiccup is a spurious retransmission.
+    /// </summary>
+    private static readonly TimeSpan MinimumProbeTimeout = TimeSpan.FromMilliseconds(10);
+
     private readonly SentSegmentQueue _sent = new();
     private readonly CongestionController _cc;
     private RecoveryState _recovery;
@@ -34,6 +40,7 @@ internal sealed partial class TcpControlBlock
     private bool _cwndLimited;              // the last send opportunity stopped at the congestion window
 
     // RACK (RFC 8985 §6.1).
+    private long _rackOrder;
     private long _rackSentAt;
     private SequenceNumber _rackEnd;
     private TimeSpan _rackRtt;
@@ -131,13 +138,14 @@ internal sealed partial class TcpControlBlock
             return;
         }
         TimeSpan now = Protocol.Now;
-        if (info.NewestSentAt != 0)
+        if (info.NewestOrder != 0)
         {
             // Step 2: the most recently sent segment delivered, unless a retransmission was ACKed too fast to be its own.
             TimeSpan rtt = now - TimeSpan.FromTicks(info.NewestSentAt);
             bool ambiguous = info.NewestWasRetransmitted && rtt < _minRtt;
-            if (!ambiguous && (info.NewestSentAt > _rackSentAt || (info.NewestSentAt == _rackSentAt && info.NewestEnd > _rackEnd)))
+            if (!ambiguous && (info.NewestOrder > _rackOrder || (info.NewestOrder == _rackOrder && info.NewestEnd > _rackEnd)))
             {
+                _rackOrder = info.NewestOrder;
                 _rackSentAt = info.NewestSentAt;
                 _rackEnd = info.NewestEnd;
                 _rackRtt = rtt;
@@ -147,7 +155,7 @@ internal sealed partial class TcpControlBlock
         {
             _reorderingSeen = true; // step 3
         }
-        if (_rackSentAt == 0)
+        if (_rackOrder == 0)
         {
             return;
         }
@@ -161,9 +169,9 @@ internal sealed partial class TcpControlBlock
             {
                 break; // sent after the most recently delivered segment (retransmissions are of older holes)
             }
-            if (s.Is(SentFlags.Sacked) || s.Is(SentFlags.Lost) || s.SentAt > _rackSentAt)
+            if (s.Is(SentFlags.Sacked) || s.Is(SentFlags.Lost) || s.Order > _rackOrder || (s.Order == _rackOrder && s.End >= _rackEnd))
             {
-                continue;
+                continue; // not sent before the most recently delivered segment
             }
             // Step 5: lost once it has been outstanding an RTT plus the reordering window longer than RACK's segment.
             TimeSpan remaining = TimeSpan.FromTicks(s.SentAt) + _rackRtt + reorderWindow - now;
@@ -311,7 +319,8 @@ internal sealed partial class TcpControlBlock
 
     /// <summary>
     /// Arms the Tail Loss Probe (RFC 8985 §7.2) after new data left and nothing is being recovered: PTO = 2·SRTT
-    /// (plus the worst-case delayed ACK when one segment is in flight), never later than the RTO.
+    /// (plus the worst-case delayed ACK when one segment is in flight), never later than the RTO would fire — the
+    /// probe then goes in the RTO's place, and the RTO is re-armed after it (as Linux's tcp_schedule_loss_probe).
     /// </summary>
     private void ArmLossProbe()
     {
@@ -325,12 +334,12 @@ internal sealed partial class TcpControlBlock
         {
             pto += WorstCaseDelayedAck;
         }
-        if (pto < TimeSpan.FromMilliseconds(1))
+        if (pto < MinimumProbeTimeout)
         {
-            pto = TimeSpan.FromMilliseconds(1);
+            pto = MinimumProbeTimeout;
         }
         TimeSpan deadline = Protocol.Now + pto;
-        _probeDeadline = _rtxDeadline != Never && deadline > _rtxDeadline ? Never : deadline;
+        _probeDeadline = _rtxDeadline != Never && deadline > _rtxDeadline ? _rtxDeadline : deadline;
     }
 
     /// <summary>The probe timer fired (RFC 8985 §7.3): send one new segment if the windows allow, else resend the last.</summary>

@@ -122,6 +122,11 @@ internal sealed partial class TcpControlBlock
                     goto done;
                 }
             }
+            if (_probeDeadline <= now)
+            {
+                _probeDeadline = Never;
+                OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
+            }
             if (_rtxDeadline <= now)
             {
                 _rtxDeadline = Never;
@@ -143,11 +148,6 @@ internal sealed partial class TcpControlBlock
                 _rackDeadline = Never;
                 DetectLosses(default); // RFC 8985 §6.3: the reordering window ran out
                 Output();
-            }
-            if (_probeDeadline <= now)
-            {
-                _probeDeadline = Never;
-                OnLossProbe();
             }
             if (_delackDeadline <= now)
             {

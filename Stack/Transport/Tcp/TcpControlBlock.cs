@@ -63,6 +63,7 @@ internal sealed partial class TcpControlBlock
         _ourMss = MssForMtu(route);
         _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
         _cc = CreateCongestionController(options.CongestionControl, _effectiveMss);
+        InitializeBuffers();
         _recoveryPoint = iss;
         _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);

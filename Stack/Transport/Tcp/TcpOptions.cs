@@ -4,11 +4,24 @@ namespace NetStack.Tcp;
 /// <summary>Per-connection TCP settings. A listener hands its settings to every connection it accepts.</summary>
 public sealed record TcpConnectionOptions
 {
-    /// <summary>Send buffer: bytes the application may queue (unsent plus unacknowledged).</summary>
+    /// <summary>Send buffer: bytes the application may queue (unsent plus unacknowledged); with auto-tuning, where it starts.</summary>
     public int SendBufferSize { get; init; } = 256 * 1024;
 
-    /// <summary>Receive buffer: bytes held for the application; bounds the advertised window.</summary>
+    /// <summary>Receive buffer: bytes held for the application, which bound the advertised window; with auto-tuning, where it starts.</summary>
     public int ReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// Grow the buffers with the connection's needs (Linux's tcp_moderate_rcvbuf and send-buffer expansion): the
+    /// send buffer to twice the congestion window, the receive buffer to twice what the application reads per
+    /// round trip (dynamic right-sizing), each up to its maximum. Off: the buffers keep their set sizes.
+    /// </summary>
+    public bool BufferAutoTuning { get; init; } = true;
+
+    /// <summary>Largest send buffer auto-tuning grows to (Linux: tcp_wmem max, 4 MiB).</summary>
+    public int MaxSendBufferSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest receive buffer auto-tuning grows to (Linux: tcp_rmem max, 6 MiB); the window scale is chosen for it.</summary>
+    public int MaxReceiveBufferSize { get; init; } = 6 * 1024 * 1024;
 
     /// <summary>Disable Nagle's algorithm (RFC 9293 §3.7.4): send small segments at once.</summary>
     public bool NoDelay { get; init; }
@@ -48,6 +61,8 @@ public sealed record TcpConnectionOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(ReceiveBufferSize, 1 << 30, nameof(ReceiveBufferSize));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(SendBufferSize, 1 << 30, nameof(SendBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveProbes, 1, nameof(KeepAliveProbes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxReceiveBufferSize, 1 << 30, nameof(MaxReceiveBufferSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxSendBufferSize, 1 << 30, nameof(MaxSendBufferSize));
     }
 }
 
@@ -93,7 +108,10 @@ public sealed record TcpProtocolOptions
     /// <summary>Out-of-order segments held per connection (their bytes are bounded by the window).</summary>
     public int MaxOutOfOrderSegments { get; init; } = 256;
 
-    /// <summary>Key of the ISN hash (RFC 6528 §3); random when null. Fix it only for reproducible tests.</summary>
+    /// <summary>When listeners answer with SYN cookies (RFC 4987 §3.6) instead of keeping half-open state.</summary>
+    public TcpSynCookieMode SynCookies { get; init; } = TcpSynCookieMode.WhenBacklogFull;
+
+    /// <summary>Key of the ISN hash (RFC 6528 §3) and of SYN cookies; random when null. Fix it only for reproducible tests.</summary>
     public byte[]? IsnSecret { get; init; }
 
     /// <summary>Seed of the ephemeral-port choice and the timestamp offset; random when null.</summary>

@@ -41,6 +41,7 @@ public sealed class TcpProtocol : ITransportProtocol
         Options = options;
         _epoch = stack.Clock.GetTimestamp();
         _isn = new TcpIsnGenerator(options.IsnSecret, stack.Clock);
+        Cookies = new TcpSynCookies(options.IsnSecret, stack.Clock);
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
@@ -105,6 +106,8 @@ public sealed class TcpProtocol : ITransportProtocol
     internal Func<uint>? IsnOverride { get; set; }
 
     internal int Headroom { get; }
+
+    internal TcpSynCookies Cookies { get; }
 
     internal TimeSpan Now => Stack.Clock.GetElapsedTime(_epoch);
 
@@ -237,15 +240,15 @@ public sealed class TcpProtocol : ITransportProtocol
     }
 
     /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
-    internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor)
+    internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor, SequenceNumber? cookieIss = null)
     {
         var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
         if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent || _connections.Count >= Options.MaxConnections)
         {
             return null;
         }
-        SequenceNumber iss = NextIsn(tuple);
-        if (issFloor is SequenceNumber floor && iss <= floor)
+        SequenceNumber iss = cookieIss ?? NextIsn(tuple);
+        if (cookieIss is null && issFloor is SequenceNumber floor && iss <= floor)
         {
             iss = floor; // RFC 1122 §4.2.2.13: a reopened connection starts above the old one's sequence space
         }
@@ -422,6 +425,52 @@ public sealed class TcpProtocol : ITransportProtocol
             reply.Flags = TcpFlags.Rst | TcpFlags.Ack;
         }
         SendReset(info.Source, info.Destination, reply);
+    }
+
+    /// <summary>
+    /// Answers a SYN with a SYN-ACK whose ISS is a cookie and keeps nothing (RFC 4987 §3.6). Window scale and
+    /// SACK are offered only when the SYN had timestamps, whose TSval carries them back; otherwise the connection
+    /// runs without them, as with any peer that does not offer them.
+    /// </summary>
+    internal void SendSynCookie(in IpPacketInfo info, in TcpRepr syn, TcpConnectionOptions options)
+    {
+        var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
+        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent)
+        {
+            return;
+        }
+        int ourMss = TcpControlBlock.MssForMtu(route);
+        int peerMss = syn.MaxSegmentSize is ushort m and > 0 ? m : (info.Source.IsV4 ? 536 : 1220);
+        uint cookie = Cookies.Make(tuple, syn.SequenceNumber, Math.Min(peerMss, ourMss));
+        var reply = new TcpRepr
+        {
+            SourcePort = tuple.LocalPort,
+            DestinationPort = tuple.RemotePort,
+            SequenceNumber = cookie,
+            AcknowledgmentNumber = unchecked(syn.SequenceNumber + 1),
+            Flags = TcpFlags.Syn | TcpFlags.Ack,
+            WindowSize = (ushort)Math.Min(options.ReceiveBufferSize, ushort.MaxValue),
+            MaxSegmentSize = (ushort)Math.Min(ourMss, ushort.MaxValue),
+        };
+        if (options.Timestamps && syn.Timestamps is TcpTimestamps ts)
+        {
+            byte? peerScale = options.WindowScaling ? syn.EffectiveWindowScale : null;
+            bool sack = options.Sack && syn.SackPermitted;
+            if (peerScale.HasValue)
+            {
+                reply.WindowScale = TcpControlBlock.OfferedReceiveScale(options);
+            }
+            reply.SackPermitted = sack;
+            uint now = unchecked((uint)(long)Now.TotalMilliseconds + TimestampOffset(tuple));
+            reply.Timestamps = new TcpTimestamps(TcpSynCookies.EncodeTimestamp(now, peerScale, sack), ts.Value);
+        }
+        int length = reply.BufferLength;
+        PacketBuffer packet = Stack.Pool.Rent(length, Headroom);
+        Span<byte> bytes = packet.Append(length);
+        reply.Emit(bytes);
+        TcpHeader.WriteChecksum(bytes, NetworkStack.PseudoHeaderSum(route, IpProtocol.Tcp, bytes.Length));
+        Events.Increment(TcpEvent.SynCookiesSent);
+        SendPacket(route, packet);
     }
 
     /// <summary>RST for a SYN nobody takes: &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+1&gt;&lt;CTL=RST,ACK&gt; (RFC 9293 §3.10.7.1).</summary>

@@ -67,6 +67,8 @@ public enum TcpDropReason
     ForwarderPending,
     /// <summary>A SYN in TIME-WAIT that was not provably new (RFC 6191 §2): dropped, TIME-WAIT goes on.</summary>
     TimeWaitSynIgnored,
+    /// <summary>An ACK for a listener whose SYN cookie did not check out (forged, or too old): answered with RST.</summary>
+    BadSynCookie,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -118,4 +120,10 @@ public enum TcpEvent
     DuplicateSacks,
     /// <summary>Tail loss probes sent (RFC 8985 §7).</summary>
     LossProbes,
+    /// <summary>A receive buffer grew by auto-tuning.</summary>
+    ReceiveBufferGrown,
+    /// <summary>SYN-ACKs sent with a SYN cookie instead of keeping state (RFC 4987 §3.6).</summary>
+    SynCookiesSent,
+    /// <summary>Connections made from a valid SYN cookie.</summary>
+    SynCookiesAccepted,
 }

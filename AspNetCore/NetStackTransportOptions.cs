@@ -1,0 +1,42 @@
+// Layer: ASP.NET Core integration. Settings of the Kestrel transport over a NetStack stack.
+using NetStack.Network;
+using NetStack.Tcp;
+
+namespace NetStack.AspNetCore;
+
+/// <summary>Settings of <see cref="NetStackTransportFactory"/>.</summary>
+public sealed class NetStackTransportOptions
+{
+    /// <summary>
+    /// The stack Kestrel listens on for plain <see cref="System.Net.IPEndPoint"/>s. When null the transport binds
+    /// only <see cref="NetStackEndPoint"/>s (which name their stack) and leaves other end points to other transports.
+    /// </summary>
+    public NetworkStack? Stack { get; set; }
+
+    /// <summary>Half-open plus unaccepted connections per listener (the TCP listen backlog).</summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>TCP settings of accepted connections; the stack's defaults when null.</summary>
+    public TcpConnectionOptions? ConnectionOptions { get; set; }
+
+    /// <summary>
+    /// Bytes received and not yet read by Kestrel before the transport stops reading (the TCP window then closes);
+    /// 0 for no limit. Kestrel's socket transport uses 1 MiB.
+    /// </summary>
+    public long MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Bytes Kestrel may queue for sending before its writes wait; 0 for no limit. Kestrel's socket transport uses 64 KiB.</summary>
+    public long MaxWriteBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>Size of the buffers the transport receives into (one copy from the TCP receive queue).</summary>
+    public int ReceiveSegmentSize { get; set; } = 64 * 1024;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Backlog, 1, nameof(Backlog));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxReadBufferSize, nameof(MaxReadBufferSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxWriteBufferSize, nameof(MaxWriteBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveSegmentSize, 4096, nameof(ReceiveSegmentSize));
+        ConnectionOptions?.Validate();
+    }
+}

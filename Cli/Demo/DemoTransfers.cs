@@ -1,0 +1,149 @@
+// netstack demo: the client's side of the bulk transfers, each body hashed (SHA-256) on both ends.
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+
+namespace NetStack.Cli.Demo;
+
+/// <summary>What one bulk transfer did.</summary>
+internal sealed record TransferResult(string Name, long Bytes, TimeSpan Elapsed, string SentHash, string ReceivedHash)
+{
+    public bool Matched => Bytes >= 0 && SentHash == ReceivedHash;
+
+    public double GigabitsPerSecond => Bytes * 8 / Elapsed.TotalSeconds / 1e9;
+}
+
+/// <summary>Bytes moved so far by the running transfer (read by the progress line).</summary>
+internal sealed class TransferProgress
+{
+    private long _bytes;
+
+    public long Bytes => Volatile.Read(ref _bytes);
+
+    public void Add(int n) => Interlocked.Add(ref _bytes, n);
+
+    public void Reset() => Volatile.Write(ref _bytes, 0);
+}
+
+internal static class DemoTransfers
+{
+    private const int ChunkSize = 256 * 1024;
+
+    /// <summary>GET /download: hashes the body as it arrives, then asks the server for the hash of what it sent.</summary>
+    public static async Task<TransferResult> DownloadAsync(HttpClient client, long length, string id, TransferProgress progress, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var watch = Stopwatch.StartNew();
+        long received;
+        using (HttpResponseMessage response = await client.GetAsync(string.Create(CultureInfo.InvariantCulture, $"download?bytes={length}&id={id}"), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false))
+        {
+            response.EnsureSuccessStatusCode();
+            Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (body.ConfigureAwait(false))
+            {
+                received = await ReadAndHashAsync(body, hash, progress, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        TimeSpan elapsed = watch.Elapsed;
+        string sent = await client.GetStringAsync("hash?id=" + id, cancellationToken).ConfigureAwait(false);
+        string got = Convert.ToHexStringLower(hash.GetHashAndReset());
+        return new TransferResult("download", received == length ? received : -1, elapsed, sent, got);
+    }
+
+    /// <summary>Reads <paramref name="stream"/> to its end in large chunks, hashing each; returns the byte count.</summary>
+    public static async Task<long> ReadAndHashAsync(Stream stream, IncrementalHash hash, TransferProgress progress, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[ChunkSize];
+        long total = 0;
+        int n;
+        while ((n = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            hash.AppendData(buffer, 0, n);
+            total += n;
+            progress.Add(n);
+        }
+        return total;
+    }
+
+    /// <summary>POST /upload: hashes what it sends; the server answers with the count and hash of what arrived.</summary>
+    public static async Task<TransferResult> UploadAsync(HttpClient client, long length, TransferProgress progress, CancellationToken cancellationToken)
+    {
+        using var content = new PatternContent(length, progress);
+        var watch = Stopwatch.StartNew();
+        using HttpResponseMessage response = await client.PostAsync("upload", content, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        string answer = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        TimeSpan elapsed = watch.Elapsed;
+        string[] parts = answer.Split(' ');
+        long count = parts.Length == 2 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out long c) ? c : -1;
+        return new TransferResult("upload", count == length ? count : -1, elapsed, content.Hash, parts.Length == 2 ? parts[1] : answer);
+    }
+
+    /// <summary>Sequential short GETs (keep-alive, or a new connection each with Connection: close); requests per second.</summary>
+    public static async Task<double> ShortRequestsAsync(HttpClient client, int count, bool close, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        for (int i = 0; i < count; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "hello")
+            {
+                Version = client.DefaultRequestVersion, // a hand-made request does not take the client's defaults
+                VersionPolicy = client.DefaultVersionPolicy,
+            };
+            if (close)
+            {
+                request.Headers.ConnectionClose = true;
+            }
+            using HttpResponseMessage response = await client.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode != HttpStatusCode.OK || body != "hello")
+            {
+                throw new InvalidOperationException($"short request {i}: {(int)response.StatusCode} '{body}'");
+            }
+        }
+        return count / watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>A request body of <c>length</c> pattern bytes, hashed as it is written.</summary>
+    private sealed class PatternContent(long length, TransferProgress progress) : HttpContent
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public string Hash { get; private set; } = "";
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            long sent = 0;
+            while (sent < length)
+            {
+                int n = (int)Math.Min(ChunkSize, length - sent);
+                int offset = (int)(sent % DemoPattern.BlockLength);
+                n = Math.Min(n, DemoPattern.BlockLength - offset);
+                var chunk = new ReadOnlyMemory<byte>(DemoPattern.Block, offset, n);
+                _hash.AppendData(chunk.Span);
+                await stream.WriteAsync(chunk, cancellationToken).ConfigureAwait(false); // straight from the block: TCP copies it once
+                sent += n;
+                progress.Add(n);
+            }
+            Hash = Convert.ToHexStringLower(_hash.GetHashAndReset());
+        }
+
+        protected override bool TryComputeLength(out long computed)
+        {
+            computed = length;
+            return true;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+            base.Dispose(disposing);
+        }
+    }
+}

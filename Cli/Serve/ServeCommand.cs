@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using NetStack.Link.Tun;
+using NetStack.Network;
+
+namespace NetStack.Cli.Serve;
+
+/// <summary>`netstack serve`: a stack on a TUN device in the current network namespace, serving test services.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var tun = new Option<string>("--tun") { Description = "TUN interface to attach to (created when there is none of that name).", Required = true };
+        var address = new Option<string[]>("--address") { Description = "The stack's address with prefix length (repeat for IPv6).", Required = true, AllowMultipleArgumentsPerToken = false };
+        var mtu = new Option<int>("--mtu") { Description = "Link MTU (set on the device too).", DefaultValueFactory = _ => 1500 };
+        var offload = new Option<string>("--offload") { Description = "auto: virtio header, checksum/TSO/USO offloads; off: a plain TUN.", DefaultValueFactory = _ => "auto" };
+        offload.AcceptOnlyFromAmong("auto", "off");
+        var inboundGso = new Option<string>("--inbound-gso") { Description = "What kernel super-packets become: deliver (one large segment) or split.", DefaultValueFactory = _ => "deliver" };
+        inboundGso.AcceptOnlyFromAmong("deliver", "split");
+        var noGroOnWrite = new Option<bool>("--no-gro-on-write") { Description = "Do not coalesce outbound TCP segments before writing." };
+        var noUdpGroOnWrite = new Option<bool>("--no-udp-gro-on-write") { Description = "Do not coalesce outbound UDP datagrams into USO packets." };
+        var pcap = new Option<string?>("--pcap") { Description = "Capture every packet to this file (raw IP pcap)." };
+        var echoPort = new Option<int>("--echo-port") { Description = "Echo (RFC 862) port, 0 to disable.", DefaultValueFactory = _ => EchoService.DefaultPort };
+        var discardPort = new Option<int>("--discard-port") { Description = "Discard (RFC 863) port, 0 to disable.", DefaultValueFactory = _ => DiscardService.DefaultPort };
+        var chargenPort = new Option<int>("--chargen-port") { Description = "Chargen-style source port, 0 to disable.", DefaultValueFactory = _ => ChargenService.DefaultPort };
+        var iperfPort = new Option<int>("--iperf3-port") { Description = "iperf3 server port, 0 to disable.", DefaultValueFactory = _ => Iperf3.Iperf3Server.DefaultPort };
+        var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) per connection, bytes.", DefaultValueFactory = _ => 1 << 20 };
+        var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
+        var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
+        var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen and iperf3 on its addresses.")
+        {
+            tun, address, mtu, offload, inboundGso, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
+        };
+        command.SetAction((result, cancellationToken) =>
+        {
+            var prefixes = new List<NetPrefix>();
+            foreach (string text in result.GetValue(address) ?? [])
+            {
+                try
+                {
+                    prefixes.Add(NetPrefix.Parse(text));
+                }
+                catch (FormatException)
+                {
+                    Console.Error.WriteLine($"netstack serve: bad --address '{text}' (want e.g. 10.9.0.2/24 or fd09::2/64)");
+                    return Task.FromResult(2);
+                }
+            }
+            var options = new ServeOptions
+            {
+                Tun = result.GetValue(tun)!,
+                Addresses = prefixes,
+                Mtu = result.GetValue(mtu),
+                Offload = result.GetValue(offload) != "off",
+                InboundGso = result.GetValue(inboundGso) == "split" ? InboundGsoMode.Split : InboundGsoMode.Deliver,
+                TcpGroOnWrite = !result.GetValue(noGroOnWrite),
+                UdpGroOnWrite = !result.GetValue(noUdpGroOnWrite),
+                Pcap = result.GetValue(pcap),
+                EchoPort = result.GetValue(echoPort),
+                DiscardPort = result.GetValue(discardPort),
+                ChargenPort = result.GetValue(chargenPort),
+                Iperf3Port = result.GetValue(iperfPort),
+                ReceiveBuffer = result.GetValue(receiveBuffer),
+                SendBuffer = result.GetValue(sendBuffer),
+                StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
+            };
+            return RunAsync(options, Console.Out, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>Runs until Ctrl-C or SIGTERM, then prints the counters.</summary>
+    public static async Task<int> RunAsync(ServeOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        });
+        using ILoggerFactory logging = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .AddFilter("NetStack", LogLevel.Information)
+            .SetMinimumLevel(LogLevel.Warning));
+        StackHost host;
+        try
+        {
+            host = StackHost.Start(options, logging);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            Console.Error.WriteLine($"netstack serve: {e.Message}");
+            return 1;
+        }
+        await using (host.ConfigureAwait(false))
+        {
+            TunDevice device = host.Tun.Device;
+            await output.WriteLineAsync(
+                $"netstack serve: {device} mtu {options.Mtu}, addresses {string.Join(", ", options.Addresses)}; "
+                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.Services.Select(s => $"{s.Name}/{s.Port}"))}; ready").ConfigureAwait(false);
+            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                if (options.StatsInterval > TimeSpan.Zero)
+                {
+                    using var timer = new PeriodicTimer(options.StatsInterval);
+                    while (await timer.WaitForNextTickAsync(stop.Token).ConfigureAwait(false))
+                    {
+                        await output.WriteLineAsync(host.DescribeCounters()).ConfigureAwait(false);
+                        await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            await output.WriteLineAsync("netstack serve: stopping").ConfigureAwait(false);
+            await output.WriteLineAsync(host.DescribeCounters()).ConfigureAwait(false);
+        }
+        await output.WriteLineAsync($"pool after shutdown: live buffers {NetStack.Buffers.PacketBufferPool.Shared.LiveBuffers}").ConfigureAwait(false);
+        await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        return 0;
+    }
+}

@@ -1,0 +1,53 @@
+using NetStack.Link.Tun;
+using NetStack.Network;
+
+namespace NetStack.Cli.Serve;
+
+/// <summary>What `netstack serve` was asked to do.</summary>
+public sealed record ServeOptions
+{
+    /// <summary>TUN interface name.</summary>
+    public required string Tun { get; init; }
+
+    /// <summary>The stack's addresses (IPv4 and/or IPv6, with prefix lengths for the on-link routes).</summary>
+    public required IReadOnlyList<NetPrefix> Addresses { get; init; }
+
+    /// <summary>Link MTU (also set on the device).</summary>
+    public int Mtu { get; init; } = 1500;
+
+    /// <summary>Virtio header and offloads (auto) or a plain TUN (off).</summary>
+    public bool Offload { get; init; } = true;
+
+    /// <summary>What kernel super-packets become.</summary>
+    public InboundGsoMode InboundGso { get; init; } = InboundGsoMode.Deliver;
+
+    /// <summary>TCP GRO on write.</summary>
+    public bool TcpGroOnWrite { get; init; } = true;
+
+    /// <summary>UDP GRO on write (USO).</summary>
+    public bool UdpGroOnWrite { get; init; } = true;
+
+    /// <summary>Capture file (raw IP pcap), or null.</summary>
+    public string? Pcap { get; init; }
+
+    /// <summary>Echo port (RFC 862), 0 to disable.</summary>
+    public int EchoPort { get; init; } = EchoService.DefaultPort;
+
+    /// <summary>Discard port (RFC 863), 0 to disable.</summary>
+    public int DiscardPort { get; init; } = DiscardService.DefaultPort;
+
+    /// <summary>Chargen-style source port (RFC 864), 0 to disable.</summary>
+    public int ChargenPort { get; init; } = ChargenService.DefaultPort;
+
+    /// <summary>iperf3 server port, 0 to disable.</summary>
+    public int Iperf3Port { get; init; } = Iperf3.Iperf3Server.DefaultPort;
+
+    /// <summary>TCP receive buffer (window) of the services' connections, in bytes.</summary>
+    public int ReceiveBuffer { get; init; } = 1 << 20;
+
+    /// <summary>TCP send buffer of the services' connections, in bytes.</summary>
+    public int SendBuffer { get; init; } = 512 * 1024;
+
+    /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
+    public TimeSpan StatsInterval { get; init; }
+}

@@ -1,0 +1,154 @@
+using Microsoft.Extensions.Logging;
+using NetStack.Buffers;
+using NetStack.Cli.Iperf3;
+using NetStack.Link;
+using NetStack.Link.Tun;
+using NetStack.Network;
+using NetStack.Tcp;
+
+namespace NetStack.Cli.Serve;
+
+/// <summary>
+/// A stack on a TUN device with the test services of `netstack serve` running on it. Used by the command and,
+/// in-process, by the interop tests.
+/// </summary>
+public sealed class StackHost : IAsyncDisposable
+{
+    private readonly List<TcpService> _services = [];
+    private UdpEchoService? _udpEcho;
+    private readonly PcapTapEndpoint? _tap;
+
+    private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapTapEndpoint? tap)
+    {
+        Tun = tun;
+        Stack = stack;
+        Tcp = tcp;
+        _tap = tap;
+    }
+
+    /// <summary>The TUN endpoint.</summary>
+    public TunEndpoint Tun { get; }
+
+    /// <summary>The stack.</summary>
+    public NetworkStack Stack { get; }
+
+    /// <summary>Its TCP.</summary>
+    public TcpProtocol Tcp { get; }
+
+    /// <summary>The services running.</summary>
+    public IReadOnlyList<TcpService> Services => _services;
+
+    /// <summary>Opens (or attaches to) the TUN device, sets its MTU, brings it up, builds the stack and starts the services.</summary>
+    public static StackHost Start(ServeOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var tunOptions = TunOptions(options, loggerFactory);
+        TunEndpoint tun = TunEndpoint.Open(options.Tun, tunOptions);
+        try
+        {
+            if (tun.Device.GetMtu() != options.Mtu)
+            {
+                tun.Device.SetMtu(options.Mtu);
+            }
+            tun.Device.SetUp();
+            return Start(tun, options, loggerFactory);
+        }
+        catch
+        {
+            tun.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The TUN endpoint options that <paramref name="options"/> asks for.</summary>
+    public static TunEndpointOptions TunOptions(ServeOptions options, ILoggerFactory? loggerFactory) => new()
+    {
+        Mtu = options.Mtu,
+        Offload = options.Offload,
+        InboundGso = options.InboundGso,
+        TcpGroOnWrite = options.TcpGroOnWrite,
+        UdpGroOnWrite = options.UdpGroOnWrite,
+        Pool = PacketBufferPool.Shared,
+        Name = options.Tun,
+        LoggerFactory = loggerFactory,
+    };
+
+    /// <summary>Builds the stack over an open endpoint (which the host then owns) and starts everything.</summary>
+    public static StackHost Start(TunEndpoint tun, ServeOptions options, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(tun);
+        ArgumentNullException.ThrowIfNull(options);
+        var stack = new NetworkStack(new NetworkStackOptions { Pool = PacketBufferPool.Shared, LoggerFactory = loggerFactory });
+        PcapTapEndpoint? tap = options.Pcap is null ? null : new PcapTapEndpoint(tun.Channel, new PcapWriter(options.Pcap), ownsWriter: true);
+        Nic nic = stack.CreateNic(tap ?? (ILinkEndpoint)tun.Channel, options.Tun);
+        foreach (NetPrefix address in options.Addresses)
+        {
+            nic.AddAddress(address);
+        }
+        TcpProtocol tcp = TcpProtocol.Attach(stack, new TcpProtocolOptions
+        {
+            Connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer },
+        });
+        var host = new StackHost(tun, stack, tcp, tap);
+        host.StartService(new EchoService(), options.EchoPort);
+        host.StartService(new DiscardService(), options.DiscardPort);
+        host.StartService(new ChargenService(), options.ChargenPort);
+        // iperf3 3.12 reads a results message with one non-blocking read loop that gives up on EAGAIN: the
+        // message must not wait behind Nagle (RFC 9293 §3.7.4) for an ACK.
+        host.StartService(new Iperf3Server(), options.Iperf3Port, tcp.Options.Connection with { NoDelay = true });
+        if (options.EchoPort != 0)
+        {
+            host._udpEcho = new UdpEchoService();
+            host._udpEcho.Start(stack, options.EchoPort);
+        }
+        tun.Start();
+        return host;
+    }
+
+    private void StartService(TcpService service, int port, TcpConnectionOptions? connectionOptions = null)
+    {
+        if (port != 0)
+        {
+            service.Start(Tcp, port, connectionOptions);
+            _services.Add(service);
+        }
+    }
+
+    /// <summary>Counters of the device, the stack and every service, one item a line.</summary>
+    public string DescribeCounters()
+    {
+        var lines = new List<string>
+        {
+            Tun.DescribeCounters(),
+            $"ip: events [{Stack.Events}] drops [{Stack.Drops}]",
+            $"tcp: events [{Tcp.Events}] drops [{Tcp.Drops}] connections {Tcp.ConnectionCount}",
+            $"pool: rentals {Stack.Pool.Rentals} live buffers {Stack.Pool.LiveBuffers} misses {Stack.Pool.Misses}",
+        };
+        if (Tun.WriteGro is { } gro)
+        {
+            lines.Add($"gro-on-write: events [{gro.Events}] flushes [{gro.Flushes}]");
+        }
+        lines.AddRange(_services.Select(s => s.ToString()));
+        if (_udpEcho is not null)
+        {
+            lines.Add(_udpEcho.ToString());
+        }
+        return string.Join(Environment.NewLine, lines);
+    }
+
+    /// <summary>Stops the services, then the device and the stack; every buffer goes back to the pool.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (TcpService service in _services)
+        {
+            await service.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_udpEcho is not null)
+        {
+            await _udpEcho.DisposeAsync().ConfigureAwait(false);
+        }
+        Tun.Dispose();
+        _tap?.Close();
+        Stack.Dispose();
+    }
+}

@@ -1,0 +1,145 @@
+// `netstack serve`: the test services a stack offers on its address (echo, discard, chargen, iperf3). Each is
+// a TCP listener on the stack with an accept loop and one task per connection; counters are printed on exit.
+using System.Net;
+using NetStack.Tcp;
+
+namespace NetStack.Cli.Serve;
+
+/// <summary>A TCP service on a stack: accepts connections and runs <see cref="HandleAsync"/> for each.</summary>
+public abstract class TcpService : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<Task> _connections = [];
+    private TcpConnectionListener? _listener;
+    private Task? _acceptLoop;
+    private long _accepted;
+    private long _failed;
+
+    /// <summary>Service name for logs and counters.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Port it listens on.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>Connections accepted so far.</summary>
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Connections that ended with an error.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Bytes received from clients.</summary>
+    public long BytesIn => Interlocked.Read(ref BytesInField);
+
+    /// <summary>Bytes sent to clients.</summary>
+    public long BytesOut => Interlocked.Read(ref BytesOutField);
+
+    /// <summary>Counter behind <see cref="BytesIn"/>, for handlers.</summary>
+    protected long BytesInField;
+
+    /// <summary>Counter behind <see cref="BytesOut"/>, for handlers.</summary>
+    protected long BytesOutField;
+
+    /// <summary>Listens on every address of the stack at <paramref name="port"/> and starts accepting.</summary>
+    public void Start(TcpProtocol tcp, int port, TcpConnectionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(tcp);
+        Port = port;
+        _listener = tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, port), 256, options);
+        _acceptLoop = AcceptLoopAsync(_listener, _stop.Token);
+    }
+
+    /// <summary>Serves one connection; the caller disposes it afterwards.</summary>
+    protected abstract Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Reads until the client's FIN, counting bytes in and handing each piece to <paramref name="onData"/> (which
+    /// may write back), then sends our FIN.
+    /// </summary>
+    protected async Task ReadUntilFinAsync(TcpConnection connection, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask>? onData,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        byte[] buffer = new byte[64 * 1024];
+        int n;
+        while ((n = await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            Interlocked.Add(ref BytesInField, n);
+            if (onData is not null)
+            {
+                await onData(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        connection.ShutdownSend();
+    }
+
+    private async Task AcceptLoopAsync(TcpConnectionListener listener, CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            TcpConnection connection;
+            try
+            {
+                connection = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (ObjectDisposedException)
+            {
+                return;
+            }
+            Interlocked.Increment(ref _accepted);
+            Task task = RunAsync(connection, cancellationToken);
+            lock (_connections)
+            {
+                _connections.RemoveAll(t => t.IsCompleted);
+                _connections.Add(task);
+            }
+        }
+    }
+
+    private async Task RunAsync(TcpConnection connection, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await HandleAsync(connection, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException or InvalidDataException or ObjectDisposedException)
+        {
+            Interlocked.Increment(ref _failed);
+            LastError = $"{e.GetType().Name}: {e.Message}";
+        }
+        finally
+        {
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The last error a connection ended with (diagnostics), or null.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>One line of counters.</summary>
+    public override string ToString() =>
+        $"{Name}/{Port}: connections {Accepted} (failed {Failed}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
+
+    /// <summary>Stops accepting and waits for the connections to end (they are cancelled).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.ConfigureAwait(false);
+        }
+        Task[] pending;
+        lock (_connections)
+        {
+            pending = [.. _connections];
+        }
+        await Task.WhenAll(pending).ConfigureAwait(false);
+        _stop.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}

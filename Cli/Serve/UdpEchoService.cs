@@ -1,0 +1,66 @@
+using System.Net;
+using NetStack.Network;
+
+namespace NetStack.Cli.Serve;
+
+/// <summary>RFC 862's UDP echo: every datagram received is sent back to where it came from.</summary>
+public sealed class UdpEchoService : IAsyncDisposable
+{
+    private readonly CancellationTokenSource _stop = new();
+    private UdpEndpoint? _endpoint;
+    private Task? _loop;
+    private long _datagrams;
+    private long _bytes;
+
+    /// <summary>Port it listens on.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>Datagrams echoed.</summary>
+    public long Datagrams => Interlocked.Read(ref _datagrams);
+
+    /// <summary>Binds to <paramref name="port"/> on every address of <paramref name="stack"/> and starts echoing.</summary>
+    public void Start(NetworkStack stack, int port)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        Port = port;
+        _endpoint = stack.Udp.CreateEndpoint();
+        _endpoint.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+        _loop = EchoAsync(_endpoint, _stop.Token);
+    }
+
+    private async Task EchoAsync(UdpEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[65536];
+        try
+        {
+            while (true)
+            {
+                UdpReceiveResult result = await endpoint.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (!result.Truncated)
+                {
+                    endpoint.SendTo(buffer.AsSpan(0, result.ReceivedBytes), result.RemoteEndPoint);
+                    Interlocked.Increment(ref _datagrams);
+                    Interlocked.Add(ref _bytes, result.ReceivedBytes);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"echo/{Port}/udp: datagrams {Datagrams}, {Interlocked.Read(ref _bytes)} B";
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _endpoint?.Dispose();
+        if (_loop is not null)
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        _stop.Dispose();
+    }
+}

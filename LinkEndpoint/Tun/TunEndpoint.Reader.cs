@@ -1,0 +1,247 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using NetStack.Buffers;
+
+namespace NetStack.Link.Tun;
+
+public sealed partial class TunEndpoint
+{
+    private const int ReaderHeadroom = 16; // ≥ the 10-byte virtio header any reuse of the buffer may push
+    private const int MaxSplitSegments = 256;
+
+    private byte[] _readHeader = [];
+    private PacketBuffer[] _split = [];
+    private PacketBuffer? _head;
+    private PacketBuffer? _spill;
+    private int _headCapacity;
+    private int _spillCapacity;
+    private IPacketSink _inbound = null!;
+    private ImpairmentStage? _inboundStage;
+
+    private void InitializeReader()
+    {
+        _readHeader = GC.AllocateArray<byte>(VirtioNetHeader.Length, pinned: true);
+        _split = new PacketBuffer[MaxSplitSegments];
+        // Buffers sized to what arrives: a packet lands in a small head (the pool's smallest class); only what
+        // does not fit spills into a 64 KiB buffer, which is attached by reference and replaced, or else kept
+        // for the next read. A batch of MTU-sized packets costs one small chunk each and one spare slab.
+        _headCapacity = Math.Max(256, _pool.Options.SizeClasses[0] - ReaderHeadroom);
+        _spillCapacity = Math.Max(_pool.MaxPooledChunkSize, 65535 + 1024);
+        if (_options.InboundImpairment is { } impairment)
+        {
+            _inboundStage = new ImpairmentStage(Channel, impairment, _options.ImpairmentSeed, TimeProvider.System, _options.Name + "-in");
+        }
+        _inbound = _inboundStage ?? (IPacketSink)Channel;
+    }
+
+    private unsafe void ReadLoop()
+    {
+        PollFd* fds = stackalloc PollFd[2];
+        fds[0] = new PollFd { Fd = Device.Handle.Fd, Events = LinuxNative.POLLIN };
+        fds[1] = new PollFd { Fd = _wake.Fd, Events = LinuxNative.POLLIN };
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                fds[0].Revents = fds[1].Revents = 0;
+                int timeout = _inboundStage?.TimeUntilNextDue is TimeSpan due ? (int)Math.Ceiling(due.TotalMilliseconds) : -1;
+                int ready = LinuxNative.Poll(fds, 2, timeout);
+                if (ready < 0)
+                {
+                    int errno = LinuxNative.LastError;
+                    if (errno == LinuxNative.EINTR)
+                    {
+                        continue;
+                    }
+                    _logger.LogTunError("poll", Device.Name, LinuxNative.Describe(errno));
+                    return;
+                }
+                if (fds[1].Revents != 0 || _stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                _inboundStage?.DeliverDue();
+                if (ready == 0)
+                {
+                    continue;
+                }
+                if ((fds[0].Revents & (LinuxNative.POLLERR | LinuxNative.POLLHUP | LinuxNative.POLLNVAL)) != 0
+                    && (fds[0].Revents & LinuxNative.POLLIN) == 0)
+                {
+                    _logger.LogTunError("poll", Device.Name, $"revents 0x{fds[0].Revents:x}");
+                    return;
+                }
+                ReadBatch();
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Nothing in the loop should throw on packet contents; a bug must not kill the process silently.
+            _logger.LogTunError("reader", Device.Name, e.ToString());
+        }
+    }
+
+    /// <summary>Reads until the device is empty or a batch is full, then flushes GRO: one batch.</summary>
+    internal void ReadBatch()
+    {
+        int n = 0;
+        while (n < _options.ReadBatchSize)
+        {
+            ReadResult result = ReadOne();
+            if (result == ReadResult.Empty)
+            {
+                break;
+            }
+            if (result == ReadResult.Failed)
+            {
+                break;
+            }
+            n++;
+        }
+        if (n > 0)
+        {
+            _inbound.Flush();
+            Events.Increment(TunEvent.ReadBatches);
+        }
+    }
+
+    private enum ReadResult
+    {
+        Packet,
+        Dropped,
+        Empty,
+        Failed,
+    }
+
+    private unsafe ReadResult ReadOne()
+    {
+        _head ??= _pool.Rent(_headCapacity, ReaderHeadroom);
+        _spill ??= _pool.Rent(_spillCapacity, 0);
+        bool vnet = Device.HasVnetHeader;
+        IoVec* iov = stackalloc IoVec[3];
+        int count = 0;
+        fixed (byte* header = _readHeader)
+        {
+            if (vnet)
+            {
+                iov[count++] = new IoVec { Base = header, Length = VirtioNetHeader.Length };
+            }
+            Span<byte> headRoom = _head.TailroomSpan;
+            Span<byte> spillRoom = _spill.TailroomSpan;
+            iov[count++] = new IoVec { Base = Pointer(headRoom), Length = (nuint)headRoom.Length };
+            iov[count++] = new IoVec { Base = Pointer(spillRoom), Length = (nuint)spillRoom.Length };
+            nint r;
+            do
+            {
+                r = LinuxNative.ReadV(Device.Handle.Fd, iov, count);
+            }
+            while (r < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+            if (r < 0)
+            {
+                int errno = LinuxNative.LastError;
+                if (errno == LinuxNative.EAGAIN)
+                {
+                    return ReadResult.Empty;
+                }
+                Events.Increment(TunEvent.ReadErrors);
+                _logger.LogTunError("readv", Device.Name, LinuxNative.Describe(errno));
+                return ReadResult.Failed;
+            }
+            int length = (int)r - (vnet ? VirtioNetHeader.Length : 0);
+            if (length <= 0)
+            {
+                Drops.Increment(TunDropReason.ShortRead);
+                return ReadResult.Dropped;
+            }
+            PacketBuffer packet = _head;
+            _head = null;
+            int inHead = Math.Min(length, headRoom.Length);
+            packet.Append(inHead);
+            if (length > inHead)
+            {
+                PacketBuffer spill = _spill;
+                _spill = null;
+                spill.Append(length - inHead);
+                bool attached = packet.AppendReference(spill, 0, length - inHead);
+                spill.Release(); // the packet holds the chunk now
+                if (!attached)
+                {
+                    packet.Release();
+                    Drops.Increment(TunDropReason.ShortRead);
+                    return ReadResult.Dropped;
+                }
+            }
+            Events.Increment(TunEvent.PacketsRead);
+            Events.Add(TunEvent.BytesRead, length);
+            if (vnet)
+            {
+                _ = VirtioNetHeader.TryParse(_readHeader, out VirtioNetHeader vh, out _);
+                return Inbound(packet, in vh);
+            }
+            _inbound.Enqueue(packet);
+            return ReadResult.Packet;
+        }
+    }
+
+    private ReadResult Inbound(PacketBuffer packet, in VirtioNetHeader header)
+    {
+        TunDropReason reason = VirtioInbound.Prepare(packet, in header, (Device.Offloads & TunOffloads.Uso4) != 0);
+        if (reason != TunDropReason.None)
+        {
+            Drops.Increment(reason);
+            packet.Release();
+            return ReadResult.Dropped;
+        }
+        if ((header.Flags & VirtioNetFlags.NeedsChecksum) != 0)
+        {
+            Events.Increment(TunEvent.ChecksumsCompleted);
+        }
+        if (!packet.Gso.IsGso)
+        {
+            _inbound.Enqueue(packet);
+            return ReadResult.Packet;
+        }
+        Events.Increment(TunEvent.GsoPacketsRead);
+        if (packet.Gso.Type == GsoType.UdpL4 || _options.InboundGso == InboundGsoMode.Split)
+        {
+            return SplitInbound(packet);
+        }
+        _inbound.Enqueue(packet);
+        return ReadResult.Packet;
+    }
+
+    private ReadResult SplitInbound(PacketBuffer packet)
+    {
+        int count;
+        bool ok = packet.Gso.Type == GsoType.UdpL4
+            ? UdpGsoSplitter.TrySplit(packet, _pool, _split, out count)
+            : GsoSegmenter.TrySplit(packet, _pool, _split, out count, out _);
+        packet.Release();
+        if (!ok)
+        {
+            Drops.Increment(TunDropReason.SplitFailed);
+            return ReadResult.Dropped;
+        }
+        Events.Increment(TunEvent.GsoPacketsSplit);
+        for (int i = 0; i < count; i++)
+        {
+            PacketBuffer segment = _split[i];
+            _split[i] = null!;
+            _inbound.Enqueue(segment);
+        }
+        return ReadResult.Packet;
+    }
+
+    private void ReleaseReaderBuffers()
+    {
+        _head?.Release();
+        _head = null;
+        _spill?.Release();
+        _spill = null;
+        _inboundStage?.Dispose();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe byte* Pointer(Span<byte> pinned) =>
+        (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetReference(pinned)); // pool chunks live on the POH
+}

@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Logging;
+using NetStack.Buffers;
+
+namespace NetStack.Link.Tun;
+
+/// <summary>What a GSO super-packet read from the kernel becomes.</summary>
+public enum InboundGsoMode
+{
+    /// <summary>One large TCP segment for the stack (after its checksum is completed); the default, chosen by measurement (BENCHMARKS.md).</summary>
+    Deliver,
+    /// <summary>MSS-sized segments cut by <see cref="GsoSegmenter"/> (which GRO may merge again).</summary>
+    Split,
+}
+
+/// <summary>Configuration of a <see cref="TunEndpoint"/>.</summary>
+public sealed class TunEndpointOptions
+{
+    /// <summary>Link MTU the stack sees (set the device's with <see cref="TunDevice.SetMtu"/>).</summary>
+    public int Mtu { get; set; } = 1500;
+
+    /// <summary>Open the device with IFF_VNET_HDR and negotiate offloads (false: a plain TUN, everything MTU-sized both ways).</summary>
+    public bool Offload { get; set; } = true;
+
+    /// <summary>Also ask for USO4/USO6 (Linux ≥ 6.2) once TSO is in force.</summary>
+    public bool Uso { get; set; } = true;
+
+    /// <summary>What a super-packet from the kernel becomes.</summary>
+    public InboundGsoMode InboundGso { get; set; } = InboundGsoMode.Deliver;
+
+    /// <summary>Coalesce the stack's outbound TCP segments of a flow into GSO super-packets before writing (needs the virtio header).</summary>
+    public bool TcpGroOnWrite { get; set; } = true;
+
+    /// <summary>Coalesce the stack's outbound UDP datagrams of a flow into USO packets before writing (needs USO negotiated, Linux ≥ 6.2).</summary>
+    public bool UdpGroOnWrite { get; set; } = true;
+
+    /// <summary>At start, write one GRO'd TCP and one USO probe packet and switch TCP and UDP GRO on write off, each on its own, when the kernel rejects it.</summary>
+    public bool ProbeGroOnWrite { get; set; } = true;
+
+    /// <summary>Most packets read before GRO is flushed and the reader polls again.</summary>
+    public int ReadBatchSize { get; set; } = 64;
+
+    /// <summary>Most packets drained from the outbound queue per write batch.</summary>
+    public int WriteBatchSize { get; set; } = 64;
+
+    /// <summary>Outbound queue bound, in packets (4096: 32 parallel flows at MSS-sized segments still fit a window each).</summary>
+    public int OutboundQueueCapacity { get; set; } = 4096;
+
+    /// <summary>Inbound GRO in the channel endpoint.</summary>
+    public bool EnableGro { get; set; } = true;
+
+    /// <summary>Pool the reader rents from (use the stack's).</summary>
+    public PacketBufferPool Pool { get; set; } = PacketBufferPool.Shared;
+
+    /// <summary>
+    /// Seeded impairment (loss, reordering, …) of packets read from the device before the stack sees them: a test
+    /// hook for kernels without netem. Null (the default) costs nothing.
+    /// </summary>
+    public ImpairmentOptions? InboundImpairment { get; set; }
+
+    /// <summary>Seeded impairment of the stack's packets before they are written to the device (test hook).</summary>
+    public ImpairmentOptions? OutboundImpairment { get; set; }
+
+    /// <summary>Seed of the impairment stages.</summary>
+    public int ImpairmentSeed { get; set; } = 1;
+
+    /// <summary>Name used in metric tags and logs.</summary>
+    public string Name { get; set; } = "tun";
+
+    /// <summary>Logger for offload negotiation, probes and rare errors.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+}
