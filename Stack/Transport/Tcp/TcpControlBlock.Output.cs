@@ -28,7 +28,7 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void Output()
     {
-        if (!CanSendData(_state))
+        if (!CanSendData(_state) || _linkBlocked)
         {
             return;
         }

@@ -55,6 +55,11 @@ internal sealed partial class TcpControlBlock
     private bool _tlpRetransmitted;
     private SequenceNumber _tlpHighSeq;
 
+    private static readonly TimeSpan MinLinkRetry = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan MaxLinkRetry = TimeSpan.FromMilliseconds(64);
+    private bool _linkBlocked;              // the link's queue was full: send nothing until it has drained
+    private TimeSpan _linkRetryDeadline = Never;
+    private TimeSpan _linkRetryInterval;
     private long _dsacks;
     private long _lossProbes;
     private long _recoveries;
@@ -240,6 +245,45 @@ internal sealed partial class TcpControlBlock
         if (!_sack && _recovery == RecoveryState.Recovery && _sent.Count > 0)
         {
             _sent.MarkLost(0);
+        }
+    }
+
+    /// <summary>
+    /// The link's queue refused segments in [<paramref name="start"/>, <paramref name="end"/>) (back-pressure, not
+    /// congestion on the path): they count as lost without a congestion signal, and nothing more is sent until the
+    /// queue has drained — like Linux's TCP Small Queues, a sender never piles more into a full device queue. The
+    /// next ACK (proof that the queue moved) or a short retry timer resumes sending; both run on the stack's clock,
+    /// so a simulation stays deterministic. The caller holds the lock.
+    /// </summary>
+    private void OnLinkRefused(SequenceNumber start, SequenceNumber end)
+    {
+        if (!CanSendData(_state) || _sent.Count == 0)
+        {
+            return;
+        }
+        if (start < _sndUna)
+        {
+            start = _sndUna;
+        }
+        int i = _sent.SplitAt(start);
+        _sent.SplitAt(end);
+        for (; i < _sent.Count && _sent[i].Start < end; i++)
+        {
+            _sent.MarkLost(i);
+        }
+        _linkRetryInterval = _linkBlocked ? TimeSpan.FromTicks(Math.Min(_linkRetryInterval.Ticks * 2, MaxLinkRetry.Ticks)) : MinLinkRetry;
+        _linkBlocked = true;
+        _linkRetryDeadline = Protocol.Now + _linkRetryInterval;
+        ArmTimer();
+    }
+
+    /// <summary>The link may have room again (an ACK arrived, or the retry timer fired): resume sending.</summary>
+    private void OnLinkMayHaveRoom()
+    {
+        if (_linkBlocked)
+        {
+            _linkBlocked = false;
+            _linkRetryDeadline = Never;
         }
     }
 

@@ -104,7 +104,7 @@ public enum TcpEvent
     WindowProbes,
     /// <summary>Keepalive probes sent.</summary>
     KeepaliveProbes,
-    /// <summary>Segments sent but refused by the link (treated as lost).</summary>
+    /// <summary>Segments the link refused (its queue was full): resent when it has room, with no congestion signal.</summary>
     LinkQueueFull,
     /// <summary>SYNs handed to the forwarder as requests.</summary>
     ForwardRequests,
