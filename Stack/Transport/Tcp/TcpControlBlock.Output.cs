@@ -121,20 +121,22 @@ internal sealed partial class TcpControlBlock
         return Math.Max(mss, room / mss * mss);
     }
 
-    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
-    private void SendData(SequenceNumber seq, int length, bool fin)
+    /// <summary>ACK, PSH on the segment that reaches the end of the queued data (RFC 9293 §3.9.1), FIN when asked.</summary>
+    private TcpFlags DataFlags(SequenceNumber seq, int length, bool fin)
     {
         TcpFlags flags = TcpFlags.Ack;
         if (length > 0 && seq + length == DataEnd)
         {
             flags |= TcpFlags.Psh;
         }
-        if (fin)
-        {
-            flags |= TcpFlags.Fin;
-        }
+        return fin ? flags | TcpFlags.Fin : flags;
+    }
+
+    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
+    private void SendData(SequenceNumber seq, int length, bool fin)
+    {
         int segmentSize = CurrentMss;
-        if (!EmitSegment(seq, flags, seq - _sndUna, length, segmentSize))
+        if (!EmitSegment(seq, DataFlags(seq, length, fin), seq - _sndUna, length, segmentSize))
         {
             return;
         }

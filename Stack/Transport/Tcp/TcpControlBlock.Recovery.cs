@@ -350,17 +350,8 @@ internal sealed partial class TcpControlBlock
     private bool RetransmitRange(SequenceNumber start, int length, bool fin)
     {
         int data = length - (fin ? 1 : 0);
-        TcpFlags flags = TcpFlags.Ack;
-        if (data > 0 && start + data == DataEnd)
-        {
-            flags |= TcpFlags.Psh;
-        }
-        if (fin)
-        {
-            flags |= TcpFlags.Fin;
-        }
         int segmentSize = CurrentMss;
-        if (!EmitSegment(start, flags, start - _sndUna, data, segmentSize))
+        if (!EmitSegment(start, DataFlags(start, data, fin), start - _sndUna, data, segmentSize))
         {
             return false;
         }
