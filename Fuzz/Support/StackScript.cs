@@ -66,6 +66,29 @@ public sealed partial class StackScript
     private const ushort UdpPort = 53;
     private static readonly long[] ClockSteps = [1, 10, 40, 200, 1_000, 3_000, 30_000, 300_000];
 
+    /// <summary>
+    /// Advances the clock by <paramref name="step"/> timer by timer, draining the link after each, as a device keeps
+    /// reading while time passes (a full link queue would otherwise make TCP retry for the whole step). Bounded.
+    /// </summary>
+    private void AdvanceDraining(TimeSpan step)
+    {
+        TimeSpan target = _clock.Elapsed + step;
+        for (int i = 0; i < 4096 && _clock.Elapsed < target; i++)
+        {
+            TimeSpan? next = _clock.TimeUntilNextTimer;
+            if (next is null || _clock.Elapsed + next.Value >= target)
+            {
+                break;
+            }
+            _clock.Advance(next.Value);
+            Drain();
+        }
+        if (_clock.Elapsed < target)
+        {
+            _clock.Advance(target - _clock.Elapsed);
+        }
+    }
+
     private readonly PacketBufferPool _pool;
     private readonly ManualClock _clock = new();
     private readonly ChannelEndpoint _link;
@@ -255,7 +278,7 @@ public sealed partial class StackScript
                 }
                 else
                 {
-                    _clock.Advance(TimeSpan.FromMilliseconds(ClockSteps[arg & 7]));
+                    AdvanceDraining(TimeSpan.FromMilliseconds(ClockSteps[arg & 7]));
                 }
                 break;
             case Op.App:
