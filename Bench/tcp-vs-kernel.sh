@@ -14,8 +14,9 @@ sleep 0.5
 kernel=$(iperf3 -c 127.0.0.1 -p $port -t "$secs" -J | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
 wait $srv || true
 printf 'kernel loopback, iperf3 one stream: %.2f Gbit/s (load %s)\n' "$kernel" "$(cut -d' ' -f1-3 /proc/loadavg)"
-run() { dotnet Bench/bin/Release/net10.0/NetStack.Bench.dll tcp --seconds "$secs" "$@" | tee /dev/stderr | head -1 | sed -E 's/.* = ([0-9.]+) Gbit\/s.*/\1/'; }
 for args in "--gso none" "--gso host" "--gso host --hash" "--gso host --loss 1 --cc cubic" "--gso host --loss 1 --cc newreno"; do
-  g=$(run $args 2>/tmp/tcp-vs-kernel.err); cat /tmp/tcp-vs-kernel.err | sed -n 2p
-  python3 -c "import sys; print(f'  {sys.argv[1]:<36} {float(sys.argv[2]):6.2f} Gbit/s = {float(sys.argv[2])/float(sys.argv[3]):.2f}x the kernel')" "$args" "$g" "$kernel"
+  out=$(dotnet Bench/bin/Release/net10.0/NetStack.Bench.dll tcp --seconds "$secs" $args)
+  echo "$out" | sed -n 1,2p
+  g=$(echo "$out" | sed -n 1p | sed -E 's/.* = ([0-9.]+) Gbit\/s.*/\1/')
+  python3 -c "import sys; print(f'  => {sys.argv[1]:<32} {float(sys.argv[2]):6.2f} Gbit/s = {float(sys.argv[2])/float(sys.argv[3]):.2f}x the kernel')" "$args" "$g" "$kernel"
 done

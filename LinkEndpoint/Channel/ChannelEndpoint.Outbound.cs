@@ -11,6 +11,9 @@ public sealed partial class ChannelEndpoint
     public int NumQueued => _outbound.Reader.Count;
 
     /// <inheritdoc/>
+    public int OutboundSpace => _closed ? 0 : Math.Max(0, _options.OutboundQueueCapacity - _outbound.Reader.Count);
+
+    /// <inheritdoc/>
     public int WritePackets(ReadOnlySpan<PacketBuffer> packets)
     {
         int taken = 0;

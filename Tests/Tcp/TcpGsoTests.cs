@@ -231,7 +231,8 @@ public class TcpGsoTests
             }
             Assert.Equal(data, received.ToArray());
             TcpConnectionStatistics stats = c.GetStatistics();
-            Assert.True(h.Tcp.Events[TcpEvent.LinkQueueFull] > 0); // the queue did fill
+            Assert.True(h.Tcp.Events[TcpEvent.LinkQueueWaits] > 0);  // the queue did fill: TCP waited for room
+            Assert.Equal(0, h.Tcp.Events[TcpEvent.LinkQueueFull]);   // and never had a segment refused
             Assert.Equal(0, stats.Timeouts);                     // yet nothing waited for an RTO
             Assert.Equal(0, stats.FastRetransmits);              // and no congestion was signalled
             c.Abort();

@@ -36,10 +36,11 @@ internal sealed partial class TcpControlBlock
         // the most whole segments a 64 KiB super-segment holds.
         int mss = CurrentMss;
         int maxChunk = MaxSuperSegmentPayload(mss);
-        if (!RetransmitLost(mss, maxChunk))
+        int linkRoom = Route.Nic.Link.OutboundSpace - _outbox.Count;
+        if (!RetransmitLost(mss, maxChunk, ref linkRoom))
         {
-            _cwndLimited = true;
-            return; // the window is spent on repairs
+            _cwndLimited = !_linkBlocked;
+            return; // the window (or the link) is spent on repairs
         }
         SequenceNumber dataEnd = DataEnd;
         bool cwndLimited = false;
@@ -97,6 +98,10 @@ internal sealed partial class TcpControlBlock
                     }
                     break;
                 }
+            }
+            if (!TakeLinkRoom(ref linkRoom))
+            {
+                break;
             }
             SendData(_sndNxt, length, fin);
         }

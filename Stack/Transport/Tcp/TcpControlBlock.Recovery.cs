@@ -283,10 +283,32 @@ internal sealed partial class TcpControlBlock
         {
             _sent.MarkLost(i);
         }
-        _linkRetryInterval = _linkBlocked ? TimeSpan.FromTicks(Math.Min(_linkRetryInterval.Ticks * 2, MaxLinkRetry.Ticks)) : MinLinkRetry;
+        BlockOnLink(backOff: true);
+    }
+
+    /// <summary>Stops sending until the link's queue has drained (an ACK, or the retry timer).</summary>
+    private void BlockOnLink(bool backOff)
+    {
+        _linkRetryInterval = _linkBlocked && backOff ? TimeSpan.FromTicks(Math.Min(_linkRetryInterval.Ticks * 2, MaxLinkRetry.Ticks)) : MinLinkRetry;
         _linkBlocked = true;
         _linkRetryDeadline = Protocol.Now + _linkRetryInterval;
         ArmTimer();
+    }
+
+    /// <summary>
+    /// Room in the link's queue for one more segment from this send opportunity (TCP Small Queues in spirit:
+    /// what the device cannot take yet stays in the send buffer, where it costs nothing). False blocks sending.
+    /// </summary>
+    private bool TakeLinkRoom(ref int room)
+    {
+        if (room <= 0)
+        {
+            Protocol.Events.Increment(TcpEvent.LinkQueueWaits);
+            BlockOnLink(backOff: false);
+            return false;
+        }
+        room--;
+        return true;
     }
 
     /// <summary>The link may have room again (an ACK arrived, or the retry timer fired): resume sending.</summary>
@@ -304,10 +326,14 @@ internal sealed partial class TcpControlBlock
     /// NextSeg rule 1 and step 4.3: cwnd − pipe ≥ 1 SMSS). Contiguous lost ranges go out as super-segments where
     /// the link takes GSO. Returns false when the window stopped it.
     /// </summary>
-    private bool RetransmitLost(int mss, int maxChunk)
+    private bool RetransmitLost(int mss, int maxChunk, ref int linkRoom)
     {
         while (_sent.LostBytes > 0)
         {
+            if (!TakeLinkRoom(ref linkRoom))
+            {
+                return false;
+            }
             long room = _cc.CongestionWindow - Pipe;
             if (room < mss)
             {
