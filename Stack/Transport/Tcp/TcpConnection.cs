@@ -119,7 +119,7 @@ public sealed class TcpConnection : Stream
             {
                 return n;
             }
-            await _tcb.WaitReadableAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+            await _tcb.WaitReadableAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -138,7 +138,7 @@ public sealed class TcpConnection : Stream
             buffer = buffer[n..];
             if (!buffer.IsEmpty && n == 0)
             {
-                await _tcb.WaitWritableAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+                await _tcb.WaitWritableAsync(cancellationToken).ConfigureAwait(false);
             }
         }
     }

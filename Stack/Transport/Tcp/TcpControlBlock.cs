@@ -13,6 +13,8 @@ internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;
     internal readonly Lock Gate = new();
+    private readonly TcpWaiter _readWaiter;
+    private readonly TcpWaiter _writeWaiter;
     internal TcpConnectionOptions Options; // replaced (never mutated) under the lock by SetNoDelay / SetKeepAlive
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
@@ -53,6 +55,8 @@ internal sealed partial class TcpControlBlock
         Route = route;
         Options = options;
         Listener = listener;
+        _readWaiter = new TcpWaiter(Gate);
+        _writeWaiter = new TcpWaiter(Gate);
         _iss = iss;
         _sndUna = iss;
         _sndNxt = iss;
