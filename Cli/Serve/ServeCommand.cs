@@ -25,12 +25,13 @@ internal static class ServeCommand
         var discardPort = new Option<int>("--discard-port") { Description = "Discard (RFC 863) port, 0 to disable.", DefaultValueFactory = _ => DiscardService.DefaultPort };
         var chargenPort = new Option<int>("--chargen-port") { Description = "Chargen-style source port, 0 to disable.", DefaultValueFactory = _ => ChargenService.DefaultPort };
         var iperfPort = new Option<int>("--iperf3-port") { Description = "iperf3 server port, 0 to disable.", DefaultValueFactory = _ => Iperf3.Iperf3Server.DefaultPort };
+        var httpPort = new Option<int>("--http-port") { Description = "HTTP port (GET /bytes/N, POST /sha256), 0 to disable.", DefaultValueFactory = _ => HttpService.DefaultPort };
         var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) per connection, bytes.", DefaultValueFactory = _ => 1 << 20 };
         var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
-        var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen and iperf3 on its addresses.")
+        var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen, iperf3 and HTTP on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
+            tun, address, mtu, offload, inboundGso, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, stats,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -61,6 +62,7 @@ internal static class ServeCommand
                 DiscardPort = result.GetValue(discardPort),
                 ChargenPort = result.GetValue(chargenPort),
                 Iperf3Port = result.GetValue(iperfPort),
+                HttpPort = result.GetValue(httpPort),
                 ReceiveBuffer = result.GetValue(receiveBuffer),
                 SendBuffer = result.GetValue(sendBuffer),
                 StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
@@ -103,7 +105,7 @@ internal static class ServeCommand
             TunDevice device = host.Tun.Device;
             await output.WriteLineAsync(
                 $"netstack serve: {device} mtu {options.Mtu}, addresses {string.Join(", ", options.Addresses)}; "
-                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.Services.Select(s => $"{s.Name}/{s.Port}"))}; ready").ConfigureAwait(false);
+                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.ServiceNames)}; ready").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {

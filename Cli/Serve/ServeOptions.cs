@@ -42,6 +42,9 @@ public sealed record ServeOptions
     /// <summary>iperf3 server port, 0 to disable.</summary>
     public int Iperf3Port { get; init; } = Iperf3.Iperf3Server.DefaultPort;
 
+    /// <summary>HTTP port (GET /bytes/N, POST /sha256; Kestrel over the stack), 0 to disable.</summary>
+    public int HttpPort { get; init; } = HttpService.DefaultPort;
+
     /// <summary>TCP receive buffer (window) of the services' connections, in bytes.</summary>
     public int ReceiveBuffer { get; init; } = 1 << 20;
 

@@ -16,6 +16,7 @@ public sealed class StackHost : IAsyncDisposable
 {
     private readonly List<TcpService> _services = [];
     private UdpEchoService? _udpEcho;
+    private HttpService? _http;
     private readonly PcapTapEndpoint? _tap;
 
     private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapTapEndpoint? tap)
@@ -35,8 +36,15 @@ public sealed class StackHost : IAsyncDisposable
     /// <summary>Its TCP.</summary>
     public TcpProtocol Tcp { get; }
 
-    /// <summary>The services running.</summary>
+    /// <summary>The TCP services running (the HTTP service is <see cref="Http"/>).</summary>
     public IReadOnlyList<TcpService> Services => _services;
+
+    /// <summary>The HTTP service (Kestrel over the stack), or null when disabled.</summary>
+    public HttpService? Http => _http;
+
+    /// <summary>"name/port" of every service running, for the ready line.</summary>
+    public IEnumerable<string> ServiceNames =>
+        _services.Select(s => $"{s.Name}/{s.Port}").Concat(_http is null ? [] : [$"{_http.Name}/{_http.Port}"]);
 
     /// <summary>Opens (or attaches to) the TUN device, sets its MTU, brings it up, builds the stack and starts the services.</summary>
     public static StackHost Start(ServeOptions options, ILoggerFactory? loggerFactory = null)
@@ -101,6 +109,11 @@ public sealed class StackHost : IAsyncDisposable
             host._udpEcho = new UdpEchoService();
             host._udpEcho.Start(stack, options.EchoPort);
         }
+        if (options.HttpPort != 0)
+        {
+            host._http = new HttpService();
+            host._http.Start(stack, options.HttpPort, tcp.Options.Connection);
+        }
         tun.Start();
         return host;
     }
@@ -129,6 +142,10 @@ public sealed class StackHost : IAsyncDisposable
             lines.Add($"gro-on-write: events [{gro.Events}] flushes [{gro.Flushes}]");
         }
         lines.AddRange(_services.Select(s => s.ToString()));
+        if (_http is not null)
+        {
+            lines.Add(_http.ToString());
+        }
         if (_udpEcho is not null)
         {
             lines.Add(_udpEcho.ToString());
@@ -139,6 +156,10 @@ public sealed class StackHost : IAsyncDisposable
     /// <summary>Stops the services, then the device and the stack; every buffer goes back to the pool.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_http is not null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (TcpService service in _services)
         {
             await service.DisposeAsync().ConfigureAwait(false);
