@@ -21,6 +21,9 @@ public sealed record ServeOptions
     /// <summary>What kernel super-packets become.</summary>
     public InboundGsoMode InboundGso { get; init; } = InboundGsoMode.Deliver;
 
+    /// <summary>Take the kernel's NEEDS_CSUM/DATA_VALID as verified (false: complete and verify every checksum read).</summary>
+    public bool TrustKernelChecksums { get; init; } = true;
+
     /// <summary>TCP GRO on write.</summary>
     public bool TcpGroOnWrite { get; init; } = true;
 

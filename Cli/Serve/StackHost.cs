@@ -74,6 +74,7 @@ public sealed class StackHost : IAsyncDisposable
         Mtu = options.Mtu,
         Offload = options.Offload,
         InboundGso = options.InboundGso,
+        TrustKernelChecksums = options.TrustKernelChecksums,
         TcpGroOnWrite = options.TcpGroOnWrite,
         UdpGroOnWrite = options.UdpGroOnWrite,
         Pool = PacketBufferPool.Shared,

@@ -185,14 +185,18 @@ public sealed partial class TunEndpoint
 
     private ReadResult Inbound(PacketBuffer packet, in VirtioNetHeader header)
     {
-        TunDropReason reason = VirtioInbound.Prepare(packet, in header, (Device.Offloads & TunOffloads.Uso4) != 0);
+        TunDropReason reason = VirtioInbound.Prepare(packet, in header, (Device.Offloads & TunOffloads.Uso4) != 0, _options.TrustKernelChecksums);
         if (reason != TunDropReason.None)
         {
             Drops.Increment(reason);
             packet.Release();
             return ReadResult.Dropped;
         }
-        if ((header.Flags & VirtioNetFlags.NeedsChecksum) != 0)
+        if (packet.RxChecksumValidated)
+        {
+            Events.Increment(TunEvent.ChecksumsTrusted);
+        }
+        else if ((header.Flags & VirtioNetFlags.NeedsChecksum) != 0)
         {
             Events.Increment(TunEvent.ChecksumsCompleted);
         }
@@ -213,6 +217,7 @@ public sealed partial class TunEndpoint
     private ReadResult SplitInbound(PacketBuffer packet)
     {
         int count;
+        bool trusted = packet.RxChecksumValidated;
         bool ok = packet.Gso.Type == GsoType.UdpL4
             ? UdpGsoSplitter.TrySplit(packet, _pool, _split, out count)
             : GsoSegmenter.TrySplit(packet, _pool, _split, out count, out _);
@@ -227,6 +232,7 @@ public sealed partial class TunEndpoint
         {
             PacketBuffer segment = _split[i];
             _split[i] = null!;
+            segment.RxChecksumValidated = trusted; // fresh checksums over data the kernel vouched for
             _inbound.Enqueue(segment);
         }
         return ReadResult.Packet;

@@ -27,6 +27,13 @@ public sealed class TunEndpointOptions
     /// <summary>What a super-packet from the kernel becomes.</summary>
     public InboundGsoMode InboundGso { get; set; } = InboundGsoMode.Deliver;
 
+    /// <summary>
+    /// Take the kernel's NEEDS_CSUM (CHECKSUM_PARTIAL) and DATA_VALID (CHECKSUM_UNNECESSARY) as verified, as Linux's
+    /// virtio_net does, when the checksum sits where the transport header is: no pass over the payload on read
+    /// (see <see cref="VirtioInbound"/>). False: complete every partial checksum and verify it (two passes).
+    /// </summary>
+    public bool TrustKernelChecksums { get; set; } = true;
+
     /// <summary>Coalesce the stack's outbound TCP segments of a flow into GSO super-packets before writing (needs the virtio header).</summary>
     public bool TcpGroOnWrite { get; set; } = true;
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput and memory of the TUN layer against the kernel's TCP (BENCHMARKS.md, "Linux TUN").
-# Usage (root): Tests/Interop/tun-bench.sh [seconds] [matrix]   matrix: full (default) | quick | gro
+# Usage (root): Tests/Interop/tun-bench.sh [seconds] [matrix]   matrix: full (default) | quick | gro | ab
+#   ab: A/B of a serve flag, alternating, twice each at MTU 1500 and 65520: AB_FLAGS="--verify-checksums" (default)
 # Builds nothing: run `dotnet build Cli -c Release` first. Uses only a namespace it makes (and removes).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -58,21 +59,31 @@ LO_FWD=$(iperf -c 127.0.0.1 -p 5301 -t "$T")
 LO_REV=$(iperf -c 127.0.0.1 -p 5301 -t "$T" -R)
 echo "loopback (kernel <-> kernel) single stream: $LO_FWD Gbit/s, -R $LO_REV Gbit/s"
 echo
-echo "| offload | MTU | inbound GSO | GRO on write | kernel -> stack Gbit/s | ÷ loopback | stack -> kernel Gbit/s | ÷ loopback |"
-echo "|---|---:|---|---|---:|---:|---:|---:|"
+echo "| offload | MTU | inbound GSO | GRO on write | variant | kernel -> stack Gbit/s | ÷ loopback | stack -> kernel Gbit/s | ÷ loopback |"
+echo "|---|---:|---|---|---|---:|---:|---:|---:|"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-run() { # mtu offload inbound gro
-  local mtu=$1 offload=$2 inbound=$3 gro=$4 extra=()
+run() { # mtu offload inbound gro [variant [serve flags…]]
+  local mtu=$1 offload=$2 inbound=$3 gro=$4 variant=${5:-default} extra=()
+  shift 4; [ $# -gt 0 ] && shift
+  extra+=("$@")
   [ "$gro" = off ] && extra+=(--no-gro-on-write)
   start_serve "$mtu" "$offload" "$inbound" "${extra[@]}"
   local up down
   up=$(iperf -c 10.202.0.2 -t "$T")
   down=$(iperf -c 10.202.0.2 -t "$T" -R)
   stop_serve
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$offload" "$mtu" "$inbound" "$gro" "$up" "$(ratio "$up" "$LO_FWD")" "$down" "$(ratio "$down" "$LO_REV")"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$offload" "$mtu" "$inbound" "$gro" "$variant" "$up" "$(ratio "$up" "$LO_FWD")" "$down" "$(ratio "$down" "$LO_REV")"
 }
 if [ "$MATRIX" = quick ]; then
   run 1500 auto deliver on
+elif [ "$MATRIX" = ab ]; then
+  read -r -a AB <<< "${AB_FLAGS:---verify-checksums}"
+  for mtu in 1500 65520; do
+    for _ in 1 2; do
+      run "$mtu" auto deliver on default
+      run "$mtu" auto deliver on "${AB[*]}" "${AB[@]}"
+    done
+  done
 elif [ "$MATRIX" = gro ]; then
   run 1500 auto deliver on
   run 1500 auto deliver off
