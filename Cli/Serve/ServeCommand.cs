@@ -19,6 +19,8 @@ internal static class ServeCommand
         var inboundGso = new Option<string>("--inbound-gso") { Description = "What kernel super-packets become: deliver (one large segment) or split.", DefaultValueFactory = _ => "deliver" };
         inboundGso.AcceptOnlyFromAmong("deliver", "split");
         var verifyChecksums = new Option<bool>("--verify-checksums") { Description = "Complete and verify the kernel's partial checksums (the default trusts NEEDS_CSUM/DATA_VALID, as Linux's virtio_net does)." };
+        var noInlineWrites = new Option<bool>("--no-inline-writes") { Description = "Leave every write to the writer loop (by default the reader thread writes the ACKs its batch produced)." };
+        var noAckFilter = new Option<bool>("--no-ack-filter") { Description = "Write every ACK (by default a pure ACK superseded by a later one of its connection in the same write batch is dropped, RFC 3449 §5.2.1)." };
         var noGroOnWrite = new Option<bool>("--no-gro-on-write") { Description = "Do not coalesce outbound TCP segments before writing." };
         var noUdpGroOnWrite = new Option<bool>("--no-udp-gro-on-write") { Description = "Do not coalesce outbound UDP datagrams into USO packets." };
         var pcap = new Option<string?>("--pcap") { Description = "Capture every packet to this file (raw IP pcap)." };
@@ -32,7 +34,7 @@ internal static class ServeCommand
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen, iperf3 and HTTP on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, verifyChecksums, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, stats,
+            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, stats,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -57,6 +59,8 @@ internal static class ServeCommand
                 Offload = result.GetValue(offload) != "off",
                 InboundGso = result.GetValue(inboundGso) == "split" ? InboundGsoMode.Split : InboundGsoMode.Deliver,
                 TrustKernelChecksums = !result.GetValue(verifyChecksums),
+                InlineWrites = !result.GetValue(noInlineWrites),
+                AckFilter = !result.GetValue(noAckFilter),
                 TcpGroOnWrite = !result.GetValue(noGroOnWrite),
                 UdpGroOnWrite = !result.GetValue(noUdpGroOnWrite),
                 Pcap = result.GetValue(pcap),

@@ -24,6 +24,12 @@ public sealed record ServeOptions
     /// <summary>Take the kernel's NEEDS_CSUM/DATA_VALID as verified (false: complete and verify every checksum read).</summary>
     public bool TrustKernelChecksums { get; init; } = true;
 
+    /// <summary>The reader thread writes what its stack work queued (ACKs) at the end of each batch (false: the writer loop writes all).</summary>
+    public bool InlineWrites { get; init; } = true;
+
+    /// <summary>ACK filtering on write (RFC 3449 §5.2.1).</summary>
+    public bool AckFilter { get; init; } = true;
+
     /// <summary>TCP GRO on write.</summary>
     public bool TcpGroOnWrite { get; init; } = true;
 

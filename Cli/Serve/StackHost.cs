@@ -75,6 +75,8 @@ public sealed class StackHost : IAsyncDisposable
         Offload = options.Offload,
         InboundGso = options.InboundGso,
         TrustKernelChecksums = options.TrustKernelChecksums,
+        InlineWrites = options.InlineWrites,
+        AckFilter = options.AckFilter,
         TcpGroOnWrite = options.TcpGroOnWrite,
         UdpGroOnWrite = options.UdpGroOnWrite,
         Pool = PacketBufferPool.Shared,

@@ -37,6 +37,10 @@ public enum TunEvent
     ReadErrors,
     /// <summary>Packets read whose NEEDS_CSUM or DATA_VALID was taken as verified (no checksum pass; <see cref="TunEndpointOptions.TrustKernelChecksums"/>).</summary>
     ChecksumsTrusted,
+    /// <summary>Read batches that ended with the reader writing what the stack queued meanwhile (<see cref="TunEndpointOptions.InlineWrites"/>).</summary>
+    InlineWrites,
+    /// <summary>Pure ACKs not written because a later ACK of their connection in the same batch superseded them (<see cref="TunEndpointOptions.AckFilter"/>).</summary>
+    AcksFiltered,
 }
 
 /// <summary>Why the TUN layer dropped a packet (never silently).</summary>

@@ -16,6 +16,9 @@ public sealed partial class TunEndpoint
     private int _headCapacity;
     private int _spillCapacity;
     private IPacketSink _inbound = null!;
+    private int _readerThreadId = -1;
+    private bool _readerInBatch; // reader thread only: stack work now runs inside a read batch
+    private bool _inlinePending; // reader thread only: that work queued outbound packets
     private ImpairmentStage? _inboundStage;
 
     private void InitializeReader()
@@ -36,6 +39,7 @@ public sealed partial class TunEndpoint
 
     private unsafe void ReadLoop()
     {
+        _readerThreadId = Environment.CurrentManagedThreadId;
         PollFd* fds = stackalloc PollFd[2];
         fds[0] = new PollFd { Fd = Device.Handle.Fd, Events = LinuxNative.POLLIN };
         fds[1] = new PollFd { Fd = _wake.Fd, Events = LinuxNative.POLLIN };
@@ -71,6 +75,8 @@ public sealed partial class TunEndpoint
                     _logger.LogTunError("poll", Device.Name, $"revents 0x{fds[0].Revents:x}");
                     return;
                 }
+                // Back to poll after each batch (reading on at once was measured: smaller batches, more sleeps and
+                // wake-ups, lower throughput; BENCHMARKS.md).
                 ReadBatch();
             }
         }
@@ -81,9 +87,10 @@ public sealed partial class TunEndpoint
         }
     }
 
-    /// <summary>Reads until the device is empty or a batch is full, then flushes GRO: one batch.</summary>
-    internal void ReadBatch()
+    /// <summary>Reads until the device is empty or a batch is full, flushes GRO, writes what the stack queued meanwhile: one batch. Returns the packets read.</summary>
+    internal int ReadBatch()
     {
+        _readerInBatch = _options.InlineWrites;
         int n = 0;
         while (n < _options.ReadBatchSize)
         {
@@ -103,6 +110,12 @@ public sealed partial class TunEndpoint
             _inbound.Flush();
             Events.Increment(TunEvent.ReadBatches);
         }
+        _readerInBatch = false;
+        if (_inlinePending)
+        {
+            WriteInline();
+        }
+        return n;
     }
 
     private enum ReadResult
