@@ -22,6 +22,7 @@ internal static class TcpThroughput
         bool gro = true;
         var cc = TcpCongestionControl.Cubic;
         double loss = 0;
+        bool hash = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -31,14 +32,15 @@ internal static class TcpThroughput
                 case "--mtu": mtu = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--no-gro": gro = false; break;
                 case "--cc": cc = Enum.Parse<TcpCongestionControl>(args[++i], ignoreCase: true); break;
+                case "--hash": hash = true; break;
                 case "--loss": loss = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
-        return RunAsync(seconds, gso, mtu, gro, cc, loss).GetAwaiter().GetResult();
+        return RunAsync(seconds, gso, mtu, gro, cc, loss, hash).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss)
+    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss, bool hash)
     {
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "bench");
         var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "a" });
@@ -70,8 +72,13 @@ internal static class TcpThroughput
         var clock = Stopwatch.StartNew();
         Task writer = Task.Run(async () =>
         {
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
             while (clock.Elapsed < deadline)
             {
+                if (hash)
+                {
+                    sha.AppendData(payload);
+                }
                 await client.WriteAsync(payload);
             }
             client.ShutdownSend();
@@ -79,9 +86,14 @@ internal static class TcpThroughput
         Task reader = Task.Run(async () =>
         {
             var buffer = new byte[256 * 1024];
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
             int n;
             while ((n = await server.ReadAsync(buffer)) > 0)
             {
+                if (hash)
+                {
+                    sha.AppendData(buffer, 0, n);
+                }
                 received += n;
             }
         });
@@ -92,7 +104,7 @@ internal static class TcpThroughput
         TcpConnectionStatistics stats = client.GetStatistics();
         double gbps = received * 8 / elapsed.TotalSeconds / 1e9;
         double mib = received / (1024.0 * 1024);
-        Console.WriteLine($"tcp cc={cc} loss={loss}% gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
+        Console.WriteLine($"tcp cc={cc} loss={loss}% hash={hash} gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
             $"cpu {cpu.TotalSeconds / (mib / 1024):F2} s/GiB; alloc {allocated / mib:F0} B/MiB; gen0 GCs {GC.CollectionCount(0) - gcBefore}");
         Console.WriteLine($"  client: segments {stats.SegmentsSent}, retransmits {stats.Retransmissions} ({stats.BytesRetransmitted * 100.0 / Math.Max(1, stats.BytesSent):F2} % of bytes), timeouts {stats.Timeouts}, recoveries {stats.Recoveries}, probes {stats.LossProbes}, dsacks {stats.DuplicateSacks}, cwnd {stats.CongestionWindow}, ssthresh {stats.SlowStartThreshold}, rtt {stats.SmoothedRtt.TotalMicroseconds:F0} µs, mss {stats.MaxSegmentSize}");
         Console.WriteLine($"  server: segments in {server.GetStatistics().SegmentsReceived}; GRO b: {linkB.Gro?.Events}; flushes {linkB.Gro?.Flushes}");

@@ -32,6 +32,7 @@ internal static class Program
         };
         selfcheck.SetAction(result => SelfCheck.Run(result.GetValue(packets), result.GetValue(payload), Console.Out));
         root.Subcommands.Add(selfcheck);
+        root.Subcommands.Add(PcapCheckCommand.Create());
         root.Subcommands.Add(Demo.DemoCommand.Create());
         root.Subcommands.Add(Serve.ServeCommand.Create());
 

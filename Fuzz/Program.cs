@@ -18,6 +18,7 @@ internal static class Program
           NetStack.Fuzz replay <target|all> [dir]         run every corpus file (dir: the target's folder, or the root for all)
           NetStack.Fuzz smoke <target|all> [count] [seed] mutate the corpus and run (default 2000, seed 1)
           NetStack.Fuzz seed <outdir>                     write the seed corpus under outdir/<Target>/
+          NetStack.Fuzz coverage <cobertura.xml> [area]   line coverage per area (or the uncovered lines of one area)
         """;
 
     private static int Main(string[] args)
@@ -44,6 +45,8 @@ internal static class Program
                     : Fail(Usage);
             case "seed":
                 return args.Length >= 2 ? Seed(args[1]) : Fail(Usage);
+            case "coverage":
+                return args.Length >= 2 ? Coverage(args[1], args.Length >= 3 ? args[2] : null) : Fail(Usage);
             case "-h" or "--help" or "help":
                 Console.WriteLine(Usage);
                 return 0;
@@ -85,6 +88,23 @@ internal static class Program
             return Fail($"{target.Name}: not started by a libFuzzer driver (use Fuzz/run.sh {target.Name}, or give input files)");
         }
         SharpFuzz.Fuzzer.LibFuzzer.Run(span => target.Run(span));
+        return 0;
+    }
+
+    private static int Coverage(string report, string? area)
+    {
+        if (area is not null)
+        {
+            foreach (string line in CoverageReport.Uncovered(report, area))
+            {
+                Console.WriteLine(line);
+            }
+            return 0;
+        }
+        foreach ((string name, int covered, int lines) in CoverageReport.Summarize(report))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-24} {covered,6} / {lines,6} lines  {(lines == 0 ? 0 : 100.0 * covered / lines),6:F1} %"));
+        }
         return 0;
     }
 

@@ -3,12 +3,13 @@
 #
 #   Fuzz/run.sh <target> [seconds]          libFuzzer, default 60 s, prints exec/s and total executions
 #   Fuzz/run.sh <target> [seconds] --afl    afl-fuzz instead
+#   Fuzz/run.sh <target> merge              add the scratch corpus's coverage-increasing inputs to Fuzz/Corpora/<target>
 #   Fuzz/run.sh list                        the targets
 #
 # Installs what it needs on first use: clang and libFuzzer (Debian: clang-14, libclang-rt-14-dev), the
 # SharpFuzz.CommandLine dotnet tool (into Fuzz/.work/tools), and for --afl, afl++. Builds the libFuzzer driver
-# from Fuzz/driver/netstack-libfuzzer.c, publishes NetStack.Fuzz, instruments NetStack.dll, NetStack.Link.dll and
-# NetStack.Gro.dll with sharpfuzz, and fuzzes from Fuzz/Corpora/<target>/ into a scratch corpus under Fuzz/.work.
+# from Fuzz/driver/netstack-libfuzzer.c, publishes NetStack.Fuzz, instruments NetStack.dll, NetStack.Link.dll,
+# NetStack.Gro.dll and NetStack.Cli.dll (the pcap dissector) with sharpfuzz, and fuzzes from Fuzz/Corpora/<target>/ into a scratch corpus under Fuzz/.work.
 # Crashes land in Fuzz/.work/artifacts/<target>/; keep one by copying it to Fuzz/Corpora/<target>/crashes/.
 #
 # Environment: FUZZ_NO_BUILD=1 (reuse the last instrumented publish), FUZZ_JOBS (libFuzzer -jobs/-workers, default 1), FUZZ_MAX_LEN (default 4096),
@@ -24,6 +25,7 @@ target="${1:-}"
 seconds="${2:-60}"
 engine="libfuzzer"
 [[ "${3:-}" == "--afl" || "${2:-}" == "--afl" ]] && engine="afl"
+[[ "${2:-}" == "merge" ]] && engine="merge"
 [[ "$seconds" == "--afl" ]] && seconds=60
 
 if [[ -z "$target" ]]; then
@@ -50,7 +52,7 @@ publish() {
     log "installing SharpFuzz.CommandLine ${SHARPFUZZ_VERSION:-2.3.0} into $tools"
     dotnet tool install SharpFuzz.CommandLine --version "${SHARPFUZZ_VERSION:-2.3.0}" --tool-path "$tools" >/dev/null
   fi
-  for dll in NetStack.dll NetStack.Link.dll NetStack.Gro.dll; do
+  for dll in NetStack.dll NetStack.Link.dll NetStack.Gro.dll NetStack.Cli.dll; do
     if [[ -f "$out/$dll" ]]; then
       log "instrumenting $dll"
       "$tools/sharpfuzz" "$out/$dll" >/dev/null
@@ -81,13 +83,24 @@ artifacts="$work/artifacts/$target"
 mkdir -p "$corpus" "$artifacts"
 logfile="$work/$target.$engine.log"
 
-if [[ "$engine" == "libfuzzer" ]]; then
+if [[ "$engine" == "libfuzzer" || "$engine" == "merge" ]]; then
   apt_install clang-14 libclang-rt-14-dev
   driver="$work/netstack-libfuzzer"
   if [[ ! -x "$driver" || "$here/driver/netstack-libfuzzer.c" -nt "$driver" ]]; then
     log "building the libFuzzer driver"
     clang-14 -O2 -fsanitize=fuzzer "$here/driver/netstack-libfuzzer.c" -o "$driver"
   fi
+fi
+if [[ "$engine" == "merge" ]]; then
+  # libFuzzer -merge=1: inputs of the scratch corpus that reach edges the seeds do not are copied into the seeds
+  # (named by their SHA-1; hit counts are ignored, see NETSTACK_FUZZ_EDGES_ONLY in the driver); then replay and commit.
+  before=$(ls "$seeds" | wc -l)
+  NETSTACK_FUZZ_EDGES_ONLY=1 "$driver" -merge=1 -max_len="${FUZZ_MAX_LEN:-4096}" -timeout=10 -rss_limit_mb=4096 -artifact_prefix="$artifacts/" \
+    --target_path="$out/NetStack.Fuzz" --target_arg="$target" "$seeds" "$corpus" >"$work/$target.merge.log" 2>&1
+  echo "target=$target merged: $(( $(ls "$seeds" | wc -l) - before )) input(s) added to $seeds (log: $work/$target.merge.log)"
+  exit 0
+fi
+if [[ "$engine" == "libfuzzer" ]]; then
   log "libFuzzer on $target for $seconds s (log: $logfile)"
   jobs=(); [[ "${FUZZ_JOBS:-1}" != 1 ]] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
   set +e

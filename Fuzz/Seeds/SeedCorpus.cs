@@ -9,7 +9,7 @@ using NetStack.Wire;
 namespace NetStack.Fuzz.Seeds;
 
 /// <summary>Generates <c>Corpora/&lt;Target&gt;/</c> seed files.</summary>
-public static class SeedCorpus
+public static partial class SeedCorpus
 {
     private static readonly DateTimeOffset CaptureStart = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -57,6 +57,10 @@ public static class SeedCorpus
         AddTransportEdgeCases(Add);
         AddChecksumInputs(Add, packets);
         AddChannelBatches(Add, packets);
+        AddOffloadSeeds(Add);
+        AddReassemblySeeds(Add);
+        AddStackSeeds(Add, packets);
+        AddPcapFrameSeeds(Add, packets);
 
         var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach ((string target, List<(string Name, byte[] Bytes)> list) in files)

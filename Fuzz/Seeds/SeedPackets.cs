@@ -80,7 +80,7 @@ public static class SeedPackets
         list.Add(("bad-ipv4-truncated", good.AsSpan(0, good.Length - 10).ToArray()));
         list.Add(("bad-ipv4-link-padding", [.. good, 0, 0, 0, 0, 0, 0]));
         byte[] badOffset = (byte[])good.Clone();
-        badOffset[20 + 12] = 0xF0; // TCP data offset 60 > segment
+        badOffset[20 + 12] = 0x40; // TCP data offset 16, below the 20-byte minimum
         list.Add(("bad-ipv4-tcp-data-offset", badOffset));
         byte[] badOption = Ipv4(IpProtocol.Tcp, TcpSegment(syn, [], v6: false));
         badOption[20 + 20 + 1] = 3; // MSS option length 3

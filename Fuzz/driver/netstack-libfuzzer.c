@@ -34,6 +34,7 @@
 #define MAX_TARGET_ARGS 16
 
 __attribute__((used, section("__libfuzzer_extra_counters"))) static uint8_t extra_counters[MAP_SIZE];
+static int edges_only;
 
 static uint8_t *shared;
 static int shm_id = -1;
@@ -123,6 +124,8 @@ static void start_child(const char *path, char **args) {
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
+  const char *edges = getenv("NETSTACK_FUZZ_EDGES_ONLY");
+  edges_only = edges != NULL && edges[0] != '\0' && edges[0] != '0';
   const char *path = NULL;
   static char *args[MAX_TARGET_ARGS + 2];
   int count = 1;
@@ -156,7 +159,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fprintf(stderr, "netstack-libfuzzer: the .NET target died\n");
     abort(); // libFuzzer saves the input as a crash
   }
-  memcpy(extra_counters, shared, MAP_SIZE);
+  if (edges_only) {
+    // NETSTACK_FUZZ_EDGES_ONLY=1 (run.sh merge): report each edge as hit or not, without hit-count buckets, so a
+    // merge keeps the inputs that reach new code rather than every new loop count (a much smaller seed corpus).
+    for (size_t i = 0; i < MAP_SIZE; i++) extra_counters[i] = shared[i] != 0;
+  } else {
+    memcpy(extra_counters, shared, MAP_SIZE);
+  }
   if (status != 0) {
     fprintf(stderr, "netstack-libfuzzer: the .NET target reported an exception (status %d)\n", status);
     abort();

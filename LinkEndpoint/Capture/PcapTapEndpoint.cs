@@ -90,6 +90,9 @@ public sealed class PcapTapEndpoint : ILinkEndpoint
     /// <inheritdoc/>
     public ValueTask WaitWritableAsync(CancellationToken cancellationToken) => _inner.WaitWritableAsync(cancellationToken);
 
+    /// <inheritdoc/>
+    public int OutboundSpace => _inner.OutboundSpace;
+
     /// <summary>Closes the inner endpoint, and the writer when the tap owns it.</summary>
     public void Close()
     {

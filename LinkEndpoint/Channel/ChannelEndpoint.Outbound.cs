@@ -18,6 +18,9 @@ public sealed partial class ChannelEndpoint
     public Action? OutboundQueued { get; set; }
 
     /// <inheritdoc/>
+    public int OutboundSpace => _closed ? 0 : Math.Max(0, _options.OutboundQueueCapacity - _outbound.Reader.Count);
+
+    /// <inheritdoc/>
     public int WritePackets(ReadOnlySpan<PacketBuffer> packets)
     {
         int taken = 0;

@@ -373,7 +373,7 @@ public sealed class PacketBuffer : IDisposable
         }
         if (_segments != _inlineSegments)
         {
-            System.Buffers.ArrayPool<PayloadSegment>.Shared.Return(_segments); // cleared above
+            _pool.ReturnSegmentList(_segments); // cleared above
             _segments = _inlineSegments;
         }
         _segmentCount = 0;
@@ -418,14 +418,14 @@ public sealed class PacketBuffer : IDisposable
     {
         if (_segmentCount == _segments.Length)
         {
-            // A coalesced packet needs more: rent the room (ArrayPool's per-thread caches keep this allocation-free)
-            // and give it back when the packet is released, so pooled objects never grow for good.
-            PayloadSegment[] bigger = System.Buffers.ArrayPool<PayloadSegment>.Shared.Rent(Math.Min(_segments.Length * 4, MaxPayloadSegments));
+            // A coalesced packet needs more: rent the room from the pool and give it back when the packet is
+            // released, so pooled objects never grow for good and the steady state allocates nothing.
+            PayloadSegment[] bigger = _pool.RentSegmentList(_segmentCount + 1);
             Array.Copy(_segments, bigger, _segmentCount);
             if (_segments != _inlineSegments)
             {
                 Array.Clear(_segments, 0, _segmentCount);
-                System.Buffers.ArrayPool<PayloadSegment>.Shared.Return(_segments);
+                _pool.ReturnSegmentList(_segments);
             }
             else
             {

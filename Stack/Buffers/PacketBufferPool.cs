@@ -60,6 +60,7 @@ public sealed class PacketBufferPool
     private readonly int[] _classSizes;
     private readonly FreeList<BufferChunk>[] _chunks;
     private readonly FreeList<PacketBuffer> _buffers;
+    private readonly FreeList<PayloadSegment[]>[] _segmentLists; // 16, 64 and 128 entries: coalesced packets
     private readonly ConcurrentDictionary<PacketBuffer, string>? _liveSites;
 
     private long _misses;
@@ -88,6 +89,7 @@ public sealed class PacketBufferPool
             _chunks[i] = new FreeList<BufferChunk>(Options.MaxRetained[i]);
         }
         _buffers = new FreeList<PacketBuffer>(Options.DebugTracking ? 0 : Options.MaxRetainedBuffers);
+        _segmentLists = [new(Options.MaxRetainedBuffers / 4), new(Options.MaxRetainedBuffers / 4), new(Options.MaxRetainedBuffers / 8)];
         if (Options.DebugTracking)
         {
             _liveSites = new ConcurrentDictionary<PacketBuffer, string>(ReferenceEqualityComparer.Instance);
@@ -226,6 +228,38 @@ public sealed class PacketBufferPool
         }
         // Debug mode keeps no free buffers (capacity 0), so a stale reference stays detectably dead.
         _buffers.Return(buffer);
+    }
+
+    /// <summary>Segment-list sizes a coalesced packet steps through (the last is <see cref="PacketBuffer.MaxPayloadSegments"/>).</summary>
+    private static readonly int[] s_segmentListSizes = [16, 64, PacketBuffer.MaxPayloadSegments];
+
+    /// <summary>
+    /// A segment list of at least <paramref name="minimum"/> entries for a packet that outgrew its inline four:
+    /// pooled here, not per thread, because packets are coalesced on one thread and released on another.
+    /// </summary>
+    internal PayloadSegment[] RentSegmentList(int minimum)
+    {
+        for (int i = 0; i < s_segmentListSizes.Length; i++)
+        {
+            if (minimum <= s_segmentListSizes[i])
+            {
+                return _segmentLists[i].Take() ?? new PayloadSegment[s_segmentListSizes[i]];
+            }
+        }
+        throw new ArgumentOutOfRangeException(nameof(minimum));
+    }
+
+    /// <summary>Takes back a list from <see cref="RentSegmentList"/>; the caller cleared the entries it used.</summary>
+    internal void ReturnSegmentList(PayloadSegment[] list)
+    {
+        for (int i = 0; i < s_segmentListSizes.Length; i++)
+        {
+            if (list.Length == s_segmentListSizes[i])
+            {
+                _segmentLists[i].Return(list);
+                return;
+            }
+        }
     }
 
     private int ClassFor(int size)

@@ -81,6 +81,13 @@ public interface ILinkEndpoint
     /// </summary>
     int WritePackets(ReadOnlySpan<PacketBuffer> packets);
 
+    /// <summary>
+    /// Packets the endpoint would take right now (its free queue space; another writer may take it first). A
+    /// sender that stops at zero never has segments refused — TCP's small-queue rule. Endpoints that never push
+    /// back say <see cref="int.MaxValue"/>.
+    /// </summary>
+    int OutboundSpace => int.MaxValue;
+
     /// <summary>Completes when the endpoint can take packets again (immediately for endpoints that never push back).</summary>
     ValueTask WaitWritableAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 

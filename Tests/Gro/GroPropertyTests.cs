@@ -10,119 +10,8 @@ using NetStack.Wire;
 
 namespace NetStack.Tests.Gro;
 
-/// <summary>What happens at one segment of a generated flow.</summary>
-public sealed record SegmentEvent(int Kind, int Size, bool AckBump, bool IdJump, bool TimestampBump, int HeadPayload)
-{
-    public const int Full = 0, Short = 1, PureAck = 2, Larger = 3;
-}
-
-/// <summary>A generated flow: header values, a segment size, and what happens at each segment.</summary>
-public sealed record FlowPlan(
-    bool V6, int Mss, bool Timestamps, int Extensions, uint Sequence, uint Ack, ushort Identification, bool DontFragment,
-    byte Ttl, byte Tos, uint FlowLabel, TcpFlags Flags, bool CwrFirst, TcpFlags LastFlags, SegmentEvent[] Events, int Seed)
-{
-    /// <summary>The segments of flow <paramref name="index"/>, in order, with valid checksums.</summary>
-    public List<SegmentSpec> Segments(int index)
-    {
-        var result = new List<SegmentSpec>();
-        uint seq = Sequence, ack = Ack, tsval = 1000u + (uint)Seed;
-        ushort id = Identification;
-        for (int i = 0; i < Events.Length; i++)
-        {
-            SegmentEvent e = Events[i];
-            int length = e.Kind switch
-            {
-                SegmentEvent.Full => Mss,
-                SegmentEvent.Short => Math.Max(1, Math.Min(e.Size, Mss - 1)),
-                SegmentEvent.PureAck => 0,
-                _ => Mss + e.Size,
-            };
-            ack += e.AckBump ? 1000u : 0u;
-            tsval += e.TimestampBump ? 1u : 0u;
-            id += (ushort)(e.IdJump ? 7 : 0);
-            TcpFlags flags = Flags | (i == 0 && CwrFirst ? TcpFlags.Cwr : TcpFlags.None) | (i == Events.Length - 1 ? LastFlags : TcpFlags.None);
-            result.Add(new SegmentSpec
-            {
-                V6 = V6,
-                SourcePort = (ushort)(1000 + index),
-                Sequence = seq,
-                Acknowledgment = ack,
-                Flags = flags,
-                TcpOptions = Timestamps ? SegmentSpec.Timestamps(tsval, 55) : [],
-                Ttl = Ttl,
-                Tos = Tos,
-                FlowLabel = FlowLabel,
-                Identification = id,
-                DontFragment = DontFragment,
-                Extensions = [.. Enumerable.Range(0, V6 ? Extensions : 0).Select(k => SegmentSpec.DestinationOptions((byte)k))],
-                Payload = SegmentSpec.Data(length, (Seed * 1000) + i),
-                HeadPayload = Math.Min(e.HeadPayload, length) - 1,
-            });
-            seq += (uint)length;
-            id++;
-        }
-        return result;
-    }
-
-    public override string ToString() =>
-        $"v6={V6} mss={Mss} ts={Timestamps} ext={Extensions} seq={Sequence} id={Identification} flags={Flags} cwr={CwrFirst} last={LastFlags} "
-        + $"events=[{string.Join(",", Events.Select(e => $"{e.Kind}/{e.Size}{(e.AckBump ? "A" : "")}{(e.IdJump ? "I" : "")}{(e.TimestampBump ? "T" : "")}"))}]";
-}
-
-/// <summary>Flows, how their packets interleave, where batches end, and the table size.</summary>
-public sealed record GroScenario(FlowPlan[] Flows, int[] Order, bool[] FlushAfter, int MaxFlows)
-{
-    public override string ToString() =>
-        $"maxFlows={MaxFlows} order=[{string.Join(",", Order)}] flushes={FlushAfter.Count(f => f)}\n  " + string.Join("\n  ", Flows.Select(f => f.ToString()));
-}
-
 public class GroPropertyTests
 {
-    private static Gen<uint> UInt32 => Gen.Zip(Gen.Choose(0, 0xFFFF), Gen.Choose(0, 0xFFFF)).Select(t => ((uint)t.Item1 << 16) | (uint)t.Item2);
-
-    private static Gen<SegmentEvent> EventGen(int mss) =>
-        from kind in Gen.Frequency((16, Gen.Constant(SegmentEvent.Full)), (1, Gen.Constant(SegmentEvent.Short)),
-            (1, Gen.Constant(SegmentEvent.PureAck)), (1, Gen.Constant(SegmentEvent.Larger)))
-        from size in Gen.Choose(1, Math.Max(1, mss))
-        from rare in Gen.Choose(0, 60)
-        from head in Gen.Frequency((3, Gen.Constant(int.MaxValue)), (1, Gen.Choose(0, mss + 100)))
-        select new SegmentEvent(kind, kind == SegmentEvent.Larger ? Math.Min(size, 100) : size, rare == 1, rare == 2, rare == 3, head);
-
-    private static Gen<FlowPlan> FlowGen =>
-        from v6 in Gen.Elements(false, true)
-        from mss in Gen.Frequency((2, Gen.Choose(1, 1460)), (1, Gen.Elements(1, 2, 3, 536, 1448, 1460)))
-        from timestamps in Gen.Elements(false, true, true)
-        from extensions in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Choose(1, 2)))
-        from seq in UInt32
-        from ack in UInt32
-        from id in Gen.Choose(0, 65535)
-        from df in Gen.Elements(true, false)
-        from ttl in Gen.Choose(1, 255)
-        from tos in Gen.Choose(0, 255)
-        from label in Gen.Choose(0, 0xFFFFF)
-        from flags in Gen.Elements(TcpFlags.Ack, TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Ece, TcpFlags.Ack | TcpFlags.Ae)
-        from cwr in Gen.Frequency((5, Gen.Constant(false)), (1, Gen.Constant(true)))
-        from last in Gen.Elements(TcpFlags.None, TcpFlags.None, TcpFlags.Psh, TcpFlags.Fin, TcpFlags.Psh | TcpFlags.Fin)
-        from count in Gen.Frequency((4, Gen.Choose(1, 12)), (1, Gen.Choose(13, 70)))
-        from events in Gen.ArrayOf(EventGen(mss), count)
-        from seed in Gen.Choose(0, 1 << 20)
-        select new FlowPlan(v6, mss, timestamps, extensions, seq, ack, (ushort)id, df, (byte)ttl, (byte)tos, (uint)label, flags, cwr, last, events, seed);
-
-    private static Gen<GroScenario> ScenarioGen =>
-        from flows in Gen.Choose(1, 8).SelectMany(n => Gen.ArrayOf(FlowGen, n))
-        let total = flows.Sum(f => f.Events.Length)
-        from keys in Gen.ArrayOf(Gen.Choose(0, int.MaxValue - 1), total)
-        from flushes in Gen.ArrayOf(Gen.Frequency((12, Gen.Constant(false)), (1, Gen.Constant(true))), total)
-        from maxFlows in Gen.Frequency((3, Gen.Constant(64)), (1, Gen.Choose(1, 8)))
-        select new GroScenario(flows, Interleave(flows, keys), flushes, maxFlows);
-
-    // A random interleaving that keeps each flow's order: permute the multiset of flow indices.
-    private static int[] Interleave(FlowPlan[] flows, int[] keys)
-    {
-        int[] slots = [.. flows.SelectMany((f, i) => Enumerable.Repeat(i, f.Events.Length))];
-        return [.. slots.Select((flow, i) => (flow, key: keys[i])).OrderBy(t => t.key).Select(t => t.flow)];
-    }
-
     private static int SourcePortOf(byte[] packet)
     {
         int offset;
@@ -139,7 +28,7 @@ public class GroPropertyTests
     }
 
     [Property(MaxTest = 150)]
-    public Property GroThenGsoSplit_ReturnsTheOriginalSegments() => Prop.ForAll(Arb.From(ScenarioGen), scenario =>
+    public Property GroThenGsoSplit_ReturnsTheOriginalSegments() => Prop.ForAll(Arb.From(TcpFlowGenerators.Scenario), scenario =>
     {
         List<SegmentSpec>[] segments = [.. scenario.Flows.Select((f, i) => f.Segments(i))];
         var expected = segments.Select(list => list.Select(s => s.Build()).ToList()).ToArray();
@@ -193,47 +82,9 @@ public class GroPropertyTests
         Assert.Equal(gro.Flushes[GroFlushReason.Eviction], e[GroEvent.Evictions]);
     }
 
-    private static Gen<SegmentSpec> MergeableFirstGen =>
-        from v6 in Gen.Elements(false, true)
-        from mss in Gen.Choose(1, 1460)
-        from timestamps in Gen.Elements(false, true)
-        from extension in Gen.Elements(false, true)
-        from pad in Gen.Choose(0, 0x54)
-        from seq in UInt32
-        from ack in UInt32
-        from id in Gen.Choose(0, 65535)
-        from df in Gen.Elements(true, false)
-        from ttl in Gen.Choose(1, 255)
-        from dscp in Gen.Choose(0, 63)
-        from ecn in Gen.Choose(0, 2)
-        from label in Gen.Choose(0, 0xFFFFF)
-        from flags in Gen.Elements(TcpFlags.Ack, TcpFlags.Ack | TcpFlags.Ece, TcpFlags.Ack | TcpFlags.Ae)
-        from window in Gen.Choose(0, 65535)
-        from urgent in Gen.Choose(0, 65535)
-        from reserved in Gen.Choose(0, 7)
-        from tsval in UInt32
-        select new SegmentSpec
-        {
-            V6 = v6,
-            Sequence = seq,
-            Acknowledgment = ack,
-            Identification = (ushort)id,
-            DontFragment = df,
-            Ttl = (byte)ttl,
-            Tos = (byte)((dscp << 2) | ecn),
-            FlowLabel = (uint)label,
-            Flags = flags,
-            Window = (ushort)window,
-            UrgentPointer = (ushort)urgent,
-            TcpReserved = reserved,
-            TcpOptions = timestamps ? SegmentSpec.Timestamps(tsval, 7) : [],
-            Extensions = v6 && extension ? [SegmentSpec.DestinationOptions((byte)pad)] : [],
-            Payload = SegmentSpec.Data(mss, mss),
-        };
-
     [Property(MaxTest = 300)]
     public Property GroNeverMergesSegmentsThatDifferInAForbiddenField() => Prop.ForAll(
-        Arb.From(from first in MergeableFirstGen
+        Arb.From(from first in TcpFlowGenerators.MergeableFirst
                  from mutation in Gen.Elements(Mutations.All.Where(m => first.V6 ? m.ForV6 : m.ForV4).ToArray())
                  select (first, mutation)),
         t =>
@@ -259,7 +110,7 @@ public class GroPropertyTests
 
     [Property(MaxTest = 300)]
     public Property CorruptedHeaders_NeverThrowNorLeak_AndEveryPacketComesOutOnce() => Prop.ForAll(
-        Arb.From(from first in MergeableFirstGen
+        Arb.From(from first in TcpFlowGenerators.MergeableFirst
                  from count in Gen.Choose(1, 6)
                  from corruptions in Gen.ArrayOf(Gen.Zip(Gen.Choose(0, 80), Gen.Choose(0, 255)), count)
                  select (first, corruptions)),
@@ -275,7 +126,7 @@ public class GroPropertyTests
                 h.Enqueue(spec);
                 byte[] bad = (byte[])good.Clone();
                 bad[Math.Min(at, bad.Length - 1)] = (byte)value;
-                PacketBuffer p = SegmentSpec.RentBytes(h.Pool, bad, -1, validate: false);
+                PacketBuffer p = SegmentSpecRenting.RentBytes(h.Pool, bad, -1, validate: false);
                 p.RxChecksumValidated = true; // as if a device vouched for it: GRO must still not trust lengths
                 h.Enqueue(p);
                 packets += 2;

@@ -262,7 +262,7 @@ public class GsoSegmenterTests
             case "headers-split":
                 super.Release();
                 byte[] bytes = spec.Build();
-                super = SegmentSpec.RentBytes(pool, bytes, 30, validate: false);
+                super = SegmentSpecRenting.RentBytes(pool, bytes, 30, validate: false);
                 super.Gso = new GsoOptions { Type = GsoType.TcpV4, MaxSegmentSize = 1000 };
                 break;
             case "csum-start":

@@ -363,7 +363,7 @@ public class TcpGroTests
         h.Enqueue(Base(false));
         byte[] udp = new SegmentSpec().Build();
         udp[9] = (byte)IpProtocol.Udp; // not TCP: never parsed further
-        h.Enqueue(SegmentSpec.RentBytes(h.Pool, udp, -1, validate: false));
+        h.Enqueue(SegmentSpecRenting.RentBytes(h.Pool, udp, -1, validate: false));
         var passed = Assert.Single(h.Take());
         Assert.Equal(udp, passed.Bytes);
         Assert.Equal(1, h.Gro.HeldFlows);
@@ -450,7 +450,7 @@ public class TcpGroTests
         SegmentSpec b = a.Next(SegmentSpec.Data(10, 2));
         foreach (SegmentSpec s in new[] { a, b })
         {
-            PacketBuffer p = SegmentSpec.RentBytes(h.Pool, [.. s.Build(), 0, 0, 0, 0, 0, 0], -1, validate: false);
+            PacketBuffer p = SegmentSpecRenting.RentBytes(h.Pool, [.. s.Build(), 0, 0, 0, 0, 0, 0], -1, validate: false);
             p.RxChecksumValidated = true; // as if the device said so: GRO itself must cut the padding
             h.Enqueue(p);
         }
@@ -492,7 +492,7 @@ public class TcpGroTests
         ];
         foreach (byte[] bytes in bad)
         {
-            PacketBuffer p = bytes.Length == 0 ? h.Pool.Pool.Rent(0) : SegmentSpec.RentBytes(h.Pool, bytes, -1, validate: false);
+            PacketBuffer p = bytes.Length == 0 ? h.Pool.Pool.Rent(0) : SegmentSpecRenting.RentBytes(h.Pool, bytes, -1, validate: false);
             p.RxChecksumValidated = true;
             h.Enqueue(p);
         }

@@ -196,4 +196,47 @@ public class TcpGsoTests
             c.Abort();
         }
     }
+
+    [Fact]
+    public void A_Full_Link_Queue_Pushes_Back_Instead_Of_Losing_Segments()
+    {
+        using var h = new TcpTestHarness(linkQueue: 4);
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            // Open the window wide so that only the link's four-packet queue limits what TCP hands it.
+            h.Inject(TcpTestHarness.Peer(1001, iss + 1, TcpFlags.Ack, window: 65535) with { Timestamps = new TcpTimestamps(300, 0) });
+            byte[] data = Support.Packets.Payload(100 * 1448, 3);
+            Assert.Equal(data.Length, c.TryWrite(data));
+            var received = new List<byte>();
+            uint expected = iss + 1, tsval = 301;
+            for (int round = 0; round < 1000 && received.Count < data.Length; round++)
+            {
+                PacketBuffer? p = h.Link.Read();
+                if (p is null)
+                {
+                    h.Advance(TimeSpan.FromMilliseconds(1)); // the link-retry timer (the ACKs below usually resume it first)
+                    continue;
+                }
+                byte[] bytes = p.ToArray();
+                p.Release();
+                uint seq = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(24));
+                int payload = bytes.Length - 52;
+                if (payload > 0 && seq == expected)
+                {
+                    received.AddRange(bytes.AsSpan(52).ToArray());
+                    expected += (uint)payload;
+                }
+                h.Inject(TcpTestHarness.Peer(1001, expected, TcpFlags.Ack, window: 65535) with { Timestamps = new TcpTimestamps(tsval++, 0) });
+            }
+            Assert.Equal(data, received.ToArray());
+            TcpConnectionStatistics stats = c.GetStatistics();
+            Assert.True(h.Tcp.Events[TcpEvent.LinkQueueWaits] > 0);  // the queue did fill: TCP waited for room
+            Assert.Equal(0, h.Tcp.Events[TcpEvent.LinkQueueFull]);   // and never had a segment refused
+            Assert.Equal(0, stats.Timeouts);                     // yet nothing waited for an RTO
+            Assert.Equal(0, stats.FastRetransmits);              // and no congestion was signalled
+            c.Abort();
+            h.Link.Drain();
+        }
+    }
 }

@@ -288,4 +288,30 @@ public class TcpRecoveryTests
             c.Abort();
         }
     }
+
+    [Fact]
+    public void Sack_Blocks_With_Odd_Edges_Cannot_Cut_The_Scoreboard_Byte_By_Byte_CVE_2019_11477()
+    {
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = Open(h);
+        using (l)
+        {
+            c.TryWrite(TcpDataTests.Packets(10 * Mss));
+            ReadAll(h);
+            h.Advance(Rtt);
+            uint tsval = 200;
+            // Three-byte blocks at odd offsets across the whole flight, a few per ACK, again and again.
+            for (int round = 0; round < 50; round++)
+            {
+                for (int k = 0; k < 3; k++)
+                {
+                    uint left = Seg(iss, 1) + (uint)((round * 97) + (k * 3001)) % (8 * Mss);
+                    h.Inject(Ack(Seg(iss, 0), tsval++, (left, left + 3)));
+                }
+            }
+            Assert.InRange(c.ControlBlock.ScoreboardRecords, 1, 12); // at most one per segment sent (10), not per byte
+            Assert.Equal(0, c.GetStatistics().SackedBytes);           // no whole segment was reported
+            c.Abort();
+        }
+    }
 }

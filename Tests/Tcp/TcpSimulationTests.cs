@@ -319,8 +319,9 @@ public class TcpSimulationTests
             long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             long segments = client.GetStatistics().SegmentsSent - segmentsBefore;
             Assert.True(segments > 20_000, $"{segments} segments");
-            // The simulation's own driver and timers allocate a little per step; the stack must not per segment.
-            Assert.True(allocated < segments / 8, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / segments:F2} B/segment)");
+            // An allocation per segment would be ≥ 24 bytes each; a few one-off allocations (a timer, a pool growing
+            // at the edge of the warm-up) stay far below one byte per segment.
+            Assert.True(allocated < segments, $"{allocated} bytes allocated for {segments} segments ({(double)allocated / segments:F2} B/segment)");
             client.Abort();
             server.Abort();
             world.RunUntilAllClosed(TimeSpan.FromMinutes(2));

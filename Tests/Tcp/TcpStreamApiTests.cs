@@ -132,4 +132,45 @@ public class TcpStreamApiTests
         Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(ex.InnerException).SocketErrorCode);
         await server.DisposeAsync();
     }
+
+    [Fact]
+    public async Task Pending_Read_And_Write_Are_Cancelled_By_Their_Tokens_And_The_Connection_Goes_On()
+    {
+        using var world = new LiveWorld();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using TcpConnectionListener listener = world.B.ListenTcp(new IPEndPoint(IPAddress.Any, 7003));
+        Task<TcpConnection> accept = listener.AcceptAsync(cts.Token).AsTask();
+        await using TcpConnection client = await world.A.ConnectTcpAsync(new IPEndPoint(IPAddress.Parse("10.0.0.2"), 7003), cts.Token);
+        await using TcpConnection server = await accept;
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            ValueTask<int> read = client.ReadAsync(new byte[10], cancel.Token);
+            Assert.False(read.IsCompleted);
+            cancel.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await read);
+        }
+        // The connection is still good: the next read gets data.
+        await server.WriteAsync(new byte[] { 1, 2, 3 }, cts.Token);
+        var buffer = new byte[10];
+        Assert.Equal(3, await client.ReadAsync(buffer, cts.Token));
+
+        // A read that waits and is woken, many times over (one reused IValueTaskSource serves every wait).
+        for (int i = 0; i < 50; i++)
+        {
+            Task echo = server.WriteAsync(new byte[] { 9 }, cts.Token).AsTask();
+            Assert.Equal(1, await client.ReadAsync(buffer, cts.Token));
+            await echo;
+        }
+
+        // A write that waits for send-buffer space (the peer does not read) is cancelled too.
+        using var writeCancel = new CancellationTokenSource();
+        var big = new byte[4 << 20];
+        Task write = server.WriteAsync(big, writeCancel.Token).AsTask();
+        await Task.Delay(200);
+        Assert.False(write.IsCompleted);
+        writeCancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write);
+        client.Abort();
+    }
 }

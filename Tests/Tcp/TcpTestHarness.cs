@@ -30,10 +30,10 @@ internal sealed class TcpTestHarness : IDisposable
     public static readonly IPAddress LocalIp = IPAddress.Parse("10.0.0.2");
     public static readonly IPAddress PeerIp = IPAddress.Parse("10.0.0.1");
 
-    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500, GsoSupport gso = GsoSupport.None)
+    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500, GsoSupport gso = GsoSupport.None, int linkQueue = 1024)
     {
         Pool = new LeakCheckedPool();
-        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu });
+        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu, OutboundQueueCapacity = linkQueue });
         Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = 99 });
         Nic nic = Stack.CreateNic(Link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));

@@ -136,6 +136,13 @@ public sealed partial class FragmentReassembler
         f.More = more;
         int length = ip.Packet.Length - f.DataOffset;
         f.End = offset + length;
+        // RFC 8200 §4.1: each extension header occurs at most once (Destination Options excepted). A second Fragment
+        // header in the fragmentable part would hand the datagram back to reassembly once per nesting level, and the
+        // stack's input would recurse as deep as the nesting goes (a stack overflow for a 64 KiB packet of them).
+        if (offset == 0 && HasNestedFragmentHeader(fragmentNext, ip.Packet[f.DataOffset..]))
+        {
+            return ReassemblyDropReason.Malformed;
+        }
         if (offset == 0 && !more)
         {
             f.IsAtomic = true; // RFC 6946 §4: processed in isolation
@@ -158,6 +165,20 @@ public sealed partial class FragmentReassembler
             return ReassemblyDropReason.IncompleteHeaderChain; // RFC 7112 §5
         }
         return ReassemblyDropReason.None;
+    }
+
+    /// <summary>True when the fragmentable part, walked from <paramref name="first"/>, holds another Fragment header.</summary>
+    private static bool HasNestedFragmentHeader(IpProtocol first, ReadOnlySpan<byte> data)
+    {
+        var walker = new Ipv6ExtensionWalker(first, data);
+        while (walker.MoveNext())
+        {
+            if (walker.Current.Type == IpProtocol.Ipv6Fragment)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>

@@ -28,6 +28,7 @@ internal struct SentSegment
     public int Length;          // sequence numbers, FIN included
     public long SentAt;         // clock ticks of the latest transmission
     public long Order;          // transmission number of the latest transmission: send order, even within one clock tick
+    public int SegmentSize;     // the MSS it was cut into on the wire (its records start on a segment boundary)
     public SentFlags Flags;
 
     public readonly SequenceNumber End => Start + Length;
@@ -112,7 +113,7 @@ internal sealed class SentSegmentQueue
     public ref SentSegment this[int index] => ref _items[_head + index];
 
     /// <summary>Records a transmission of new data at the tail.</summary>
-    public void Append(SequenceNumber start, int length, long sentAt, bool fin)
+    public void Append(SequenceNumber start, int length, long sentAt, bool fin, int segmentSize)
     {
         if (_count == 0)
         {
@@ -121,14 +122,15 @@ internal sealed class SentSegmentQueue
         else
         {
             ref SentSegment last = ref this[_count - 1];
-            if (last.End == start && last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.Flags == SentFlags.None && !fin)
+            if (last.End == start && last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.Flags == SentFlags.None && !fin
+                && last.SegmentSize == segmentSize && last.Length % segmentSize == 0)
             {
                 last.Length += length; // the same send opportunity: one record, one transmission
                 return;
             }
         }
         EnsureRoom(1);
-        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, Flags = fin ? SentFlags.Fin : SentFlags.None };
+        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, SegmentSize = segmentSize, Flags = fin ? SentFlags.Fin : SentFlags.None };
         _count++;
     }
 
@@ -180,7 +182,12 @@ internal sealed class SentSegmentQueue
         }
     }
 
-    /// <summary>Marks [<paramref name="left"/>, <paramref name="right"/>) SACKed (RFC 2018 §4), splitting records at its edges.</summary>
+    /// <summary>
+    /// Marks [<paramref name="left"/>, <paramref name="right"/>) SACKed (RFC 2018 §4), splitting records at its
+    /// edges — rounded inward to the segment boundaries the data was sent on, so a peer that
+    /// reports odd edges (or crafts them to cut the queue byte by byte, the "SACK panic" of CVE-2019-11477/8) makes
+    /// at most one record per segment sent. What a rounded edge leaves out merely counts as not SACKed.
+    /// </summary>
     public void Sack(SequenceNumber left, SequenceNumber right, ref DeliveryInfo info)
     {
         if (_count == 0)
@@ -196,6 +203,8 @@ internal sealed class SentSegmentQueue
         {
             right = end;
         }
+        left = AlignToSegment(left, up: true);
+        right = AlignToSegment(right, up: false);
         if (right <= left)
         {
             return;
@@ -219,6 +228,51 @@ internal sealed class SentSegmentQueue
         {
             HighestSacked = right;
         }
+    }
+
+    /// <summary>
+    /// <paramref name="seq"/> moved to a segment boundary of the record holding it (records start on one and hold
+    /// whole segments but for the last), or left alone at the queue's end and at a record's last sequence number.
+    /// </summary>
+    private SequenceNumber AlignToSegment(SequenceNumber seq, bool up)
+    {
+        int i = IndexOf(seq);
+        if (i == _count)
+        {
+            return seq;
+        }
+        ref SentSegment s = ref this[i];
+        int segmentSize = s.SegmentSize;
+        if (segmentSize <= 0)
+        {
+            return seq;
+        }
+        int into = seq - s.Start;
+        int past = into % segmentSize;
+        if (past == 0)
+        {
+            return seq;
+        }
+        return up ? SequenceNumber.Min(s.Start + (into - past + segmentSize), s.End) : s.Start + (into - past);
+    }
+
+    /// <summary>Index of the record holding <paramref name="seq"/> (Count when past the end).</summary>
+    private int IndexOf(SequenceNumber seq)
+    {
+        int lo = 0, hi = _count;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (this[mid].End <= seq)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     /// <summary>Marks record <paramref name="index"/> lost (it must not be SACKed). Returns the bytes newly marked.</summary>
@@ -281,45 +335,49 @@ internal sealed class SentSegmentQueue
 
     /// <summary>
     /// Records that a retransmission of [<paramref name="start"/>, +<paramref name="length"/>) left at
-    /// <paramref name="sentAt"/>: the range must lie in records marked lost (split as needed).
+    /// <paramref name="sentAt"/>, cut into <paramref name="segmentSize"/> segments from its start. Its records
+    /// (split at its edges) become one, so that the record again starts where the wire segments do.
     /// </summary>
-    public void Retransmitted(SequenceNumber start, int length, long sentAt)
+    public void Retransmitted(SequenceNumber start, int length, long sentAt, int segmentSize)
     {
-        int i = SplitAt(start);
+        int first = SplitAt(start);
         SplitAt(start + length);
         SequenceNumber end = start + length;
         long order = _nextOrder++;
-        for (; i < _count && this[i].Start < end; i++)
+        int last = first;
+        SentFlags kept = SentFlags.None;
+        for (int i = first; i < _count && this[i].Start < end; i++)
         {
             ref SentSegment s = ref this[i];
-            if (s.Is(SentFlags.Sacked))
-            {
-                continue;
-            }
             Account(s.Flags, -s.Length);
-            s.Flags = (s.Flags & ~SentFlags.Lost) | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
-            s.SentAt = sentAt;
-            s.Order = order;
-            Account(s.Flags, s.Length);
+            kept |= s.Flags & SentFlags.Fin;
+            last = i;
+        }
+        if (first == _count)
+        {
+            return;
+        }
+        // One record for the whole retransmission (a contiguous run of lost ranges, never SACKed ones).
+        ref SentSegment merged = ref this[first];
+        merged.Length = end - merged.Start;
+        merged.Flags = kept | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
+        merged.SentAt = sentAt;
+        merged.Order = order;
+        merged.SegmentSize = segmentSize;
+        Account(merged.Flags, merged.Length);
+        int removed = last - first;
+        if (removed > 0)
+        {
+            Array.Copy(_items, _head + last + 1, _items, _head + first + 1, _count - last - 1);
+            Array.Clear(_items, _head + _count - removed, removed);
+            _count -= removed;
         }
     }
 
     /// <summary>Splits the record holding <paramref name="seq"/> so that a record starts there; returns its index (Count when past the end).</summary>
     public int SplitAt(SequenceNumber seq)
     {
-        int lo = 0, hi = _count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (this[mid].End <= seq)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
+        int lo = IndexOf(seq);
         if (lo == _count || this[lo].Start >= seq)
         {
             return lo;

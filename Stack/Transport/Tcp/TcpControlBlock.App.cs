@@ -8,8 +8,6 @@ namespace NetStack.Tcp;
 internal sealed partial class TcpControlBlock
 {
     private readonly TaskCompletionSource<bool> _establishedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource? _readSignal;
-    private TaskCompletionSource? _writeSignal;
     private bool _appClosed;
 
     internal Task<bool> Established => _establishedSignal.Task;
@@ -244,42 +242,34 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>Completes when data, EOF or an error can be read.</summary>
-    internal Task WaitReadableAsync()
+    internal ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {
             if (_receiveQueue.ReadyBytes > 0 || _finReceived || _state == TcpState.Closed || _error != SocketError.Success)
             {
-                return Task.CompletedTask;
+                return ValueTask.CompletedTask;
             }
-            return (_readSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            return _readWaiter.Arm(cancellationToken);
         }
     }
 
     /// <summary>Completes when send-buffer space frees up, or the connection can no longer send.</summary>
-    internal Task WaitWritableAsync()
+    internal ValueTask WaitWritableAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {
             if (_sendBuffer.Length < _sendBufferLimit || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
-                return Task.CompletedTask;
+                return ValueTask.CompletedTask;
             }
-            return (_writeSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            return _writeWaiter.Arm(cancellationToken);
         }
     }
 
-    private void SignalReadable()
-    {
-        _readSignal?.TrySetResult();
-        _readSignal = null;
-    }
+    private void SignalReadable() => _readWaiter.Set();
 
-    private void SignalWritable()
-    {
-        _writeSignal?.TrySetResult();
-        _writeSignal = null;
-    }
+    private void SignalWritable() => _writeWaiter.Set();
 
     private void SignalAll()
     {

@@ -34,6 +34,7 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             _segmentsReceived++;
+            OnLinkMayHaveRoom(); // what we sent got somewhere: the link's queue moved
             if (_state == TcpState.SynSent)
             {
                 OnSegmentSynSent(ref seg);

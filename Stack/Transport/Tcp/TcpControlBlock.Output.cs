@@ -28,7 +28,7 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void Output()
     {
-        if (!CanSendData(_state))
+        if (!CanSendData(_state) || _linkBlocked)
         {
             return;
         }
@@ -36,10 +36,11 @@ internal sealed partial class TcpControlBlock
         // the most whole segments a 64 KiB super-segment holds.
         int mss = CurrentMss;
         int maxChunk = MaxSuperSegmentPayload(mss);
-        if (!RetransmitLost(mss, maxChunk))
+        int linkRoom = Route.Nic.Link.OutboundSpace - _outbox.Count;
+        if (!RetransmitLost(mss, maxChunk, ref linkRoom))
         {
-            _cwndLimited = true;
-            return; // the window is spent on repairs
+            _cwndLimited = !_linkBlocked;
+            return; // the window (or the link) is spent on repairs
         }
         SequenceNumber dataEnd = DataEnd;
         bool cwndLimited = false;
@@ -98,6 +99,10 @@ internal sealed partial class TcpControlBlock
                     break;
                 }
             }
+            if (!TakeLinkRoom(ref linkRoom))
+            {
+                break;
+            }
             SendData(_sndNxt, length, fin);
         }
         // RFC 7661 in spirit (Linux's is_cwnd_limited): the window grows only while it is what limits the flight.
@@ -121,24 +126,27 @@ internal sealed partial class TcpControlBlock
         return Math.Max(mss, room / mss * mss);
     }
 
-    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
-    private void SendData(SequenceNumber seq, int length, bool fin)
+    /// <summary>ACK, PSH on the segment that reaches the end of the queued data (RFC 9293 §3.9.1), FIN when asked.</summary>
+    private TcpFlags DataFlags(SequenceNumber seq, int length, bool fin)
     {
         TcpFlags flags = TcpFlags.Ack;
         if (length > 0 && seq + length == DataEnd)
         {
             flags |= TcpFlags.Psh;
         }
-        if (fin)
-        {
-            flags |= TcpFlags.Fin;
-        }
-        if (!EmitSegment(seq, flags, seq - _sndUna, length, CurrentMss))
+        return fin ? flags | TcpFlags.Fin : flags;
+    }
+
+    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
+    private void SendData(SequenceNumber seq, int length, bool fin)
+    {
+        int segmentSize = CurrentMss;
+        if (!EmitSegment(seq, DataFlags(seq, length, fin), seq - _sndUna, length, segmentSize))
         {
             return;
         }
         int sequenceLength = length + (fin ? 1 : 0);
-        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin);
+        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin, segmentSize);
         _bytesSent += length;
         _sndNxt = seq + sequenceLength;
         if (_sndNxt > _sndMax)

@@ -55,9 +55,26 @@ internal sealed partial class TcpControlBlock
     private bool _tlpRetransmitted;
     private SequenceNumber _tlpHighSeq;
 
+    private static readonly TimeSpan MinLinkRetry = TimeSpan.FromMilliseconds(1);
+    private static readonly TimeSpan MaxLinkRetry = TimeSpan.FromMilliseconds(64);
+    private bool _linkBlocked;              // the link's queue was full: send nothing until it has drained
+    private TimeSpan _linkRetryDeadline = Never;
+    private TimeSpan _linkRetryInterval;
     private long _dsacks;
     private long _lossProbes;
     private long _recoveries;
+
+    /// <summary>Records in the scoreboard (tests: a hostile peer must not be able to multiply them).</summary>
+    internal int ScoreboardRecords
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _sent.Count;
+            }
+        }
+    }
 
     /// <summary>Bytes in flight as RFC 6675 §4 counts them: sent, not SACKed, not deemed lost (or retransmitted since).</summary>
     private long Pipe
@@ -244,14 +261,79 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>
+    /// The link's queue refused segments in [<paramref name="start"/>, <paramref name="end"/>) (back-pressure, not
+    /// congestion on the path): they count as lost without a congestion signal, and nothing more is sent until the
+    /// queue has drained — like Linux's TCP Small Queues, a sender never piles more into a full device queue. The
+    /// next ACK (proof that the queue moved) or a short retry timer resumes sending; both run on the stack's clock,
+    /// so a simulation stays deterministic. The caller holds the lock.
+    /// </summary>
+    private void OnLinkRefused(SequenceNumber start, SequenceNumber end)
+    {
+        if (!CanSendData(_state) || _sent.Count == 0)
+        {
+            return;
+        }
+        if (start < _sndUna)
+        {
+            start = _sndUna;
+        }
+        int i = _sent.SplitAt(start);
+        _sent.SplitAt(end);
+        for (; i < _sent.Count && _sent[i].Start < end; i++)
+        {
+            _sent.MarkLost(i);
+        }
+        BlockOnLink(backOff: true);
+    }
+
+    /// <summary>Stops sending until the link's queue has drained (an ACK, or the retry timer).</summary>
+    private void BlockOnLink(bool backOff)
+    {
+        _linkRetryInterval = _linkBlocked && backOff ? TimeSpan.FromTicks(Math.Min(_linkRetryInterval.Ticks * 2, MaxLinkRetry.Ticks)) : MinLinkRetry;
+        _linkBlocked = true;
+        _linkRetryDeadline = Protocol.Now + _linkRetryInterval;
+        ArmTimer();
+    }
+
+    /// <summary>
+    /// Room in the link's queue for one more segment from this send opportunity (TCP Small Queues in spirit:
+    /// what the device cannot take yet stays in the send buffer, where it costs nothing). False blocks sending.
+    /// </summary>
+    private bool TakeLinkRoom(ref int room)
+    {
+        if (room <= 0)
+        {
+            Protocol.Events.Increment(TcpEvent.LinkQueueWaits);
+            BlockOnLink(backOff: false);
+            return false;
+        }
+        room--;
+        return true;
+    }
+
+    /// <summary>The link may have room again (an ACK arrived, or the retry timer fired): resume sending.</summary>
+    private void OnLinkMayHaveRoom()
+    {
+        if (_linkBlocked)
+        {
+            _linkBlocked = false;
+            _linkRetryDeadline = Never;
+        }
+    }
+
+    /// <summary>
     /// Resends what is marked lost, oldest first, while the congestion window has room for it (RFC 6675 §5
     /// NextSeg rule 1 and step 4.3: cwnd − pipe ≥ 1 SMSS). Contiguous lost ranges go out as super-segments where
     /// the link takes GSO. Returns false when the window stopped it.
     /// </summary>
-    private bool RetransmitLost(int mss, int maxChunk)
+    private bool RetransmitLost(int mss, int maxChunk, ref int linkRoom)
     {
         while (_sent.LostBytes > 0)
         {
+            if (!TakeLinkRoom(ref linkRoom))
+            {
+                return false;
+            }
             long room = _cc.CongestionWindow - Pipe;
             if (room < mss)
             {
@@ -294,20 +376,12 @@ internal sealed partial class TcpControlBlock
     private bool RetransmitRange(SequenceNumber start, int length, bool fin)
     {
         int data = length - (fin ? 1 : 0);
-        TcpFlags flags = TcpFlags.Ack;
-        if (data > 0 && start + data == DataEnd)
-        {
-            flags |= TcpFlags.Psh;
-        }
-        if (fin)
-        {
-            flags |= TcpFlags.Fin;
-        }
-        if (!EmitSegment(start, flags, start - _sndUna, data, CurrentMss))
+        int segmentSize = CurrentMss;
+        if (!EmitSegment(start, DataFlags(start, data, fin), start - _sndUna, data, segmentSize))
         {
             return false;
         }
-        _sent.Retransmitted(start, length, Protocol.Now.Ticks);
+        _sent.Retransmitted(start, length, Protocol.Now.Ticks, segmentSize);
         _retransmits += Math.Max(1, (data + _effectiveMss - 1) / _effectiveMss);
         _bytesRetransmitted += data;
         if (_rtxDeadline == Never && !_persisting)

@@ -94,6 +94,10 @@ internal sealed partial class TcpControlBlock
         {
             due = _rackDeadline;
         }
+        if (_linkRetryDeadline < due)
+        {
+            due = _linkRetryDeadline;
+        }
         if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
         {
             return;
@@ -142,6 +146,12 @@ internal sealed partial class TcpControlBlock
                 {
                     goto done;
                 }
+            }
+            if (_linkRetryDeadline <= now)
+            {
+                _linkRetryDeadline = Never;
+                OnLinkMayHaveRoom();
+                Output();
             }
             if (_rackDeadline <= now)
             {

@@ -13,6 +13,8 @@ internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;
     internal readonly Lock Gate = new();
+    private readonly TcpWaiter _readWaiter;
+    private readonly TcpWaiter _writeWaiter;
     internal TcpConnectionOptions Options; // replaced (never mutated) under the lock by SetNoDelay / SetKeepAlive
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
@@ -53,6 +55,8 @@ internal sealed partial class TcpControlBlock
         Route = route;
         Options = options;
         Listener = listener;
+        _readWaiter = new TcpWaiter(Gate);
+        _writeWaiter = new TcpWaiter(Gate);
         _iss = iss;
         _sndUna = iss;
         _sndNxt = iss;
@@ -130,7 +134,7 @@ internal sealed partial class TcpControlBlock
         {
             _receiveQueue.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _probeDeadline = _rackDeadline = Never;
+        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _probeDeadline = _rackDeadline = _linkRetryDeadline = Never;
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _establishedSignal.TrySetResult(false);
         if (Listener is { } listener)
@@ -171,11 +175,32 @@ internal sealed partial class TcpControlBlock
                 _outbox = _sending;
                 _sending = batch;
             }
+            bool refused = false;
+            SequenceNumber refusedStart = default, refusedEnd = default;
             try
             {
                 foreach (PacketBuffer packet in batch)
                 {
-                    Protocol.SendPacket(Route, packet);
+                    // Read what the segment covers before the link takes it: if the link's queue is full, that
+                    // range is handed back to loss recovery (no congestion signal) and resent once there is room.
+                    ReadOnlySpan<byte> tcp = packet.Head;
+                    var seq = new SequenceNumber(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
+                    int dataLength = packet.Length - ((tcp[12] >> 4) * 4) + ((tcp[13] & 0x01) != 0 ? 1 : 0); // payload + FIN
+                    bool carriesData = dataLength > 0 && (tcp[13] & 0x02) == 0;
+                    if (Protocol.SendPacket(Route, packet) == SendResult.QueueFull && carriesData)
+                    {
+                        if (!refused)
+                        {
+                            refused = true;
+                            refusedStart = seq;
+                            refusedEnd = seq + dataLength;
+                        }
+                        else
+                        {
+                            refusedStart = SequenceNumber.Min(refusedStart, seq);
+                            refusedEnd = SequenceNumber.Max(refusedEnd, seq + dataLength);
+                        }
+                    }
                 }
             }
             finally
@@ -184,6 +209,10 @@ internal sealed partial class TcpControlBlock
                 lock (Gate)
                 {
                     _flushing = false;
+                    if (refused)
+                    {
+                        OnLinkRefused(refusedStart, refusedEnd);
+                    }
                 }
             }
         }

@@ -307,13 +307,15 @@ public sealed class TcpProtocol : ITransportProtocol
         }
     }
 
-    internal void SendPacket(in RouteInfo route, PacketBuffer packet)
+    internal SendResult SendPacket(in RouteInfo route, PacketBuffer packet)
     {
         // RFC 1191 / RFC 8201: TCP does path MTU discovery, so its segments are never fragmented.
-        if (Stack.Send(route, IpProtocol.Tcp, packet, dontFragment: true) != SendResult.Sent)
+        SendResult result = Stack.Send(route, IpProtocol.Tcp, packet, dontFragment: true);
+        if (result == SendResult.QueueFull)
         {
-            Events.Increment(TcpEvent.LinkQueueFull); // lost like any segment: retransmission recovers
+            Events.Increment(TcpEvent.LinkQueueFull); // the connection resends it when the link has room
         }
+        return result;
     }
 
     void ITransportProtocol.Deliver(in IpPacketInfo info, PacketBuffer packet)

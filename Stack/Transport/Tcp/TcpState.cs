@@ -104,8 +104,10 @@ public enum TcpEvent
     WindowProbes,
     /// <summary>Keepalive probes sent.</summary>
     KeepaliveProbes,
-    /// <summary>Segments sent but refused by the link (treated as lost).</summary>
+    /// <summary>Segments the link refused (its queue was full): resent when it has room, with no congestion signal.</summary>
     LinkQueueFull,
+    /// <summary>Send opportunities that stopped because the link's queue had no room (nothing was refused).</summary>
+    LinkQueueWaits,
     /// <summary>SYNs handed to the forwarder as requests.</summary>
     ForwardRequests,
     /// <summary>Forwarder requests refused (by the application, a failed handler or the decision timeout).</summary>
