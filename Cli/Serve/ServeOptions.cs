@@ -30,6 +30,9 @@ public sealed record ServeOptions
     /// <summary>ACK filtering on write (RFC 3449 §5.2.1).</summary>
     public bool AckFilter { get; init; } = true;
 
+    /// <summary>The TUN's outbound queue bound, in packets (each up to 64 KiB); null for the endpoint's default.</summary>
+    public int? OutboundQueue { get; init; }
+
     /// <summary>TCP GRO on write.</summary>
     public bool TcpGroOnWrite { get; init; } = true;
 
@@ -59,6 +62,12 @@ public sealed record ServeOptions
 
     /// <summary>TCP send buffer of the services' connections, in bytes.</summary>
     public int SendBuffer { get; init; } = 512 * 1024;
+
+    /// <summary>Most the receive buffer may auto-tune to (TCP's default when null).</summary>
+    public int? MaxReceiveBuffer { get; init; }
+
+    /// <summary>Most the send buffer may auto-tune to (TCP's default when null).</summary>
+    public int? MaxSendBuffer { get; init; }
 
     /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
     public TimeSpan StatsInterval { get; init; }
