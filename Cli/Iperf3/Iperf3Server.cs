@@ -36,8 +36,13 @@ public sealed class Iperf3Server : TcpService
     /// <summary>Tests run to the end.</summary>
     public long TestsCompleted => Interlocked.Read(ref _completed);
 
-    /// <summary>The last completed test, or null.</summary>
-    public Iperf3TestSummary? LastTest { get; private set; }
+    private Iperf3TestSummary? _lastTest;
+
+    /// <summary>
+    /// The last completed test, or null. Set once the client's results are in, before DISPLAY_RESULTS goes to the
+    /// client: a client that has exited finds it here (it could otherwise exit before we read its IPERF_DONE).
+    /// </summary>
+    public Iperf3TestSummary? LastTest => Volatile.Read(ref _lastTest);
 
     /// <inheritdoc/>
     protected override async Task HandleAsync(TcpConnection connection, CancellationToken cancellationToken)
@@ -65,10 +70,7 @@ public sealed class Iperf3Server : TcpService
         {
             try
             {
-                Iperf3TestSummary summary = await control.RunAsync(connection, cancellationToken).ConfigureAwait(false);
-                LastTest = summary;
-                Interlocked.Increment(ref _completed);
-                Interlocked.Add(ref summary.Reverse ? ref BytesOutField : ref BytesInField, summary.Bytes);
+                await control.RunAsync(connection, Completed, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -87,6 +89,13 @@ public sealed class Iperf3Server : TcpService
         {
             await Iperf3Protocol.WriteStateAsync(connection, Iperf3State.AccessDenied, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    private void Completed(Iperf3TestSummary summary)
+    {
+        Interlocked.Add(ref summary.Reverse ? ref BytesOutField : ref BytesInField, summary.Bytes);
+        Interlocked.Increment(ref _completed);
+        Volatile.Write(ref _lastTest, summary);
     }
 }
 
@@ -133,7 +142,8 @@ internal sealed class Iperf3ServerTest(string cookie)
 
     public void Finish() => _finished.TrySetResult();
 
-    public async Task<Iperf3TestSummary> RunAsync(TcpConnection control, CancellationToken cancellationToken)
+    /// <summary>Runs the test on its control connection; <paramref name="completed"/> gets the summary as soon as both sides' results are known.</summary>
+    public async Task RunAsync(TcpConnection control, Action<Iperf3TestSummary> completed, CancellationToken cancellationToken)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(TimeSpan.FromSeconds(30));
@@ -206,6 +216,7 @@ internal sealed class Iperf3ServerTest(string cookie)
             .ConfigureAwait(false);
         JsonObject clientResults = await Iperf3Protocol.ReadJsonAsync(control, end.Token).ConfigureAwait(false);
         Trace("client results read");
+        completed(new Iperf3TestSummary(reverse, parallel, ours.Sum(s => s.Bytes), Iperf3Protocol.TotalBytes(clientResults), seconds));
         await Iperf3Protocol.WriteStateAsync(control, Iperf3State.DisplayResults, end.Token).ConfigureAwait(false);
         try
         {
@@ -214,7 +225,6 @@ internal sealed class Iperf3ServerTest(string cookie)
         catch (EndOfStreamException)
         {
         }
-        return new Iperf3TestSummary(reverse, parallel, ours.Sum(s => s.Bytes), Iperf3Protocol.TotalBytes(clientResults), seconds);
     }
 
     private static int Get(JsonObject parameters, string name, int fallback) =>

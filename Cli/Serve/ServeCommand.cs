@@ -18,6 +18,10 @@ internal static class ServeCommand
         offload.AcceptOnlyFromAmong("auto", "off");
         var inboundGso = new Option<string>("--inbound-gso") { Description = "What kernel super-packets become: deliver (one large segment) or split.", DefaultValueFactory = _ => "deliver" };
         inboundGso.AcceptOnlyFromAmong("deliver", "split");
+        var verifyChecksums = new Option<bool>("--verify-checksums") { Description = "Complete and verify the kernel's partial checksums (the default trusts NEEDS_CSUM/DATA_VALID, as Linux's virtio_net does)." };
+        var noInlineWrites = new Option<bool>("--no-inline-writes") { Description = "Leave every write to the writer loop (by default the reader thread writes the ACKs its batch produced)." };
+        var noAckFilter = new Option<bool>("--no-ack-filter") { Description = "Write every ACK (by default a pure ACK superseded by a later one of its connection in the same write batch is dropped, RFC 3449 §5.2.1)." };
+        var outboundQueue = new Option<int?>("--outbound-queue") { Description = "Outbound queue bound in packets (each up to 64 KiB; default: the TUN endpoint's)." };
         var noGroOnWrite = new Option<bool>("--no-gro-on-write") { Description = "Do not coalesce outbound TCP segments before writing." };
         var noUdpGroOnWrite = new Option<bool>("--no-udp-gro-on-write") { Description = "Do not coalesce outbound UDP datagrams into USO packets." };
         var pcap = new Option<string?>("--pcap") { Description = "Capture every packet to this file (raw IP pcap)." };
@@ -25,12 +29,15 @@ internal static class ServeCommand
         var discardPort = new Option<int>("--discard-port") { Description = "Discard (RFC 863) port, 0 to disable.", DefaultValueFactory = _ => DiscardService.DefaultPort };
         var chargenPort = new Option<int>("--chargen-port") { Description = "Chargen-style source port, 0 to disable.", DefaultValueFactory = _ => ChargenService.DefaultPort };
         var iperfPort = new Option<int>("--iperf3-port") { Description = "iperf3 server port, 0 to disable.", DefaultValueFactory = _ => Iperf3.Iperf3Server.DefaultPort };
+        var httpPort = new Option<int>("--http-port") { Description = "HTTP port (GET /bytes/N, POST /sha256), 0 to disable.", DefaultValueFactory = _ => HttpService.DefaultPort };
         var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) per connection, bytes.", DefaultValueFactory = _ => 1 << 20 };
         var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
+        var maxReceiveBuffer = new Option<int?>("--max-receive-buffer") { Description = "Most the TCP receive buffer auto-tunes to, bytes (default: TCP's)." };
+        var maxSendBuffer = new Option<int?>("--max-send-buffer") { Description = "Most the TCP send buffer auto-tunes to, bytes (default: TCP's)." };
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
-        var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen and iperf3 on its addresses.")
+        var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen, iperf3 and HTTP on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, receiveBuffer, sendBuffer, stats,
+            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, stats,
         };
         command.SetAction((result, cancellationToken) =>
         {
@@ -54,6 +61,10 @@ internal static class ServeCommand
                 Mtu = result.GetValue(mtu),
                 Offload = result.GetValue(offload) != "off",
                 InboundGso = result.GetValue(inboundGso) == "split" ? InboundGsoMode.Split : InboundGsoMode.Deliver,
+                TrustKernelChecksums = !result.GetValue(verifyChecksums),
+                InlineWrites = !result.GetValue(noInlineWrites),
+                AckFilter = !result.GetValue(noAckFilter),
+                OutboundQueue = result.GetValue(outboundQueue),
                 TcpGroOnWrite = !result.GetValue(noGroOnWrite),
                 UdpGroOnWrite = !result.GetValue(noUdpGroOnWrite),
                 Pcap = result.GetValue(pcap),
@@ -61,8 +72,11 @@ internal static class ServeCommand
                 DiscardPort = result.GetValue(discardPort),
                 ChargenPort = result.GetValue(chargenPort),
                 Iperf3Port = result.GetValue(iperfPort),
+                HttpPort = result.GetValue(httpPort),
                 ReceiveBuffer = result.GetValue(receiveBuffer),
                 SendBuffer = result.GetValue(sendBuffer),
+                MaxReceiveBuffer = result.GetValue(maxReceiveBuffer),
+                MaxSendBuffer = result.GetValue(maxSendBuffer),
                 StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
             };
             return RunAsync(options, Console.Out, cancellationToken);
@@ -103,7 +117,7 @@ internal static class ServeCommand
             TunDevice device = host.Tun.Device;
             await output.WriteLineAsync(
                 $"netstack serve: {device} mtu {options.Mtu}, addresses {string.Join(", ", options.Addresses)}; "
-                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.Services.Select(s => $"{s.Name}/{s.Port}"))}; ready").ConfigureAwait(false);
+                + $"gro-on-write tcp {(host.Tun.TcpGroOnWrite ? "on" : "off")} udp {(host.Tun.UdpGroOnWrite ? "on" : "off")}; services {string.Join(", ", host.ServiceNames)}; ready").ConfigureAwait(false);
             await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             try
             {
@@ -124,7 +138,7 @@ internal static class ServeCommand
             await output.WriteLineAsync("netstack serve: stopping").ConfigureAwait(false);
             await output.WriteLineAsync(host.DescribeCounters()).ConfigureAwait(false);
         }
-        await output.WriteLineAsync($"pool after shutdown: live buffers {NetStack.Buffers.PacketBufferPool.Shared.LiveBuffers}").ConfigureAwait(false);
+        await output.WriteLineAsync($"pool after shutdown: live buffers {StackHost.Pool.LiveBuffers}").ConfigureAwait(false);
         await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
         return 0;
     }

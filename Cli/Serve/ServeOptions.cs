@@ -21,6 +21,18 @@ public sealed record ServeOptions
     /// <summary>What kernel super-packets become.</summary>
     public InboundGsoMode InboundGso { get; init; } = InboundGsoMode.Deliver;
 
+    /// <summary>Take the kernel's NEEDS_CSUM/DATA_VALID as verified (false: complete and verify every checksum read).</summary>
+    public bool TrustKernelChecksums { get; init; } = true;
+
+    /// <summary>The reader thread writes what its stack work queued (ACKs) at the end of each batch (false: the writer loop writes all).</summary>
+    public bool InlineWrites { get; init; } = true;
+
+    /// <summary>ACK filtering on write (RFC 3449 §5.2.1).</summary>
+    public bool AckFilter { get; init; } = true;
+
+    /// <summary>The TUN's outbound queue bound, in packets (each up to 64 KiB); null for the endpoint's default.</summary>
+    public int? OutboundQueue { get; init; }
+
     /// <summary>TCP GRO on write.</summary>
     public bool TcpGroOnWrite { get; init; } = true;
 
@@ -42,11 +54,20 @@ public sealed record ServeOptions
     /// <summary>iperf3 server port, 0 to disable.</summary>
     public int Iperf3Port { get; init; } = Iperf3.Iperf3Server.DefaultPort;
 
+    /// <summary>HTTP port (GET /bytes/N, POST /sha256; Kestrel over the stack), 0 to disable.</summary>
+    public int HttpPort { get; init; } = HttpService.DefaultPort;
+
     /// <summary>TCP receive buffer (window) of the services' connections, in bytes.</summary>
     public int ReceiveBuffer { get; init; } = 1 << 20;
 
     /// <summary>TCP send buffer of the services' connections, in bytes.</summary>
     public int SendBuffer { get; init; } = 512 * 1024;
+
+    /// <summary>Most the receive buffer may auto-tune to (TCP's default when null).</summary>
+    public int? MaxReceiveBuffer { get; init; }
+
+    /// <summary>Most the send buffer may auto-tune to (TCP's default when null).</summary>
+    public int? MaxSendBuffer { get; init; }
 
     /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
     public TimeSpan StatsInterval { get; init; }

@@ -16,6 +16,7 @@ public sealed class StackHost : IAsyncDisposable
 {
     private readonly List<TcpService> _services = [];
     private UdpEchoService? _udpEcho;
+    private HttpService? _http;
     private readonly PcapTapEndpoint? _tap;
 
     private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapTapEndpoint? tap)
@@ -26,6 +27,14 @@ public sealed class StackHost : IAsyncDisposable
         _tap = tap;
     }
 
+    /// <summary>
+    /// The buffer pool of serve's stacks: the shared pool's size classes, but 4096 free 64 KiB chunks kept instead of
+    /// 256. Send buffers and super-segments live in that class; with many connections (iperf3 -P 32) the number in use
+    /// swings by more than 256, and every chunk the pool cannot keep is garbage on the pinned heap until a gen-2 GC
+    /// (BENCHMARKS.md: peak RSS). Free chunks are kept only up to the peak in use.
+    /// </summary>
+    public static PacketBufferPool Pool { get; } = new(new PacketBufferPoolOptions { MaxRetained = [8192, 1024, 4096] }, "serve");
+
     /// <summary>The TUN endpoint.</summary>
     public TunEndpoint Tun { get; }
 
@@ -35,8 +44,15 @@ public sealed class StackHost : IAsyncDisposable
     /// <summary>Its TCP.</summary>
     public TcpProtocol Tcp { get; }
 
-    /// <summary>The services running.</summary>
+    /// <summary>The TCP services running (the HTTP service is <see cref="Http"/>).</summary>
     public IReadOnlyList<TcpService> Services => _services;
+
+    /// <summary>The HTTP service (Kestrel over the stack), or null when disabled.</summary>
+    public HttpService? Http => _http;
+
+    /// <summary>"name/port" of every service running, for the ready line.</summary>
+    public IEnumerable<string> ServiceNames =>
+        _services.Select(s => $"{s.Name}/{s.Port}").Concat(_http is null ? [] : [$"{_http.Name}/{_http.Port}"]);
 
     /// <summary>Opens (or attaches to) the TUN device, sets its MTU, brings it up, builds the stack and starts the services.</summary>
     public static StackHost Start(ServeOptions options, ILoggerFactory? loggerFactory = null)
@@ -61,24 +77,36 @@ public sealed class StackHost : IAsyncDisposable
     }
 
     /// <summary>The TUN endpoint options that <paramref name="options"/> asks for.</summary>
-    public static TunEndpointOptions TunOptions(ServeOptions options, ILoggerFactory? loggerFactory) => new()
+    public static TunEndpointOptions TunOptions(ServeOptions options, ILoggerFactory? loggerFactory)
     {
-        Mtu = options.Mtu,
-        Offload = options.Offload,
-        InboundGso = options.InboundGso,
-        TcpGroOnWrite = options.TcpGroOnWrite,
-        UdpGroOnWrite = options.UdpGroOnWrite,
-        Pool = PacketBufferPool.Shared,
-        Name = options.Tun,
-        LoggerFactory = loggerFactory,
-    };
+        ArgumentNullException.ThrowIfNull(options);
+        var tun = new TunEndpointOptions
+        {
+            Mtu = options.Mtu,
+            Offload = options.Offload,
+            InboundGso = options.InboundGso,
+            TrustKernelChecksums = options.TrustKernelChecksums,
+            InlineWrites = options.InlineWrites,
+            AckFilter = options.AckFilter,
+            TcpGroOnWrite = options.TcpGroOnWrite,
+            UdpGroOnWrite = options.UdpGroOnWrite,
+            Pool = Pool,
+            Name = options.Tun,
+            LoggerFactory = loggerFactory,
+        };
+        if (options.OutboundQueue is int queue)
+        {
+            tun.OutboundQueueCapacity = queue;
+        }
+        return tun;
+    }
 
     /// <summary>Builds the stack over an open endpoint (which the host then owns) and starts everything.</summary>
     public static StackHost Start(TunEndpoint tun, ServeOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(tun);
         ArgumentNullException.ThrowIfNull(options);
-        var stack = new NetworkStack(new NetworkStackOptions { Pool = PacketBufferPool.Shared, LoggerFactory = loggerFactory });
+        var stack = new NetworkStack(new NetworkStackOptions { Pool = Pool, LoggerFactory = loggerFactory });
         PcapTapEndpoint? tap = options.Pcap is null ? null : new PcapTapEndpoint(tun.Channel, new PcapWriter(options.Pcap), ownsWriter: true);
         Nic nic = stack.CreateNic(tap ?? (ILinkEndpoint)tun.Channel, options.Tun);
         foreach (NetPrefix address in options.Addresses)
@@ -87,7 +115,7 @@ public sealed class StackHost : IAsyncDisposable
         }
         TcpProtocol tcp = TcpProtocol.Attach(stack, new TcpProtocolOptions
         {
-            Connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer },
+            Connection = ConnectionOptions(options),
         });
         var host = new StackHost(tun, stack, tcp, tap);
         host.StartService(new EchoService(), options.EchoPort);
@@ -101,8 +129,29 @@ public sealed class StackHost : IAsyncDisposable
             host._udpEcho = new UdpEchoService();
             host._udpEcho.Start(stack, options.EchoPort);
         }
+        if (options.HttpPort != 0)
+        {
+            host._http = new HttpService();
+            host._http.Start(stack, options.HttpPort, tcp.Options.Connection);
+        }
         tun.Start();
         return host;
+    }
+
+    /// <summary>The TCP settings of the services' connections.</summary>
+    public static TcpConnectionOptions ConnectionOptions(ServeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer };
+        if (options.MaxReceiveBuffer is int receive)
+        {
+            connection = connection with { MaxReceiveBufferSize = receive };
+        }
+        if (options.MaxSendBuffer is int send)
+        {
+            connection = connection with { MaxSendBufferSize = send };
+        }
+        return connection;
     }
 
     private void StartService(TcpService service, int port, TcpConnectionOptions? connectionOptions = null)
@@ -129,6 +178,10 @@ public sealed class StackHost : IAsyncDisposable
             lines.Add($"gro-on-write: events [{gro.Events}] flushes [{gro.Flushes}]");
         }
         lines.AddRange(_services.Select(s => s.ToString()));
+        if (_http is not null)
+        {
+            lines.Add(_http.ToString());
+        }
         if (_udpEcho is not null)
         {
             lines.Add(_udpEcho.ToString());
@@ -139,6 +192,10 @@ public sealed class StackHost : IAsyncDisposable
     /// <summary>Stops the services, then the device and the stack; every buffer goes back to the pool.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_http is not null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+        }
         foreach (TcpService service in _services)
         {
             await service.DisposeAsync().ConfigureAwait(false);

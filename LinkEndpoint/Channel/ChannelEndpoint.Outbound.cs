@@ -10,6 +10,13 @@ public sealed partial class ChannelEndpoint
     /// <summary>Packets waiting for the device (TUN writer, wire) to read them.</summary>
     public int NumQueued => _outbound.Reader.Count;
 
+    /// <summary>
+    /// Called, on the writing thread, after <see cref="WritePackets"/> queued at least one packet: lets a device
+    /// that does not wait on <see cref="WaitToReadAsync"/> learn of them its own way (the TUN endpoint writes what
+    /// its reader thread's stack work queued from that thread, without waking its writer loop). Null by default.
+    /// </summary>
+    public Action? OutboundQueued { get; set; }
+
     /// <inheritdoc/>
     public int OutboundSpace => _closed ? 0 : Math.Max(0, _options.OutboundQueueCapacity - _outbound.Reader.Count);
 
@@ -28,6 +35,10 @@ public sealed partial class ChannelEndpoint
             taken++;
         }
         _events.Add(ChannelEvent.OutboundPackets, taken);
+        if (taken > 0)
+        {
+            OutboundQueued?.Invoke();
+        }
         return taken;
     }
 

@@ -11,7 +11,7 @@ public enum TunEvent
     GsoPacketsRead,
     /// <summary>Super-packets read that were split in software before the stack saw them.</summary>
     GsoPacketsSplit,
-    /// <summary>Partial checksums completed on read (NEEDS_CSUM).</summary>
+    /// <summary>Partial checksums completed on read (NEEDS_CSUM not where the transport header is, or trust off): RX validation verifies them.</summary>
     ChecksumsCompleted,
     /// <summary>Read batches (each ends with a GRO flush).</summary>
     ReadBatches,
@@ -35,6 +35,12 @@ public enum TunEvent
     WriteWaits,
     /// <summary>Reads that failed with an errno other than EAGAIN/EINTR.</summary>
     ReadErrors,
+    /// <summary>Packets read whose NEEDS_CSUM or DATA_VALID was taken as verified (no checksum pass; <see cref="TunEndpointOptions.TrustKernelChecksums"/>).</summary>
+    ChecksumsTrusted,
+    /// <summary>Read batches that ended with the reader writing what the stack queued meanwhile (<see cref="TunEndpointOptions.InlineWrites"/>).</summary>
+    InlineWrites,
+    /// <summary>Pure ACKs not written because a later ACK of their connection in the same batch superseded them (<see cref="TunEndpointOptions.AckFilter"/>).</summary>
+    AcksFiltered,
 }
 
 /// <summary>Why the TUN layer dropped a packet (never silently).</summary>

@@ -16,6 +16,9 @@ public sealed partial class TunEndpoint
     private int _headCapacity;
     private int _spillCapacity;
     private IPacketSink _inbound = null!;
+    private int _readerThreadId = -1;
+    private bool _readerInBatch; // reader thread only: stack work now runs inside a read batch
+    private bool _inlinePending; // reader thread only: that work queued outbound packets
     private ImpairmentStage? _inboundStage;
 
     private void InitializeReader()
@@ -36,6 +39,7 @@ public sealed partial class TunEndpoint
 
     private unsafe void ReadLoop()
     {
+        _readerThreadId = Environment.CurrentManagedThreadId;
         PollFd* fds = stackalloc PollFd[2];
         fds[0] = new PollFd { Fd = Device.Handle.Fd, Events = LinuxNative.POLLIN };
         fds[1] = new PollFd { Fd = _wake.Fd, Events = LinuxNative.POLLIN };
@@ -71,6 +75,8 @@ public sealed partial class TunEndpoint
                     _logger.LogTunError("poll", Device.Name, $"revents 0x{fds[0].Revents:x}");
                     return;
                 }
+                // Back to poll after each batch (reading on at once was measured: smaller batches, more sleeps and
+                // wake-ups, lower throughput; BENCHMARKS.md).
                 ReadBatch();
             }
         }
@@ -81,9 +87,10 @@ public sealed partial class TunEndpoint
         }
     }
 
-    /// <summary>Reads until the device is empty or a batch is full, then flushes GRO: one batch.</summary>
-    internal void ReadBatch()
+    /// <summary>Reads until the device is empty or a batch is full, flushes GRO, writes what the stack queued meanwhile: one batch. Returns the packets read.</summary>
+    internal int ReadBatch()
     {
+        _readerInBatch = _options.InlineWrites;
         int n = 0;
         while (n < _options.ReadBatchSize)
         {
@@ -103,6 +110,12 @@ public sealed partial class TunEndpoint
             _inbound.Flush();
             Events.Increment(TunEvent.ReadBatches);
         }
+        _readerInBatch = false;
+        if (_inlinePending)
+        {
+            WriteInline();
+        }
+        return n;
     }
 
     private enum ReadResult
@@ -185,14 +198,18 @@ public sealed partial class TunEndpoint
 
     private ReadResult Inbound(PacketBuffer packet, in VirtioNetHeader header)
     {
-        TunDropReason reason = VirtioInbound.Prepare(packet, in header, (Device.Offloads & TunOffloads.Uso4) != 0);
+        TunDropReason reason = VirtioInbound.Prepare(packet, in header, (Device.Offloads & TunOffloads.Uso4) != 0, _options.TrustKernelChecksums);
         if (reason != TunDropReason.None)
         {
             Drops.Increment(reason);
             packet.Release();
             return ReadResult.Dropped;
         }
-        if ((header.Flags & VirtioNetFlags.NeedsChecksum) != 0)
+        if (packet.RxChecksumValidated)
+        {
+            Events.Increment(TunEvent.ChecksumsTrusted);
+        }
+        else if ((header.Flags & VirtioNetFlags.NeedsChecksum) != 0)
         {
             Events.Increment(TunEvent.ChecksumsCompleted);
         }
@@ -213,6 +230,7 @@ public sealed partial class TunEndpoint
     private ReadResult SplitInbound(PacketBuffer packet)
     {
         int count;
+        bool trusted = packet.RxChecksumValidated;
         bool ok = packet.Gso.Type == GsoType.UdpL4
             ? UdpGsoSplitter.TrySplit(packet, _pool, _split, out count)
             : GsoSegmenter.TrySplit(packet, _pool, _split, out count, out _);
@@ -227,6 +245,7 @@ public sealed partial class TunEndpoint
         {
             PacketBuffer segment = _split[i];
             _split[i] = null!;
+            segment.RxChecksumValidated = trusted; // fresh checksums over data the kernel vouched for
             _inbound.Enqueue(segment);
         }
         return ReadResult.Packet;

@@ -11,12 +11,15 @@ public sealed partial class TunEndpoint
     private const int MaxIovecs = PacketBuffer.MaxPayloadSegments + 2;
 
     private PacketBuffer[] _writeBatch = [];
+    private readonly WriterSignal _writerSignal = new();
+    private int _writeTurn;
     private PacketBuffer[] _writeOut = [];
     private int _writeOutCount;
     private TcpGro? _writeGro;
     private byte[] _writeHeader = [];
     private byte[] _scratch = [];
     private readonly AtomicIdRenumberer _atomicIds = new();
+    private AckFilter? _ackFilter;
     private UdpWriteCoalescer? _udpGro;
     private ImpairmentStage? _outboundStage;
     private DeviceSink? _deviceSink;
@@ -43,40 +46,82 @@ public sealed partial class TunEndpoint
             _deviceSink = new DeviceSink(this, _options.WriteBatchSize);
             _outboundStage = new ImpairmentStage(_deviceSink, impairment, _options.ImpairmentSeed + 1, TimeProvider.System, _options.Name + "-out");
         }
+        if (_options.AckFilter)
+        {
+            _ackFilter = new AckFilter();
+        }
+        Channel.OutboundQueued = OnOutboundQueued;
     }
 
     /// <summary>The write-side GRO engine (its events and flush reasons), or null when GRO on write is off.</summary>
     public TcpGro? WriteGro => _writeGro;
 
+    /// <summary>
+    /// The writer loop: waits on <see cref="_writerSignal"/> (set by <see cref="OnOutboundQueued"/> for packets other
+    /// threads queue, and by the reader when it leaves some), then drains the queue in batches while it holds the
+    /// write turn. With an outbound impairment stage it also wakes when a held packet falls due.
+    /// </summary>
     private async Task WriteLoopAsync(CancellationToken cancellationToken)
     {
         try
         {
-            while (true)
+            Task? pending = null;
+            while (!cancellationToken.IsCancellationRequested)
             {
                 if (_outboundStage?.TimeUntilNextDue is TimeSpan due)
                 {
                     // Held (delayed, reordered) packets are due before anything new may arrive: wait for whichever comes first.
-                    Task<bool> wait = Channel.WaitToReadAsync(cancellationToken).AsTask();
-                    if (await Task.WhenAny(wait, Task.Delay(due + TimeSpan.FromMilliseconds(1), cancellationToken)).ConfigureAwait(false) != wait)
+                    pending ??= _writerSignal.WaitAsync().AsTask();
+                    if (await Task.WhenAny(pending, Task.Delay(due + TimeSpan.FromMilliseconds(1), cancellationToken)).ConfigureAwait(false) != pending)
                     {
-                        _outboundStage.DeliverDue();
+                        DeliverDueOutbound();
                         continue;
                     }
-                    if (!await wait.ConfigureAwait(false))
-                    {
-                        break;
-                    }
+                    pending = null;
                 }
-                else if (!await Channel.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+                else if (pending is not null)
+                {
+                    await pending.ConfigureAwait(false);
+                    pending = null;
+                }
+                else
+                {
+                    await _writerSignal.WaitAsync().ConfigureAwait(false);
+                }
+                if (cancellationToken.IsCancellationRequested || Channel.IsClosed)
                 {
                     break;
                 }
-                int n = Channel.ReadBatch(_writeBatch);
-                if (n == 0)
-                {
-                    continue;
-                }
+                DrainOutbound(int.MaxValue);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _logger.LogTunError("writer", Device.Name, e.ToString());
+        }
+    }
+
+    /// <summary>
+    /// Drains up to <paramref name="maxPackets"/> queued packets (at least one batch) if this thread gets the write
+    /// turn; false when another thread holds it (it drains until the queue is empty, then checks again after
+    /// giving the turn back). One thread writes at a time, so the device sees the queue's order, and the write
+    /// path's state (GRO on write, scratch buffers) has one user. The turn is a flag taken with one compare-and-swap,
+    /// never waited for: no thread blocks on it.
+    /// </summary>
+    private bool DrainOutbound(int maxPackets)
+    {
+        if (Interlocked.CompareExchange(ref _writeTurn, 1, 0) != 0)
+        {
+            return false;
+        }
+        try
+        {
+            int written = 0, n;
+            while ((n = Channel.ReadBatch(_writeBatch)) > 0)
+            {
                 if (_outboundStage is { } stage)
                 {
                     for (int i = 0; i < n; i++)
@@ -90,14 +135,68 @@ public sealed partial class TunEndpoint
                 {
                     WriteBatch(_writeBatch.AsSpan(0, n));
                 }
+                written += n;
+                if (written >= maxPackets)
+                {
+                    break;
+                }
             }
         }
-        catch (OperationCanceledException)
+        finally
         {
+            Volatile.Write(ref _writeTurn, 0);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        return true;
+    }
+
+    private void DeliverDueOutbound()
+    {
+        if (Interlocked.CompareExchange(ref _writeTurn, 1, 0) != 0)
         {
-            _logger.LogTunError("writer", Device.Name, e.ToString());
+            _writerSignal.Set(); // come back once the reader is done
+            return;
+        }
+        try
+        {
+            _outboundStage!.DeliverDue();
+        }
+        finally
+        {
+            Volatile.Write(ref _writeTurn, 0);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ChannelEndpoint.OutboundQueued"/>: on the reader thread inside a read batch, only notes that the
+    /// batch must end with a write (<see cref="WriteInline"/>); anywhere else, wakes the writer loop.
+    /// </summary>
+    private void OnOutboundQueued()
+    {
+        if (_readerInBatch && Environment.CurrentManagedThreadId == _readerThreadId)
+        {
+            _inlinePending = true;
+            return;
+        }
+        _writerSignal.Set();
+    }
+
+    /// <summary>
+    /// End of a read batch that queued packets (ACKs, and data the ACKs released): the reader writes them itself,
+    /// in queue order, up to <see cref="TunEndpointOptions.InlineWriteLimit"/> packets; whatever is left (or
+    /// everything, when the writer loop holds the turn) goes to the writer loop.
+    /// </summary>
+    private void WriteInline()
+    {
+        _inlinePending = false;
+        if (!DrainOutbound(_options.InlineWriteLimit))
+        {
+            _writerSignal.Set();
+            return;
+        }
+        Events.Increment(TunEvent.InlineWrites);
+        if (Channel.NumQueued > 0)
+        {
+            _writerSignal.Set(); // queued by another thread while we wrote, or beyond the limit
         }
     }
 
@@ -105,6 +204,15 @@ public sealed partial class TunEndpoint
     internal void WriteBatch(Span<PacketBuffer> batch)
     {
         Events.Increment(TunEvent.WriteBatches);
+        if (_ackFilter is not null)
+        {
+            int kept = _ackFilter.Apply(batch);
+            if (kept != batch.Length)
+            {
+                Events.Add(TunEvent.AcksFiltered, batch.Length - kept);
+                batch = batch[..kept];
+            }
+        }
         TcpGro? tcp = TcpGroOnWrite ? _writeGro : null;
         UdpWriteCoalescer? udp = UdpGroOnWrite ? _udpGro : null;
         if (tcp is null && udp is null)

@@ -15,9 +15,10 @@ namespace NetStack.Link.Tun;
 /// host GSO: super-segments leave as one <c>writev</c> of virtio header + headers + payload pieces, and the
 /// kernel's own TSO/USO super-packets arrive whole (or split, see <see cref="InboundGsoMode"/>).
 /// <para>Threads: the reader is a dedicated thread (not the pool) that blocks only in <c>poll</c> on the TUN
-/// fd and an eventfd used to stop it; it runs the stack's inbound path. The writer is an async loop on the
-/// pool that awaits the outbound queue and makes only non-blocking <c>writev</c> calls. No lock is held
-/// across a copy or a system call.</para>
+/// fd and an eventfd used to stop it; it runs the stack's inbound path, and at the end of each batch writes
+/// what that work queued (the ACKs) itself. The writer is an async loop on the pool, woken for packets other
+/// threads queue; it makes only non-blocking <c>writev</c> calls. One of the two writes at a time (a turn taken
+/// by compare-and-swap, never waited for). No lock is held across a copy or a system call.</para>
 /// <para><see cref="Dispose"/> stops both, closes the channel (releasing every queued packet), releases the
 /// reader's spare buffers and closes the descriptors.</para>
 /// </summary>
@@ -130,7 +131,9 @@ public sealed partial class TunEndpoint : IDisposable
         _stop.Cancel();
         SignalWake();
         _reader?.Join();
-        Channel.Close(); // completes the outbound queue: the writer's wait returns false
+        Channel.OutboundQueued = null;
+        Channel.Close();
+        _writerSignal.Set(); // the writer loop sees the cancellation and ends
         try
         {
             _writer?.Wait();

@@ -27,6 +27,13 @@ public sealed class TunEndpointOptions
     /// <summary>What a super-packet from the kernel becomes.</summary>
     public InboundGsoMode InboundGso { get; set; } = InboundGsoMode.Deliver;
 
+    /// <summary>
+    /// Take the kernel's NEEDS_CSUM (CHECKSUM_PARTIAL) and DATA_VALID (CHECKSUM_UNNECESSARY) as verified, as Linux's
+    /// virtio_net does, when the checksum sits where the transport header is: no pass over the payload on read
+    /// (see <see cref="VirtioInbound"/>). False: complete every partial checksum and verify it (two passes).
+    /// </summary>
+    public bool TrustKernelChecksums { get; set; } = true;
+
     /// <summary>Coalesce the stack's outbound TCP segments of a flow into GSO super-packets before writing (needs the virtio header).</summary>
     public bool TcpGroOnWrite { get; set; } = true;
 
@@ -38,6 +45,22 @@ public sealed class TunEndpointOptions
 
     /// <summary>Most packets read before GRO is flushed and the reader polls again.</summary>
     public int ReadBatchSize { get; set; } = 64;
+
+    /// <summary>
+    /// Packets the stack queues while the reader thread runs it (ACKs, data the ACKs let out) are written by the
+    /// reader at the end of its batch, without waking the writer loop (false: the writer loop writes everything).
+    /// </summary>
+    public bool InlineWrites { get; set; } = true;
+
+    /// <summary>
+    /// ACK filtering on write (RFC 3449 §5.2.1): a pure cumulative ACK superseded by a later one of its connection in
+    /// the same write batch is not written (only ACK-only segments without payload or SACK blocks count; duplicate ACKs and
+    /// window updates always go out).
+    /// </summary>
+    public bool AckFilter { get; set; } = true;
+
+    /// <summary>Most packets the reader writes at the end of one batch; the writer loop takes the rest.</summary>
+    public int InlineWriteLimit { get; set; } = 256;
 
     /// <summary>Most packets drained from the outbound queue per write batch.</summary>
     public int WriteBatchSize { get; set; } = 64;

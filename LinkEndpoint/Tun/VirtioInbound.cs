@@ -1,6 +1,7 @@
 // Layer: link endpoints, Linux TUN. Judging a virtio_net_hdr read from the kernel against the packet it
-// came with (DESIGN §4): never trust hdr_len, reject a gso_type that does not match the IP version, and
-// complete a partial checksum so the packet is an ordinary, fully checksummed one.
+// came with (DESIGN §4): never trust hdr_len, reject a gso_type that does not match the IP version; take a
+// partial (NEEDS_CSUM) or verified (DATA_VALID) checksum on the kernel's word when it sits where the transport
+// header is, else complete it so RX validation can judge the packet.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -10,21 +11,31 @@ namespace NetStack.Link.Tun;
 
 /// <summary>
 /// Turns a packet read from a TUN device with IFF_VNET_HDR, plus its header, into a packet the channel
-/// endpoint can validate: checks the header against the IP and transport headers in the head, completes a
-/// NEEDS_CSUM checksum over csum_start..end (RFC 1071) into csum_start + csum_offset, and for a super-packet
+/// endpoint can take. Checks the header against the IP and transport headers in the head; for a super-packet
 /// sets <see cref="PacketBuffer.Gso"/> (type, gso_size, the header length recomputed from csum_start and the
-/// TCP data offset or the UDP header, checksum complete) and <see cref="PacketBuffer.SegmentsRepresented"/>.
-/// The completed checksum is verified again by RX validation, so a csum_start that lies about where the
-/// transport header is costs a counted drop, not a wrong packet. Never throws on packet contents.
+/// TCP data offset or the UDP header) and <see cref="PacketBuffer.SegmentsRepresented"/>.
+/// <para><b>Checksums.</b> NEEDS_CSUM is the kernel's CHECKSUM_PARTIAL and DATA_VALID its
+/// CHECKSUM_UNNECESSARY: the bytes were made or verified by the host and crossed only memory, so, as Linux's
+/// virtio_net receive path does, they count as verified (include/linux/skbuff.h: "for the purposes of checksum
+/// verification, the checksum referred to by csum_start + csum_offset … [is] considered verified"). Such a
+/// packet is marked <see cref="PacketBuffer.RxChecksumValidated"/> and, for NEEDS_CSUM, keeps the folded
+/// pseudo-header sum in its checksum field with <see cref="GsoOptions.NeedsChecksum"/> set — the form GRO and
+/// TCP's GSO output already use, which GSO split and the TUN writer complete when they need to. No pass over the
+/// payload. That trust is given only when csum_start is the transport header's offset in an unfragmented
+/// datagram and csum_offset is the TCP or UDP checksum's; otherwise (IPv6 extension headers, a header that
+/// lies, or with <c>trustChecksums</c> off) the checksum is completed over csum_start..end (RFC 1071) and RX
+/// validation verifies it again, so a lying csum_start costs a counted drop, not a wrong packet. Never throws on
+/// packet contents.</para>
 /// </summary>
 public static class VirtioInbound
 {
     /// <summary>
     /// Prepares <paramref name="packet"/> (IP packet in the head, payload possibly in segments) read with
     /// <paramref name="header"/>; <see cref="TunDropReason.None"/> when it may go on, else why to drop it.
-    /// <paramref name="acceptUdpGso"/> is whether USO was negotiated.
+    /// <paramref name="acceptUdpGso"/> is whether USO was negotiated; <paramref name="trustChecksums"/> whether the
+    /// kernel's NEEDS_CSUM and DATA_VALID are taken as verified (see the class remarks).
     /// </summary>
-    public static TunDropReason Prepare(PacketBuffer packet, in VirtioNetHeader header, bool acceptUdpGso = true)
+    public static TunDropReason Prepare(PacketBuffer packet, in VirtioNetHeader header, bool acceptUdpGso = true, bool trustChecksums = true)
     {
         ArgumentNullException.ThrowIfNull(packet);
         ReadOnlySpan<byte> head = packet.Head;
@@ -66,6 +77,11 @@ public static class VirtioInbound
         }
         if (!needsChecksum)
         {
+            if (trustChecksums && (header.Flags & VirtioNetFlags.DataValid) != 0 && IsUnfragmented(head, version)
+                && TransportProtocol(head, version) is IpProtocol.Tcp or IpProtocol.Udp)
+            {
+                packet.RxChecksumValidated = true; // CHECKSUM_UNNECESSARY: the host verified it
+            }
             return TunDropReason.None;
         }
         int start = header.ChecksumStart;
@@ -111,6 +127,24 @@ public static class VirtioInbound
         {
             packet.TrimTo(ipLength);
         }
+        if (trustChecksums && start == minL4Offset && IsUnfragmented(head, version)
+            && TransportProtocol(head, version) == (header.ChecksumOffset == UdpHeader.ChecksumOffset ? IpProtocol.Udp : IpProtocol.Tcp)
+            && header.ChecksumOffset is UdpHeader.ChecksumOffset or TcpHeader.ChecksumOffset)
+        {
+            // CHECKSUM_PARTIAL, where the transport header is: verified by the kernel's word, left partial.
+            packet.Gso = new GsoOptions
+            {
+                Type = (GsoType)(byte)type,
+                NeedsChecksum = true,
+                HeaderLength = (ushort)headerLength,
+                MaxSegmentSize = type == VirtioGsoType.None ? (ushort)0 : header.GsoSize,
+                ChecksumStart = (ushort)start,
+                ChecksumOffset = header.ChecksumOffset,
+            };
+            SetSegments(packet, type, ipLength - headerLength, header.GsoSize);
+            packet.RxChecksumValidated = true;
+            return TunDropReason.None;
+        }
         // The field holds the folded pseudo-header sum (CHECKSUM_PARTIAL): summing from csum_start over the
         // rest of the packet, that field included, and complementing gives the full checksum.
         uint sum = InternetChecksum.Sum(packet, start, ipLength - start);
@@ -132,10 +166,22 @@ public static class VirtioInbound
                 ChecksumStart = (ushort)start,
                 ChecksumOffset = header.ChecksumOffset,
             };
-            packet.SegmentsRepresented = Math.Max(1, (payload + header.GsoSize - 1) / header.GsoSize);
+            SetSegments(packet, type, payload, header.GsoSize);
         }
         return TunDropReason.None;
     }
+
+    private static void SetSegments(PacketBuffer packet, VirtioGsoType type, int payload, int gsoSize)
+    {
+        if (type != VirtioGsoType.None)
+        {
+            packet.SegmentsRepresented = Math.Max(1, (payload + gsoSize - 1) / gsoSize);
+        }
+    }
+
+    /// <summary>An IPv6 packet, or an IPv4 one that is not a fragment (a fragment's checksum covers the whole datagram).</summary>
+    private static bool IsUnfragmented(ReadOnlySpan<byte> head, int version) =>
+        version != 4 || (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x3FFF) == 0;
 
     /// <summary>The IP datagram length the header declares and the smallest offset an L4 header can have.</summary>
     private static bool TryIpLength(ReadOnlySpan<byte> head, int packetLength, int version, out int ipLength, out int minL4Offset)

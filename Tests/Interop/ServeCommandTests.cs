@@ -43,7 +43,7 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
     [SkippableFact]
     public async Task PersistentTun_EchoAndIperf3_CountersOnSigterm()
     {
-        InteropEnvironment.Require("nc.openbsd", "iperf3");
+        InteropEnvironment.Require("nc.openbsd", "iperf3", "curl");
         using var ns = new NetNs();
         NetNs.Ip($"-n {ns.Name} tuntap add dev nsserve0 mode tun");
         NetNs.Ip($"-n {ns.Name} addr add 10.201.0.1/24 dev nsserve0");
@@ -59,12 +59,17 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
         Assert.Equal("hello-serve", echoed.Trim());
         (exit, _, error) = ns.Exec("iperf3 -c fd00:201::2 -t 1", TimeSpan.FromSeconds(30));
         Assert.True(exit == 0, error);
+        Assert.Contains("http/80", ready, StringComparison.Ordinal);
+        CurlResult curl = await Curl.RunAsync(ns, "http://10.201.0.2/bytes/3000000", TimeSpan.FromSeconds(30));
+        Assert.True(curl.Exit == 0, curl.Error);
+        Assert.Equal(Curl.PatternSha256(3_000_000), curl.Sha256);
 
         string counters = await StopAsync(serve);
         output.WriteLine(counters);
         Assert.Contains("netstack serve: stopping", counters, StringComparison.Ordinal);
         Assert.Contains("echo/7: connections 1 (failed 0), in 12 B, out 12 B", counters, StringComparison.Ordinal);
         Assert.Matches(@"iperf3/5201: connections [23] \(failed 0\)", counters);
+        Assert.Contains("http/80: requests 1 (failed 0), in 0 B, out 3000000 B", counters, StringComparison.Ordinal);
         Assert.Contains("pool after shutdown: live buffers 0", counters, StringComparison.Ordinal);
         Assert.Contains("nsserve0", NetNs.Ip($"-n {ns.Name} link show nsserve0"), StringComparison.Ordinal); // persistent: still there
     }
@@ -74,9 +79,10 @@ public partial class ServeCommandTests(Xunit.Abstractions.ITestOutputHelper outp
     {
         InteropEnvironment.Require("nc.openbsd");
         using var ns = new NetNs();
-        Process serve = ns.Start(Command("--tun nsnew0 --address 10.201.0.2/24 --offload off --iperf3-port 0 --echo-port 7007"));
+        Process serve = ns.Start(Command("--tun nsnew0 --address 10.201.0.2/24 --offload off --iperf3-port 0 --http-port 0 --echo-port 7007"));
         string ready = await WaitForReadyAsync(serve);
         Assert.DoesNotContain("VnetHeader", ready, StringComparison.Ordinal);
+        Assert.DoesNotContain("http/", ready, StringComparison.Ordinal);
         NetNs.Ip($"-n {ns.Name} addr add 10.201.0.1/24 dev nsnew0");
         var (exit, echoed, error) = ns.Shell("echo created | nc.openbsd -N 10.201.0.2 7007", TimeSpan.FromSeconds(20));
         Assert.True(exit == 0, error);

@@ -8,9 +8,10 @@ namespace NetStack.Tests.Tun;
 /// <summary>The TUN read side over a fake device: what the "kernel" writes, what the stack's dispatcher gets.</summary>
 public class TunReadPathTests
 {
-    private static TunEndpoint Endpoint(FakeTun tun, LeakCheckedPool pool, CapturingDispatcher dispatcher, InboundGsoMode mode = InboundGsoMode.Deliver, bool gro = true)
+    private static TunEndpoint Endpoint(FakeTun tun, LeakCheckedPool pool, CapturingDispatcher dispatcher, InboundGsoMode mode = InboundGsoMode.Deliver, bool gro = true,
+        bool trust = true)
     {
-        var endpoint = new TunEndpoint(tun.Device, new TunEndpointOptions { Pool = pool.Pool, InboundGso = mode, EnableGro = gro, ProbeGroOnWrite = false });
+        var endpoint = new TunEndpoint(tun.Device, new TunEndpointOptions { Pool = pool.Pool, InboundGso = mode, EnableGro = gro, ProbeGroOnWrite = false, TrustKernelChecksums = trust });
         endpoint.Channel.Attach(dispatcher);
         return endpoint;
     }
@@ -36,7 +37,7 @@ public class TunReadPathTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void KernelSuperPacket_DeliveredWhole_ChecksumCompleted_HdrLenRecomputed(bool v6)
+    public void KernelSuperPacket_DeliveredWhole_PartialChecksumTrusted_HdrLenRecomputed(bool v6)
     {
         using var pool = new LeakCheckedPool();
         using var tun = new FakeTun(vnetHeader: true);
@@ -48,16 +49,108 @@ public class TunReadPathTests
             tun.Send(Message(Tso(v6, hdrLen: 7), super)); // hdr_len lies; it is never used
             endpoint.ReadBatch();
             var (bytes, gso, validated) = Assert.Single(dispatcher.Packets);
-            Assert.True(validated);
+            Assert.True(validated); // CHECKSUM_PARTIAL from the kernel counts as verified
+            int l4 = v6 ? 40 : 20;
+            Assert.Equal(super, bytes); // untouched: the field still holds the pseudo-header sum
+            Assert.Equal(GsoPackets.FullTcpChecksum(super), NetStack.Checksums.InternetChecksum.Finish(NetStack.Checksums.InternetChecksum.Sum(bytes.AsSpan(l4))));
+            Assert.Equal(v6 ? GsoType.TcpV6 : GsoType.TcpV4, gso.Type);
+            Assert.Equal(l4 + 32, gso.HeaderLength);
+            Assert.Equal(GsoPackets.Mss, gso.MaxSegmentSize);
+            Assert.True(gso.NeedsChecksum);
+            Assert.Equal(l4, gso.ChecksumStart);
+            Assert.Equal(16, gso.ChecksumOffset);
+            Assert.Equal(1, endpoint.Events[TunEvent.GsoPacketsRead]);
+            Assert.Equal(1, endpoint.Events[TunEvent.ChecksumsTrusted]);
+            Assert.Equal(0, endpoint.Events[TunEvent.ChecksumsCompleted]);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void KernelSuperPacket_TrustOff_ChecksumCompletedAndVerified(bool v6)
+    {
+        using var pool = new LeakCheckedPool();
+        using var tun = new FakeTun(vnetHeader: true);
+        var dispatcher = new CapturingDispatcher();
+        byte[] payload = Packets.Payload(30 * GsoPackets.Mss + 5);
+        byte[] super = GsoPackets.Super(v6, payload);
+        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher, trust: false))
+        {
+            tun.Send(Message(Tso(v6, hdrLen: 7), super));
+            endpoint.ReadBatch();
+            var (bytes, gso, validated) = Assert.Single(dispatcher.Packets);
+            Assert.True(validated); // by RX validation, over the completed checksum
             int l4 = v6 ? 40 : 20;
             Assert.Equal(GsoPackets.FullTcpChecksum(super), BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(l4 + 16)));
             Assert.Equal(super.AsSpan(0, l4 + 16).ToArray(), bytes[..(l4 + 16)]);
             Assert.Equal(super[(l4 + 18)..], bytes[(l4 + 18)..]);
-            Assert.Equal(v6 ? GsoType.TcpV6 : GsoType.TcpV4, gso.Type);
             Assert.Equal(l4 + 32, gso.HeaderLength);
-            Assert.Equal(GsoPackets.Mss, gso.MaxSegmentSize);
             Assert.False(gso.NeedsChecksum);
-            Assert.Equal(1, endpoint.Events[TunEvent.GsoPacketsRead]);
+            Assert.Equal(1, endpoint.Events[TunEvent.ChecksumsCompleted]);
+            Assert.Equal(0, endpoint.Events[TunEvent.ChecksumsTrusted]);
+        }
+    }
+
+    [Fact]
+    public void PartialChecksumNotAtTheTransportHeader_CompletedThenJudgedByRxValidation()
+    {
+        // csum_start 4 bytes into the TCP header (csum_offset 12 still names the checksum field): not trusted; the
+        // completed checksum misses the ports, and RX validation drops the packet (a header that lies costs a
+        // counted drop, never a wrong packet).
+        using var pool = new LeakCheckedPool();
+        using var tun = new FakeTun(vnetHeader: true);
+        var dispatcher = new CapturingDispatcher();
+        byte[] segment = Packets.Ipv4Tcp(Packets.Tcp(flags: TcpFlags.Ack | TcpFlags.Psh), Packets.Payload(700));
+        uint pseudo = NetStack.Checksums.InternetChecksum.PseudoHeaderSumV4(segment.AsSpan(12, 4), segment.AsSpan(16, 4), (byte)IpProtocol.Tcp, segment.Length - 20);
+        TcpHeader.WritePartialChecksum(segment.AsSpan(20), pseudo);
+        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher, gro: false))
+        {
+            tun.Send(Message(new VirtioNetHeader { Flags = VirtioNetFlags.NeedsChecksum, ChecksumStart = 24, ChecksumOffset = 12 }, segment));
+            endpoint.ReadBatch();
+            Assert.Empty(dispatcher.Packets);
+            Assert.Equal(1, endpoint.Events[TunEvent.ChecksumsCompleted]);
+            Assert.Equal(1, endpoint.Channel.RxDrops[NetStack.Link.RxDropReason.TcpBadChecksum]);
+        }
+    }
+
+    [Fact]
+    public void DataValid_TrustedWithoutAChecksumPass()
+    {
+        // DATA_VALID is the kernel's CHECKSUM_UNNECESSARY: taken as verified (here even over a wrong checksum, which
+        // shows that no pass was made; the kernel sets it only on checksums it verified).
+        using var pool = new LeakCheckedPool();
+        using var tun = new FakeTun(vnetHeader: true);
+        var dispatcher = new CapturingDispatcher();
+        TcpRepr tcp = Packets.Tcp(flags: TcpFlags.Ack | TcpFlags.Psh);
+        byte[] segment = Packets.Ipv4Tcp(tcp, Packets.Payload(500));
+        segment[^1] ^= 0xFF;
+        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher, gro: false))
+        {
+            tun.Send(Message(new VirtioNetHeader { Flags = VirtioNetFlags.DataValid }, segment));
+            endpoint.ReadBatch();
+            var (bytes, gso, validated) = Assert.Single(dispatcher.Packets);
+            Assert.True(validated);
+            Assert.Equal(segment, bytes);
+            Assert.False(gso.NeedsChecksum);
+            Assert.Equal(1, endpoint.Events[TunEvent.ChecksumsTrusted]);
+        }
+    }
+
+    [Fact]
+    public void DataValid_TrustOff_VerifiedAndDropped()
+    {
+        using var pool = new LeakCheckedPool();
+        using var tun = new FakeTun(vnetHeader: true);
+        var dispatcher = new CapturingDispatcher();
+        byte[] segment = Packets.Ipv4Tcp(Packets.Tcp(flags: TcpFlags.Ack | TcpFlags.Psh), Packets.Payload(500));
+        segment[^1] ^= 0xFF;
+        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher, gro: false, trust: false))
+        {
+            tun.Send(Message(new VirtioNetHeader { Flags = VirtioNetFlags.DataValid }, segment));
+            endpoint.ReadBatch();
+            Assert.Empty(dispatcher.Packets);
+            Assert.Equal(1, endpoint.Channel.RxDrops[NetStack.Link.RxDropReason.TcpBadChecksum]);
         }
     }
 
@@ -145,8 +238,10 @@ public class TunReadPathTests
         }
     }
 
-    [Fact]
-    public void PartialUdpChecksum_Completed_ThenValidated()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void PartialUdpChecksum_TrustedAsIs_OrCompletedThenValidated(bool trust)
     {
         using var pool = new LeakCheckedPool();
         using var tun = new FakeTun(vnetHeader: true);
@@ -155,12 +250,16 @@ public class TunReadPathTests
         byte[] partial = (byte[])datagram.Clone();
         uint pseudo = NetStack.Checksums.InternetChecksum.PseudoHeaderSumV4(partial.AsSpan(12, 4), partial.AsSpan(16, 4), (byte)IpProtocol.Udp, partial.Length - 20);
         UdpHeader.WritePartialChecksum(partial.AsSpan(20), pseudo);
-        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher))
+        using (TunEndpoint endpoint = Endpoint(tun, pool, dispatcher, trust: trust))
         {
             tun.Send(Message(new VirtioNetHeader { Flags = VirtioNetFlags.NeedsChecksum, ChecksumStart = 20, ChecksumOffset = 6 }, partial));
             endpoint.ReadBatch();
-            Assert.Equal(datagram, Assert.Single(dispatcher.Packets).Bytes);
-            Assert.Equal(1, endpoint.Events[TunEvent.ChecksumsCompleted]);
+            var (bytes, gso, validated) = Assert.Single(dispatcher.Packets);
+            Assert.True(validated);
+            Assert.Equal(trust ? partial : datagram, bytes);
+            Assert.Equal(trust, gso.NeedsChecksum);
+            Assert.Equal(trust ? 1 : 0, endpoint.Events[TunEvent.ChecksumsTrusted]);
+            Assert.Equal(trust ? 0 : 1, endpoint.Events[TunEvent.ChecksumsCompleted]);
         }
     }
 

@@ -86,4 +86,63 @@ public class VirtioInboundTests
         Assert.Equal(52, buffer.Gso.HeaderLength);
         Assert.Equal(4, buffer.SegmentsRepresented); // 5000 / 1448 rounded up
     }
+
+    [Fact]
+    public void PartialChecksumAtTheTcpHeader_Trusted_LeftPartial()
+    {
+        using var pool = new LeakCheckedPool();
+        byte[] super = Super4;
+        using PacketBuffer buffer = pool.Pool.RentCopy(super);
+        Assert.Equal(TunDropReason.None, VirtioInbound.Prepare(buffer, Tso4));
+        Assert.True(buffer.RxChecksumValidated);
+        Assert.True(buffer.Gso.NeedsChecksum);
+        Assert.Equal(super, buffer.ToArray());
+    }
+
+    [Fact]
+    public void Ipv4Fragment_NotTrusted_Completed()
+    {
+        using var pool = new LeakCheckedPool();
+        byte[] fragment = Super4;
+        fragment[6] |= 0x20; // MF: the checksum would cover the whole datagram
+        NetStack.Wire.Ipv4Header.RecomputeChecksum(fragment);
+        using PacketBuffer buffer = pool.Pool.RentCopy(fragment);
+        Assert.Equal(TunDropReason.None, VirtioInbound.Prepare(buffer, Tso4));
+        Assert.False(buffer.RxChecksumValidated);
+        Assert.False(buffer.Gso.NeedsChecksum);
+    }
+
+    [Fact]
+    public void Ipv6ExtensionHeaderBeforeTcp_NotTrusted_Completed()
+    {
+        // A hop-by-hop header (8 bytes of padding) between the IPv6 header and TCP: csum_start 48 is not the fixed
+        // header's end, so the checksum is completed there and RX validation verifies it.
+        byte[] plain = GsoPackets.Super(true, Packets.Payload(2000));
+        byte[] packet = new byte[plain.Length + 8];
+        plain.AsSpan(0, 40).CopyTo(packet);
+        packet[6] = 0; // next header: hop-by-hop
+        packet[40] = 6; // then TCP
+        packet[41] = 0; // length 8 bytes
+        packet[42] = 1; // PadN
+        packet[43] = 4;
+        plain.AsSpan(40).CopyTo(packet.AsSpan(48));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(4), (ushort)(packet.Length - 40));
+        using var pool = new LeakCheckedPool();
+        using PacketBuffer buffer = pool.Pool.RentCopy(packet);
+        var header = new VirtioNetHeader { Flags = VirtioNetFlags.NeedsChecksum, ChecksumStart = 48, ChecksumOffset = 16 };
+        Assert.Equal(TunDropReason.None, VirtioInbound.Prepare(buffer, header));
+        Assert.False(buffer.RxChecksumValidated);
+        Assert.Equal(NetStack.Link.RxVerdict.Validated, NetStack.Link.RxChecksumValidator.Validate(buffer, out _));
+    }
+
+    [Fact]
+    public void UdpChecksumOffsetOnATcpPacket_NotTrusted()
+    {
+        using var pool = new LeakCheckedPool();
+        using PacketBuffer buffer = pool.Pool.RentCopy(Super4);
+        var header = new VirtioNetHeader { Flags = VirtioNetFlags.NeedsChecksum, ChecksumStart = 20, ChecksumOffset = 6 };
+        Assert.Equal(TunDropReason.None, VirtioInbound.Prepare(buffer, header));
+        Assert.False(buffer.RxChecksumValidated);
+        Assert.NotEqual(NetStack.Link.RxVerdict.Validated, NetStack.Link.RxChecksumValidator.Validate(buffer, out _));
+    }
 }
