@@ -102,7 +102,7 @@ public sealed partial class StackScript
     private static PacketBuffer[]? t_split;
     [ThreadStatic]
     private static byte[]? t_buffer;
-    private readonly PacketBuffer[] _split = t_split ??= new PacketBuffer[1024];
+    private readonly PacketBuffer[] _split = t_split ??= new PacketBuffer[GsoSegmenter.MaxSegmentCount];
     private readonly byte[] _buffer = t_buffer ??= new byte[65_536];
     private readonly int _mtu;
     private byte[]? _lastSent;

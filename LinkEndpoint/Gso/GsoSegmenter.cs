@@ -20,6 +20,12 @@ namespace NetStack.Link;
 public static class GsoSegmenter
 {
     /// <summary>
+    /// The most segments a super-segment can split into: at most 65535 bytes of IP packet at the smallest MSS
+    /// TCP sends (48 bytes, as Linux's <c>tcp_min_snd_mss</c>). An output span this long never is too short.
+    /// </summary>
+    public const int MaxSegmentCount = (65535 / 48) + 1;
+
+    /// <summary>
     /// The number of segments <paramref name="packet"/> splits into (1 for a packet without GSO), or 0 when
     /// it cannot be split (see <see cref="TryGetSegmentCount"/> for why).
     /// </summary>

@@ -21,11 +21,10 @@ public sealed class PipeLinkDirection
         _entry = (IPacketSink?)impairment ?? sink;
         _batch = new PacketBuffer[batchSize];
         _maxBatches = maxBatches;
-        _segments = splitGso ? new PacketBuffer[MaxSegments] : null;
+        _segments = splitGso ? new PacketBuffer[GsoSegmenter.MaxSegmentCount] : null;
     }
 
     /// <summary>Segments a 64 KiB super-segment can hold at the smallest MSS a stack sends (48 bytes).</summary>
-    private const int MaxSegments = (65535 / 48) + 1;
 
     /// <summary>True when super-segments are split into wire segments before the impairment stage.</summary>
     public bool SplitsGso => _segments is not null;

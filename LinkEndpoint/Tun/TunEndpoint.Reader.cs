@@ -7,7 +7,6 @@ namespace NetStack.Link.Tun;
 public sealed partial class TunEndpoint
 {
     private const int ReaderHeadroom = 16; // ≥ the 10-byte virtio header any reuse of the buffer may push
-    private const int MaxSplitSegments = 256;
 
     private byte[] _readHeader = [];
     private PacketBuffer[] _split = [];
@@ -24,7 +23,7 @@ public sealed partial class TunEndpoint
     private void InitializeReader()
     {
         _readHeader = GC.AllocateArray<byte>(VirtioNetHeader.Length, pinned: true);
-        _split = new PacketBuffer[MaxSplitSegments];
+        _split = new PacketBuffer[GsoSegmenter.MaxSegmentCount];
         // Buffers sized to what arrives: a packet lands in a small head (the pool's smallest class); only what
         // does not fit spills into a 64 KiB buffer, which is attached by reference and replaced, or else kept
         // for the next read. A batch of MTU-sized packets costs one small chunk each and one spare slab.

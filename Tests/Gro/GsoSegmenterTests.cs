@@ -177,6 +177,32 @@ public class GsoSegmenterTests
         super.Release();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LargestSuperSegment_AtSmallestMss_FitsMaxSegmentCount(bool v6)
+    {
+        // 64 KiB at TCP's floor MSS (48, as Linux's tcp_min_snd_mss): a fixed array of MaxSegmentCount holds it
+        // (the fuzzer found a 1024-entry array too short for a peer that advertised an MSS of 52).
+        using var pool = new Support.LeakCheckedPool();
+        var probe = new SegmentSpec { V6 = v6, Flags = TcpFlags.Ack, Payload = [] };
+        var spec = new SegmentSpec { V6 = v6, Flags = TcpFlags.Ack, Payload = SegmentSpec.Data(65535 - probe.HeaderLength, 9) };
+        PacketBuffer super = SuperSegment(pool, spec, 48, 4096);
+        int count = GsoSegmenter.SegmentCount(super);
+        Assert.True(count <= GsoSegmenter.MaxSegmentCount, $"{count} segments");
+        Assert.True(count > 1024);
+        var output = new PacketBuffer[GsoSegmenter.MaxSegmentCount];
+        Assert.True(GsoSegmenter.TrySplit(super, pool, output, out int split, out GsoError error), error.ToString());
+        Assert.Equal(count, split);
+        List<byte[]> expected = Expected(spec, 48);
+        for (int i = 0; i < split; i++)
+        {
+            Assert.Equal(expected[i], output[i].ToArray());
+            output[i].Release();
+        }
+        super.Release();
+    }
+
     [Fact]
     public void StaleOrCompleteChecksum_IsRecomputed()
     {
