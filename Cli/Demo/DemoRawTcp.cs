@@ -1,5 +1,5 @@
-// netstack demo: the same-run baseline without HTTP: one TcpConnection stream over the same wire, hashed on both
-// ends like the HTTP bodies, so the demo can say what Kestrel + HttpClient cost on top of TCP.
+// netstack demo: the same-run baseline without HTTP: one TcpConnection stream over the same wire, hashed by the receiver
+// like the HTTP bodies, so the demo can say what Kestrel + HttpClient cost on top of TCP.
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
@@ -19,19 +19,17 @@ internal static class DemoRawTcp
         var watch = Stopwatch.StartNew();
         Task<string> send = Task.Run(async () =>
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long sent = 0;
             while (sent < length)
             {
                 int offset = (int)(sent % DemoPattern.BlockLength);
                 int n = (int)Math.Min(Math.Min(256 * 1024, length - sent), DemoPattern.BlockLength - offset);
                 var chunk = new ReadOnlyMemory<byte>(DemoPattern.Block, offset, n);
-                hash.AppendData(chunk.Span);
                 await server.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
                 sent += n;
             }
             server.ShutdownSend();
-            return Convert.ToHexStringLower(hash.GetHashAndReset());
+            return DemoPattern.Digest(sent);
         }, cancellationToken);
         using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long total = await DemoTransfers.ReadAndHashAsync(client, received, progress, cancellationToken).ConfigureAwait(false);

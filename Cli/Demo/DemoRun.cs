@@ -44,6 +44,14 @@ internal static class DemoRun
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
         _ = await client.GetStringAsync("hello", cancellationToken).ConfigureAwait(false); // connect and warm up
+        // The expected digests, from the pattern, before any clock starts: inside a transfer the one SHA-256 pass
+        // is the receiver's over what arrived (hashing on the sender too would only measure SHA-256 twice).
+        var digestWatch = Stopwatch.StartNew();
+        foreach (long size in new[] { options.DownloadBytes, options.UploadBytes, options.RawTcpBytes })
+        {
+            _ = DemoPattern.Digest(size);
+        }
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"expected SHA-256 digests of the bodies computed from the pattern in {digestWatch.Elapsed.TotalSeconds:F2} s (before the clocks start)"));
 
         var results = new List<TransferResult>();
         var progress = new TransferProgress();

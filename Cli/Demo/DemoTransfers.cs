@@ -66,7 +66,7 @@ internal static class DemoTransfers
         return total;
     }
 
-    /// <summary>POST /upload: hashes what it sends; the server answers with the count and hash of what arrived.</summary>
+    /// <summary>POST /upload: sends the pattern (its digest known beforehand); the server answers with the count and hash of what arrived.</summary>
     public static async Task<TransferResult> UploadAsync(HttpClient client, long length, TransferProgress progress, CancellationToken cancellationToken)
     {
         using var content = new PatternContent(length, progress);
@@ -108,9 +108,7 @@ internal static class DemoTransfers
     /// <summary>A request body of <c>length</c> pattern bytes, hashed as it is written.</summary>
     private sealed class PatternContent(long length, TransferProgress progress) : HttpContent
     {
-        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-
-        public string Hash { get; private set; } = "";
+        public string Hash { get; } = DemoPattern.Digest(length);
 
         protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
 
@@ -123,27 +121,16 @@ internal static class DemoTransfers
                 int offset = (int)(sent % DemoPattern.BlockLength);
                 n = Math.Min(n, DemoPattern.BlockLength - offset);
                 var chunk = new ReadOnlyMemory<byte>(DemoPattern.Block, offset, n);
-                _hash.AppendData(chunk.Span);
                 await stream.WriteAsync(chunk, cancellationToken).ConfigureAwait(false); // straight from the block: TCP copies it once
                 sent += n;
                 progress.Add(n);
             }
-            Hash = Convert.ToHexStringLower(_hash.GetHashAndReset());
         }
 
         protected override bool TryComputeLength(out long computed)
         {
             computed = length;
             return true;
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _hash.Dispose();
-            }
-            base.Dispose(disposing);
         }
     }
 }

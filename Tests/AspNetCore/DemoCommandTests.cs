@@ -60,6 +60,22 @@ public class DemoCommandTests
     }
 
     [Theory]
+    [InlineData(0L)]
+    [InlineData(1L)]
+    [InlineData(1_000_003L)]      // exactly one block
+    [InlineData(2_500_017L)]      // across two block ends
+    public void Pattern_Digest_Is_The_Sha256_Of_The_Body_Bytes(long length)
+    {
+        // Built independently of DemoPattern.At: byte i of a body is Block[i mod BlockLength].
+        var body = new byte[length];
+        for (long i = 0; i < length; i++)
+        {
+            body[i] = DemoPattern.Block[(int)(i % DemoPattern.BlockLength)];
+        }
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), DemoPattern.Digest(length));
+    }
+
+    [Theory]
     [InlineData("1048576", 1048576L)]
     [InlineData("64K", 65536L)]
     [InlineData("1.5M", 1572864L)]
