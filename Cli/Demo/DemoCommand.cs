@@ -42,10 +42,11 @@ internal static class DemoCommand
         var noProgress = new Option<bool>("--no-progress") { Description = "Do not draw the progress line." };
         var noGro = new Option<bool>("--no-gro") { Description = "Turn GRO off on both links (for comparison)." };
         var tcpBuffer = new Option<string>("--tcp-buffer") { Description = "TCP send and receive buffer per connection (0: the stack's default).", DefaultValueFactory = _ => "0" };
+        var cc = new Option<TcpCongestionControl>("--cc") { Description = "Congestion control of every connection: Cubic (RFC 9438 with HyStart++) or NewReno.", DefaultValueFactory = _ => TcpCongestionControl.Cubic };
         var raw = new Option<string>("--raw-tcp") { Description = "Also send this many bytes over a bare TcpConnection (no HTTP) as a same-run baseline.", DefaultValueFactory = _ => "0" };
         var command = new Command("demo", "Kestrel on one stack, HttpClient on another, in one process over the in-memory pipe link (GRO on): download and upload with SHA-256 checks, short requests, throughput, RTT, retransmits and GRO figures.")
         {
-            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer, noGro,
+            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer, noGro, cc,
         };
         foreach (Option<string> size in new[] { download, upload, raw, tcpBuffer })
         {
@@ -118,12 +119,23 @@ internal static class DemoCommand
                     Gso = result.GetValue(gso),
                     GroMaxFlows = result.GetValue(groFlows),
                     Gro = !result.GetValue(noGro),
-                    Connection = buffer == 0 ? null : new TcpConnectionOptions { SendBufferSize = (int)Math.Min(buffer, 1 << 30), ReceiveBufferSize = (int)Math.Min(buffer, 1 << 30) },
+                    Connection = ConnectionOptions(buffer, result.GetValue(cc)),
                 },
             };
             return DemoRun.RunAsync(options, Console.Out, cancellationToken);
         });
         return command;
+    }
+
+    private static TcpConnectionOptions? ConnectionOptions(long buffer, TcpCongestionControl cc)
+    {
+        var options = new TcpConnectionOptions { CongestionControl = cc };
+        if (buffer != 0)
+        {
+            int size = (int)Math.Min(buffer, 1 << 30);
+            options = options with { SendBufferSize = size, ReceiveBufferSize = size };
+        }
+        return buffer == 0 && cc == TcpCongestionControl.Cubic ? null : options;
     }
 
     /// <summary>Parses 1048576, 64K, 100M, 1G (binary multiples).</summary>

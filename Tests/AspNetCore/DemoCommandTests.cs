@@ -97,6 +97,7 @@ public class DemoCommandTests
 
     [Theory]
     [InlineData("demo --loss 150")]
+    [InlineData("demo --cc vegas")]
     [InlineData("demo --reorder -1")]
     [InlineData("demo --delay -5")]
     [InlineData("demo --download lots")]
