@@ -28,12 +28,13 @@ public sealed class StackHost : IAsyncDisposable
     }
 
     /// <summary>
-    /// The buffer pool of serve's stacks: the shared pool's size classes, but 4096 free 64 KiB chunks kept instead of
-    /// 256. Send buffers and super-segments live in that class; with many connections (iperf3 -P 32) the number in use
-    /// swings by more than 256, and every chunk the pool cannot keep is garbage on the pinned heap until a gen-2 GC
-    /// (BENCHMARKS.md: peak RSS). Free chunks are kept only up to the peak in use.
+    /// The buffer pool of serve's stacks: the shared pool's size classes, but more free chunks kept: 16384 of 16 KiB
+    /// (send buffers live in that class, and each grows to 2 × cwnd, up to 4 MiB: iperf3 -P 32 swings the number in
+    /// use by thousands) and 4096 of 64 KiB (inbound super-packets) instead of 1024 and 256. Every chunk the pool
+    /// cannot keep is garbage on the pinned heap until a gen-2 GC: with 1024 kept, -P 32 -R peaked at 761 MB RSS
+    /// (139,413 misses), with 16384 at 280 MB (12,949; BENCHMARKS.md). Free chunks are kept only up to the peak in use.
     /// </summary>
-    public static PacketBufferPool Pool { get; } = new(new PacketBufferPoolOptions { MaxRetained = [8192, 1024, 4096] }, "serve");
+    public static PacketBufferPool Pool { get; } = new(new PacketBufferPoolOptions { MaxRetained = [8192, 16384, 4096] }, "serve");
 
     /// <summary>The TUN endpoint.</summary>
     public TunEndpoint Tun { get; }
