@@ -18,7 +18,16 @@ public class KernelUdpTests(Xunit.Abstractions.ITestOutputHelper output)
         await using var rig = InteropRig.Start(1500, offload);
         // A socket made on a thread inside the namespace belongs to it: the kernel's UDP there is the peer.
         using Socket socket = rig.Ns.InNamespace(() => new Socket(v6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp));
-        socket.ReceiveBufferSize = 4 << 20;
+        // Root may pass net.core.rmem_max (SO_RCVBUFFORCE): one USO packet from us is ~50 datagrams whose kernel
+        // skbs are charged at their truesize, and a capped buffer under load dropped a whole burst (RcvbufErrors).
+        try
+        {
+            socket.SetRawSocketOption(SolSocket, SoRcvBufForce, BitConverter.GetBytes(4 << 20));
+        }
+        catch (SocketException)
+        {
+            socket.ReceiveBufferSize = 4 << 20;
+        }
         var target = new IPEndPoint(InteropRig.Stack(v6), 7);
         const int Count = 400, Size = 1200;
         var sent = new Dictionary<int, byte[]>();
@@ -51,9 +60,35 @@ public class KernelUdpTests(Xunit.Abstractions.ITestOutputHelper output)
                 }
             }
         }
-        output.WriteLine($"{received.Count}/{Count} echoed; {rig.Host.Tun.DescribeCounters()}");
+        output.WriteLine($"{received.Count}/{Count} echoed; receive buffer {socket.ReceiveBufferSize} B; kernel {UdpErrors(rig, v6)}; {rig.Host.Tun.DescribeCounters()}");
         Assert.All(received, kv => Assert.Equal(sent[kv.Key], kv.Value));
         Assert.True(received.Count >= Count * 95 / 100, $"only {received.Count} of {Count} datagrams came back");
         Assert.Equal(0, rig.Host.Tun.Drops[TunDropReason.WriteRejected]);
+    }
+
+    private const int SolSocket = 1;      // SOL_SOCKET
+    private const int SoRcvBufForce = 33; // SO_RCVBUFFORCE
+
+    /// <summary>The namespace's UDP error counters (RcvbufErrors: datagrams the socket had no room for).</summary>
+    private static string UdpErrors(InteropRig rig, bool v6)
+    {
+        (int exit, string text, _) = rig.Ns.Exec(v6 ? "cat /proc/net/snmp6" : "cat /proc/net/snmp");
+        if (exit != 0)
+        {
+            return "counters unavailable";
+        }
+        string[] lines = text.Split('\n');
+        if (v6)
+        {
+            return string.Join(", ", lines.Where(l => l.StartsWith("Udp6InErrors", StringComparison.Ordinal) || l.StartsWith("Udp6RcvbufErrors", StringComparison.Ordinal)).Select(l => string.Join('=', l.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))));
+        }
+        string[] udp = lines.Where(l => l.StartsWith("Udp: ", StringComparison.Ordinal)).ToArray();
+        if (udp.Length < 2)
+        {
+            return "counters unavailable";
+        }
+        string[] names = udp[0].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        string[] values = udp[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return string.Join(", ", names.Zip(values).Where(p => p.First is "InErrors" or "RcvbufErrors").Select(p => $"{p.First}={p.Second}"));
     }
 }
