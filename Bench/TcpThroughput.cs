@@ -23,6 +23,7 @@ internal static class TcpThroughput
         var cc = TcpCongestionControl.Cubic;
         double loss = 0;
         bool hash = false;
+        double ackLoss = 0;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -34,13 +35,14 @@ internal static class TcpThroughput
                 case "--cc": cc = Enum.Parse<TcpCongestionControl>(args[++i], ignoreCase: true); break;
                 case "--hash": hash = true; break;
                 case "--loss": loss = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--ack-loss": ackLoss = double.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
-        return RunAsync(seconds, gso, mtu, gro, cc, loss, hash).GetAwaiter().GetResult();
+        return RunAsync(seconds, gso, mtu, gro, cc, loss, ackLoss, hash).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss, bool hash)
+    private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss, double ackLoss, bool hash)
     {
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "bench");
         var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "a" });
@@ -53,7 +55,8 @@ internal static class TcpThroughput
         TcpProtocol tcpA = TcpProtocol.Attach(a, options);
         TcpProtocol tcpB = TcpProtocol.Attach(b, options);
         ImpairmentOptions? impair = loss > 0 ? new ImpairmentOptions { LossPercent = loss, QueueLimit = 100_000 } : null;
-        using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = impair, Seed = 1 });
+        ImpairmentOptions? impairBack = ackLoss > 0 ? new ImpairmentOptions { LossPercent = ackLoss, QueueLimit = 100_000 } : null;
+        using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = impair, BToA = impairBack, Seed = 1 });
         using var stop = new CancellationTokenSource();
         Task pump = wire.RunAsync(stop.Token);
 
