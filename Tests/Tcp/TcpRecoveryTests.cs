@@ -141,7 +141,7 @@ public class TcpRecoveryTests
             h.Advance(Rtt);
             h.Inject(Ack(Seg(iss, 3), 200)); // 3 and 4, the tail, were lost: no SACK can tell
             TimeSpan srtt = c.GetStatistics().SmoothedRtt;
-            TimeSpan pto = 2 * srtt;
+            TimeSpan pto = 2 * srtt + TimeSpan.FromMilliseconds(2); // two segments in flight: 2·SRTT plus Linux's 2 ms slack
             h.Advance(pto - TimeSpan.FromMilliseconds(1));
             h.ExpectNone();
             h.Advance(TimeSpan.FromMilliseconds(1));
@@ -155,6 +155,43 @@ public class TcpRecoveryTests
             Assert.Equal(Seg(iss, 3), repair.Tcp.SequenceNumber);
             Assert.Equal(0, c.GetStatistics().Timeouts); // no RTO was needed
             c.Abort();
+        }
+    }
+
+    [Theory]
+    [InlineData(true, 2)]
+    [InlineData(false, 1)]
+    public void Probe_Of_New_Data_Is_One_Send_Unit_Two_Segments_With_Gso_RFC8985_7_3(bool gso, int segments)
+    {
+        // The flight's only ACK is lost (GRO merged the flight, the receiver answered it once): the probe must draw
+        // an ACK at once, and two full segments do (RFC 5681 §4.2); one would wait out the delayed-ACK timer.
+        using var h = new TcpTestHarness(gso: gso ? GsoSupport.Host : GsoSupport.None);
+        (TcpConnection c, uint iss, TcpConnectionListener l) = Open(h);
+        using (l)
+        {
+            c.TryWrite(TcpDataTests.Packets(20 * Mss)); // ten segments go (the initial window), ten wait for the cwnd
+            int sent = 0;
+            while (h.Link.Read() is { } p)
+            {
+                sent += p.SegmentsRepresented;
+                p.Release();
+            }
+            Assert.Equal(10, sent);
+            TimeSpan pto = (2 * c.GetStatistics().SmoothedRtt) + TimeSpan.FromMilliseconds(2);
+            h.Advance(pto - TimeSpan.FromMilliseconds(1));
+            Assert.Null(h.Link.Read());
+            h.Advance(TimeSpan.FromMilliseconds(1));
+            using (NetStack.Buffers.PacketBuffer? probe = h.Link.Read())
+            {
+                Assert.NotNull(probe);
+                Assert.Equal(segments, probe!.SegmentsRepresented);
+                Assert.Equal(20 + 32 + (segments * Mss), probe.Length);
+                Assert.Equal(Seg(iss, 10), System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(probe.ToArray().AsSpan(24)));
+            }
+            Assert.Null(h.Link.Read());
+            Assert.Equal(1, c.GetStatistics().LossProbes);
+            c.Abort();
+            h.Link.Drain();
         }
     }
 

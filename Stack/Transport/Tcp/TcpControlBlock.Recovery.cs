@@ -26,10 +26,11 @@ internal sealed partial class TcpControlBlock
     private static readonly TimeSpan WorstCaseDelayedAck = TimeSpan.FromMilliseconds(200);
 
     /// <summary>
-    /// The shortest probe timeout (Linux's 10 ms floor): a managed stack shares its cores with the application
-    /// and the GC, and a probe faster than a scheduling hiccup is a spurious retransmission.
+    /// What a probe timeout adds to 2·SRTT when more than one segment is in flight (Linux's TCP_TIMEOUT_MIN, two
+    /// jiffies at HZ=1000): room for the peer's ACK processing and our timer's lateness. It was a 10 ms floor (older
+    /// Linux): on a sub-millisecond path that is ~200 RTTs of silence after each lost ACK of a flight.
     /// </summary>
-    private static readonly TimeSpan MinimumProbeTimeout = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan ProbeTimeoutSlack = TimeSpan.FromMilliseconds(2);
 
     private readonly SentSegmentQueue _sent = new();
     private readonly CongestionController _cc;
@@ -403,20 +404,20 @@ internal sealed partial class TcpControlBlock
             _probeDeadline = Never;
             return;
         }
-        TimeSpan pto = 2 * _rtt.SmoothedRtt;
-        if (_sndMax - _sndUna <= _effectiveMss)
-        {
-            pto += WorstCaseDelayedAck;
-        }
-        if (pto < MinimumProbeTimeout)
-        {
-            pto = MinimumProbeTimeout;
-        }
+        // RFC 8985 §7.2: PTO = 2·SRTT, plus the worst-case delayed ACK when one segment is in flight; otherwise a
+        // small slack (as Linux's tcp_schedule_loss_probe).
+        TimeSpan pto = 2 * _rtt.SmoothedRtt + (_sndMax - _sndUna <= _effectiveMss ? WorstCaseDelayedAck : ProbeTimeoutSlack);
         TimeSpan deadline = Protocol.Now + pto;
         _probeDeadline = _rtxDeadline != Never && deadline > _rtxDeadline ? _rtxDeadline : deadline;
     }
 
-    /// <summary>The probe timer fired (RFC 8985 §7.3): send one new segment if the windows allow, else resend the last.</summary>
+    /// <summary>
+    /// The probe timer fired (RFC 8985 §7.3): send new data if the windows allow, else resend the last segment. The
+    /// new-data probe is one send unit: with GSO a super-segment of up to two segments (Linux sends its head skb,
+    /// which TSO autosizing makes at least two segments), without GSO one segment. Two full segments draw the
+    /// receiver's ACK at once (RFC 5681 §4.2); one waits out its delayed-ACK timer — 40 ms per lost ACK of a
+    /// flight that GRO merged into one segment and the receiver answered once (BENCHMARKS.md, loss on both paths).
+    /// </summary>
     private void OnLossProbe()
     {
         if (!CanSendData(_state) || _sndMax == _sndUna || _recovery != RecoveryState.Open)
@@ -430,7 +431,8 @@ internal sealed partial class TcpControlBlock
         long receiveRoom = _sndWnd - (_sndNxt - _sndUna);
         if (available > 0 && receiveRoom > 0)
         {
-            int length = (int)Math.Min(Math.Min(available, mss), receiveRoom);
+            int probe = Math.Min(2 * mss, MaxSuperSegmentPayload(mss));
+            int length = (int)Math.Min(Math.Min(available, probe), receiveRoom);
             SendData(_sndNxt, length, fin: _finQueued && length == available);
             _tlpRetransmitted = false;
         }
