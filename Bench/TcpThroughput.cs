@@ -107,7 +107,7 @@ internal static class TcpThroughput
         TcpConnectionStatistics stats = client.GetStatistics();
         double gbps = received * 8 / elapsed.TotalSeconds / 1e9;
         double mib = received / (1024.0 * 1024);
-        Console.WriteLine($"tcp cc={cc} loss={loss}% hash={hash} gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
+        Console.WriteLine($"tcp cc={cc} loss={loss}% ack-loss={ackLoss}% hash={hash} gso={gso} gro={gro} mtu={mtu}: {mib:F0} MiB in {elapsed.TotalSeconds:F2} s = {gbps:F2} Gbit/s; " +
             $"cpu {cpu.TotalSeconds / (mib / 1024):F2} s/GiB; alloc {allocated / mib:F0} B/MiB; gen0 GCs {GC.CollectionCount(0) - gcBefore}");
         Console.WriteLine($"  client: segments {stats.SegmentsSent}, retransmits {stats.Retransmissions} ({stats.BytesRetransmitted * 100.0 / Math.Max(1, stats.BytesSent):F2} % of bytes), timeouts {stats.Timeouts}, recoveries {stats.Recoveries}, probes {stats.LossProbes}, dsacks {stats.DuplicateSacks}, cwnd {stats.CongestionWindow}, ssthresh {stats.SlowStartThreshold}, rtt {stats.SmoothedRtt.TotalMicroseconds:F0} µs, mss {stats.MaxSegmentSize}");
         Console.WriteLine($"  server: segments in {server.GetStatistics().SegmentsReceived}; GRO b: {linkB.Gro?.Events}; flushes {linkB.Gro?.Flushes}");
