@@ -196,6 +196,42 @@ public class TcpRecoveryTests
     }
 
     [Fact]
+    public void First_Half_Of_A_Lost_Two_Segment_Probe_Is_Repaired_By_Rack_Without_An_Rto_RFC8985_6_2()
+    {
+        // The flight's ACK was lost, the probe's first segment too; the SACK of its second segment must repair
+        // the first (same transmission, lower sequence: sent before it) within the reordering window.
+        using var h = new TcpTestHarness(gso: GsoSupport.Host);
+        (TcpConnection c, uint iss, TcpConnectionListener l) = Open(h);
+        using (l)
+        {
+            c.TryWrite(TcpDataTests.Packets(20 * Mss));
+            while (h.Link.Read() is { } p)
+            {
+                p.Release();
+            }
+            h.Advance((2 * c.GetStatistics().SmoothedRtt) + TimeSpan.FromMilliseconds(2));
+            using (NetStack.Buffers.PacketBuffer? probe = h.Link.Read())
+            {
+                Assert.Equal(2, probe!.SegmentsRepresented); // segments 10 and 11
+            }
+            h.Advance(Rtt);
+            h.Inject(Ack(Seg(iss, 10), 300, (Seg(iss, 11), Seg(iss, 12)))); // 0–9 arrived, 10 lost, 11 arrived
+            h.Advance(Rtt); // past any reordering window (min_RTT/4)
+            // The ACK opened the window: new data may go first; the repair follows within the reordering window.
+            var sent = new List<(uint Seq, int Length)>();
+            while (h.Link.Read() is { } p) // a GSO link: checksums are left partial, so read the raw packets
+            {
+                sent.Add((System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(p.ToArray().AsSpan(24)), p.Length - 20 - 32));
+                p.Release();
+            }
+            Assert.Contains((Seg(iss, 10), Mss), sent);
+            Assert.Equal(0, c.GetStatistics().Timeouts);
+            c.Abort();
+            h.Link.Drain();
+        }
+    }
+
+    [Fact]
     public void Probe_Sends_New_Data_When_The_Windows_Allow_RFC8985_7_3()
     {
         using var h = new TcpTestHarness();
