@@ -39,6 +39,46 @@ internal static class ServeCommand
         {
             tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, stats,
         };
+        // Bad values are parse errors before any device is touched.
+        mtu.Validators.Add(r =>
+        {
+            int v = r.GetValueOrDefault<int>();
+            if (v < 576 || v > 65535)
+            {
+                r.AddError("--mtu must be between 576 and 65535 (a TUN device's range; IPv6 needs at least 1280).");
+            }
+        });
+        foreach (Option<int> port in new[] { echoPort, discardPort, chargenPort, iperfPort, httpPort })
+        {
+            port.Validators.Add(r =>
+            {
+                int v = r.GetValueOrDefault<int>();
+                if (v < 0 || v > 65535)
+                {
+                    r.AddError($"{port.Name} must be a port (0 disables it, at most 65535).");
+                }
+            });
+        }
+        foreach (Option<int> size in new[] { receiveBuffer, sendBuffer, stats })
+        {
+            size.Validators.Add(r =>
+            {
+                if (r.GetValueOrDefault<int>() < (size == stats ? 0 : 1))
+                {
+                    r.AddError($"{size.Name} must be {(size == stats ? "zero or more" : "positive")}.");
+                }
+            });
+        }
+        foreach (Option<int?> size in new[] { maxReceiveBuffer, maxSendBuffer, outboundQueue })
+        {
+            size.Validators.Add(r =>
+            {
+                if (r.GetValueOrDefault<int?>() is int v && v < 1)
+                {
+                    r.AddError($"{size.Name} must be positive.");
+                }
+            });
+        }
         command.SetAction((result, cancellationToken) =>
         {
             var prefixes = new List<NetPrefix>();
@@ -53,6 +93,11 @@ internal static class ServeCommand
                     Console.Error.WriteLine($"netstack serve: bad --address '{text}' (want e.g. 10.9.0.2/24 or fd09::2/64)");
                     return Task.FromResult(2);
                 }
+            }
+            if (result.GetValue(mtu) < 1280 && prefixes.Exists(p => !p.Address.IsV4))
+            {
+                Console.Error.WriteLine("netstack serve: an IPv6 address needs --mtu 1280 or more (RFC 8200 §5)");
+                return Task.FromResult(2);
             }
             var options = new ServeOptions
             {
