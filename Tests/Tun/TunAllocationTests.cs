@@ -40,7 +40,7 @@ public class TunAllocationTests
         byte[][] plain = GsoPackets.Segments(false, Packets.Payload(16 * GsoPackets.Mss))
             .Select(s => { byte[] m = new byte[VirtioNetHeader.Length + s.Length]; s.CopyTo(m, VirtioNetHeader.Length); return m; }).ToArray();
         var windows = new long[Windows];
-        for (int round = 0; round < 200 + (Windows * WindowRounds); round++)
+        for (int round = 0; round < WarmUpRounds + (Windows * WindowRounds); round++)
         {
             tun.Send(message); // the test's own sends (xunit asserts) allocate: they stay outside the measurement
             foreach (byte[] m in plain)
@@ -49,28 +49,31 @@ public class TunAllocationTests
             }
             long before = GC.GetAllocatedBytesForCurrentThread();
             endpoint.ReadBatch();
-            if (round >= 200)
+            if (round >= WarmUpRounds)
             {
-                windows[(round - 200) / WindowRounds] += GC.GetAllocatedBytesForCurrentThread() - before;
+                windows[(round - WarmUpRounds) / WindowRounds] += GC.GetAllocatedBytesForCurrentThread() - before;
             }
         }
-        Assert.Equal((200 + (Windows * WindowRounds)) * 2, dispatcher.Packets); // each round: the super-packet, and the 16 segments GRO made one
+        Assert.Equal((WarmUpRounds + (Windows * WindowRounds)) * 2, dispatcher.Packets); // each round: the super-packet, and the 16 segments GRO made one
         AssertSteadyStateAllocatesNothing(windows, "read batch of 17 packets");
     }
 
-    private const int Windows = 5;
+    private const int WarmUpRounds = 1000; // past tiered JIT's promotions of the hot paths
+    private const int Windows = 10;
     private const int WindowRounds = 100;
 
     /// <summary>
-    /// Allocation per packet would show in every window of rounds. Under a loaded test run a one-off runtime allocation
-    /// of a few KB lands on this thread about once in five runs (seen in one round of 500, never with the test alone,
-    /// with or without tiered JIT, no GC in that round, the pool's misses unchanged: a runtime cache refilled, not our
-    /// code); it touches at most one window. So: at least all windows but one allocate nothing.
+    /// Allocation per packet (or per batch) would show in every window of rounds: 17 packets × 100 rounds each.
+    /// Under a loaded test run a one-off runtime allocation of a few hundred bytes to a few KB lands on this thread
+    /// now and then (seen in one or two windows of a run, never with the test alone, no GC in that round, the pool's
+    /// misses unchanged: a runtime cache refilled, not our code). So: at most two windows of ten may allocate, and
+    /// never more than a one-off's worth (8 KB) in any.
     /// </summary>
     private static void AssertSteadyStateAllocatesNothing(long[] windows, string what)
     {
         int allocating = windows.Count(w => w != 0);
-        Assert.True(allocating <= 1, $"{allocating} of {Windows} windows of {WindowRounds} rounds allocated ({string.Join(", ", windows)} B) per {what}");
+        Assert.True(allocating <= 2 && windows.Max() <= 8192,
+            $"{allocating} of {Windows} windows of {WindowRounds} rounds allocated ({string.Join(", ", windows)} B) per {what}");
     }
 
     [Fact]
@@ -98,7 +101,7 @@ public class TunAllocationTests
             endpoint.WriteBatch(batch);
             Drain(tun, sink);
         }
-        for (int i = 0; i < 200; i++)
+        for (int i = 0; i < WarmUpRounds; i++)
         {
             Round();
         }
@@ -109,7 +112,7 @@ public class TunAllocationTests
             Round();
             windows[i / WindowRounds] += GC.GetAllocatedBytesForCurrentThread() - before;
         }
-        Assert.True(endpoint.Events[TunEvent.GsoPacketsWritten] >= 200 + (Windows * WindowRounds), "GRO on write merged each round's segments");
+        Assert.True(endpoint.Events[TunEvent.GsoPacketsWritten] >= WarmUpRounds + (Windows * WindowRounds), "GRO on write merged each round's segments");
         AssertSteadyStateAllocatesNothing(windows, "write batch of 19 packets");
     }
 }
