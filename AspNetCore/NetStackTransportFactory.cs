@@ -1,8 +1,8 @@
 // Layer: ASP.NET Core integration. The Kestrel transport: binds end points on a NetStack stack to TCP listeners
 // (Kestrel's socket transport and in-memory test transport are the models; DESIGN §9).
 using System.Buffers;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using NetStack.Network;

@@ -3,6 +3,7 @@ using BenchmarkDotNet.Attributes;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
+using NetStack.Link.Gso;
 using NetStack.Link;
 using NetStack.Wire;
 

@@ -1,6 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using NetStack.Buffers;
 using NetStack.Checksums;
+using NetStack.Link.Channels;
 using NetStack.Link;
 using NetStack.Wire;
 

@@ -1,8 +1,11 @@
 using System.Diagnostics;
 using System.Net;
 using NetStack.Buffers;
+using NetStack.Link.Channels;
+using NetStack.Link.Simulation;
 using NetStack.Link;
 using NetStack.Network;
+using NetStack.Tcp.Congestion;
 using NetStack.Tcp;
 
 namespace NetStack.Bench;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using NetStack.Buffers;
 using NetStack.Checksums;
+using NetStack.Link.Channels;
 using NetStack.Link;
 using NetStack.Wire;
 

@@ -3,7 +3,9 @@
 // GRO figures.
 using System.CommandLine;
 using System.Globalization;
+using NetStack.Link.Capture;
 using NetStack.Link;
+using NetStack.Tcp.Congestion;
 using NetStack.Tcp;
 
 namespace NetStack.Cli.Demo;

@@ -1,6 +1,9 @@
 // netstack demo: two stacks in one process over the in-memory pipe link (GRO on, GSO offered), live on the system
 // clock, with optional impairments and a pcap capture of the client's side.
 using NetStack.Buffers;
+using NetStack.Link.Capture;
+using NetStack.Link.Channels;
+using NetStack.Link.Simulation;
 using NetStack.Link;
 using NetStack.Network;
 using NetStack.Tcp;

@@ -6,6 +6,8 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using NetStack.Gro;
 using NetStack.Http;
+using NetStack.Link.Channels;
+using NetStack.Link.Simulation;
 using NetStack.Link;
 using NetStack.Tcp;
 
@@ -22,7 +24,7 @@ internal static class DemoRun
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"netstack demo: Kestrel on 10.0.0.2:80 ⇄ HttpClient on 10.0.0.1, two stacks in one process over the in-memory pipe link"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  {(options.Http2 ? "HTTP/2 (h2c)" : "HTTP/1.1")}, GRO {(net.Gro ? $"on ({net.GroMaxFlows} flows)" : "off")}, GSO {net.Gso}, {(net.Connection?.CongestionControl ?? NetStack.Tcp.TcpCongestionControl.Cubic)}, loss {net.LossPercent} %, delay {net.Delay.TotalMilliseconds} ms, reorder {net.ReorderPercent} %, seed {net.Seed}{(net.PcapPath is null ? "" : ", capture → " + net.PcapPath)}"));
+            $"  {(options.Http2 ? "HTTP/2 (h2c)" : "HTTP/1.1")}, GRO {(net.Gro ? $"on ({net.GroMaxFlows} flows)" : "off")}, GSO {net.Gso}, {(net.Connection?.CongestionControl ?? NetStack.Tcp.Congestion.TcpCongestionControl.Cubic)}, loss {net.LossPercent} %, delay {net.Delay.TotalMilliseconds} ms, reorder {net.ReorderPercent} %, seed {net.Seed}{(net.PcapPath is null ? "" : ", capture → " + net.PcapPath)}"));
 
         await using var network = new DemoNetwork(net);
         await using DemoServer server = await DemoServer.StartAsync(network.Server, new IPEndPoint(IPAddress.Any, 80),

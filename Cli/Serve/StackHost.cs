@@ -1,8 +1,9 @@
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Cli.Iperf3;
-using NetStack.Link;
+using NetStack.Link.Capture;
 using NetStack.Link.Tun;
+using NetStack.Link;
 using NetStack.Network;
 using NetStack.Tcp;
 

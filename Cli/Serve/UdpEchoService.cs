@@ -1,5 +1,6 @@
 using System.Net;
 using NetStack.Network;
+using NetStack.Udp;
 
 namespace NetStack.Cli.Serve;
 
@@ -35,7 +36,7 @@ public sealed class UdpEchoService : IAsyncDisposable
         {
             while (true)
             {
-                UdpReceiveResult result = await endpoint.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
+                UdpReceiveFromResult result = await endpoint.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
                 if (!result.Truncated)
                 {
                     endpoint.SendTo(buffer.AsSpan(0, result.ReceivedBytes), result.RemoteEndPoint);

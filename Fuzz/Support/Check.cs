@@ -1,6 +1,6 @@
 // Invariant checks for fuzz targets: cheap when they hold, a FuzzInvariantException with the values when not.
-using System.Runtime.CompilerServices;
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace NetStack.Fuzz.Support;
 

@@ -4,6 +4,7 @@
 // (clamped to what is left of the input).
 using System.Buffers.Binary;
 using NetStack.Buffers;
+using NetStack.Testing.Packets;
 using NetStack.Testing;
 
 namespace NetStack.Fuzz.Support;

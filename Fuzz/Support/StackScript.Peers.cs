@@ -2,6 +2,7 @@
 // fragments, ICMP errors about the stack's last packet), built with NetStack.Testing with fresh checksums.
 using NetStack.Network;
 using NetStack.Tcp;
+using NetStack.Testing.Generators;
 using NetStack.Testing;
 using NetStack.Wire;
 

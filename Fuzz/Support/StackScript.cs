@@ -4,10 +4,13 @@
 // of the stack, TCP and UDP is used.
 using System.Net;
 using NetStack.Buffers;
+using NetStack.Link.Channels;
+using NetStack.Link.Gso;
 using NetStack.Link;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tcp;
+using NetStack.Udp;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Support;
@@ -331,7 +334,7 @@ public sealed partial class StackScript
                     connection?.Dispose();
                     break;
                 case 6:
-                    while (_udp.TryReceive(_buffer, out UdpReceiveResult result))
+                    while (_udp.TryReceive(_buffer, out UdpReceiveFromResult result))
                     {
                         Check.True(result.ReceivedBytes >= 0 && result.ReceivedBytes <= _buffer.Length, "UDP receive length");
                         if ((arg & 8) != 0)

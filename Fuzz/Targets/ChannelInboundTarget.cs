@@ -2,6 +2,7 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
+using NetStack.Link.Channels;
 using NetStack.Link;
 using NetStack.Wire;
 

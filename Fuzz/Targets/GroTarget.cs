@@ -3,6 +3,8 @@
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
 using NetStack.Gro;
+using NetStack.Link.Channels;
+using NetStack.Link.Gso;
 using NetStack.Link;
 
 namespace NetStack.Fuzz.Targets;

@@ -5,7 +5,10 @@ using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
 using NetStack.Gro;
+using NetStack.Link.Channels;
+using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Testing.Packets;
 using NetStack.Testing;
 using NetStack.Wire;
 

@@ -1,4 +1,5 @@
 // IPv4 fragment reassembly (RFC 791 §3.2) under the shared reassembly engine.
+using NetStack.Testing.Generators;
 using NetStack.Testing;
 using NetStack.Wire;
 

@@ -104,47 +104,47 @@ public sealed class Ipv6Target : IFuzzTarget
         {
             case IpProtocol.HopByHop:
             case IpProtocol.Ipv6DestinationOptions:
-            {
-                Check.True(Ipv6OptionsHeader.TryCreate(ext.Bytes, out Ipv6OptionsHeader options, out _), "options header view");
-                Check.Equal(ext.Length, options.Length, "options header length");
-                Check.Equal(ext.NextHeader, options.NextHeader, "options next header");
-                WalkOptions(options.Options);
-                byte[] emitted = new byte[Ipv6OptionsHeader.GetLength(options.Options.Length)];
-                emitted.AsSpan().Fill(0xA5);
-                Ipv6OptionsHeader.Emit(emitted, options.NextHeader, options.Options);
-                Check.BytesEqual(options.Header, emitted, "options header re-emits byte for byte");
-                break;
-            }
+                {
+                    Check.True(Ipv6OptionsHeader.TryCreate(ext.Bytes, out Ipv6OptionsHeader options, out _), "options header view");
+                    Check.Equal(ext.Length, options.Length, "options header length");
+                    Check.Equal(ext.NextHeader, options.NextHeader, "options next header");
+                    WalkOptions(options.Options);
+                    byte[] emitted = new byte[Ipv6OptionsHeader.GetLength(options.Options.Length)];
+                    emitted.AsSpan().Fill(0xA5);
+                    Ipv6OptionsHeader.Emit(emitted, options.NextHeader, options.Options);
+                    Check.BytesEqual(options.Header, emitted, "options header re-emits byte for byte");
+                    break;
+                }
             case IpProtocol.Ipv6Route:
-            {
-                Check.True(Ipv6RoutingHeader.TryCreate(ext.Bytes, out Ipv6RoutingHeader routing, out _), "routing header view");
-                Check.Equal(ext.Length, routing.Length, "routing header length");
-                Check.True(routing.Length >= Ipv6RoutingHeader.MinLength, "routing header at least 8 bytes");
-                byte[] emitted = new byte[Ipv6RoutingHeader.GetLength(routing.Data.Length)];
-                emitted.AsSpan().Fill(0xA5);
-                Ipv6RoutingHeader.Emit(emitted, routing.NextHeader, routing.RoutingType, routing.SegmentsLeft, routing.Data);
-                Check.BytesEqual(routing.Header, emitted, "routing header re-emits byte for byte");
-                break;
-            }
+                {
+                    Check.True(Ipv6RoutingHeader.TryCreate(ext.Bytes, out Ipv6RoutingHeader routing, out _), "routing header view");
+                    Check.Equal(ext.Length, routing.Length, "routing header length");
+                    Check.True(routing.Length >= Ipv6RoutingHeader.MinLength, "routing header at least 8 bytes");
+                    byte[] emitted = new byte[Ipv6RoutingHeader.GetLength(routing.Data.Length)];
+                    emitted.AsSpan().Fill(0xA5);
+                    Ipv6RoutingHeader.Emit(emitted, routing.NextHeader, routing.RoutingType, routing.SegmentsLeft, routing.Data);
+                    Check.BytesEqual(routing.Header, emitted, "routing header re-emits byte for byte");
+                    break;
+                }
             case IpProtocol.Ipv6Fragment:
-            {
-                Check.True(Ipv6FragmentHeader.TryCreate(ext.Bytes, out Ipv6FragmentHeader fragment, out _), "fragment header view");
-                Check.Equal(Ipv6FragmentHeader.Length, ext.Length, "fragment header length");
-                Check.Equal(fragment.FragmentOffset == 0 && !fragment.MoreFragments, fragment.IsAtomic, "IsAtomic (reserved bits aside)");
-                Check.True(Ipv6FragmentRepr.TryParse(fragment, out Ipv6FragmentRepr repr, out _), "fragment repr parses");
-                Span<byte> emitted = stackalloc byte[Ipv6FragmentRepr.BufferLength];
-                emitted.Fill(0xA5);
-                repr.Emit(emitted);
-                Span<byte> expected = stackalloc byte[Ipv6FragmentHeader.Length];
-                fragment.Header.CopyTo(expected);
-                expected[1] = 0;     // reserved octet
-                expected[3] &= 0xF9; // reserved bits
-                Check.BytesEqual(expected, emitted, "fragment header re-emits (reserved fields zeroed)");
-                Check.True(Ipv6FragmentHeader.TryCreate(emitted, out Ipv6FragmentHeader again, out _), "emitted fragment header parses");
-                Check.True(Ipv6FragmentRepr.TryParse(again, out Ipv6FragmentRepr reparsed, out _), "emitted fragment repr parses");
-                Check.Equal(repr, reparsed, "fragment repr round trip");
-                break;
-            }
+                {
+                    Check.True(Ipv6FragmentHeader.TryCreate(ext.Bytes, out Ipv6FragmentHeader fragment, out _), "fragment header view");
+                    Check.Equal(Ipv6FragmentHeader.Length, ext.Length, "fragment header length");
+                    Check.Equal(fragment.FragmentOffset == 0 && !fragment.MoreFragments, fragment.IsAtomic, "IsAtomic (reserved bits aside)");
+                    Check.True(Ipv6FragmentRepr.TryParse(fragment, out Ipv6FragmentRepr repr, out _), "fragment repr parses");
+                    Span<byte> emitted = stackalloc byte[Ipv6FragmentRepr.BufferLength];
+                    emitted.Fill(0xA5);
+                    repr.Emit(emitted);
+                    Span<byte> expected = stackalloc byte[Ipv6FragmentHeader.Length];
+                    fragment.Header.CopyTo(expected);
+                    expected[1] = 0;     // reserved octet
+                    expected[3] &= 0xF9; // reserved bits
+                    Check.BytesEqual(expected, emitted, "fragment header re-emits (reserved fields zeroed)");
+                    Check.True(Ipv6FragmentHeader.TryCreate(emitted, out Ipv6FragmentHeader again, out _), "emitted fragment header parses");
+                    Check.True(Ipv6FragmentRepr.TryParse(again, out Ipv6FragmentRepr reparsed, out _), "emitted fragment repr parses");
+                    Check.Equal(repr, reparsed, "fragment repr round trip");
+                    break;
+                }
             default:
                 break; // AH: only its length is defined here (RFC 4302 §2.2)
         }

@@ -1,12 +1,12 @@
 // `netstack pcap check` on one captured frame: the dissector reads untrusted capture files, so it is fuzzed like
 // the stack's parsers, and its checksum verdicts are held against RX validation's.
-using System.Buffers;
 using System.Buffers.Binary;
+using System.Buffers;
 using System.Text.Json;
 using NetStack.Buffers;
-using NetStack.Cli;
-using NetStack.Cli.Pcap;
 using NetStack.Fuzz.Support;
+using NetStack.Link.Capture;
+using NetStack.Link.Channels;
 using NetStack.Link;
 
 namespace NetStack.Fuzz.Targets;
@@ -50,7 +50,7 @@ public sealed class PcapFrameTarget : IFuzzTarget
         _buffer.ResetWrittenCount();
         using (var json = new Utf8JsonWriter(_buffer))
         {
-            PcapCheckCommand.WritePacket(json, 1, linkType, frame.Length, frame.Length + extra, _report);
+            PcapCheck.WritePacket(json, 1, linkType, frame.Length, frame.Length + extra, _report);
         }
         using (JsonDocument document = JsonDocument.Parse(_buffer.WrittenMemory))
         {

@@ -3,6 +3,7 @@
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Fuzz.Support;
+using NetStack.Link.Channels;
 using NetStack.Link;
 using NetStack.Wire;
 

@@ -1,7 +1,7 @@
 using NetStack.Buffers;
 using NetStack.Wire;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Capture;
 
 /// <summary>
 /// A decorator that captures everything an <see cref="ILinkEndpoint"/> carries into a <see cref="PcapWriter"/>:

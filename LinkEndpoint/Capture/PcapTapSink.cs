@@ -1,6 +1,6 @@
 using NetStack.Buffers;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Capture;
 
 /// <summary>
 /// An <see cref="IPacketSink"/> decorator for wires: captures each packet into a <see cref="PcapWriter"/>, then

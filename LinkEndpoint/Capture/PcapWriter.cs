@@ -8,10 +8,10 @@ using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;
 using PacketDotNet;
-using SharpPcap;
 using SharpPcap.LibPcap;
+using SharpPcap;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Capture;
 
 /// <summary>
 /// A thread-safe pcap writer of <see cref="PacketBuffer"/>s (every fragment, in order), one raw-IP record per packet,

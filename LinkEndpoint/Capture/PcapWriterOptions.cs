@@ -1,4 +1,4 @@
-namespace NetStack.Link;
+namespace NetStack.Link.Capture;
 
 /// <summary>How a <see cref="PcapWriter"/> behaves.</summary>
 public sealed class PcapWriterOptions

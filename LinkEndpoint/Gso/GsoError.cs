@@ -1,5 +1,5 @@
 // Layer: link endpoints, software GSO. Why a packet could not be segmented.
-namespace NetStack.Link;
+namespace NetStack.Link.Gso;
 
 /// <summary>Why <see cref="GsoSegmenter"/> refused a packet (bad input is reported, never thrown on).</summary>
 public enum GsoError

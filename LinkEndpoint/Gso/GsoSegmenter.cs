@@ -5,7 +5,7 @@ using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Wire;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Gso;
 
 /// <summary>
 /// Software TCP segmentation of a packet with <see cref="PacketBuffer.Gso"/> (TCP over IPv4 or IPv6, checksum

@@ -1,6 +1,6 @@
 using NetStack.Buffers;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>
 /// A bounded min-heap of packets ordered by due timestamp, then by arrival sequence (so equal due times keep

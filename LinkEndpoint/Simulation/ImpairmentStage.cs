@@ -1,7 +1,7 @@
 using System.Diagnostics.Metrics;
 using NetStack.Buffers;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>
 /// A seeded impairment decorator over another <see cref="IPacketSink"/> (Linux netem and smoltcp's fault injector

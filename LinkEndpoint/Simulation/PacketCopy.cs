@@ -1,6 +1,6 @@
 using NetStack.Buffers;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>Deep copies of packets for copy-on-write (corruption) and duplication: a fresh pooled buffer with the same bytes and metadata.</summary>
 internal static class PacketCopy

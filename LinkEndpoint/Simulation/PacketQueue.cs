@@ -4,7 +4,7 @@
 using System.Threading.Channels;
 using NetStack.Buffers;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>
 /// A bounded in-memory FIFO of packets that is both an <see cref="IPacketSink"/> and an <see cref="IPacketSource"/>:

@@ -1,4 +1,4 @@
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>
 /// A simulated cable between two endpoints: A's outbound source is pumped into B's inbound sink and B's outbound

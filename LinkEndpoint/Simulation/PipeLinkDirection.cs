@@ -1,6 +1,7 @@
 using NetStack.Buffers;
+using NetStack.Link.Gso;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>One direction of a <see cref="PipeLink"/>: a source pumped into a sink, through an optional impairment stage.</summary>
 public sealed class PipeLinkDirection

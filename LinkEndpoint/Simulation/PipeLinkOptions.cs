@@ -1,4 +1,4 @@
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>What a <see cref="PipeLink"/> does with a GSO super-segment (a packet with <see cref="GsoOptions"/>).</summary>
 public enum PipeLinkGso

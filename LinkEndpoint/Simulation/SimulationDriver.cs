@@ -1,6 +1,6 @@
 using NetStack.Simulation;
 
-namespace NetStack.Link;
+namespace NetStack.Link.Simulation;
 
 /// <summary>
 /// The deterministic driver of a simulation (DESIGN §5): pumps every wire until nothing moves, then jumps

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NetStack.Buffers;
+using NetStack.Link.Gso;
+using NetStack.Link.Simulation;
 
 namespace NetStack.Link.Tun;
 

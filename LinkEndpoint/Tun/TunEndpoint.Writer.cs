@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
+using NetStack.Link.Channels;
+using NetStack.Link.Gso;
+using NetStack.Link.Simulation;
 using NetStack.Wire;
 
 namespace NetStack.Link.Tun;

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
+using NetStack.Link.Gso;
+using NetStack.Link.Simulation;
 
 namespace NetStack.Link.Tun;
 

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
+using NetStack.Icmp;
+using NetStack.Network.Fragmentation;
 using NetStack.Wire;
 
 namespace NetStack.Network;

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
+using NetStack.Icmp;
 using NetStack.Wire;
 
 namespace NetStack.Network;

@@ -1,9 +1,12 @@
 // Layer: network. The stack: NICs over link endpoints, addresses, routes, IPv4/IPv6 input and output,
 // fragments, ICMP, and the transport protocols registered on it. Per-packet work takes no global lock.
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Diagnostics;
+using NetStack.Icmp;
+using NetStack.Network.Fragmentation;
+using NetStack.Udp;
 using NetStack.Wire;
 
 namespace NetStack.Network;
@@ -29,18 +32,6 @@ public enum IpEvent
 /// <param name="Destination">Destination address.</param>
 /// <param name="Mtu">Path MTU: the route's or NIC's MTU, lowered by what ICMP taught us.</param>
 public readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu);
-
-/// <summary>
-/// A transport protocol registered on the stack (UDP, TCP). <see cref="Deliver"/> borrows the packet for the
-/// call (take a reference to keep it); <see cref="DeliverIcmpError"/> reports an ICMP error about a packet this
-/// protocol sent.
-/// </summary>
-internal interface ITransportProtocol
-{
-    void Deliver(in IpPacketInfo info, PacketBuffer packet);
-
-    void DeliverIcmpError(in IcmpError error);
-}
 
 /// <summary>
 /// A userspace TCP/IP stack instance: create NICs over link endpoints, give them addresses, and open

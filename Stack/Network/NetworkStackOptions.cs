@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
+using NetStack.Network.Fragmentation;
 
 namespace NetStack.Network;
 

@@ -1,9 +1,9 @@
 // FsCheck generators and byte builders shared by the IPv4 and IPv6 wire tests.
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Generators;
 
 /// <summary>An IPv4 header repr and the payload that goes after it.</summary>
 public sealed record Ipv4Sample(Ipv4Repr Repr, byte[] Payload)

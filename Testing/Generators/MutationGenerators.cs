@@ -2,11 +2,12 @@
 // length, a checksum, the version), or cut short, or with bytes appended. Half of them get their checksums
 // fixed afterwards, so the change reaches the code behind checksum validation.
 using System.Buffers.Binary;
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Generators;
 
 /// <summary>A valid packet after one change.</summary>
 /// <param name="Original">The valid packet.</param>

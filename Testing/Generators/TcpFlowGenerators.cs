@@ -1,11 +1,12 @@
 // Generators of TCP flows for GRO/GSO properties: flows of segments that a GRO engine may coalesce (contiguous
 // sequence numbers, IPv4 IDs counting up, identical headers), with the occasional event that must stop a merge
 // (short segment, pure ACK, larger segment, ACK or timestamp change, IPv4 ID jump), interleaved across flows.
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Generators;
 
 /// <summary>What happens at one segment of a generated flow.</summary>
 /// <param name="Kind">One of <see cref="Full"/>, <see cref="Short"/>, <see cref="PureAck"/>, <see cref="Larger"/>.</param>

@@ -1,9 +1,9 @@
 // FsCheck generators of the transport header reprs (TCP with options, UDP, ICMPv4, ICMPv6).
-using FsCheck;
 using FsCheck.Fluent;
+using FsCheck;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Generators;
 
 /// <summary>FsCheck generators for the transport reprs, and arbitraries for FsCheck property attributes.</summary>
 public static class TransportGenerators

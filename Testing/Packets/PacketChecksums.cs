@@ -4,7 +4,7 @@ using System.Buffers.Binary;
 using NetStack.Checksums;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Packets;
 
 /// <summary>
 /// Recomputes the checksums of a raw IP packet in place: the IPv4 header checksum (RFC 791 §3.1) and the TCP, UDP,

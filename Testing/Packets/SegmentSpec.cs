@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using NetStack.Checksums;
 using NetStack.Wire;
 
-namespace NetStack.Testing;
+namespace NetStack.Testing.Packets;
 
 /// <summary>One IPv6 extension header of a spec; its first byte (next header) is filled in by the builder.</summary>
 public sealed record ExtensionSpec(IpProtocol Type, byte[] Bytes);

@@ -1,11 +1,12 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
+using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
 using NetStack.AspNetCore;
 using NetStack.Cli.Demo;
+using NetStack.Network;
 using NetStack.Tcp;
 
 namespace NetStack.Tests.AspNetCore;
@@ -54,7 +55,7 @@ public class NetStackTransportTests
     [Fact]
     public void Selector_Claims_Its_End_Points_Only()
     {
-        using var stack = new NetStack.Network.NetworkStack();
+        using var stack = new NetworkStack();
         var unclaimed = new NetStackTransportFactory(new NetStackTransportOptions());
         var claimed = new NetStackTransportFactory(new NetStackTransportOptions { Stack = stack });
         var ip = new IPEndPoint(IPAddress.Any, 80);

@@ -1,6 +1,8 @@
 // Exact tests for what fuzzing found in the code under test (the inputs themselves replay from Fuzz/Corpora/).
 using NetStack.Buffers;
+using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Network.Fragmentation;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tests.Support;

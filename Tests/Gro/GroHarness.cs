@@ -1,6 +1,7 @@
 // A TcpGro over a leak-checked pool that records what it delivers.
 using NetStack.Buffers;
 using NetStack.Gro;
+using NetStack.Testing.Packets;
 using NetStack.Tests.Support;
 
 namespace NetStack.Tests.Gro;

@@ -1,5 +1,6 @@
 // One-field changes of a mergeable second segment that DESIGN §4 forbids merging, with the flush each causes.
 using NetStack.Gro;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Gro;

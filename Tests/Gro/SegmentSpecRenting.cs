@@ -1,6 +1,8 @@
 // Renting a SegmentSpec's bytes as a PacketBuffer, validated as the channel endpoint's RX path would.
 using NetStack.Buffers;
+using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Gro;

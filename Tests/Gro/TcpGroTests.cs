@@ -4,7 +4,9 @@ using System.Diagnostics.Metrics;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
+using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Gro;

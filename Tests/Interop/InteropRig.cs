@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using NetStack.Cli.Serve;
+using NetStack.Link.Simulation;
 using NetStack.Link.Tun;
 using NetStack.Network;
 
@@ -48,7 +49,7 @@ internal sealed class InteropRig : IAsyncDisposable
     /// kernel built without sch_netem gets <paramref name="fallback"/> instead, applied by seeded impairment stages
     /// at the stack's edge of the TUN in both directions (the kernel's TCP still sees lost and reordered segments).
     /// </summary>
-    public static InteropRig Start(int mtu = 1500, bool offload = true, string? netem = null, NetStack.Link.ImpairmentOptions? fallback = null,
+    public static InteropRig Start(int mtu = 1500, bool offload = true, string? netem = null, ImpairmentOptions? fallback = null,
         InboundGsoMode inbound = InboundGsoMode.Deliver)
     {
         var ns = new NetNs();

@@ -1,4 +1,5 @@
 using NetStack.Cli.Serve;
+using NetStack.Link.Simulation;
 using NetStack.Link;
 
 namespace NetStack.Tests.Interop;

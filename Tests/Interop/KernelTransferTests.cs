@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using NetStack.Cli.Serve;
+using NetStack.Link.Simulation;
 using NetStack.Tcp;
 
 namespace NetStack.Tests.Interop;
@@ -66,7 +67,7 @@ public class KernelTransferTests(Xunit.Abstractions.ITestOutputHelper output)
     public async Task Netem_LossAndReordering_EchoByteExact(bool v6, bool offload)
     {
         InteropEnvironment.Require("nc.openbsd", "tc");
-        var fallback = new NetStack.Link.ImpairmentOptions { LossPercent = 1, ReorderPercent = 10, ReorderExtraDelay = TimeSpan.FromMilliseconds(1) };
+        var fallback = new ImpairmentOptions { LossPercent = 1, ReorderPercent = 10, ReorderExtraDelay = TimeSpan.FromMilliseconds(1) };
         await using var rig = InteropRig.Start(1500, offload, netem: "delay 1ms reorder 10% 50% loss 1%", fallback: fallback);
         output.WriteLine("impairment: " + rig.Impairment);
         var (path, sha) = rig.MakeFile(4 << 20, seed: 3);

@@ -1,4 +1,4 @@
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>
 /// Identifies the datagram a fragment belongs to: (source, destination, protocol, identification) for IPv4

@@ -1,7 +1,7 @@
 using NetStack.Buffers;
 using NetStack.Wire;
 
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 public sealed partial class FragmentReassembler
 {

@@ -4,7 +4,7 @@ using NetStack.Buffers;
 using NetStack.Diagnostics;
 using NetStack.Wire;
 
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>
 /// Reassembles IPv4 (RFC 791 §3.2) and IPv6 (RFC 8200 §4.5) fragments without copying payload: held

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Wire;
 
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>Outcome of <see cref="Ipv4Fragmenter.Fragment"/>.</summary>
 public enum Ipv4FragmentationStatus

@@ -1,4 +1,4 @@
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>
 /// Keys of datagrams discarded for overlapping fragments, remembered until a deadline so that the rest of

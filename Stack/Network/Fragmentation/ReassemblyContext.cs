@@ -1,6 +1,6 @@
 using NetStack.Buffers;
 
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>
 /// One datagram being reassembled: its held fragments sorted by offset (never overlapping), what the first

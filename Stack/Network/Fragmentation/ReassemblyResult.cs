@@ -1,6 +1,6 @@
 using NetStack.Buffers;
 
-namespace NetStack.Network;
+namespace NetStack.Network.Fragmentation;
 
 /// <summary>What <see cref="FragmentReassembler.Process"/> did with a packet.</summary>
 public enum ReassemblyStatus

@@ -1,0 +1,482 @@
+// Layer: network (ICMP). Echo for both versions, error generation with rate limiting, and error input
+// handed to the transport the quoted packet belongs to (path MTU updates happen here).
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Diagnostics;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Icmp;
+
+/// <summary>Counted ICMP events and drops.</summary>
+public enum IcmpEvent
+{
+    /// <summary>Echo requests answered.</summary>
+    EchoRepliesSent,
+    /// <summary>Echo replies matched to a ping.</summary>
+    EchoRepliesReceived,
+    /// <summary>Error messages sent.</summary>
+    ErrorsSent,
+    /// <summary>Errors not sent because of the rate limit.</summary>
+    ErrorsRateLimited,
+    /// <summary>Errors not sent because the RFC forbids it (error about an error, multicast, non-first fragment…).</summary>
+    ErrorsSuppressed,
+    /// <summary>Errors received and handed to a transport.</summary>
+    ErrorsReceived,
+    /// <summary>Path MTU lowered by an ICMP message.</summary>
+    PathMtuUpdates,
+    /// <summary>Dropped: message too short or malformed.</summary>
+    DroppedMalformed,
+    /// <summary>Dropped: checksum wrong.</summary>
+    DroppedChecksum,
+    /// <summary>Received messages of types we ignore (ND, router advertisements, unmatched replies…).</summary>
+    Ignored,
+}
+
+/// <summary>ICMPv4 (RFC 792, RFC 1122 §3.2.2) and ICMPv6 (RFC 4443) for a <see cref="NetworkStack"/>.</summary>
+public sealed class IcmpProtocol
+{
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Icmp", "1.0");
+    private readonly NetworkStack _stack;
+    private readonly ConcurrentDictionary<(ushort Id, ushort Seq), TaskCompletionSource<long>> _pings = new();
+    private readonly Lock _bucketLock = new();
+    private double _tokens;
+    private long _lastRefill;
+    private int _nextPingId;
+
+    internal IcmpProtocol(NetworkStack stack, int firstPingId)
+    {
+        _stack = stack;
+        _nextPingId = firstPingId;
+        _tokens = stack.Options.IcmpErrorBurst;
+        _lastRefill = stack.Clock.GetTimestamp();
+        Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events");
+    }
+
+    /// <summary>ICMP counters.</summary>
+    public ReasonCounters<IcmpEvent> Events { get; }
+
+    /// <summary>
+    /// Sends an echo request to <paramref name="destination"/> and waits for the reply; returns the round-trip
+    /// time measured on the stack's clock. Throws <see cref="TimeoutException"/> when no reply comes in time.
+    /// </summary>
+    public async Task<TimeSpan> PingAsync(NetAddress destination, int payloadLength = 56, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
+        ushort id = (ushort)Interlocked.Increment(ref _nextPingId);
+        var key = (id, (ushort)1);
+        var tcs = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pings[key] = tcs;
+        try
+        {
+            long start = _stack.Clock.GetTimestamp();
+            SendResult sent = SendEcho(destination, default, request: true, id, 1, payload: null, payloadLength);
+            if (sent != SendResult.Sent)
+            {
+                throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.NetworkUnreachable);
+            }
+            // The reply's arrival time is taken when it arrives, so a virtual clock gives an exact RTT.
+            long arrived = await tcs.Task.WaitAsync(timeout ?? TimeSpan.FromSeconds(5), _stack.Clock, cancellationToken).ConfigureAwait(false);
+            return _stack.Clock.GetElapsedTime(start, arrived);
+        }
+        finally
+        {
+            _pings.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>ICMP input. The packet is borrowed.</summary>
+    internal void Deliver(in IpPacketInfo info, PacketBuffer packet)
+    {
+        bool v4 = info.Version == NetworkProtocol.IPv4;
+        if (info.TransportLength < IcmpV4Header.HeaderLength || packet.Head.Length < info.TransportOffset + IcmpV4Header.HeaderLength)
+        {
+            Events.Increment(IcmpEvent.DroppedMalformed);
+            return;
+        }
+        // RFC 792 / RFC 4443 §2.3: the checksum covers the message (and for ICMPv6 the pseudo-header).
+        uint initial = v4 ? 0 : NetworkStack.PseudoHeaderSum(info.Source, info.Destination, IpProtocol.IcmpV6, info.TransportLength);
+        if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, info.TransportLength, initial)) != 0xFFFF)
+        {
+            Events.Increment(IcmpEvent.DroppedChecksum);
+            return;
+        }
+        ReadOnlySpan<byte> header = packet.Head.Slice(info.TransportOffset, IcmpV4Header.HeaderLength);
+        byte type = header[0];
+        byte code = header[1];
+        ushort id = BinaryPrimitives.ReadUInt16BigEndian(header[4..]);
+        ushort seq = BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
+        if (v4 ? type == (byte)IcmpV4Type.EchoRequest : type == (byte)IcmpV6Type.EchoRequest)
+        {
+            // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address
+            // pinged — unless that was a multicast or broadcast address (a promiscuous NIC takes them): then from
+            // one of ours, never from a group (RFC 1122 §3.2.1.3, RFC 4443 §4.2).
+            NetAddress replySource = info.Destination.IsMulticast || info.Nic.IsBroadcast(info.Destination) ? default : info.Destination;
+            if (SendEcho(info.Source, replySource, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
+                    payloadOffset: info.TransportOffset + IcmpV4Header.HeaderLength, trafficClass: info.TrafficClass) == SendResult.Sent)
+            {
+                Events.Increment(IcmpEvent.EchoRepliesSent);
+            }
+            return;
+        }
+        if (v4 ? type == (byte)IcmpV4Type.EchoReply : type == (byte)IcmpV6Type.EchoReply)
+        {
+            if (_pings.TryGetValue((id, seq), out var tcs) && tcs.TrySetResult(_stack.Clock.GetTimestamp()))
+            {
+                Events.Increment(IcmpEvent.EchoRepliesReceived);
+            }
+            else
+            {
+                Events.Increment(IcmpEvent.Ignored);
+            }
+            return;
+        }
+        if (TryClassifyError(v4, type, code, out IcmpErrorKind kind))
+        {
+            uint rest = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
+            HandleError(info, packet, kind, code, rest, v4);
+            return;
+        }
+        Events.Increment(IcmpEvent.Ignored); // ND, RA, timestamps, …: not needed on an L3 link
+    }
+
+    private static bool TryClassifyError(bool v4, byte type, byte code, out IcmpErrorKind kind)
+    {
+        kind = IcmpErrorKind.Other;
+        if (v4)
+        {
+            switch ((IcmpV4Type)type)
+            {
+                case IcmpV4Type.DestinationUnreachable:
+                    kind = code switch
+                    {
+                        0 or 6 or 11 => IcmpErrorKind.NetUnreachable,
+                        1 or 7 or 12 => IcmpErrorKind.HostUnreachable,
+                        2 => IcmpErrorKind.ProtocolUnreachable,
+                        3 => IcmpErrorKind.PortUnreachable,
+                        4 => IcmpErrorKind.PacketTooBig,
+                        9 or 10 or 13 => IcmpErrorKind.AdministrativelyProhibited,
+                        _ => IcmpErrorKind.Other,
+                    };
+                    return true;
+                case IcmpV4Type.TimeExceeded:
+                    kind = code == 1 ? IcmpErrorKind.ReassemblyTimeExceeded : IcmpErrorKind.TimeExceeded;
+                    return true;
+                case IcmpV4Type.ParameterProblem:
+                    kind = IcmpErrorKind.ParameterProblem;
+                    return true;
+                case IcmpV4Type.SourceQuench:
+                    return true; // RFC 6633: ignored, but it is an error message about our packet
+                default:
+                    return false;
+            }
+        }
+        switch ((IcmpV6Type)type)
+        {
+            case IcmpV6Type.DestinationUnreachable:
+                kind = code switch
+                {
+                    0 => IcmpErrorKind.NetUnreachable,
+                    1 => IcmpErrorKind.AdministrativelyProhibited,
+                    3 => IcmpErrorKind.HostUnreachable,
+                    4 => IcmpErrorKind.PortUnreachable,
+                    _ => IcmpErrorKind.Other,
+                };
+                return true;
+            case IcmpV6Type.PacketTooBig:
+                kind = IcmpErrorKind.PacketTooBig;
+                return true;
+            case IcmpV6Type.TimeExceeded:
+                kind = code == 1 ? IcmpErrorKind.ReassemblyTimeExceeded : IcmpErrorKind.TimeExceeded;
+                return true;
+            case IcmpV6Type.ParameterProblem:
+                kind = code switch { 1 => IcmpErrorKind.UnrecognizedNextHeader, 2 => IcmpErrorKind.UnrecognizedOption, 3 => IcmpErrorKind.IncompleteHeaderChain, _ => IcmpErrorKind.ParameterProblem };
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Parses the quoted packet of an error and hands it to its transport; updates the path MTU.</summary>
+    private void HandleError(in IpPacketInfo info, PacketBuffer packet, IcmpErrorKind kind, byte code, uint rest, bool v4)
+    {
+        // The quote is the ICMP payload: it need not be in the head (a packet passed by reference keeps it in
+        // segments), so copy what can matter — at most a minimum-MTU packet's worth.
+        int quotedOffset = info.TransportOffset + IcmpV4Header.HeaderLength;
+        int quotedLength = Math.Clamp(Math.Min(info.TransportOffset + info.TransportLength, packet.Length) - quotedOffset, 0, IcmpV6Header.MaxErrorPacketLength);
+        Span<byte> quoteCopy = stackalloc byte[quotedLength];
+        packet.CopyTo(quotedOffset, quoteCopy);
+        ReadOnlySpan<byte> quoted = quoteCopy;
+        NetAddress local, remote;
+        IpProtocol protocol;
+        int transport;
+        if (v4)
+        {
+            if (quoted.Length < Ipv4Header.MinLength || quoted[0] >> 4 != 4 || (quoted[0] & 0xF) * 4 < Ipv4Header.MinLength)
+            {
+                Events.Increment(IcmpEvent.DroppedMalformed);
+                return;
+            }
+            transport = (quoted[0] & 0xF) * 4;
+            local = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(quoted[Ipv4Header.SourceOffset..]));
+            remote = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(quoted[Ipv4Header.DestinationOffset..]));
+            protocol = (IpProtocol)quoted[Ipv4Header.ProtocolOffset];
+        }
+        else
+        {
+            if (quoted.Length < Ipv6Header.Length || quoted[0] >> 4 != 6)
+            {
+                Events.Increment(IcmpEvent.DroppedMalformed);
+                return;
+            }
+            local = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(quoted[Ipv6Header.SourceOffset..]));
+            remote = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(quoted[Ipv6Header.DestinationOffset..]));
+            // The quote may be cut short anywhere; a walk that fails just leaves the ports unknown.
+            if (Ipv6ExtensionWalker.TryWalk((IpProtocol)quoted[Ipv6Header.NextHeaderOffset], quoted[Ipv6Header.Length..], out var chain, out _))
+            {
+                protocol = chain.UpperLayerProtocol;
+                transport = Ipv6Header.Length + chain.UpperLayerOffset;
+            }
+            else
+            {
+                protocol = IpProtocol.Ipv6NoNext;
+                transport = quoted.Length;
+            }
+        }
+        int mtu = 0;
+        if (kind == IcmpErrorKind.PacketTooBig)
+        {
+            // RFC 1191 §4: next-hop MTU in the low 16 bits (0 from old routers: assume the 576 plateau);
+            // RFC 8201 §4: the MTU field of Packet Too Big.
+            mtu = v4 ? (int)(rest & 0xFFFF) : (int)Math.Min(rest, int.MaxValue);
+            if (mtu == 0 && v4)
+            {
+                mtu = 576;
+            }
+            // RFC 8201 §4 / RFC 5927 §4.1: only trust a message that quotes a packet we could have sent.
+            if (_stack.IsLocalAddress(local) || info.Nic.Spoofing)
+            {
+                mtu = _stack.PathMtu.Update(remote, mtu);
+                Events.Increment(IcmpEvent.PathMtuUpdates);
+            }
+        }
+        var error = new IcmpError
+        {
+            Kind = kind,
+            Code = code,
+            Mtu = mtu,
+            Reporter = info.Source,
+            LocalAddress = local,
+            RemoteAddress = remote,
+            Protocol = protocol,
+            LocalPort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[transport..]) : (ushort)0,
+            RemotePort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + 2)..]) : (ushort)0,
+            QuotedSequence = quoted.Length >= transport + 8 ? BinaryPrimitives.ReadUInt32BigEndian(quoted[(transport + 4)..]) : 0,
+        };
+        Events.Increment(IcmpEvent.ErrorsReceived);
+        _stack.Transport(protocol)?.DeliverIcmpError(error);
+    }
+
+    /// <summary>Sends an error about an inbound packet that the network layer has parsed.</summary>
+    internal void SendError(in IpPacketInfo info, PacketBuffer offending, IcmpErrorKind kind, uint parameter)
+    {
+        // RFC 1122 §3.2.2: not about a datagram sent to a broadcast address — directed ones included, which a
+        // promiscuous NIC accepts.
+        if (info.Nic.IsBroadcast(info.Destination))
+        {
+            Events.Increment(IcmpEvent.ErrorsSuppressed);
+            return;
+        }
+        SendErrorCore(info.Source, info.Destination, offending, kind, parameter, info.TransportOffset, info.Protocol);
+    }
+
+    /// <summary>Sends an error about a raw packet (starting at its IP header), e.g. from reassembly.</summary>
+    internal void SendErrorAbout(PacketBuffer offending, IcmpErrorKind kind, uint parameter)
+    {
+        ReadOnlySpan<byte> head = offending.Head;
+        if (head.Length >= Ipv4Header.MinLength && head[0] >> 4 == 4)
+        {
+            SendErrorCore(NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.SourceOffset..])),
+                NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.DestinationOffset..])),
+                offending, kind, parameter, (head[0] & 0xF) * 4, (IpProtocol)head[Ipv4Header.ProtocolOffset]);
+        }
+        else if (head.Length >= Ipv6Header.Length && head[0] >> 4 == 6)
+        {
+            SendErrorCore(NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.SourceOffset..])),
+                NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.DestinationOffset..])),
+                offending, kind, parameter, Ipv6Header.Length, (IpProtocol)head[Ipv6Header.NextHeaderOffset]);
+        }
+    }
+
+    private void SendErrorCore(NetAddress offenderSource, NetAddress offenderDestination, PacketBuffer offending, IcmpErrorKind kind,
+        uint parameter, int transportOffset, IpProtocol protocol)
+    {
+        bool v4 = offenderSource.IsV4;
+        // RFC 1122 §3.2.2 and RFC 4443 §2.4(e): never about an ICMP error, a multicast/broadcast destination,
+        // a non-initial fragment, or a source that does not name one host.
+        if (offenderSource.IsMulticast || offenderSource.IsUnspecified || offenderSource.IsLimitedBroadcast
+            || (offenderDestination.IsMulticast && kind is not (IcmpErrorKind.PacketTooBig or IcmpErrorKind.UnrecognizedOption))
+            || offenderDestination.IsLimitedBroadcast || IsIcmpError(offending, transportOffset, protocol, v4)
+            // RFC 1122 §3.2.2: not about an IPv4 fragment other than the first. RFC 4443 §2.4(e) has no such
+            // rule, and RFC 8200 §4.5 asks for Parameter Problem about a bad fragment at any offset.
+            || (IsNonInitialFragment(offending, v4) && (v4 || kind != IcmpErrorKind.ParameterProblem)))
+        {
+            Events.Increment(IcmpEvent.ErrorsSuppressed);
+            return;
+        }
+        if (!TakeToken())
+        {
+            Events.Increment(IcmpEvent.ErrorsRateLimited);
+            return;
+        }
+        // RFC 1812 §4.3.2.3: quote as much as fits in 576 bytes (v4); RFC 4443 §2.4(c): within the minimum MTU.
+        int limit = (v4 ? IcmpV4Header.MaxErrorDatagramLength - Ipv4Header.MinLength : IcmpV6Header.MaxErrorPacketLength - Ipv6Header.Length) - IcmpV4Header.HeaderLength;
+        int quoteLength = Math.Min(offending.Length, limit);
+        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength, 64);
+        if (!message.AppendReference(offending, 0, quoteLength))
+        {
+            message.Release();
+            return;
+        }
+        if (_stack.TryResolveRoute(offenderSource, offenderDestination.IsMulticast ? default : offenderDestination, out RouteInfo route) != SendResult.Sent
+            && _stack.TryResolveRoute(offenderSource, default, out route) != SendResult.Sent)
+        {
+            message.Release();
+            return;
+        }
+        Span<byte> header = message.Prepend(IcmpV4Header.HeaderLength);
+        if (v4)
+        {
+            IcmpV4Repr repr = kind switch
+            {
+                IcmpErrorKind.PortUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.PortUnreachable),
+                IcmpErrorKind.ProtocolUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.ProtocolUnreachable),
+                IcmpErrorKind.HostUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.HostUnreachable),
+                IcmpErrorKind.NetUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.NetUnreachable),
+                IcmpErrorKind.PacketTooBig => IcmpV4Repr.FragmentationNeeded((ushort)parameter),
+                IcmpErrorKind.TimeExceeded => IcmpV4Repr.TimeExceeded(0),
+                IcmpErrorKind.ReassemblyTimeExceeded => IcmpV4Repr.TimeExceeded(1),
+                _ => IcmpV4Repr.ParameterProblem((byte)parameter),
+            };
+            repr.Emit(header);
+            IcmpV4Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, quoteLength));
+        }
+        else
+        {
+            IcmpV6Repr repr = kind switch
+            {
+                IcmpErrorKind.PortUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.PortUnreachable),
+                IcmpErrorKind.HostUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.AddressUnreachable),
+                IcmpErrorKind.NetUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.NoRoute),
+                IcmpErrorKind.PacketTooBig => IcmpV6Repr.PacketTooBig(parameter),
+                IcmpErrorKind.TimeExceeded => IcmpV6Repr.TimeExceeded(0),
+                IcmpErrorKind.ReassemblyTimeExceeded => IcmpV6Repr.TimeExceeded(1),
+                IcmpErrorKind.UnrecognizedNextHeader => IcmpV6Repr.ParameterProblem(1, parameter),
+                IcmpErrorKind.UnrecognizedOption => IcmpV6Repr.ParameterProblem(2, parameter),
+                IcmpErrorKind.IncompleteHeaderChain => IcmpV6Repr.ParameterProblem(3, parameter),
+                _ => IcmpV6Repr.ParameterProblem(0, parameter),
+            };
+            repr.Emit(header);
+            uint pseudo = NetworkStack.PseudoHeaderSum(route.Source, route.Destination, IpProtocol.IcmpV6, message.Length);
+            IcmpV6Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, quoteLength, pseudo));
+        }
+        if (_stack.Send(route, v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6, message) == SendResult.Sent)
+        {
+            Events.Increment(IcmpEvent.ErrorsSent);
+        }
+    }
+
+    private SendResult SendEcho(NetAddress destination, NetAddress source, bool request, ushort id, ushort seq, PacketBuffer? payload, int payloadLength,
+        int payloadOffset = 0, byte trafficClass = 0)
+    {
+        SendResult resolved = _stack.TryResolveRoute(destination, source, out RouteInfo route);
+        if (resolved != SendResult.Sent)
+        {
+            return resolved;
+        }
+        bool v4 = destination.IsV4;
+        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength + (payload is null ? payloadLength : 0), 64);
+        if (payload is null)
+        {
+            Span<byte> data = message.Append(payloadLength);
+            for (int i = 0; i < data.Length; i++)
+            {
+                data[i] = (byte)i; // the classic ping pattern
+            }
+        }
+        else if (!message.AppendReference(payload, payloadOffset, payloadLength))
+        {
+            message.Release();
+            return SendResult.FragmentationFailed;
+        }
+        Span<byte> header = message.Prepend(IcmpV4Header.HeaderLength);
+        if (v4)
+        {
+            (request ? IcmpV4Repr.EchoRequest(id, seq) : IcmpV4Repr.EchoReply(id, seq)).Emit(header);
+            IcmpV4Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, payloadLength));
+        }
+        else
+        {
+            (request ? IcmpV6Repr.EchoRequest(id, seq) : IcmpV6Repr.EchoReply(id, seq)).Emit(header);
+            uint pseudo = NetworkStack.PseudoHeaderSum(route.Source, route.Destination, IpProtocol.IcmpV6, message.Length);
+            IcmpV6Header.WriteChecksum(header, InternetChecksum.Sum(message, IcmpV4Header.HeaderLength, payloadLength, pseudo));
+        }
+        return _stack.Send(route, v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6, message, trafficClass: trafficClass);
+    }
+
+    private static bool IsIcmpError(PacketBuffer packet, int transportOffset, IpProtocol protocol, bool v4)
+    {
+        ReadOnlySpan<byte> head = packet.Head;
+        // RFC 4443 §2.4(e.1): the ICMPv6 message may sit behind extension headers (an error about an option,
+        // say), so find the upper layer by walking the chain rather than trusting the caller's view.
+        if (!v4 && head.Length >= Ipv6Header.Length
+            && Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _))
+        {
+            if (chain.HasFragmentHeader && chain.FragmentOffset != 0)
+            {
+                return false; // fragment data, no upper-layer header to look at
+            }
+            protocol = chain.UpperLayerProtocol;
+            transportOffset = Ipv6Header.Length + chain.UpperLayerOffset;
+        }
+        if (protocol != (v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6) || head.Length <= transportOffset)
+        {
+            return false;
+        }
+        byte type = head[transportOffset];
+        return v4 ? type is not ((byte)IcmpV4Type.EchoRequest or (byte)IcmpV4Type.EchoReply or (byte)IcmpV4Type.Timestamp or (byte)IcmpV4Type.TimestampReply)
+                  : type < 128; // RFC 4443 §2.1: types 0–127 are errors
+    }
+
+    private static bool IsNonInitialFragment(PacketBuffer packet, bool v4)
+    {
+        ReadOnlySpan<byte> head = packet.Head;
+        if (v4)
+        {
+            return head.Length >= Ipv4Header.MinLength && (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x1FFF) != 0;
+        }
+        return head.Length >= Ipv6Header.Length
+            && Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _)
+            && chain.HasFragmentHeader && chain.FragmentOffset != 0;
+    }
+
+    /// <summary>Token bucket over the stack's clock (RFC 4443 §2.4(f)).</summary>
+    private bool TakeToken()
+    {
+        lock (_bucketLock)
+        {
+            long now = _stack.Clock.GetTimestamp();
+            double elapsed = (now - _lastRefill) / (double)_stack.Clock.TimestampFrequency;
+            _lastRefill = now;
+            _tokens = Math.Min(_stack.Options.IcmpErrorBurst, _tokens + (elapsed * _stack.Options.IcmpErrorsPerSecond));
+            if (_tokens < 1)
+            {
+                return false;
+            }
+            _tokens -= 1;
+            return true;
+        }
+    }
+}

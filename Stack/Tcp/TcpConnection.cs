@@ -1,0 +1,235 @@
+// Layer: transport (TCP), application API. A connection as a Stream with NetworkStream semantics, and as an
+// IDuplexPipe. One copy in (application → send buffer) and one copy out (receive queue → application).
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Net;
+
+namespace NetStack.Tcp;
+
+/// <summary>
+/// A TCP connection. As a <see cref="Stream"/>: <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> returns
+/// 0 after the peer's FIN; a reset surfaces as <see cref="IOException"/> wrapping
+/// <see cref="SocketException"/> (ConnectionReset); a zero-byte read waits for data; one read and one write may
+/// run at once. <see cref="ShutdownSend"/> sends FIN; <see cref="DisposeAsync"/> closes gracefully (RST when
+/// unread data would be lost); <see cref="Abort"/> resets. <see cref="Pipe"/> gives an <see cref="IDuplexPipe"/> view.
+/// </summary>
+public sealed class TcpConnection : Stream
+{
+    private readonly TcpControlBlock _tcb;
+    private IDuplexPipe? _pipe;
+    private int _disposed;
+
+    internal TcpConnection(TcpControlBlock tcb)
+    {
+        _tcb = tcb;
+        tcb.Connection = this;
+    }
+
+    internal TcpControlBlock ControlBlock => _tcb;
+
+    /// <summary>Connection state.</summary>
+    public TcpState State => _tcb.State;
+
+    /// <summary>Our end point.</summary>
+    public IPEndPoint LocalEndPoint => new(_tcb.Tuple.LocalAddress.ToIPAddress(), _tcb.Tuple.LocalPort);
+
+    /// <summary>The peer's end point.</summary>
+    public IPEndPoint RemoteEndPoint => new(_tcb.Tuple.RemoteAddress.ToIPAddress(), _tcb.Tuple.RemotePort);
+
+    /// <summary>The options this connection runs with.</summary>
+    public TcpConnectionOptions Options => _tcb.Options;
+
+    /// <summary>Nagle's algorithm off (like <see cref="Socket.NoDelay"/>); setting it true sends what Nagle held back.</summary>
+    public bool NoDelay
+    {
+        get => _tcb.Options.NoDelay;
+        set => _tcb.SetNoDelay(value);
+    }
+
+    /// <summary>Keepalive probes on an idle connection (SO_KEEPALIVE), with the idle time and interval of <see cref="Options"/>.</summary>
+    public bool KeepAlive
+    {
+        get => _tcb.Options.KeepAlive;
+        set => _tcb.SetKeepAlive(value);
+    }
+
+    /// <summary>A snapshot of state, RTT, RTO, windows and counters.</summary>
+    public TcpConnectionStatistics GetStatistics() => _tcb.GetStatistics();
+
+    /// <summary>The error that ended the connection, or <see cref="SocketError.Success"/>.</summary>
+    public SocketError Error => _tcb.Error;
+
+    /// <summary>Completes when the handshake does; throws <see cref="SocketException"/> when it fails.</summary>
+    public async Task ConnectedAsync(CancellationToken cancellationToken = default)
+    {
+        if (!await _tcb.Established.WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            SocketError error = _tcb.Error;
+            throw new SocketException((int)(error == SocketError.Success ? SocketError.ConnectionRefused : error));
+        }
+    }
+
+    /// <summary>Copies available bytes without waiting: the count read, 0 at end of stream; -1 when nothing is available yet.</summary>
+    public int TryRead(Span<byte> buffer)
+    {
+        int n = _tcb.Receive(buffer, out _, out bool wouldBlock);
+        return wouldBlock ? -1 : n;
+    }
+
+    /// <summary>Queues as many bytes as the send buffer takes without waiting; returns the count.</summary>
+    public int TryWrite(ReadOnlySpan<byte> buffer) => _tcb.Send(buffer);
+
+    /// <summary>Sends FIN after the queued data (shutdown(SHUT_WR)); reading continues until the peer's FIN.</summary>
+    public void ShutdownSend() => _tcb.ShutdownSend();
+
+    /// <summary>Resets the connection (RST) and drops queued data in both directions.</summary>
+    public void Abort() => _tcb.Abort();
+
+    /// <summary>A pipe view: reads come from the connection, writes go to it; completing the writer sends FIN.</summary>
+    public IDuplexPipe Pipe => _pipe ??= new StreamDuplexPipe(this);
+
+    /// <inheritdoc/>
+    public override bool CanRead => true;
+
+    /// <inheritdoc/>
+    public override bool CanWrite => true;
+
+    /// <inheritdoc/>
+    public override bool CanSeek => false;
+
+    /// <inheritdoc/>
+    public override long Length => throw new NotSupportedException();
+
+    /// <inheritdoc/>
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    /// <inheritdoc/>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int n = _tcb.Receive(buffer.Span, out _, out bool wouldBlock);
+            if (!wouldBlock)
+            {
+                return n;
+            }
+            await _tcb.WaitReadableAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <inheritdoc/>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (!buffer.IsEmpty)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int n = _tcb.Send(buffer.Span);
+            buffer = buffer[n..];
+            if (!buffer.IsEmpty && n == 0)
+            {
+                await _tcb.WaitWritableAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    /// <inheritdoc/>
+    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    /// <inheritdoc/>
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>Data is pushed as the windows allow; flushing has nothing to wait for.</summary>
+    public override void Flush()
+    {
+    }
+
+    /// <inheritdoc/>
+    public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <inheritdoc/>
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    /// <inheritdoc/>
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    /// <summary>Closes gracefully (FIN after queued data) without waiting for the peer; wakes pending reads.</summary>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _tcb.Close();
+        }
+        base.Dispose(disposing);
+    }
+
+    /// <inheritdoc/>
+    public override ValueTask DisposeAsync()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The pipe view over the stream; the writer's completion shuts down the send side.</summary>
+    private sealed class StreamDuplexPipe(TcpConnection connection) : IDuplexPipe
+    {
+        // 64 KiB pieces (not the 4 KiB defaults): a read takes what a GRO'd segment brings, a write fills a super-segment.
+        public PipeReader Input { get; } = PipeReader.Create(connection, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 16 * 1024, leaveOpen: true));
+
+        public PipeWriter Output { get; } = new ShutdownOnCompleteWriter(PipeWriter.Create(connection, new StreamPipeWriterOptions(minimumBufferSize: 64 * 1024, leaveOpen: true)), connection);
+    }
+
+    private sealed class ShutdownOnCompleteWriter(PipeWriter inner, TcpConnection connection) : PipeWriter
+    {
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override void Complete(Exception? exception = null)
+        {
+            inner.Complete(exception);
+            if (exception is null)
+            {
+                connection.ShutdownSend();
+            }
+            else
+            {
+                connection.Abort();
+            }
+        }
+
+        public override async ValueTask CompleteAsync(Exception? exception = null)
+        {
+            await inner.CompleteAsync(exception).ConfigureAwait(false);
+            if (exception is null)
+            {
+                connection.ShutdownSend();
+            }
+            else
+            {
+                connection.Abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,574 @@
+// Layer: transport (TCP). Segment arrival (RFC 9293 §3.10.7.3 SYN-SENT, §3.10.7.4 other states), hardened by
+// RFC 5961 (RST and SYN challenge ACKs, ACK acceptability) and RFC 7323 (PAWS, TS.Recent).
+using System.Net.Sockets;
+using NetStack.Buffers;
+using NetStack.Tcp.Congestion;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+/// <summary>One inbound segment: the parsed header and where its payload lies in the (borrowed) packet.</summary>
+internal struct TcpSegment
+{
+    public TcpRepr Header;
+    public PacketBuffer Packet;
+    public int PayloadOffset;
+    public int PayloadLength;
+
+    public readonly bool Has(TcpFlags flag) => (Header.Flags & flag) != 0;
+}
+
+internal sealed partial class TcpControlBlock
+{
+    private bool _finPending;            // a FIN arrived ahead of missing data
+    private bool _ignoreNextTimestampRtt;
+    private SequenceNumber _finSequence;
+    private long _fastRetransmits;
+
+    /// <summary>Processes one segment for this connection; the packet is borrowed.</summary>
+    internal void OnSegment(ref TcpSegment seg)
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.Closed)
+            {
+                return;
+            }
+            _segmentsReceived++;
+            OnLinkMayHaveRoom(); // what we sent got somewhere: the link's queue moved
+            if (_state == TcpState.SynSent)
+            {
+                OnSegmentSynSent(ref seg);
+            }
+            else
+            {
+                OnSegmentSynchronized(ref seg);
+            }
+            if (_state != TcpState.Closed)
+            {
+                Output();
+                if (_ackNow)
+                {
+                    SendAck();
+                }
+                ArmTimer();
+            }
+        }
+        Flush();
+    }
+
+    /// <summary>RFC 9293 §3.10.7.3.</summary>
+    private void OnSegmentSynSent(ref TcpSegment seg)
+    {
+        ref TcpRepr h = ref seg.Header;
+        SequenceNumber ack = h.AcknowledgmentNumber;
+        bool hasAck = seg.Has(TcpFlags.Ack);
+        if (hasAck && (ack <= _iss || ack > _sndMax))
+        {
+            Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
+            if (!seg.Has(TcpFlags.Rst))
+            {
+                EmitBareReset(ack); // <SEQ=SEG.ACK><CTL=RST>
+            }
+            return;
+        }
+        if (seg.Has(TcpFlags.Rst))
+        {
+            if (hasAck)
+            {
+                Protocol.Events.Increment(TcpEvent.ResetsReceived);
+                Terminate(SocketError.ConnectionRefused);
+            }
+            else
+            {
+                Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
+            }
+            return;
+        }
+        if (!seg.Has(TcpFlags.Syn))
+        {
+            Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
+            return;
+        }
+        _irs = h.SequenceNumber;
+        _rcvNxt = _irs + 1;
+        ApplyPeerSynOptions(h);
+        _sndWnd = h.WindowSize; // never scaled in a SYN (RFC 7323 §2.2)
+        _maxSndWnd = _sndWnd;
+        _sndWl1 = h.SequenceNumber;
+        _sndWl2 = ack;
+        if (hasAck)
+        {
+            SampleRtt(h, 0);
+            _sndUna = ack;
+            StopRetransmit();
+            SetState(TcpState.Established);
+            _rcvAdv = _rcvNxt;
+            UpdateReceiveWindow(force: true);
+            _ackNow = true;
+        }
+        else
+        {
+            SetState(TcpState.SynReceived); // simultaneous open (RFC 9293 §3.5, figure 8)
+            SendSyn(ack: true);
+        }
+    }
+
+    /// <summary>RFC 9293 §3.10.7.4, for SYN-RECEIVED through TIME-WAIT.</summary>
+    private void OnSegmentSynchronized(ref TcpSegment seg)
+    {
+        ref TcpRepr h = ref seg.Header;
+        SequenceNumber segSeq = h.SequenceNumber;
+        SequenceNumber ack = h.AcknowledgmentNumber;
+        bool syn = seg.Has(TcpFlags.Syn), fin = seg.Has(TcpFlags.Fin), rst = seg.Has(TcpFlags.Rst), hasAck = seg.Has(TcpFlags.Ack);
+        SequenceNumber seq = segSeq;
+        int offset = seg.PayloadOffset;
+        int payload = seg.PayloadLength;
+
+        if (_state == TcpState.SynReceived && syn && segSeq == _irs && !rst)
+        {
+            if (!hasAck)
+            {
+                SendSyn(ack: true); // the peer's SYN again: our SYN-ACK was lost
+                return;
+            }
+            syn = false; // simultaneous open: the SYN is old, its ACK is new; ACK the SYN-ACK
+            seq += 1;
+            _ackNow = true;
+        }
+
+        // RFC 7323 §5.3 R1 (PAWS): a timestamp older than TS.Recent marks an old duplicate.
+        if (_timestamps && !rst && h.Timestamps is TcpTimestamps ts && unchecked((int)(ts.Value - _tsRecent)) < 0)
+        {
+            Protocol.Drops.Increment(TcpDropReason.Paws);
+            SendAck();
+            return;
+        }
+
+        // First: sequence number acceptability (RFC 9293 §3.10.7.4 table).
+        int rcvWnd = Math.Max(0, _rcvAdv - _rcvNxt);
+        int segLen = payload + (syn ? 1 : 0) + (fin ? 1 : 0);
+        SequenceNumber windowEnd = _rcvNxt + rcvWnd;
+        bool acceptable = segLen == 0
+            ? (rcvWnd == 0 ? seq == _rcvNxt : seq.InWindow(_rcvNxt, windowEnd))
+            : rcvWnd > 0 ? seq.InWindow(_rcvNxt, windowEnd) || (seq + (segLen - 1)).InWindow(_rcvNxt, windowEnd)
+            : seq == _rcvNxt; // zero window: still take the ACK, RST and URG of a segment at RCV.NXT (text trimmed below)
+        if (!acceptable)
+        {
+            if (payload > 0 && seq + payload <= _rcvNxt)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + payload).Value); // an old duplicate (RFC 2883 §4.1.1)
+            }
+            Protocol.Drops.Increment(TcpDropReason.OutOfWindow);
+            if (!rst)
+            {
+                if (_state == TcpState.TimeWait && fin)
+                {
+                    EnterTimeWait(); // a retransmitted FIN restarts 2·MSL
+                }
+                SendAck();
+            }
+            return;
+        }
+        bool hadSyn = syn;
+        int front = _rcvNxt - seq;
+        if (front > 0)
+        {
+            if (syn)
+            {
+                syn = false;
+                front--;
+                seq += 1;
+            }
+            int cut = Math.Min(front, payload);
+            if (cut > 0)
+            {
+                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + cut).Value); // partly old (RFC 2883 §4.1.1)
+                _ackNow = true;
+            }
+            offset += cut;
+            payload -= cut;
+            seq += cut;
+            if (front > cut)
+            {
+                fin = false; // the FIN is old too
+            }
+        }
+        if (seq + payload > windowEnd)
+        {
+            payload = Math.Max(0, windowEnd - seq);
+            fin = false; // RFC 9293 §3.10.7.4: trim what lies beyond the window, FIN included
+            _ackNow = true; // and tell the sender where the window is (this answers a zero-window probe)
+        }
+
+        // Second: RST (RFC 5961 §3.2: reset only on an exact match; in the window → challenge ACK).
+        if (rst)
+        {
+            if (segSeq != _rcvNxt)
+            {
+                Protocol.Drops.Increment(TcpDropReason.RstChallenged);
+                SendChallengeAck();
+                return;
+            }
+            Protocol.Events.Increment(TcpEvent.ResetsReceived);
+            Terminate(_state switch
+            {
+                TcpState.SynReceived when Listener is not null => SocketError.ConnectionReset, // back to LISTEN: the listener forgets it
+                TcpState.SynReceived => SocketError.ConnectionRefused,
+                TcpState.Closing or TcpState.LastAck or TcpState.TimeWait => SocketError.Success,
+                _ => SocketError.ConnectionReset,
+            });
+            return;
+        }
+
+        // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK, whatever its sequence number.
+        if (hadSyn)
+        {
+            Protocol.Drops.Increment(TcpDropReason.SynChallenged);
+            SendChallengeAck();
+            return;
+        }
+
+        // Fifth: the ACK field.
+        if (!hasAck)
+        {
+            Protocol.Drops.Increment(TcpDropReason.NoAck);
+            return;
+        }
+        if (_state == TcpState.SynReceived)
+        {
+            if (!ack.InRangeExclusiveInclusive(_sndUna, _sndMax))
+            {
+                Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
+                EmitBareReset(ack);
+                return;
+            }
+            _sndWnd = (long)h.WindowSize << _sndScale;
+            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
+            _sndWl1 = segSeq;
+            _sndWl2 = ack;
+            SetState(TcpState.Established);
+        }
+        // RFC 5961 §5.2: acceptable when SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT (our highest sent).
+        if (ack > _sndMax || ack < _sndUna - (int)Math.Min(_maxSndWnd, int.MaxValue / 2))
+        {
+            Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
+            SendAck();
+            return;
+        }
+        NoteReceived();
+        UpdateTsRecent(h, segSeq);
+        var delivery = new DeliveryInfo { HighestSackedBefore = _sent.HighestSacked, HasHighestSackedBefore = _sent.Count > 0 };
+        long dsacksBefore = _dsacks;
+        if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
+        {
+            ProcessSackBlocks(h, ack, ref delivery);
+        }
+        if (ack > _sndUna)
+        {
+            if (!OnNewAck(h, ack, ref delivery, dsacksBefore))
+            {
+                return; // the connection ended (LAST-ACK)
+            }
+        }
+        else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
+        {
+            OnDuplicateAck(ack, h.SackBlocks.Count > 0); // RFC 5681 §2
+        }
+        if (CanSendData(_state))
+        {
+            DetectLosses(delivery);
+            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
+            {
+                // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
+                // loss detection: the ACK that reveals a loss does not grow the window first.
+                TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
+                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
+                TuneSendBuffer();
+            }
+        }
+        // Window update (RFC 9293 §3.10.7.4 fifth): only from a newer segment.
+        if (_sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= ack))
+        {
+            _sndWnd = (long)h.WindowSize << _sndScale;
+            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
+            _sndWl1 = segSeq;
+            _sndWl2 = ack;
+            if (_sndWnd > 0 && _persisting)
+            {
+                // Only probe bytes are outstanding while persisting, and the peer did not take them: they count as
+                // unsent again and go out with the data that follows them.
+                StopPersist();
+                _sent.Clear();
+                _sndNxt = _sndMax = _sndUna;
+                _rtxDeadline = Never;
+            }
+        }
+
+        // Seventh: segment text.
+        if (payload > 0)
+        {
+            if (_state is TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2)
+            {
+                if (_appClosed)
+                {
+                    // Nobody will read it: reset (RFC 9293 §3.10.4 allows it; RFC 2525 §2.17).
+                    Protocol.Drops.Increment(TcpDropReason.DataAfterClose);
+                    SendReset();
+                    Terminate(SocketError.ConnectionReset);
+                    return;
+                }
+                AcceptText(seq, seg.Packet, offset, payload);
+            }
+        }
+
+        // Eighth: FIN, processed when everything before it has arrived.
+        if (fin)
+        {
+            _finPending = true;
+            _finSequence = seq + payload;
+            if (_finSequence != _rcvNxt)
+            {
+                _ackNow = true;
+            }
+        }
+        if (_finPending && _finSequence == _rcvNxt && !_finReceived)
+        {
+            ProcessFin();
+        }
+    }
+
+    /// <summary>
+    /// A SYN for this connection's 4-tuple (RFC 6191 §2, RFC 1122 §4.2.2.13). In TIME-WAIT a SYN that is provably
+    /// new — a newer timestamp, or without timestamps a higher sequence number — ends this incarnation so that
+    /// the SYN can open the next one: returns true, the caller hands the SYN to the listener. A SYN that is not
+    /// provably new is dropped silently (TIME-WAIT goes on) and counted; returns false with
+    /// <paramref name="dropped"/> set. Any other state: false, the segment is processed as usual.
+    /// </summary>
+    internal bool TryReopenFromTimeWait(in TcpRepr syn, out bool dropped, out SequenceNumber sendEnd)
+    {
+        dropped = false;
+        lock (Gate)
+        {
+            sendEnd = _sndMax;
+            if (_state != TcpState.TimeWait)
+            {
+                return false;
+            }
+            bool newHasTimestamps = Options.Timestamps && syn.Timestamps.HasValue;
+            SequenceNumber seq = syn.SequenceNumber;
+            bool honor;
+            if (newHasTimestamps && _timestamps)
+            {
+                int delta = unchecked((int)(syn.Timestamps!.Value.Value - _tsRecent));
+                honor = delta > 0 || (delta == 0 && seq > _rcvNxt);
+            }
+            else
+            {
+                honor = _timestamps || seq > _rcvNxt; // old incarnation had timestamps: its duplicates are PAWS-safe
+            }
+            if (!honor)
+            {
+                dropped = true;
+                Protocol.Drops.Increment(TcpDropReason.TimeWaitSynIgnored);
+                return false;
+            }
+            Terminate(SocketError.Success);
+        }
+        Flush();
+        return true;
+    }
+
+    /// <summary>A hard ICMP error about our SYN (RFC 1122 §4.2.3.9): the connect fails as refused.</summary>
+    internal void OnHardIcmpError(uint quotedSequence)
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.SynSent && quotedSequence == _iss.Value)
+            {
+                Terminate(SocketError.ConnectionRefused);
+            }
+        }
+        Flush();
+    }
+
+    /// <summary>
+    /// The path to the peer carries at most <paramref name="mtu"/> bytes (ICMP Packet Too Big / Fragmentation
+    /// Needed, or our own stack refusing a segment): shrink the segment size and resend what is in flight at
+    /// the new size at once (RFC 8201 §5.2–§5.4, RFC 1191 §6.3). Never grows the segment size.
+    /// </summary>
+    internal void OnPathMtuDecreased(int mtu)
+    {
+        lock (Gate)
+        {
+            int floor = Tuple.RemoteAddress.IsV4 ? 68 : 1280; // RFC 791, RFC 8200 §5
+            mtu = Math.Max(mtu, floor);
+            if (mtu >= Route.Mtu)
+            {
+                return;
+            }
+            Route = Route with { Mtu = mtu };
+            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), MinimumSendMss);
+            if (mss < _effectiveMss)
+            {
+                _effectiveMss = mss;
+                _cc.SetMss(mss);
+                Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
+                if (CanSendData(_state) && _sndMax > _sndUna)
+                {
+                    _sent.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
+                    Output();
+                }
+            }
+        }
+        Flush();
+    }
+
+    /// <summary>An ACK that advances SND.UNA. Returns false when the connection ended.</summary>
+    private bool OnNewAck(in TcpRepr h, SequenceNumber ack, ref DeliveryInfo delivery, long dsacksBefore)
+    {
+        SequenceNumber dataEnd = DataEnd;
+        bool finWasSent = FinSent;
+        int acked = ack - _sndUna;
+        int dataAcked = Math.Min(acked, dataEnd - _sndUna);
+        _sent.AckUpTo(ack, ref delivery);
+        SampleRtt(h, delivery.RttSampleSentAt);
+        _sendBuffer.Consume(dataAcked);
+        bool finAcked = finWasSent && ack == dataEnd + 1;
+        _sndUna = ack;
+        if (_sndNxt < _sndUna)
+        {
+            _sndNxt = _sndUna;
+        }
+        _retries = 0;
+        _dupAcks = 0;
+        _renoSacked = Math.Max(0, _renoSacked - acked); // the ACK covered segments the duplicates stood for
+        RecoveryState before = _recovery;
+        OnAckDuringRecovery(ack);
+        if (before == RecoveryState.Recovery && _recovery == RecoveryState.Open)
+        {
+            delivery.NewlyDelivered = 0; // the ACK that ends recovery leaves cwnd at ssthresh (RFC 6675 §5)
+        }
+        OnAckForLossProbe(ack, dsacksBefore);
+        if (_sndUna == _sndMax)
+        {
+            _rtxDeadline = _persisting ? _rtxDeadline : Never;
+            _probeDeadline = Never;
+            _rackDeadline = Never;
+        }
+        else if (!_persisting)
+        {
+            ArmRetransmit(); // RFC 6298 §5.3
+            ArmLossProbe();
+        }
+        if (dataAcked > 0)
+        {
+            SignalWritable();
+        }
+        if (finAcked)
+        {
+            switch (_state)
+            {
+                case TcpState.FinWait1:
+                    SetState(TcpState.FinWait2);
+                    if (_appClosed)
+                    {
+                        _closeDeadline = Protocol.Now + Protocol.Options.FinWait2Timeout;
+                    }
+                    break;
+                case TcpState.Closing:
+                    EnterTimeWait();
+                    break;
+                case TcpState.LastAck:
+                    Terminate(SocketError.Success);
+                    return false;
+            }
+        }
+        return true;
+    }
+
+    private void ProcessFin()
+    {
+        _rcvNxt += 1;
+        _finReceived = true;
+        _ackNow = true;
+        _delackDeadline = Never;
+        switch (_state)
+        {
+            case TcpState.SynReceived:
+            case TcpState.Established:
+                SetState(TcpState.CloseWait);
+                break;
+            case TcpState.FinWait1:
+                if (FinSent && _sndUna == _sndMax)
+                {
+                    EnterTimeWait();
+                }
+                else
+                {
+                    SetState(TcpState.Closing);
+                }
+                break;
+            case TcpState.FinWait2:
+                EnterTimeWait();
+                break;
+        }
+        SignalReadable();
+    }
+
+    private void EnterTimeWait()
+    {
+        SetState(TcpState.TimeWait);
+        _rtxDeadline = Never;
+        _persisting = false;
+        _keepaliveDeadline = Never;
+        _receiveQueue.ClearOutOfOrder();
+        _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
+    }
+
+    /// <summary>
+    /// One RTT sample per ACK of new data (RFC 6298 §2): from the newest segment it delivered that was never
+    /// retransmitted (Karn, §3; our own send times, finer than the millisecond timestamps), else from the
+    /// timestamp echo (RFC 7323 §4.1, unambiguous even for retransmissions), else from the timed SYN.
+    /// </summary>
+    private void SampleRtt(in TcpRepr h, long sentAt)
+    {
+        TimeSpan? sample = null;
+        if (sentAt != 0)
+        {
+            sample = Protocol.Now - TimeSpan.FromTicks(sentAt);
+        }
+        else if (_ignoreNextTimestampRtt)
+        {
+            _ignoreNextTimestampRtt = false;
+        }
+        else if (_timestamps && h.Timestamps is TcpTimestamps ts && ts.Echo != 0)
+        {
+            int ms = unchecked((int)(TimestampNow - ts.Echo));
+            if (ms >= 0)
+            {
+                sample = TimeSpan.FromMilliseconds(ms);
+            }
+        }
+        else if (_rttTiming && new SequenceNumber(h.AcknowledgmentNumber) > _rttSequence)
+        {
+            _rttTiming = false;
+            sample = Protocol.Now - _rttStart;
+        }
+        if (sample is TimeSpan rtt && rtt >= TimeSpan.Zero)
+        {
+            _rtt.Sample(rtt);
+            if (rtt < _minRtt)
+            {
+                _minRtt = rtt;
+            }
+        }
+    }
+
+    /// <summary>&lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; for an unacceptable ACK in SYN-SENT/SYN-RECEIVED (RFC 9293 §3.10.7.3, §3.10.7.4).</summary>
+    private void EmitBareReset(SequenceNumber seq)
+    {
+        EmitSegment(seq, TcpFlags.Rst, 0, 0);
+        Protocol.Events.Increment(TcpEvent.ResetsSent);
+    }
+}

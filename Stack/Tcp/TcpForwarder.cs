@@ -1,0 +1,263 @@
+// Layer: transport (TCP), application API. The forwarder hook for proxies (gVisor's tcp.Forwarder is the
+// model): a SYN that matches no connection and no listener — typically one addressed to an arbitrary host and
+// taken in by a promiscuous NIC — becomes a request the application decides on, possibly after an
+// asynchronous check such as dialing the real destination: accept (SYN-ACK, a connection) or refuse (RST).
+using System.Net.Sockets;
+using System.Net;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+/// <summary>Settings of a <see cref="TcpForwarder"/>.</summary>
+public sealed record TcpForwarderOptions
+{
+    /// <summary>Requests awaiting a decision at once; SYNs past this are dropped and counted (the peer retries).</summary>
+    public int MaxPending { get; init; } = 1024;
+
+    /// <summary>A request not decided within this time is refused (RST).</summary>
+    public TimeSpan DecisionTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Options of the connections accepted through the forwarder, unless <see cref="TcpForwardRequest.Accept"/> names others.</summary>
+    public TcpConnectionOptions? Connection { get; init; }
+
+    /// <summary>Throws when a value is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxPending, 1, nameof(MaxPending));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DecisionTimeout, TimeSpan.Zero, nameof(DecisionTimeout));
+        Connection?.Validate();
+    }
+}
+
+/// <summary>
+/// Sees every incoming SYN that matches no connection and no listener, and hands it to the application as a
+/// <see cref="TcpForwardRequest"/>. Install it with <see cref="TcpProtocol.Forwarder"/>. For addresses that are
+/// not the stack's own, set <see cref="Nic.Promiscuous"/> (to receive them) and <see cref="Nic.Spoofing"/>
+/// (to answer from them) on the NIC.
+/// </summary>
+/// <remarks>
+/// The handler runs on the thread that delivered the SYN, until its first <c>await</c>: it must not block.
+/// Retransmitted SYNs of a pending request are absorbed. A handler that returns (or throws) without deciding
+/// refuses the request.
+/// </remarks>
+public sealed class TcpForwarder
+{
+    private readonly Func<TcpForwardRequest, CancellationToken, ValueTask> _handler;
+    private readonly Dictionary<TcpFourTuple, TcpForwardRequest> _pending = [];
+    private readonly Lock _gate = new();
+
+    /// <summary>Creates a forwarder that passes each request to <paramref name="handler"/>.</summary>
+    /// <param name="handler">Decides each request; its token is cancelled when the decision times out.</param>
+    /// <param name="options">Limits; defaults when null.</param>
+    public TcpForwarder(Func<TcpForwardRequest, CancellationToken, ValueTask> handler, TcpForwarderOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        Options = options ?? new TcpForwarderOptions();
+        Options.Validate();
+        _handler = handler;
+    }
+
+    /// <summary>The settings.</summary>
+    public TcpForwarderOptions Options { get; }
+
+    /// <summary>Requests awaiting a decision.</summary>
+    public int Pending
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count;
+            }
+        }
+    }
+
+    /// <summary>Requests handed to the handler.</summary>
+    public long Requests { get; private set; }
+
+    /// <summary>SYNs dropped because <see cref="TcpForwarderOptions.MaxPending"/> requests were pending.</summary>
+    public long Overflows { get; private set; }
+
+    /// <summary>Retransmitted SYNs absorbed while their request was pending.</summary>
+    public long DuplicateSyns { get; private set; }
+
+    /// <summary>Handlers that threw (their requests were refused).</summary>
+    public long HandlerFailures { get; private set; }
+
+    /// <summary>A SYN for no connection and no listener (RFC 9293 §3.10.7.2 with the application as the listener).</summary>
+    internal void OnSyn(TcpProtocol tcp, in IpPacketInfo info, in TcpRepr syn)
+    {
+        var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
+        TcpForwardRequest request;
+        lock (_gate)
+        {
+            if (_pending.TryGetValue(tuple, out TcpForwardRequest? pending))
+            {
+                pending.OnRetransmittedSyn(syn);
+                DuplicateSyns++;
+                tcp.Drops.Increment(TcpDropReason.ForwarderPending);
+                return;
+            }
+            if (_pending.Count >= Options.MaxPending)
+            {
+                Overflows++;
+                tcp.Drops.Increment(TcpDropReason.ListenOverflow);
+                return;
+            }
+            request = new TcpForwardRequest(this, tcp, info.Nic, tuple, syn);
+            _pending.Add(tuple, request);
+            Requests++;
+        }
+        tcp.Events.Increment(TcpEvent.ForwardRequests);
+        request.Start(Options.DecisionTimeout);
+        _ = RunHandler(request);
+    }
+
+    private async Task RunHandler(TcpForwardRequest request)
+    {
+        try
+        {
+            await _handler(request, request.Cancellation).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Counted; an undecided request is refused below, a decided one carries on (or is gone already).
+            lock (_gate)
+            {
+                HandlerFailures++;
+            }
+        }
+        request.Refuse(); // no-op once decided
+    }
+
+    internal void Forget(TcpForwardRequest request)
+    {
+        lock (_gate)
+        {
+            _pending.Remove(request.Tuple);
+        }
+    }
+}
+
+/// <summary>
+/// One connection attempt seen by a <see cref="TcpForwarder"/>: where it came from and where it was going. Decide
+/// once with <see cref="Accept"/> or <see cref="Refuse"/>; later calls are ignored (Accept returns null).
+/// </summary>
+public sealed class TcpForwardRequest
+{
+    private readonly TcpForwarder _forwarder;
+    private readonly TcpProtocol _tcp;
+    private readonly Lock _synLock = new();
+    private TcpRepr _syn;
+    private readonly CancellationTokenSource _timeout = new();
+    private ITimer? _timer;
+    private int _decided;
+
+    internal TcpForwardRequest(TcpForwarder forwarder, TcpProtocol tcp, Nic nic, TcpFourTuple tuple, in TcpRepr syn)
+    {
+        _forwarder = forwarder;
+        _tcp = tcp;
+        Nic = nic;
+        Tuple = tuple;
+        _syn = syn;
+    }
+
+    internal TcpFourTuple Tuple { get; }
+
+    internal CancellationToken Cancellation => _timeout.Token;
+
+    /// <summary>The NIC the SYN arrived on.</summary>
+    public Nic Nic { get; }
+
+    /// <summary>Where the SYN was going: the address and port the application should reach for the peer.</summary>
+    public IPEndPoint LocalEndPoint => new(Tuple.LocalAddress.ToIPAddress(), Tuple.LocalPort);
+
+    /// <summary>Who sent the SYN.</summary>
+    public IPEndPoint RemoteEndPoint => new(Tuple.RemoteAddress.ToIPAddress(), Tuple.RemotePort);
+
+    /// <summary>The MSS the peer announced, or null.</summary>
+    public int? PeerMaxSegmentSize => Syn.MaxSegmentSize;
+
+    private TcpRepr Syn
+    {
+        get
+        {
+            lock (_synLock)
+            {
+                return _syn;
+            }
+        }
+    }
+
+    /// <summary>True once accepted, refused or timed out.</summary>
+    public bool IsDecided => Volatile.Read(ref _decided) != 0;
+
+    /// <summary>The peer sent its SYN again: answer the newest one (its timestamp is the one to echo).</summary>
+    internal void OnRetransmittedSyn(in TcpRepr syn)
+    {
+        lock (_synLock)
+        {
+            if (!IsDecided && syn.SequenceNumber == _syn.SequenceNumber)
+            {
+                _syn = syn;
+            }
+        }
+    }
+
+    internal void Start(TimeSpan timeout)
+    {
+        _timer = _tcp.Stack.Clock.CreateTimer(static s => ((TcpForwardRequest)s!).OnTimeout(), this, timeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>
+    /// Completes the handshake (SYN-ACK) and returns the connection, in SYN-RECEIVED until the peer's ACK arrives
+    /// (await <see cref="TcpConnection.ConnectedAsync"/>). Returns null when the request was already decided.
+    /// Throws <see cref="SocketException"/> when the stack cannot answer from the SYN's destination address
+    /// (a non-local address needs a spoofing NIC) or holds too many connections.
+    /// </summary>
+    public TcpConnection? Accept(TcpConnectionOptions? options = null)
+    {
+        if (!TryDecide())
+        {
+            return null;
+        }
+        options ??= _forwarder.Options.Connection ?? _tcp.Options.Connection;
+        options.Validate();
+        TcpControlBlock tcb = _tcp.CreateForwarded(Tuple, options, out SocketError error)
+            ?? throw new SocketException((int)error);
+        var connection = new TcpConnection(tcb);
+        tcb.StartPassiveOpen(Syn);
+        return connection;
+    }
+
+    /// <summary>Refuses the attempt: the peer gets a RST (RFC 9293 §3.10.7.1), as from a closed port.</summary>
+    public void Refuse()
+    {
+        if (TryDecide())
+        {
+            _tcp.Events.Increment(TcpEvent.ForwardRefused);
+            _tcp.SendResetForSyn(Tuple, Syn);
+        }
+    }
+
+    private void OnTimeout()
+    {
+        if (!IsDecided)
+        {
+            _timeout.Cancel();
+            Refuse();
+        }
+    }
+
+    private bool TryDecide()
+    {
+        if (Interlocked.Exchange(ref _decided, 1) != 0)
+        {
+            return false;
+        }
+        _timer?.Dispose();
+        _forwarder.Forget(this);
+        return true;
+    }
+}

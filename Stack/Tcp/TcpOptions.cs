@@ -1,0 +1,131 @@
+// Layer: transport (TCP). Protocol-wide and per-connection settings; every limit explicit (DESIGN §6).
+using NetStack.Tcp.Congestion;
+namespace NetStack.Tcp;
+
+/// <summary>Per-connection TCP settings. A listener hands its settings to every connection it accepts.</summary>
+public sealed record TcpConnectionOptions
+{
+    /// <summary>Send buffer: bytes the application may queue (unsent plus unacknowledged); with auto-tuning, where it starts.</summary>
+    public int SendBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>Receive buffer: bytes held for the application, which bound the advertised window; with auto-tuning, where it starts.</summary>
+    public int ReceiveBufferSize { get; init; } = 256 * 1024;
+
+    /// <summary>
+    /// Grow the buffers with the connection's needs (Linux's tcp_moderate_rcvbuf and send-buffer expansion): the
+    /// send buffer to twice the congestion window, the receive buffer to twice what the application reads per
+    /// round trip (dynamic right-sizing), each up to its maximum. Off: the buffers keep their set sizes.
+    /// </summary>
+    public bool BufferAutoTuning { get; init; } = true;
+
+    /// <summary>Largest send buffer auto-tuning grows to (Linux: tcp_wmem max, 4 MiB).</summary>
+    public int MaxSendBufferSize { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest receive buffer auto-tuning grows to (Linux: tcp_rmem max, 6 MiB); the window scale is chosen for it.</summary>
+    public int MaxReceiveBufferSize { get; init; } = 6 * 1024 * 1024;
+
+    /// <summary>Disable Nagle's algorithm (RFC 9293 §3.7.4): send small segments at once.</summary>
+    public bool NoDelay { get; init; }
+
+    /// <summary>Send keepalive probes on an idle connection (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6).</summary>
+    public bool KeepAlive { get; init; }
+
+    /// <summary>Idle time before the first keepalive probe (RFC 1122: at least two hours by default).</summary>
+    public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromHours(2);
+
+    /// <summary>Interval between keepalive probes.</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(75);
+
+    /// <summary>Unanswered keepalive probes before the connection is dropped.</summary>
+    public int KeepAliveProbes { get; init; } = 9;
+
+    /// <summary>Offer window scaling (RFC 7323 §2).</summary>
+    public bool WindowScaling { get; init; } = true;
+
+    /// <summary>Offer timestamps (RFC 7323 §3).</summary>
+    public bool Timestamps { get; init; } = true;
+
+    /// <summary>Offer SACK (RFC 2018).</summary>
+    public bool Sack { get; init; } = true;
+
+    /// <summary>Time a connect may take before it fails with TimedOut.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(75);
+
+    /// <summary>The congestion controller (CUBIC by default, as in Linux).</summary>
+    public TcpCongestionControl CongestionControl { get; init; } = TcpCongestionControl.Cubic;
+
+    /// <summary>Throws when a value is out of range.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(SendBufferSize, 1024, nameof(SendBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveBufferSize, 1024, nameof(ReceiveBufferSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(ReceiveBufferSize, 1 << 30, nameof(ReceiveBufferSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(SendBufferSize, 1 << 30, nameof(SendBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveProbes, 1, nameof(KeepAliveProbes));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxReceiveBufferSize, 1 << 30, nameof(MaxReceiveBufferSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxSendBufferSize, 1 << 30, nameof(MaxSendBufferSize));
+    }
+}
+
+/// <summary>Settings of the TCP protocol on one stack.</summary>
+public sealed record TcpProtocolOptions
+{
+    /// <summary>Defaults for connections made by connect and by listeners.</summary>
+    public TcpConnectionOptions Connection { get; init; } = new();
+
+    /// <summary>Lower bound of the retransmission timeout (RFC 6298 §2.4 says 1 s; Linux uses 200 ms).</summary>
+    public TimeSpan MinRto { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Upper bound of the retransmission timeout (RFC 6298 §2.5: at least 60 s).</summary>
+    public TimeSpan MaxRto { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>RTO before any RTT sample (RFC 6298 §2.1).</summary>
+    public TimeSpan InitialRto { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Retransmissions of one segment before the connection fails (RFC 1122 §4.2.3.5 R2).</summary>
+    public int MaxRetransmissions { get; init; } = 15;
+
+    /// <summary>Retransmissions of a SYN before connect fails.</summary>
+    public int MaxSynRetransmissions { get; init; } = 6;
+
+    /// <summary>Delayed ACK timeout (RFC 9293 §3.8.6.3 / RFC 1122 §4.2.3.2: at most 500 ms; we keep it under 200 ms).</summary>
+    public TimeSpan DelayedAckTimeout { get; init; } = TimeSpan.FromMilliseconds(40);
+
+    /// <summary>Maximum segment lifetime; TIME-WAIT lasts twice this (RFC 9293 §3.4.2).</summary>
+    public TimeSpan MaximumSegmentLifetime { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an orphaned connection waits in FIN-WAIT-2 for the peer's FIN (Linux tcp_fin_timeout).</summary>
+    public TimeSpan FinWait2Timeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Longest interval between zero-window probes.</summary>
+    public TimeSpan MaxPersistInterval { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Challenge ACKs the protocol sends per second (RFC 5961 §7).</summary>
+    public int ChallengeAcksPerSecond { get; init; } = 1000;
+
+    /// <summary>Connections (all states, TIME-WAIT included) the protocol holds at most.</summary>
+    public int MaxConnections { get; init; } = 65536;
+
+    /// <summary>Out-of-order segments held per connection (their bytes are bounded by the window).</summary>
+    public int MaxOutOfOrderSegments { get; init; } = 256;
+
+    /// <summary>When listeners answer with SYN cookies (RFC 4987 §3.6) instead of keeping half-open state.</summary>
+    public TcpSynCookieMode SynCookies { get; init; } = TcpSynCookieMode.WhenBacklogFull;
+
+    /// <summary>Key of the ISN hash (RFC 6528 §3) and of SYN cookies; random when null. Fix it only for reproducible tests.</summary>
+    public byte[]? IsnSecret { get; init; }
+
+    /// <summary>Seed of the ephemeral-port choice and the timestamp offset; random when null.</summary>
+    public int? RandomSeed { get; init; }
+
+    /// <summary>Throws when a value is out of range.</summary>
+    public void Validate()
+    {
+        Connection.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MinRto, TimeSpan.Zero, nameof(MinRto));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRto, MinRto, nameof(MaxRto));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetransmissions, 1, nameof(MaxRetransmissions));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(DelayedAckTimeout, TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutOfOrderSegments, 1, nameof(MaxOutOfOrderSegments));
+    }
+}

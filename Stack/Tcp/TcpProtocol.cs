@@ -1,0 +1,521 @@
+// Layer: transport (TCP, RFC 9293). The protocol object registered on a NetworkStack: validates segments,
+// demultiplexes by 4-tuple then listener, answers segments for no connection with RST (RFC 9293 §3.10.7.1),
+// makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). Connections live in TcpControlBlock.
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Net;
+using System.Runtime.CompilerServices;
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Diagnostics;
+using NetStack.Icmp;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+/// <summary>
+/// TCP on one <see cref="NetworkStack"/>. Get it with <see cref="Attach"/> (or the
+/// <see cref="TcpStackExtensions"/> methods, which attach on first use); open connections with
+/// <see cref="ConnectAsync"/> and <see cref="Listen"/>.
+/// </summary>
+public sealed class TcpProtocol : ITransportProtocol
+{
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Tcp", "1.0");
+    private static readonly ConditionalWeakTable<NetworkStack, TcpProtocol> s_attached = [];
+
+    private readonly ConcurrentDictionary<TcpFourTuple, TcpControlBlock> _connections = new();
+    private readonly ConcurrentDictionary<(NetAddress Address, ushort Port), TcpConnectionListener> _listeners = new();
+    private readonly Lock _bindLock = new();
+    private readonly TcpIsnGenerator _isn;
+    private readonly Random _random;
+    private readonly Lock _randomLock = new();
+    private readonly long _epoch;
+    private readonly Lock _challengeLock = new();
+    private TimeSpan _challengeWindowStart;
+    private int _challengeCount;
+
+    private TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
+    {
+        options.Validate();
+        Stack = stack;
+        Options = options;
+        _epoch = stack.Clock.GetTimestamp();
+        _isn = new TcpIsnGenerator(options.IsnSecret, stack.Clock);
+        Cookies = new TcpSynCookies(options.IsnSecret, stack.Clock);
+        _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
+        Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
+        Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
+        Headroom = 64 + 16;
+    }
+
+    /// <summary>
+    /// Creates TCP for <paramref name="stack"/> and registers it for IP protocol 6. Throws when the stack
+    /// already has TCP attached (use <see cref="TcpStackExtensions.Tcp"/> to get it).
+    /// </summary>
+    public static TcpProtocol Attach(NetworkStack stack, TcpProtocolOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        lock (s_attached)
+        {
+            if (s_attached.TryGetValue(stack, out _))
+            {
+                throw new InvalidOperationException("TCP is already attached to this stack.");
+            }
+            var tcp = new TcpProtocol(stack, options ?? new TcpProtocolOptions());
+            stack.RegisterTransport(IpProtocol.Tcp, tcp);
+            s_attached.Add(stack, tcp);
+            return tcp;
+        }
+    }
+
+    /// <summary>The TCP attached to <paramref name="stack"/>, attaching one with default options if there is none.</summary>
+    public static TcpProtocol GetOrAttach(NetworkStack stack)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        lock (s_attached)
+        {
+            return s_attached.TryGetValue(stack, out var tcp) ? tcp : Attach(stack);
+        }
+    }
+
+    /// <summary>The stack this protocol runs on.</summary>
+    public NetworkStack Stack { get; }
+
+    /// <summary>The options it was made with.</summary>
+    public TcpProtocolOptions Options { get; }
+
+    /// <summary>Drops by reason.</summary>
+    public ReasonCounters<TcpDropReason> Drops { get; }
+
+    /// <summary>Event counts.</summary>
+    public ReasonCounters<TcpEvent> Events { get; }
+
+    /// <summary>Connections held (every state, TIME-WAIT included).</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Listeners bound.</summary>
+    public int ListenerCount => _listeners.Count;
+
+    /// <summary>
+    /// Sees SYNs that match no connection and no listener (null: those get RST). Set it to proxy connections to
+    /// arbitrary addresses from a promiscuous, spoofing NIC.
+    /// </summary>
+    public TcpForwarder? Forwarder { get; set; }
+
+    /// <summary>Overrides the RFC 6528 ISN (tests that start sequence numbers near 2^32).</summary>
+    internal Func<uint>? IsnOverride { get; set; }
+
+    internal int Headroom { get; }
+
+    internal TcpSynCookies Cookies { get; }
+
+    internal TimeSpan Now => Stack.Clock.GetElapsedTime(_epoch);
+
+    internal uint TimestampOffset(in TcpFourTuple tuple) => _isn.TimestampOffset(tuple);
+
+    internal uint NextRandom()
+    {
+        lock (_randomLock)
+        {
+            return (uint)_random.NextInt64(0, 1L << 32);
+        }
+    }
+
+    /// <summary>Opens a connection to <paramref name="remote"/> (RFC 9293 §3.10.1); fails with <see cref="SocketException"/>.</summary>
+    public async Task<TcpConnection> ConnectAsync(IPEndPoint remote, TcpConnectionOptions? options = null, IPEndPoint? local = null, CancellationToken cancellationToken = default)
+    {
+        options ??= Options.Connection;
+        TcpConnection connection = Connect(remote, options, local);
+        using var timeout = new CancellationTokenSource(options.ConnectTimeout, Stack.Clock);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await connection.ConnectedAsync(linked.Token).ConfigureAwait(false);
+            return connection;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            connection.Abort();
+            throw new SocketException((int)SocketError.TimedOut);
+        }
+        catch
+        {
+            connection.Abort();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts an active open without waiting (for deterministic drivers): the connection is in SYN-SENT; watch
+    /// <see cref="TcpConnection.State"/> or await <see cref="TcpConnection.ConnectedAsync"/>.
+    /// </summary>
+    public TcpConnection Connect(IPEndPoint remote, TcpConnectionOptions? options = null, IPEndPoint? local = null)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        options ??= Options.Connection;
+        options.Validate();
+        var destination = NetAddress.FromIPAddress(remote.Address);
+        NetAddress source = local is null || local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? default : NetAddress.FromIPAddress(local.Address);
+        SendResult resolved = Stack.TryResolveRoute(destination, source, out RouteInfo route);
+        if (resolved != SendResult.Sent)
+        {
+            throw new SocketException((int)(resolved == SendResult.NoRoute ? SocketError.NetworkUnreachable : SocketError.AddressNotAvailable));
+        }
+        TcpControlBlock tcb;
+        lock (_bindLock)
+        {
+            ushort port = (ushort)(local?.Port ?? 0);
+            TcpFourTuple tuple = port != 0
+                ? new TcpFourTuple(route.Source, port, destination, (ushort)remote.Port)
+                : PickEphemeral(route.Source, destination, (ushort)remote.Port);
+            if (_connections.ContainsKey(tuple))
+            {
+                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+            }
+            CheckConnectionLimit();
+            tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
+            _connections[tuple] = tcb;
+        }
+        var connection = new TcpConnection(tcb);
+        tcb.StartActiveOpen();
+        return connection;
+    }
+
+    /// <summary>Listens on <paramref name="local"/> (any address: <see cref="IPAddress.Any"/>/<see cref="IPAddress.IPv6Any"/>) with a backlog of half-open plus unaccepted connections.</summary>
+    public TcpConnectionListener Listen(IPEndPoint local, int backlog = 128, TcpConnectionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(local);
+        ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
+        ArgumentOutOfRangeException.ThrowIfZero(local.Port);
+        NetAddress address = local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) ? default : NetAddress.FromIPAddress(local.Address);
+        (options ?? Options.Connection).Validate();
+        lock (_bindLock)
+        {
+            foreach (var key in _listeners.Keys)
+            {
+                if (key.Port == local.Port && (key.Address.IsNone || address.IsNone || key.Address == address))
+                {
+                    throw new SocketException((int)SocketError.AddressAlreadyInUse);
+                }
+            }
+            var listener = new TcpConnectionListener(this, address, (ushort)local.Port, backlog, options ?? Options.Connection);
+            _listeners[(address, (ushort)local.Port)] = listener;
+            return listener;
+        }
+    }
+
+    internal void RemoveListener(TcpConnectionListener listener) =>
+        _listeners.TryRemove(new KeyValuePair<(NetAddress, ushort), TcpConnectionListener>((listener.Address, listener.Port), listener));
+
+    internal void Remove(TcpControlBlock tcb) =>
+        _connections.TryRemove(new KeyValuePair<TcpFourTuple, TcpControlBlock>(tcb.Tuple, tcb));
+
+    private void CheckConnectionLimit()
+    {
+        if (_connections.Count >= Options.MaxConnections)
+        {
+            throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+        }
+    }
+
+    private TcpFourTuple PickEphemeral(NetAddress local, NetAddress remote, ushort remotePort)
+    {
+        int min = Stack.Options.EphemeralPortMin, max = Stack.Options.EphemeralPortMax;
+        int span = max - min + 1;
+        int start;
+        lock (_randomLock)
+        {
+            start = _random.Next(span);
+        }
+        for (int i = 0; i < span; i++)
+        {
+            var port = (ushort)(min + ((start + i) % span));
+            var tuple = new TcpFourTuple(local, port, remote, remotePort);
+            if (!_connections.ContainsKey(tuple) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port)))
+            {
+                return tuple;
+            }
+        }
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+    }
+
+    /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
+    internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor, SequenceNumber? cookieIss = null)
+    {
+        var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
+        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent || _connections.Count >= Options.MaxConnections)
+        {
+            return null;
+        }
+        SequenceNumber iss = cookieIss ?? NextIsn(tuple);
+        if (cookieIss is null && issFloor is SequenceNumber floor && iss <= floor)
+        {
+            iss = floor; // RFC 1122 §4.2.2.13: a reopened connection starts above the old one's sequence space
+        }
+        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener);
+        if (!_connections.TryAdd(tuple, tcb))
+        {
+            return null;
+        }
+        Events.Increment(TcpEvent.PassiveOpens);
+        return tcb;
+    }
+
+    /// <summary>Registers a passive-open connection accepted through the forwarder; null with the reason when it cannot be made.</summary>
+    internal TcpControlBlock? CreateForwarded(in TcpFourTuple tuple, TcpConnectionOptions options, out SocketError error)
+    {
+        if (Stack.TryResolveRoute(tuple.RemoteAddress, tuple.LocalAddress, out RouteInfo route) != SendResult.Sent)
+        {
+            error = SocketError.AddressNotAvailable;
+            return null;
+        }
+        if (_connections.Count >= Options.MaxConnections)
+        {
+            error = SocketError.NoBufferSpaceAvailable;
+            return null;
+        }
+        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
+        if (!_connections.TryAdd(tuple, tcb))
+        {
+            error = SocketError.AddressAlreadyInUse;
+            return null;
+        }
+        Events.Increment(TcpEvent.PassiveOpens);
+        error = SocketError.Success;
+        return tcb;
+    }
+
+    private SequenceNumber NextIsn(in TcpFourTuple tuple) => IsnOverride is { } isn ? new SequenceNumber(isn()) : _isn.Next(tuple);
+
+    /// <summary>RFC 5961 §7: a token bucket of challenge ACKs per second, shared by every connection.</summary>
+    internal bool TryTakeChallengeAck()
+    {
+        lock (_challengeLock)
+        {
+            TimeSpan now = Now;
+            if (now - _challengeWindowStart >= TimeSpan.FromSeconds(1))
+            {
+                _challengeWindowStart = now;
+                _challengeCount = 0;
+            }
+            if (_challengeCount >= Options.ChallengeAcksPerSecond)
+            {
+                return false;
+            }
+            _challengeCount++;
+            return true;
+        }
+    }
+
+    internal SendResult SendPacket(in RouteInfo route, PacketBuffer packet)
+    {
+        // RFC 1191 / RFC 8201: TCP does path MTU discovery, so its segments are never fragmented.
+        SendResult result = Stack.Send(route, IpProtocol.Tcp, packet, dontFragment: true);
+        if (result == SendResult.QueueFull)
+        {
+            Events.Increment(TcpEvent.LinkQueueFull); // the connection resends it when the link has room
+        }
+        return result;
+    }
+
+    void ITransportProtocol.Deliver(in IpPacketInfo info, PacketBuffer packet)
+    {
+        Span<byte> headerCopy = stackalloc byte[TcpHeader.MaxLength];
+        ReadOnlySpan<byte> head = packet.Head;
+        if (info.TransportLength < TcpHeader.MinLength || info.TransportOffset + info.TransportLength > packet.Length)
+        {
+            Drops.Increment(TcpDropReason.Malformed);
+            return;
+        }
+        // The header normally lies in the head; copy it out when a link split it.
+        ReadOnlySpan<byte> available = head.Length - info.TransportOffset >= TcpHeader.MaxLength || head.Length - info.TransportOffset >= info.TransportLength
+            ? head[info.TransportOffset..]
+            : CopyHeader(packet, info, headerCopy);
+        if (!TcpHeader.TryCreate(available[..Math.Min(available.Length, info.TransportLength)], out TcpHeader header, out _))
+        {
+            Drops.Increment(TcpDropReason.Malformed);
+            return;
+        }
+        if (info.Source.IsMulticast || info.Destination.IsMulticast || info.Source.IsLimitedBroadcast || info.Destination.IsLimitedBroadcast || info.Nic.IsBroadcast(info.Destination))
+        {
+            Drops.Increment(TcpDropReason.BadAddress); // RFC 9293 §3.9.2.2 (RFC 1122 §4.2.3.10)
+            return;
+        }
+        if (!packet.RxChecksumValidated)
+        {
+            var pseudoRoute = new RouteInfo(info.Nic, info.Source, info.Destination, 0);
+            uint pseudo = NetworkStack.PseudoHeaderSum(pseudoRoute, IpProtocol.Tcp, info.TransportLength);
+            if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, info.TransportLength, pseudo)) != 0xFFFF)
+            {
+                Drops.Increment(TcpDropReason.BadChecksum);
+                return;
+            }
+        }
+        if (!TcpRepr.TryParse(header, out TcpRepr repr, out _))
+        {
+            Drops.Increment(TcpDropReason.BadOption); // malformed options drop the segment
+            return;
+        }
+        Events.Increment(TcpEvent.SegmentsReceived);
+        var segment = new TcpSegment
+        {
+            Header = repr,
+            Packet = packet,
+            PayloadOffset = info.TransportOffset + header.HeaderLength,
+            PayloadLength = info.TransportLength - header.HeaderLength,
+        };
+        var tuple = new TcpFourTuple(info.Destination, repr.DestinationPort, info.Source, repr.SourcePort);
+        SequenceNumber? issFloor = null;
+        if (_connections.TryGetValue(tuple, out TcpControlBlock? tcb))
+        {
+            bool dropped = false;
+            SequenceNumber oldEnd = default;
+            if ((repr.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) != TcpFlags.Syn || !tcb.TryReopenFromTimeWait(repr, out dropped, out oldEnd))
+            {
+                if (!dropped)
+                {
+                    tcb.OnSegment(ref segment);
+                }
+                return;
+            }
+            Events.Increment(TcpEvent.TimeWaitReused); // the old incarnation is gone: the SYN opens a new one below
+            issFloor = oldEnd + 65536; // as Linux does (tcp_timewait_state_process)
+        }
+        if (_listeners.TryGetValue((info.Destination, repr.DestinationPort), out TcpConnectionListener? listener)
+            || _listeners.TryGetValue((default, repr.DestinationPort), out listener))
+        {
+            listener.OnSegment(info, ref segment, issFloor);
+            return;
+        }
+        if (Forwarder is { } forwarder && (repr.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn)
+        {
+            forwarder.OnSyn(this, info, repr);
+            return;
+        }
+        Drops.Increment(TcpDropReason.NoConnection);
+        SendResetFor(info, segment);
+    }
+
+    private static ReadOnlySpan<byte> CopyHeader(PacketBuffer packet, in IpPacketInfo info, Span<byte> buffer)
+    {
+        int n = Math.Min(buffer.Length, info.TransportLength);
+        packet.CopyTo(info.TransportOffset, buffer[..n]);
+        return buffer[..n];
+    }
+
+    /// <summary>
+    /// RFC 9293 §3.10.7.1: a segment for no connection gets RST: &lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; when it
+    /// carried ACK, else &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+SEG.LEN&gt;&lt;CTL=RST,ACK&gt;. A RST is never answered.
+    /// </summary>
+    internal void SendResetFor(in IpPacketInfo info, in TcpSegment segment)
+    {
+        TcpRepr h = segment.Header;
+        if ((h.Flags & TcpFlags.Rst) != 0)
+        {
+            return;
+        }
+        var reply = new TcpRepr { SourcePort = h.DestinationPort, DestinationPort = h.SourcePort };
+        if ((h.Flags & TcpFlags.Ack) != 0)
+        {
+            reply.SequenceNumber = h.AcknowledgmentNumber;
+            reply.Flags = TcpFlags.Rst;
+        }
+        else
+        {
+            int segLen = segment.PayloadLength + ((h.Flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((h.Flags & TcpFlags.Fin) != 0 ? 1 : 0);
+            reply.AcknowledgmentNumber = unchecked(h.SequenceNumber + (uint)segLen);
+            reply.Flags = TcpFlags.Rst | TcpFlags.Ack;
+        }
+        SendReset(info.Source, info.Destination, reply);
+    }
+
+    /// <summary>
+    /// Answers a SYN with a SYN-ACK whose ISS is a cookie and keeps nothing (RFC 4987 §3.6). Window scale and
+    /// SACK are offered only when the SYN had timestamps, whose TSval carries them back; otherwise the connection
+    /// runs without them, as with any peer that does not offer them.
+    /// </summary>
+    internal void SendSynCookie(in IpPacketInfo info, in TcpRepr syn, TcpConnectionOptions options)
+    {
+        var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
+        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent)
+        {
+            return;
+        }
+        int ourMss = TcpControlBlock.MssForMtu(route);
+        int peerMss = syn.MaxSegmentSize is ushort m and > 0 ? m : (info.Source.IsV4 ? 536 : 1220);
+        uint cookie = Cookies.Make(tuple, syn.SequenceNumber, Math.Min(peerMss, ourMss));
+        var reply = new TcpRepr
+        {
+            SourcePort = tuple.LocalPort,
+            DestinationPort = tuple.RemotePort,
+            SequenceNumber = cookie,
+            AcknowledgmentNumber = unchecked(syn.SequenceNumber + 1),
+            Flags = TcpFlags.Syn | TcpFlags.Ack,
+            WindowSize = (ushort)Math.Min(options.ReceiveBufferSize, ushort.MaxValue),
+            MaxSegmentSize = (ushort)Math.Min(ourMss, ushort.MaxValue),
+        };
+        if (options.Timestamps && syn.Timestamps is TcpTimestamps ts)
+        {
+            byte? peerScale = options.WindowScaling ? syn.EffectiveWindowScale : null;
+            bool sack = options.Sack && syn.SackPermitted;
+            if (peerScale.HasValue)
+            {
+                reply.WindowScale = TcpControlBlock.OfferedReceiveScale(options);
+            }
+            reply.SackPermitted = sack;
+            uint now = unchecked((uint)(long)Now.TotalMilliseconds + TimestampOffset(tuple));
+            reply.Timestamps = new TcpTimestamps(TcpSynCookies.EncodeTimestamp(now, peerScale, sack), ts.Value);
+        }
+        int length = reply.BufferLength;
+        PacketBuffer packet = Stack.Pool.Rent(length, Headroom);
+        Span<byte> bytes = packet.Append(length);
+        reply.Emit(bytes);
+        TcpHeader.WriteChecksum(bytes, NetworkStack.PseudoHeaderSum(route, IpProtocol.Tcp, bytes.Length));
+        Events.Increment(TcpEvent.SynCookiesSent);
+        SendPacket(route, packet);
+    }
+
+    /// <summary>RST for a SYN nobody takes: &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+1&gt;&lt;CTL=RST,ACK&gt; (RFC 9293 §3.10.7.1).</summary>
+    internal void SendResetForSyn(in TcpFourTuple tuple, in TcpRepr syn)
+    {
+        var reply = new TcpRepr
+        {
+            SourcePort = tuple.LocalPort,
+            DestinationPort = tuple.RemotePort,
+            AcknowledgmentNumber = unchecked(syn.SequenceNumber + 1),
+            Flags = TcpFlags.Rst | TcpFlags.Ack,
+        };
+        SendReset(tuple.RemoteAddress, tuple.LocalAddress, reply);
+    }
+
+    private void SendReset(NetAddress destination, NetAddress source, in TcpRepr reply)
+    {
+        if (Stack.TryResolveRoute(destination, source, out RouteInfo route) != SendResult.Sent)
+        {
+            return;
+        }
+        PacketBuffer packet = Stack.Pool.Rent(TcpHeader.MinLength, Headroom);
+        Span<byte> bytes = packet.Append(TcpHeader.MinLength);
+        reply.Emit(bytes);
+        TcpHeader.WriteChecksum(bytes, NetworkStack.PseudoHeaderSum(route, IpProtocol.Tcp, bytes.Length));
+        Events.Increment(TcpEvent.ResetsSent);
+        SendPacket(route, packet);
+    }
+
+    void ITransportProtocol.DeliverIcmpError(in IcmpError error)
+    {
+        // RFC 1122 §4.2.3.9: port/protocol unreachable are hard errors; we act on them only in SYN-SENT and only
+        // when the quoted sequence number is our ISS (RFC 5927 §4.1). Soft errors are ignored; PMTU changes are
+        // picked up by the path MTU cache when a route is next resolved.
+        var tuple = new TcpFourTuple(error.LocalAddress, error.LocalPort, error.RemoteAddress, error.RemotePort);
+        if (error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable && _connections.TryGetValue(tuple, out TcpControlBlock? tcb))
+        {
+            tcb.OnHardIcmpError(error.QuotedSequence);
+        }
+        else if (error.Kind == IcmpErrorKind.PacketTooBig && error.Mtu > 0 && _connections.TryGetValue(tuple, out tcb))
+        {
+            tcb.OnPathMtuDecreased(error.Mtu); // RFC 8201 §5.2 / RFC 1191 §6.3
+        }
+    }
+}

@@ -1,0 +1,185 @@
+// Layer: transport (UDP, RFC 768). Demultiplexing to endpoints, checksum rules, port unreachable.
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Diagnostics;
+using NetStack.Icmp;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Udp;
+
+/// <summary>Why UDP dropped a datagram.</summary>
+public enum UdpDropReason
+{
+    /// <summary>Header shorter than 8 bytes or length field inconsistent.</summary>
+    Malformed,
+    /// <summary>Checksum wrong.</summary>
+    BadChecksum,
+    /// <summary>Zero checksum over IPv6 (RFC 8200 §8.1).</summary>
+    ZeroChecksumOverIpv6,
+    /// <summary>No endpoint bound to the port (ICMP port unreachable sent where allowed).</summary>
+    NoPort,
+    /// <summary>The endpoint's receive queue was full.</summary>
+    ReceiveQueueFull,
+    /// <summary>The link refused an outbound datagram (queue full).</summary>
+    SendQueueFull,
+}
+
+internal readonly record struct UdpKey(NetAddress LocalAddress, ushort LocalPort, NetAddress RemoteAddress, ushort RemotePort);
+
+/// <summary>UDP for a <see cref="NetworkStack"/>: creates endpoints and demultiplexes datagrams to them.</summary>
+public sealed class UdpProtocol : ITransportProtocol
+{
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Udp", "1.0");
+    private readonly NetworkStack _stack;
+    private readonly ConcurrentDictionary<UdpKey, UdpEndpoint> _bindings = new();
+    private readonly Lock _bindLock = new();
+    private int _nextEphemeral;
+
+    internal UdpProtocol(NetworkStack stack, int firstEphemeral)
+    {
+        _stack = stack;
+        _nextEphemeral = firstEphemeral;
+        Drops = new ReasonCounters<UdpDropReason>(s_meter, "netstack.udp.drops", "UDP datagrams dropped");
+    }
+
+    /// <summary>Drops by reason.</summary>
+    public ReasonCounters<UdpDropReason> Drops { get; }
+
+    /// <summary>Bound endpoints.</summary>
+    public int BoundCount => _bindings.Count;
+
+    internal NetworkStack Stack => _stack;
+
+    /// <summary>Creates an unbound UDP endpoint.</summary>
+    public UdpEndpoint CreateEndpoint() => new(this);
+
+    /// <summary>Binds or rebinds <paramref name="endpoint"/> under <paramref name="key"/>; port 0 picks an ephemeral port.</summary>
+    internal UdpKey Register(UdpEndpoint endpoint, UdpKey key, UdpKey? previous)
+    {
+        lock (_bindLock)
+        {
+            if (key.LocalPort == 0)
+            {
+                int span = _stack.Options.EphemeralPortMax - _stack.Options.EphemeralPortMin + 1;
+                for (int i = 0; i < span; i++)
+                {
+                    int port = _stack.Options.EphemeralPortMin + ((_nextEphemeral - _stack.Options.EphemeralPortMin + i) % span);
+                    var candidate = key with { LocalPort = (ushort)port };
+                    if (!PortInUse(candidate))
+                    {
+                        _nextEphemeral = port + 1;
+                        key = candidate;
+                        break;
+                    }
+                }
+                if (key.LocalPort == 0)
+                {
+                    throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.AddressAlreadyInUse);
+                }
+            }
+            else if ((previous is null || previous.Value.LocalPort != key.LocalPort) && PortInUse(key))
+            {
+                throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.AddressAlreadyInUse);
+            }
+            if (previous is UdpKey old)
+            {
+                _bindings.TryRemove(old, out _);
+            }
+            _bindings[key] = endpoint;
+            return key;
+        }
+    }
+
+    internal void Unregister(UdpKey key, UdpEndpoint endpoint)
+    {
+        lock (_bindLock)
+        {
+            _bindings.TryRemove(new KeyValuePair<UdpKey, UdpEndpoint>(key, endpoint));
+        }
+    }
+
+    private bool PortInUse(UdpKey key)
+    {
+        // A wildcard binding conflicts with every address on the port (no SO_REUSEADDR semantics).
+        foreach (var k in _bindings.Keys)
+        {
+            if (k.LocalPort == key.LocalPort && (k.LocalAddress.IsNone || key.LocalAddress.IsNone || k.LocalAddress == key.LocalAddress))
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private UdpEndpoint? Find(NetAddress local, ushort localPort, NetAddress remote, ushort remotePort)
+    {
+        // Most specific first: connected 4-tuple, bound address, wildcard.
+        if (_bindings.TryGetValue(new UdpKey(local, localPort, remote, remotePort), out var e)
+            || _bindings.TryGetValue(new UdpKey(local, localPort, default, 0), out e)
+            || _bindings.TryGetValue(new UdpKey(default, localPort, remote, remotePort), out e)
+            || _bindings.TryGetValue(new UdpKey(default, localPort, default, 0), out e))
+        {
+            return e;
+        }
+        return null;
+    }
+
+    void ITransportProtocol.Deliver(in IpPacketInfo info, PacketBuffer packet)
+    {
+        ReadOnlySpan<byte> head = packet.Head;
+        if (info.TransportLength < UdpHeader.HeaderLength || head.Length < info.TransportOffset + UdpHeader.HeaderLength)
+        {
+            Drops.Increment(UdpDropReason.Malformed);
+            return;
+        }
+        ReadOnlySpan<byte> header = head.Slice(info.TransportOffset, UdpHeader.HeaderLength);
+        int length = BinaryPrimitives.ReadUInt16BigEndian(header[UdpHeader.LengthOffset..]);
+        if (length < UdpHeader.HeaderLength || length > info.TransportLength)
+        {
+            Drops.Increment(UdpDropReason.Malformed);
+            return;
+        }
+        ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(header[UdpHeader.ChecksumOffset..]);
+        if (checksum == 0 && !info.Source.IsV4)
+        {
+            Drops.Increment(UdpDropReason.ZeroChecksumOverIpv6); // RFC 8200 §8.1
+            return;
+        }
+        if (checksum != 0 && !packet.RxChecksumValidated)
+        {
+            var route = new RouteInfo(info.Nic, info.Source, info.Destination, 0);
+            uint pseudo = NetworkStack.PseudoHeaderSum(route, IpProtocol.Udp, length);
+            if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, length, pseudo)) != 0xFFFF)
+            {
+                Drops.Increment(UdpDropReason.BadChecksum);
+                return;
+            }
+        }
+        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(header);
+        ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(header[2..]);
+        UdpEndpoint? endpoint = Find(info.Destination, destinationPort, info.Source, sourcePort);
+        if (endpoint is null)
+        {
+            Drops.Increment(UdpDropReason.NoPort);
+            _stack.Icmp.SendError(info, packet, IcmpErrorKind.PortUnreachable, 0); // RFC 1122 §4.1.3.1
+            return;
+        }
+        if (!endpoint.Enqueue(packet, info.TransportOffset + UdpHeader.HeaderLength, length - UdpHeader.HeaderLength, info.Source, sourcePort, info.Destination))
+        {
+            Drops.Increment(UdpDropReason.ReceiveQueueFull);
+        }
+    }
+
+    void ITransportProtocol.DeliverIcmpError(in IcmpError error)
+    {
+        // Errors reach only connected endpoints (as on Linux: an unconnected socket cannot tell whose they are).
+        if (_bindings.TryGetValue(new UdpKey(error.LocalAddress, error.LocalPort, error.RemoteAddress, error.RemotePort), out var e)
+            || _bindings.TryGetValue(new UdpKey(default, error.LocalPort, error.RemoteAddress, error.RemotePort), out e))
+        {
+            e.ReportError(error);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+using System.Net;
+using System.Security.Cryptography;
+using NetStack.Buffers;
+using NetStack.Link.Channels;
+using NetStack.Link.Simulation;
+using NetStack.Link;
+using NetStack.Network;
+using NetStack.Simulation;
+using NetStack.Tcp;
+using NetStack.Tests.Support;
+
+namespace NetStack.Tests.Stack.Tcp;
+
+/// <summary>
+/// Two stacks (10.0.0.1 and 10.0.0.2) over a seeded, impaired PipeLink, driven by the SimulationDriver on a
+/// ManualClock: deterministic, and every packet that crosses the wire can be traced.
+/// </summary>
+internal sealed class TcpSimulationWorld : IDisposable
+{
+    public static readonly IPEndPoint ServerEndPoint = new(IPAddress.Parse("10.0.0.2"), 80);
+
+    public readonly ManualClock Clock = new();
+    public readonly LeakCheckedPool Pool = new(new PacketBufferPoolOptions { DebugTracking = false });
+    public readonly ChannelEndpoint LinkA;
+    public readonly ChannelEndpoint LinkB;
+    public readonly NetworkStack A;
+    public readonly NetworkStack B;
+    public readonly TcpProtocol TcpA;
+    public readonly TcpProtocol TcpB;
+    public readonly PipeLink Wire;
+    public readonly SimulationDriver Driver;
+
+    /// <param name="impairment">Both directions' impairments (a 2 ms delay is always added).</param>
+    /// <param name="seed">Seeds the wire and both TCPs.</param>
+    /// <param name="trace">Sees every packet as it enters each receiving endpoint (bytes, virtual time, direction).</param>
+    /// <param name="options">TCP options for both sides (ISN secrets and seeds are filled in).</param>
+    public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None, PipeLinkGso wireGso = PipeLinkGso.Auto, TimeSpan? delay = null)
+    {
+        LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "a" });
+        LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "b" });
+        A = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed });
+        B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed + 1 });
+        A.CreateNic(LinkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
+        B.CreateNic(LinkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
+        var wire = (impairment ?? new ImpairmentOptions()) with { Delay = delay ?? TimeSpan.FromMilliseconds(2), QueueLimit = 10000 };
+        options ??= new TcpProtocolOptions();
+        TcpA = TcpProtocol.Attach(A, options with { IsnSecret = [1], RandomSeed = seed });
+        TcpB = TcpProtocol.Attach(B, options with { IsnSecret = [2], RandomSeed = seed + 1 });
+        IPacketSink toB = trace is null ? LinkB : new TracingSink(LinkB, Clock, true, trace);
+        IPacketSink toA = trace is null ? LinkA : new TracingSink(LinkA, Clock, false, trace);
+        Wire = new PipeLink(LinkA, toB, LinkB, toA, new PipeLinkOptions { AToB = wire, BToA = wire, Seed = seed, TimeProvider = Clock, Gso = wireGso });
+        Driver = new SimulationDriver(Clock, Wire);
+    }
+
+    public void Dispose()
+    {
+        Wire.Dispose();
+        A.Dispose();
+        B.Dispose();
+        LinkA.Close();
+        LinkB.Close();
+    }
+
+    /// <summary>After Dispose: every buffer went back to the pool.</summary>
+    public void AssertNoLeaks() => Pool.AssertNoLeaks();
+
+    /// <summary>Runs until both TCPs hold no connection (TIME-WAIT included) or <paramref name="limit"/> passes.</summary>
+    public void RunUntilAllClosed(TimeSpan limit)
+    {
+        Driver.RunUntil(() => TcpA.ConnectionCount == 0 && TcpB.ConnectionCount == 0, limit);
+        Assert.Equal(0, TcpA.ConnectionCount);
+        Assert.Equal(0, TcpB.ConnectionCount);
+    }
+
+    public string Describe(params TcpConnection?[] connections) =>
+        $"t={Clock.Elapsed} {string.Join(" | ", connections.Select(c => c?.GetStatistics().ToString() ?? "-"))}\nA drops {TcpA.Drops} events {TcpA.Events}\nB drops {TcpB.Drops} events {TcpB.Events}";
+
+    private sealed class TracingSink(IPacketSink inner, ManualClock clock, bool toB, Action<bool, TimeSpan, PacketBuffer> trace) : IPacketSink
+    {
+        public void Enqueue(PacketBuffer packet)
+        {
+            trace(toB, clock.Elapsed, packet);
+            inner.Enqueue(packet);
+        }
+
+        public void Flush() => inner.Flush();
+    }
+}
+
+/// <summary>One direction of a transfer: writes a seeded byte stream without blocking, hashes what arrives.</summary>
+internal sealed class SimulatedFlow(long length, int seed)
+{
+    private readonly byte[] _pattern = Packets.Payload(1 << 16, seed);
+    private readonly IncrementalHash _sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly IncrementalHash _received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private long _written;
+    private bool _shutdown;
+
+    public long Length => length;
+
+    public long Received { get; private set; }
+
+    public bool Eof { get; private set; }
+
+    /// <summary>Shut the send side down once everything is written (true), or leave it open.</summary>
+    public bool ShutdownWhenDone { get; init; } = true;
+
+    public bool WriteDone => _written == length;
+
+    /// <summary>Writes what the send buffer takes. Returns true if anything happened.</summary>
+    public bool PumpWrite(TcpConnection writer)
+    {
+        bool progress = false;
+        while (_written < length)
+        {
+            int offset = (int)(_written % _pattern.Length);
+            int chunk = (int)Math.Min(_pattern.Length - offset, length - _written);
+            int n = writer.TryWrite(_pattern.AsSpan(offset, chunk));
+            if (n == 0)
+            {
+                break;
+            }
+            _sent.AppendData(_pattern, offset, n);
+            _written += n;
+            progress = true;
+        }
+        if (_written == length && ShutdownWhenDone && !_shutdown)
+        {
+            writer.ShutdownSend();
+            _shutdown = true;
+            progress = true;
+        }
+        return progress;
+    }
+
+    /// <summary>Reads what has arrived. Returns true if anything happened.</summary>
+    public bool PumpRead(TcpConnection reader, byte[] scratch)
+    {
+        bool progress = false;
+        while (!Eof)
+        {
+            int n = reader.TryRead(scratch);
+            if (n < 0)
+            {
+                break;
+            }
+            if (n == 0)
+            {
+                Eof = true;
+                progress = true;
+                break;
+            }
+            _received.AppendData(scratch, 0, n);
+            Received += n;
+            progress = true;
+        }
+        return progress;
+    }
+
+    public bool Pump(TcpConnection writer, TcpConnection reader, byte[] scratch) => PumpWrite(writer) | PumpRead(reader, scratch);
+
+    /// <summary>Every byte arrived, in order, then EOF.</summary>
+    public void AssertExact()
+    {
+        Assert.True(Eof, $"no EOF after {Received} of {length} bytes");
+        Assert.Equal(length, Received);
+        Assert.Equal(_sent.GetHashAndReset(), _received.GetHashAndReset());
+    }
+}
