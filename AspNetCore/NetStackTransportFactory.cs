@@ -1,8 +1,8 @@
 // Layer: ASP.NET Core integration. The Kestrel transport: binds end points on a NetStack stack to TCP listeners
 // (Kestrel's socket transport and in-memory test transport are the models; DESIGN §9).
 using System.Buffers;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Options;
 using NetStack.Network;
@@ -51,7 +51,7 @@ public sealed class NetStackTransportFactory : IConnectionListenerFactory, IConn
             IPEndPoint plain when _options.Stack is { } s => (s, plain),
             _ => throw new NotSupportedException($"The NetStack transport cannot bind {endpoint}."),
         };
-        TcpConnectionListener listener = Listen(stack.Tcp(), ip);
+        TcpConnectionListener listener = Listen(stack.Tcp, ip);
         var bound = new IPEndPoint(ip.Address, listener.LocalEndPoint.Port);
         EndPoint reported = endpoint is NetStackEndPoint ? new NetStackEndPoint(stack, bound) : bound;
         return ValueTask.FromResult<IConnectionListener>(new NetStackConnectionListener(listener, reported, _options, _memoryPool));

@@ -3,8 +3,8 @@ using BenchmarkDotNet.Attributes;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
-using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Link.Gso;
 using NetStack.Wire;
 
 namespace NetStack.Bench;

@@ -1,8 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using NetStack.Buffers;
 using NetStack.Checksums;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Wire;
 
 namespace NetStack.Bench;

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Network;
-using NetStack.Tcp.Congestion;
 using NetStack.Tcp;
+using NetStack.Tcp.Congestion;
 
 namespace NetStack.Bench;
 
@@ -50,13 +50,13 @@ internal static class TcpThroughput
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "bench");
         var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "a" });
         var linkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "b" });
-        using var a = new NetworkStack(new NetworkStackOptions { Pool = pool });
-        using var b = new NetworkStack(new NetworkStackOptions { Pool = pool });
+        var options = new TcpProtocolOptions { Connection = new TcpConnectionOptions { CongestionControl = cc } };
+        using var a = new NetworkStack(new NetworkStackOptions { Pool = pool, Tcp = options });
+        using var b = new NetworkStack(new NetworkStackOptions { Pool = pool, Tcp = options });
         a.CreateNic(linkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
         b.CreateNic(linkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        var options = new TcpProtocolOptions { Connection = new TcpConnectionOptions { CongestionControl = cc } };
-        TcpProtocol tcpA = TcpProtocol.Attach(a, options);
-        TcpProtocol tcpB = TcpProtocol.Attach(b, options);
+        TcpProtocol tcpA = a.Tcp;
+        TcpProtocol tcpB = b.Tcp;
         ImpairmentOptions? impair = loss > 0 ? new ImpairmentOptions { LossPercent = loss, QueueLimit = 100_000 } : null;
         ImpairmentOptions? impairBack = ackLoss > 0 ? new ImpairmentOptions { LossPercent = ackLoss, QueueLimit = 100_000 } : null;
         using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = impair, BToA = impairBack, Seed = 1 });

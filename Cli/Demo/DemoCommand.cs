@@ -3,10 +3,10 @@
 // GRO figures.
 using System.CommandLine;
 using System.Globalization;
-using NetStack.Link.Capture;
 using NetStack.Link;
-using NetStack.Tcp.Congestion;
+using NetStack.Link.Capture;
 using NetStack.Tcp;
+using NetStack.Tcp.Congestion;
 
 namespace NetStack.Cli.Demo;
 

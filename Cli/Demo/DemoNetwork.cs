@@ -1,10 +1,10 @@
 // netstack demo: two stacks in one process over the in-memory pipe link (GRO on, GSO offered), live on the system
 // clock, with optional impairments and a pcap capture of the client's side.
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Network;
 using NetStack.Tcp;
 
@@ -51,8 +51,9 @@ internal sealed class DemoNetwork : IAsyncDisposable
         Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo");
         ClientLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "client", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
         ServerLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "server", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
-        Client = new NetworkStack(new NetworkStackOptions { Pool = Pool });
-        Server = new NetworkStack(new NetworkStackOptions { Pool = Pool });
+        var tcpOptions = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() };
+        Client = new NetworkStack(new NetworkStackOptions { Pool = Pool, Tcp = tcpOptions });
+        Server = new NetworkStack(new NetworkStackOptions { Pool = Pool, Tcp = tcpOptions });
         ILinkEndpoint clientNic = ClientLink;
         if (options.PcapPath is { } path)
         {
@@ -65,9 +66,8 @@ internal sealed class DemoNetwork : IAsyncDisposable
         Nic serverNic = Server.CreateNic(ServerLink);
         serverNic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
         serverNic.AddAddress(NetPrefix.Parse("fd00::2/64"));
-        var tcpOptions = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() };
-        ClientTcp = TcpProtocol.Attach(Client, tcpOptions);
-        ServerTcp = TcpProtocol.Attach(Server, tcpOptions);
+        ClientTcp = Client.Tcp;
+        ServerTcp = Server.Tcp;
         ImpairmentOptions? impairment = options.Impairment;
         Wire = new PipeLink(ClientLink, ServerLink, ServerLink, ClientLink, new PipeLinkOptions { AToB = impairment, BToA = impairment, Seed = options.Seed, Name = "demo" });
         _run = Wire.RunAsync(_stop.Token);

@@ -6,9 +6,9 @@ using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using NetStack.Gro;
 using NetStack.Http;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Tcp;
 
 namespace NetStack.Cli.Demo;

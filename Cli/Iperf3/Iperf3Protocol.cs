@@ -3,8 +3,8 @@
 // start with the same cookie. Every read is bounded in size and time.
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using System.Text.Json.Nodes;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace NetStack.Cli.Iperf3;
 

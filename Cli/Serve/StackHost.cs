@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Cli.Iperf3;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Tun;
-using NetStack.Link;
 using NetStack.Network;
 using NetStack.Tcp;
 
@@ -108,17 +108,19 @@ public sealed class StackHost : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(tun);
         ArgumentNullException.ThrowIfNull(options);
-        var stack = new NetworkStack(new NetworkStackOptions { Pool = Pool, LoggerFactory = loggerFactory });
+        var stack = new NetworkStack(new NetworkStackOptions
+        {
+            Pool = Pool,
+            LoggerFactory = loggerFactory,
+            Tcp = new TcpProtocolOptions { Connection = ConnectionOptions(options) },
+        });
         PcapTapEndpoint? tap = options.Pcap is null ? null : new PcapTapEndpoint(tun.Channel, new PcapWriter(options.Pcap), ownsWriter: true);
         Nic nic = stack.CreateNic(tap ?? (ILinkEndpoint)tun.Channel, options.Tun);
         foreach (NetPrefix address in options.Addresses)
         {
             nic.AddAddress(address);
         }
-        TcpProtocol tcp = TcpProtocol.Attach(stack, new TcpProtocolOptions
-        {
-            Connection = ConnectionOptions(options),
-        });
+        TcpProtocol tcp = stack.Tcp;
         var host = new StackHost(tun, stack, tcp, tap);
         host.StartService(new EchoService(), options.EchoPort);
         host.StartService(new DiscardService(), options.DiscardPort);

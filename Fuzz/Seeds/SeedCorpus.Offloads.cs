@@ -2,9 +2,9 @@
 // NetStack.Testing builders (through a PcapWriter capture like every other seed), and scripts of fragments.
 using System.Buffers.Binary;
 using NetStack.Fuzz.Support;
+using NetStack.Testing;
 using NetStack.Testing.Generators;
 using NetStack.Testing.Packets;
-using NetStack.Testing;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Seeds;

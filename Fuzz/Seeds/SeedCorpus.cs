@@ -3,8 +3,8 @@
 // headers, ICMP messages, checksum inputs and length-prefixed batches for the channel endpoint.
 using System.Buffers.Binary;
 using NetStack.Buffers;
-using NetStack.Link.Capture;
 using NetStack.Link;
+using NetStack.Link.Capture;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Seeds;

@@ -4,8 +4,8 @@
 // (clamped to what is left of the input).
 using System.Buffers.Binary;
 using NetStack.Buffers;
-using NetStack.Testing.Packets;
 using NetStack.Testing;
+using NetStack.Testing.Packets;
 
 namespace NetStack.Fuzz.Support;
 

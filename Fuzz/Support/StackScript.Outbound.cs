@@ -2,9 +2,9 @@
 // and TCP segments to the peers teach them the stack's sequence numbers and timestamps.
 using System.Buffers.Binary;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Support;

@@ -2,8 +2,8 @@
 // fragments, ICMP errors about the stack's last packet), built with NetStack.Testing with fresh checksums.
 using NetStack.Network;
 using NetStack.Tcp;
-using NetStack.Testing.Generators;
 using NetStack.Testing;
+using NetStack.Testing.Generators;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Support;

@@ -4,9 +4,9 @@
 // of the stack, TCP and UDP is used.
 using System.Net;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tcp;
@@ -126,13 +126,9 @@ public sealed partial class StackScript
             OutboundQueueCapacity = (config & 0x40) != 0 ? 2 : 256, // bit 6: back-pressure on every burst
         });
         _readBatches = (config & 0x20) != 0;
-        _stack = new NetworkStack(new NetworkStackOptions { TimeProvider = _clock, Pool = pool });
-        Nic nic = _stack.CreateNic(_link);
-        nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        nic.AddAddress(NetPrefix.Parse("fd00::2/64"));
         int buffers = (config & 4) != 0 ? 4096 : 64 * 1024;
         bool plain = (config & 8) != 0;
-        _tcp = TcpProtocol.Attach(_stack, new TcpProtocolOptions
+        var tcpOptions = new TcpProtocolOptions
         {
             IsnSecret = [1, 2, 3, 4],
             RandomSeed = 5,
@@ -144,7 +140,12 @@ public sealed partial class StackScript
                 Timestamps = !plain,
                 WindowScaling = !plain,
             },
-        });
+        };
+        _stack = new NetworkStack(new NetworkStackOptions { TimeProvider = _clock, Pool = pool, Tcp = tcpOptions });
+        Nic nic = _stack.CreateNic(_link);
+        nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
+        nic.AddAddress(NetPrefix.Parse("fd00::2/64"));
+        _tcp = _stack.Tcp;
         _listener = _tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, ListenPort), backlog: 8);
         _udp = _stack.Udp.CreateEndpoint();
         _udp.Bind(new IPEndPoint(IPAddress.IPv6Any, UdpPort));

@@ -2,8 +2,8 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Targets;

@@ -3,9 +3,9 @@
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
 using NetStack.Gro;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link;
 
 namespace NetStack.Fuzz.Targets;
 

@@ -5,11 +5,11 @@ using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
 using NetStack.Gro;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link;
-using NetStack.Testing.Packets;
 using NetStack.Testing;
+using NetStack.Testing.Packets;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Targets;

@@ -1,6 +1,6 @@
 // IPv4 fragment reassembly (RFC 791 §3.2) under the shared reassembly engine.
-using NetStack.Testing.Generators;
 using NetStack.Testing;
+using NetStack.Testing.Generators;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Targets;

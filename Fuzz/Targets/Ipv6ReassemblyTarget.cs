@@ -1,6 +1,6 @@
 // IPv6 fragment reassembly (RFC 8200 §4.5, RFC 5722, RFC 7112) under the shared reassembly engine.
-using NetStack.Testing.Generators;
 using NetStack.Testing;
+using NetStack.Testing.Generators;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Targets;

@@ -1,13 +1,13 @@
 // `netstack pcap check` on one captured frame: the dissector reads untrusted capture files, so it is fuzzed like
 // the stack's parsers, and its checksum verdicts are held against RX validation's.
-using System.Buffers.Binary;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Text.Json;
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Channels;
-using NetStack.Link;
 
 namespace NetStack.Fuzz.Targets;
 

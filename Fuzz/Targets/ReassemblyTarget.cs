@@ -3,8 +3,8 @@
 // limits from the input. State carries across the whole stream, as it does in a stack.
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Simulation;
 using NetStack.Wire;
 

@@ -3,8 +3,8 @@
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Fuzz.Support;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Wire;
 
 namespace NetStack.Fuzz.Targets;

@@ -3,8 +3,8 @@
 // are findings, not failures: the result is 0 unless the file cannot be read (1).
 using System.Buffers;
 using System.Text.Json;
-using SharpPcap.LibPcap;
 using SharpPcap;
+using SharpPcap.LibPcap;
 
 namespace NetStack.Link.Capture;
 

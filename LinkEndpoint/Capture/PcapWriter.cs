@@ -8,8 +8,8 @@ using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;
 using PacketDotNet;
-using SharpPcap.LibPcap;
 using SharpPcap;
+using SharpPcap.LibPcap;
 
 namespace NetStack.Link.Capture;
 

@@ -2,8 +2,8 @@
 // offloads step by step, and the interface ioctls (MTU, up). The packet loops live in TunEndpoint.
 using System.Buffers.Binary;
 using System.Text;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace NetStack.Link.Tun;
 

@@ -2,8 +2,8 @@
 // a reader thread moves packets device → channel (batched reads, virtio header judged, GRO flushed per
 // batch), a writer loop moves them channel → device (batched drains, GRO on write, one writev per packet).
 using System.Diagnostics.Metrics;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NetStack.Buffers;
 using NetStack.Diagnostics;
 using NetStack.Link.Channels;

@@ -3,9 +3,9 @@
 // Memory-based reads and writes, one read and one write at once, a zero-byte read waits for data, Dispose
 // completes a pending read, a reset is an IOException wrapping SocketException(ConnectionReset)).
 // It lives in Stack/ because System.Net.Http is part of the BCL: an HttpClient user needs no ASP.NET Core.
+using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
-using System.Net;
 using NetStack.Network;
 using NetStack.Tcp;
 
@@ -22,7 +22,7 @@ public static class NetStackHttp
     {
         ArgumentNullException.ThrowIfNull(stack);
         options ??= new NetStackConnectOptions();
-        TcpProtocol tcp = stack.Tcp();
+        TcpProtocol tcp = stack.Tcp;
         return async (context, cancellationToken) =>
         {
             DnsEndPoint target = context.DnsEndPoint;

@@ -1,8 +1,8 @@
 // Layer: network. Addresses, prefixes and routes as compact values for the packet path (no IPAddress
 // allocations per packet); conversions to System.Net types at the API edge.
 using System.Buffers.Binary;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using NetStack.Wire;
 
 namespace NetStack.Network;

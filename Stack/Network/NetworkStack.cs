@@ -1,11 +1,12 @@
 // Layer: network. The stack: NICs over link endpoints, addresses, routes, IPv4/IPv6 input and output,
 // fragments, ICMP, and the transport protocols registered on it. Per-packet work takes no global lock.
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NetStack.Buffers;
 using NetStack.Diagnostics;
 using NetStack.Icmp;
 using NetStack.Network.Fragmentation;
+using NetStack.Tcp;
 using NetStack.Udp;
 using NetStack.Wire;
 
@@ -67,6 +68,8 @@ public sealed partial class NetworkStack : IDisposable
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
         Udp = new UdpProtocol(this, random.Next(Options.EphemeralPortMin, Options.EphemeralPortMax + 1));
         _transports[(int)IpProtocol.Udp] = Udp;
+        Tcp = new TcpProtocol(this, Options.Tcp);
+        _transports[(int)IpProtocol.Tcp] = Tcp;
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
@@ -100,6 +103,9 @@ public sealed partial class NetworkStack : IDisposable
 
     /// <summary>UDP endpoints.</summary>
     public UdpProtocol Udp { get; }
+
+    /// <summary>TCP: listeners, connections, the forwarder hook.</summary>
+    public TcpProtocol Tcp { get; }
 
     /// <summary>Fragment reassembly (drop reasons and events).</summary>
     public FragmentReassembler Reassembler => _reassembler;

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Network.Fragmentation;
+using NetStack.Tcp;
 
 namespace NetStack.Network;
 
@@ -48,6 +49,9 @@ public sealed class NetworkStackOptions
 
     /// <summary>How long a learned path MTU is trusted before it is forgotten (RFC 1191 §6.3 suggests 10 minutes).</summary>
     public TimeSpan PathMtuTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>TCP's settings: timers, limits, SYN cookies, and the defaults of every connection.</summary>
+    public TcpProtocolOptions Tcp { get; init; } = new();
 
     /// <summary>
     /// Seeds the stack's unpredictable-but-not-secret choices (IPv4 identification keys and counters, IPv6

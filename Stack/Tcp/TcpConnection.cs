@@ -1,8 +1,8 @@
 // Layer: transport (TCP), application API. A connection as a Stream with NetworkStream semantics, and as an
 // IDuplexPipe. One copy in (application → send buffer) and one copy out (receive queue → application).
 using System.IO.Pipelines;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 
 namespace NetStack.Tcp;
 

@@ -2,8 +2,8 @@
 // model): a SYN that matches no connection and no listener — typically one addressed to an arbitrary host and
 // taken in by a promiscuous NIC — becomes a request the application decides on, possibly after an
 // asynchronous check such as dialing the real destination: accept (SYN-ACK, a connection) or refuse (RST).
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using NetStack.Network;
 using NetStack.Wire;
 

@@ -2,8 +2,8 @@
 // demultiplexes by 4-tuple then listener, answers segments for no connection with RST (RFC 9293 §3.10.7.1),
 // makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). Connections live in TcpControlBlock.
 using System.Collections.Concurrent;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -15,14 +15,12 @@ using NetStack.Wire;
 namespace NetStack.Tcp;
 
 /// <summary>
-/// TCP on one <see cref="NetworkStack"/>. Get it with <see cref="Attach"/> (or the
-/// <see cref="TcpStackExtensions"/> methods, which attach on first use); open connections with
-/// <see cref="ConnectAsync"/> and <see cref="Listen"/>.
+/// TCP on one <see cref="NetworkStack"/> (<see cref="NetworkStack.Tcp"/>, configured by
+/// <see cref="NetworkStackOptions.Tcp"/>); open connections with <see cref="ConnectAsync"/> and <see cref="Listen"/>.
 /// </summary>
 public sealed class TcpProtocol : ITransportProtocol
 {
     private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Tcp", "1.0");
-    private static readonly ConditionalWeakTable<NetworkStack, TcpProtocol> s_attached = [];
 
     private readonly ConcurrentDictionary<TcpFourTuple, TcpControlBlock> _connections = new();
     private readonly ConcurrentDictionary<(NetAddress Address, ushort Port), TcpConnectionListener> _listeners = new();
@@ -35,7 +33,7 @@ public sealed class TcpProtocol : ITransportProtocol
     private TimeSpan _challengeWindowStart;
     private int _challengeCount;
 
-    private TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
+    internal TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
     {
         options.Validate();
         Stack = stack;
@@ -47,36 +45,6 @@ public sealed class TcpProtocol : ITransportProtocol
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
         Headroom = 64 + 16;
-    }
-
-    /// <summary>
-    /// Creates TCP for <paramref name="stack"/> and registers it for IP protocol 6. Throws when the stack
-    /// already has TCP attached (use <see cref="TcpStackExtensions.Tcp"/> to get it).
-    /// </summary>
-    public static TcpProtocol Attach(NetworkStack stack, TcpProtocolOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(stack);
-        lock (s_attached)
-        {
-            if (s_attached.TryGetValue(stack, out _))
-            {
-                throw new InvalidOperationException("TCP is already attached to this stack.");
-            }
-            var tcp = new TcpProtocol(stack, options ?? new TcpProtocolOptions());
-            stack.RegisterTransport(IpProtocol.Tcp, tcp);
-            s_attached.Add(stack, tcp);
-            return tcp;
-        }
-    }
-
-    /// <summary>The TCP attached to <paramref name="stack"/>, attaching one with default options if there is none.</summary>
-    public static TcpProtocol GetOrAttach(NetworkStack stack)
-    {
-        ArgumentNullException.ThrowIfNull(stack);
-        lock (s_attached)
-        {
-            return s_attached.TryGetValue(stack, out var tcp) ? tcp : Attach(stack);
-        }
     }
 
     /// <summary>The stack this protocol runs on.</summary>

@@ -1,7 +1,7 @@
 // Conversions between the wire's address forms (bytes in network order, uint, UInt128) and System.Net.IPAddress.
 using System.Buffers.Binary;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 
 namespace NetStack.Wire;
 

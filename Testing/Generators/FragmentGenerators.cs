@@ -2,8 +2,8 @@
 // bytes, MF on all but the last, and for IPv6 a fragment header after the unfragmentable part with the whole
 // header chain in the first fragment (RFC 7112). Arrival order shuffled, a duplicate now and then.
 using System.Buffers.Binary;
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Wire;
 
 namespace NetStack.Testing.Generators;

@@ -1,6 +1,6 @@
 // FsCheck generators and byte builders shared by the IPv4 and IPv6 wire tests.
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Wire;
 
 namespace NetStack.Testing.Generators;

@@ -2,8 +2,8 @@
 // length, a checksum, the version), or cut short, or with bytes appended. Half of them get their checksums
 // fixed afterwards, so the change reaches the code behind checksum validation.
 using System.Buffers.Binary;
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Testing.Packets;
 using NetStack.Wire;
 

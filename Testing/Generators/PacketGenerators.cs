@@ -1,8 +1,8 @@
 // Whole valid packets: an IPv4 header (with or without options) or an IPv6 header (with or without hop-by-hop and
 // destination options headers) around a TCP segment with options, a UDP datagram or an ICMP message, every
 // checksum right. Built with the wire reprs, so a parser under test sees what a conforming sender writes.
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Testing.Packets;
 using NetStack.Wire;
 

@@ -1,8 +1,8 @@
 // Generators of TCP flows for GRO/GSO properties: flows of segments that a GRO engine may coalesce (contiguous
 // sequence numbers, IPv4 IDs counting up, identical headers), with the occasional event that must stop a merge
 // (short segment, pure ACK, larger segment, ACK or timestamp change, IPv4 ID jump), interleaved across flows.
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Testing.Packets;
 using NetStack.Wire;
 

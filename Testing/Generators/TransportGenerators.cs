@@ -1,6 +1,6 @@
 // FsCheck generators of the transport header reprs (TCP with options, UDP, ICMPv4, ICMPv6).
-using FsCheck.Fluent;
 using FsCheck;
+using FsCheck.Fluent;
 using NetStack.Wire;
 
 namespace NetStack.Testing.Generators;

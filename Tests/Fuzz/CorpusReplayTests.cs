@@ -1,8 +1,8 @@
 // The fuzz corpora replayed in-process, uninstrumented: one case per (target, file) so a crash once found and
 // added to Fuzz/Corpora/<Target>/ stays fixed; files under crashes/ are known, unfixed bugs and are skipped. Plus a
 // seeded mutation smoke run per target so CI exercises every target beyond its corpus.
-using NetStack.Fuzz.Seeds;
 using NetStack.Fuzz;
+using NetStack.Fuzz.Seeds;
 using Xunit.Abstractions;
 
 namespace NetStack.Tests.Fuzz;

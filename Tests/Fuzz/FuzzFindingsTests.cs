@@ -1,9 +1,9 @@
 // Exact tests for what fuzzing found in the code under test (the inputs themselves replay from Fuzz/Corpora/).
 using NetStack.Buffers;
-using NetStack.Link.Channels;
 using NetStack.Link;
-using NetStack.Network.Fragmentation;
+using NetStack.Link.Channels;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Simulation;
 using NetStack.Tests.Support;
 using NetStack.Wire;

@@ -1,9 +1,9 @@
 // The example of Testing/README.md, compiled: NetStack.Testing's generators property-testing a parser that is not
 // NetStack's (a minimal IP length reader standing in for "your parser").
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 
 namespace NetStack.Tests.Fuzz;

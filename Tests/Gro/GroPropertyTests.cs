@@ -1,12 +1,12 @@
 // DESIGN §4 as properties: GRO then GSO split is the identity (per flow, byte for byte), and GRO never merges
 // segments that differ in a field the rules forbid. Every run checks that no buffer leaked.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Buffers;
 using NetStack.Gro;
-using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Link.Gso;
 using NetStack.Testing.Generators;
 using NetStack.Testing.Packets;
 using NetStack.Wire;

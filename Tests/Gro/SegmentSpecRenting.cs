@@ -1,7 +1,7 @@
 // Renting a SegmentSpec's bytes as a PacketBuffer, validated as the channel endpoint's RX path would.
 using NetStack.Buffers;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Testing.Packets;
 using NetStack.Wire;
 

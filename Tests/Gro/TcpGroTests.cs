@@ -4,8 +4,8 @@ using System.Diagnostics.Metrics;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
-using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Link.Gso;
 using NetStack.Testing.Packets;
 using NetStack.Wire;
 

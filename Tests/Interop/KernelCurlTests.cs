@@ -1,6 +1,6 @@
 using NetStack.Cli.Serve;
-using NetStack.Link.Simulation;
 using NetStack.Link;
+using NetStack.Link.Simulation;
 
 namespace NetStack.Tests.Interop;
 

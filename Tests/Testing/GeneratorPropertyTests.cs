@@ -1,24 +1,24 @@
 // Properties of the NetStack.Testing generators, and of our code on what they generate: valid packets validate and
 // parse as PacketDotNet parses them; fragments reassemble to the packet; coalescable flows coalesce and split back;
 // one-field mutations are handled without an exception, and a changed checksum is always caught.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Buffers;
 using NetStack.Gro;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Simulation;
 using NetStack.Testing.Generators;
 using NetStack.Testing.Packets;
 using NetStack.Tests.Support;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 
 namespace NetStack.Tests.Testing;
 

@@ -5,8 +5,8 @@ using System.Diagnostics;
 using System.Text.Json;
 using NetStack.Cli;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 using Xunit.Abstractions;
 
 namespace NetStack.Tests.LinkEndpoint.Capture;

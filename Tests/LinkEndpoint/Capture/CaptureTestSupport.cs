@@ -3,8 +3,8 @@ using System.Diagnostics;
 using NetStack.Buffers;
 using NetStack.Wire;
 using PacketDotNet;
-using SharpPcap.LibPcap;
 using SharpPcap;
+using SharpPcap.LibPcap;
 
 namespace NetStack.Tests.LinkEndpoint.Capture;
 

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Tests.LinkEndpoint.Simulation;
 using NetStack.Tests.Support;
 using NetStack.Wire;

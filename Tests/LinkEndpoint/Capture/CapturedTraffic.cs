@@ -3,10 +3,10 @@
 // one side writes every packet it sends and receives. The differential and `pcap check` tests read this capture.
 using System.Net;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tcp;
@@ -47,8 +47,8 @@ internal static class CapturedTraffic
         var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = GsoSupport.None, EnableGro = false, Name = "a" });
         var linkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = GsoSupport.None, Name = "b" });
         var writer = new PcapWriter(path, new PcapWriterOptions { Synchronous = true, TimeProvider = clock });
-        var a = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool });
-        var b = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool });
+        var a = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool, Tcp = new TcpProtocolOptions { IsnSecret = [1], RandomSeed = 1 } });
+        var b = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool, Tcp = new TcpProtocolOptions { IsnSecret = [2], RandomSeed = 2 } });
         var tap = new PcapTapEndpoint(linkA, writer, ownsWriter: true);
         Nic nicA = a.CreateNic(tap);
         nicA.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
@@ -56,8 +56,8 @@ internal static class CapturedTraffic
         Nic nicB = b.CreateNic(linkB);
         nicB.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
         nicB.AddAddress(NetPrefix.Parse("fd00::2/64"));
-        TcpProtocol tcpA = TcpProtocol.Attach(a, new TcpProtocolOptions { IsnSecret = [1], RandomSeed = 1 });
-        TcpProtocol tcpB = TcpProtocol.Attach(b, new TcpProtocolOptions { IsnSecret = [2], RandomSeed = 2 });
+        TcpProtocol tcpA = a.Tcp;
+        TcpProtocol tcpB = b.Tcp;
         var delay = new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(1), QueueLimit = 10000 };
         var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = delay, BToA = delay, Seed = 3, TimeProvider = clock });
         var driver = new SimulationDriver(clock, wire);

@@ -6,8 +6,8 @@ using System.Text.Json;
 using NetStack.Buffers;
 using NetStack.Cli;
 using NetStack.Fuzz.Seeds;
-using NetStack.Link.Capture;
 using NetStack.Link;
+using NetStack.Link.Capture;
 using NetStack.Simulation;
 
 namespace NetStack.Tests.LinkEndpoint.Capture;

@@ -1,6 +1,6 @@
 using NetStack.Buffers;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

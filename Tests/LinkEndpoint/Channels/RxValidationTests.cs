@@ -1,10 +1,10 @@
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Buffers;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

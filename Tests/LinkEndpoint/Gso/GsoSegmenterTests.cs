@@ -2,13 +2,13 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
-using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Link.Gso;
 using NetStack.Testing.Packets;
 using NetStack.Tests.Gro;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 using PdnIPv4Packet = PacketDotNet.IPv4Packet;
 using PdnIPv6Packet = PacketDotNet.IPv6Packet;
 using PdnProtocolType = PacketDotNet.ProtocolType;

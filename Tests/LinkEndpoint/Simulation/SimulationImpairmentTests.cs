@@ -1,8 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Link.Simulation;
 using NetStack.Link;
+using NetStack.Link.Simulation;
 using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Simulation;

@@ -1,7 +1,7 @@
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Gso;
 using NetStack.Link.Tun;
-using NetStack.Link;
 using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Tun;

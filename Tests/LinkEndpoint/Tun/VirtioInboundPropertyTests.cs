@@ -1,11 +1,11 @@
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
 using NetStack.Link.Tun;
-using NetStack.Link;
 using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Tun;

@@ -1,9 +1,9 @@
 // RFC 1624 incremental update: changing one 16-bit or 32-bit field and updating the checksum equals
 // recomputing it, including the cases where the checksum is or becomes 0x0000 or 0xFFFF.
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Checksums;
 
 namespace NetStack.Tests.Stack.Checksums;

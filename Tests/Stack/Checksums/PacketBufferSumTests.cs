@@ -1,8 +1,8 @@
 // Sums over byte ranges of multi-segment PacketBuffers equal the sum over a flat copy of the same bytes,
 // whatever the split: pieces of odd length make later pieces start in the middle of a 16-bit word.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Buffers;
 using NetStack.Checksums;
 

@@ -1,9 +1,9 @@
 // Pseudo-header sums against an explicit pseudo-header laid out byte by byte, and TCP checksums over
 // IPv4 and IPv6 against PacketDotNet for the same bytes.
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Checksums;
 
 namespace NetStack.Tests.Stack.Checksums;

@@ -1,8 +1,8 @@
 // The vectorized sum against the scalar reference: every length up to past 64 KiB, every start offset,
 // every vector width the host accelerates, and random contents biased towards carry-heavy bytes.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Checksums;
 
 namespace NetStack.Tests.Stack.Checksums;

@@ -1,5 +1,5 @@
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using NetStack.Cli.Demo;
 using NetStack.Http;
 using NetStack.Tcp;

@@ -4,8 +4,8 @@ using System.Diagnostics;
 using System.Net;
 using NetStack.Icmp;
 using NetStack.Link.Channels;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Stack.Network;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using NetStack.Link.Channels;
 using NetStack.Network;
 using NetStack.Wire;

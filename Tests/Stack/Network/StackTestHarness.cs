@@ -5,10 +5,10 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
-using NetStack.Link.Channels;
 using NetStack.Link;
-using NetStack.Network.Fragmentation;
+using NetStack.Link.Channels;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Simulation;
 using NetStack.Tests.Support;
 using NetStack.Wire;

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
-using NetStack.Link.Gso;
 using NetStack.Link;
+using NetStack.Link.Gso;
 using NetStack.Tcp;
 using NetStack.Tests.Support;
 using NetStack.Wire;

@@ -1,6 +1,9 @@
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
+using NetStack.Buffers;
+using NetStack.Network;
 using NetStack.Tcp;
+using NetStack.Tests.Stack.Network;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 
@@ -260,5 +263,23 @@ public class TcpHandshakeTests
         int ihl = (packet[0] & 0xF) * 4;
         Span<byte> segment = packet.AsSpan(ihl);
         TcpHeader.WriteChecksum(segment, NetStack.Checksums.InternetChecksum.PseudoHeaderSumV4(packet.AsSpan(12, 4), packet.AsSpan(16, 4), (byte)IpProtocol.Tcp, segment.Length));
+    }
+
+    [Fact]
+    public async Task Rfc1122_4_2_3_9_ProtocolUnreachable_In_SynSent_Fails_The_Connect_At_Once()
+    {
+        // A peer without TCP answers our SYN with ICMP protocol unreachable (RFC 1122 §3.2.2.1): a hard error in
+        // SYN-SENT, acted on because the quoted sequence number is our ISS; the connect fails as refused.
+        using var h = new TcpTestHarness();
+        Task<TcpConnection> connect = h.Tcp.ConnectAsync(new IPEndPoint(TcpTestHarness.PeerIp, 80));
+        PacketBuffer? syn = h.Link.Read();
+        Assert.NotNull(syn);
+        byte[] quoted = syn!.ToArray()[..28]; // the IP header and the first 8 bytes of TCP (RFC 792)
+        syn.Release();
+        byte[] icmp = Pkt.Icmp4((byte)IcmpV4Type.DestinationUnreachable, (byte)IcmpV4UnreachableCode.ProtocolUnreachable, 0, quoted);
+        h.InjectRaw(Pkt.Ip4(IpProtocol.Icmp, icmp, src: NetAddress.FromIPAddress(TcpTestHarness.PeerIp), dst: NetAddress.FromIPAddress(TcpTestHarness.LocalIp)));
+        var ex = await Assert.ThrowsAsync<SocketException>(() => connect);
+        Assert.Equal(SocketError.ConnectionRefused, ex.SocketErrorCode);
+        Assert.Equal(0, h.Tcp.ConnectionCount);
     }
 }

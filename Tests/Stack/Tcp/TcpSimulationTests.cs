@@ -1,9 +1,9 @@
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using NetStack.Buffers;
-using NetStack.Link.Simulation;
 using NetStack.Link;
+using NetStack.Link.Simulation;
 using NetStack.Tcp;
 
 namespace NetStack.Tests.Stack.Tcp;

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Security.Cryptography;
 using NetStack.Buffers;
+using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
-using NetStack.Link;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tcp;
@@ -38,14 +38,14 @@ internal sealed class TcpSimulationWorld : IDisposable
     {
         LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "a" });
         LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "b" });
-        A = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed });
-        B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed + 1 });
+        options ??= new TcpProtocolOptions();
+        A = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed, Tcp = options with { IsnSecret = [1], RandomSeed = seed } });
+        B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed + 1, Tcp = options with { IsnSecret = [2], RandomSeed = seed + 1 } });
         A.CreateNic(LinkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
         B.CreateNic(LinkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
         var wire = (impairment ?? new ImpairmentOptions()) with { Delay = delay ?? TimeSpan.FromMilliseconds(2), QueueLimit = 10000 };
-        options ??= new TcpProtocolOptions();
-        TcpA = TcpProtocol.Attach(A, options with { IsnSecret = [1], RandomSeed = seed });
-        TcpB = TcpProtocol.Attach(B, options with { IsnSecret = [2], RandomSeed = seed + 1 });
+        TcpA = A.Tcp;
+        TcpB = B.Tcp;
         IPacketSink toB = trace is null ? LinkB : new TracingSink(LinkB, Clock, true, trace);
         IPacketSink toA = trace is null ? LinkA : new TracingSink(LinkA, Clock, false, trace);
         Wire = new PipeLink(LinkA, toB, LinkB, toA, new PipeLinkOptions { AToB = wire, BToA = wire, Seed = seed, TimeProvider = Clock, Gso = wireGso });

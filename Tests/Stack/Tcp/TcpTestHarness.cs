@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Net;
 using NetStack.Buffers;
-using NetStack.Link.Channels;
 using NetStack.Link;
+using NetStack.Link.Channels;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Tcp;
@@ -35,10 +35,10 @@ internal sealed class TcpTestHarness : IDisposable
     {
         Pool = new LeakCheckedPool();
         Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu, OutboundQueueCapacity = linkQueue });
-        Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = 99 });
+        Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = 99, Tcp = options ?? new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7 } });
         Nic nic = Stack.CreateNic(Link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        Tcp = TcpProtocol.Attach(Stack, options ?? new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7 });
+        Tcp = Stack.Tcp;
     }
 
     public ManualClock Clock { get; } = new();

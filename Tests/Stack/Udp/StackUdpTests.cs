@@ -1,5 +1,5 @@
-using System.Net.Sockets;
 using System.Net;
+using System.Net.Sockets;
 using NetStack.Link.Channels;
 using NetStack.Network;
 using NetStack.Tests.Stack.Network;

@@ -1,12 +1,12 @@
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Checksums;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 
 namespace NetStack.Tests.Stack.Wire;
 

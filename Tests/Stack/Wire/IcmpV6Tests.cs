@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.Net;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Checksums;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 using IcmpV6Type = NetStack.Wire.IcmpV6Type;
 using PdnIcmpV6Type = PacketDotNet.IcmpV6Type;
 using PdnProtocolType = PacketDotNet.ProtocolType;

@@ -1,11 +1,11 @@
 // Differential tests: our IPv4 emitter and parser against PacketDotNet, in both directions.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 using PdnProtocolType = PacketDotNet.ProtocolType;
 
 namespace NetStack.Tests.Stack.Wire;

@@ -1,7 +1,7 @@
 // Round-trip and robustness properties for the IPv4 view, repr and option reader.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
 

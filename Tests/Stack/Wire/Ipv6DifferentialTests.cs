@@ -1,11 +1,11 @@
 // Differential tests: our IPv6 emitter, extension-header builders and chain walker against PacketDotNet.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
-using PacketDotNet.Utils;
 using PacketDotNet;
+using PacketDotNet.Utils;
 using PdnProtocolType = PacketDotNet.ProtocolType;
 
 namespace NetStack.Tests.Stack.Wire;

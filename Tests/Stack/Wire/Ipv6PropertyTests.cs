@@ -1,7 +1,7 @@
 // Round-trip and robustness properties for the IPv6 view, reprs, extension headers and chain walker.
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
 

@@ -1,13 +1,13 @@
 using System.Buffers.Binary;
 using System.Net;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using NetStack.Testing.Generators;
 using NetStack.Wire;
+using PacketDotNet;
 using PacketDotNet.Tcp;
 using PacketDotNet.Utils;
-using PacketDotNet;
 
 namespace NetStack.Tests.Stack.Wire;
 

@@ -1,13 +1,13 @@
 // Ipv4Fragmenter (RFC 791 §3.2): exact headers, refusals, options by copied flag, by-reference payload, and
 // the round trip through FragmentReassembler.
 using System.Runtime.InteropServices;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

@@ -1,8 +1,8 @@
 // Steady-state reassembly allocates nothing per fragment: contexts, fragment lists and counters are reused.
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 
 namespace NetStack.Tests.Stack.Network.Fragmentation;

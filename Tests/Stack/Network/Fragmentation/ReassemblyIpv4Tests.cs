@@ -2,8 +2,8 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

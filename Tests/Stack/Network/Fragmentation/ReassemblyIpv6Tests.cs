@@ -2,8 +2,8 @@
 // RFC 7112 (header chain in the first fragment), RFC 4443 §3.3 (time exceeded).
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

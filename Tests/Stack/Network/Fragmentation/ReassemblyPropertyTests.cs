@@ -1,13 +1,13 @@
 // Properties of reassembly: any fragmentation in any order gives the original back; overlapping sets never
 // complete; hostile floods stay within the configured memory and leave nothing behind.
 using System.Buffers.Binary;
+using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
-using FsCheck;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

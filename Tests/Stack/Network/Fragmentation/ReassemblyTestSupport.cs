@@ -2,8 +2,8 @@
 // fragments cut at any 8-byte boundary, plus helpers to feed them to a reassembler.
 using System.Buffers.Binary;
 using NetStack.Buffers;
-using NetStack.Network.Fragmentation;
 using NetStack.Network;
+using NetStack.Network.Fragmentation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
 

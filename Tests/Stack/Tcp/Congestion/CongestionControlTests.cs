@@ -1,5 +1,5 @@
-using NetStack.Tcp.Congestion;
 using NetStack.Tcp;
+using NetStack.Tcp.Congestion;
 
 namespace NetStack.Tests.Stack.Tcp.Congestion;
 
