@@ -2,7 +2,7 @@
 // socket transport: a receive loop copies from the TCP receive queue straight into the input pipe's memory (the
 // one copy on the way in; no StreamPipeReader in between) and a send loop hands the output pipe's segments to TCP
 // (the one copy into the send buffer). Peer FIN completes the input; peer RST completes it with
-// ConnectionResetException; Kestrel completing Transport.Output sends FIN; Abort sends RST (DESIGN §9).
+// ConnectionResetException; Kestrel completing Transport.Output sends FIN; Abort sends RST (ARCHITECTURE.md §9).
 using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;

@@ -1,5 +1,5 @@
 // Layer: ASP.NET Core integration. The Kestrel transport: binds end points on a NetStack stack to TCP listeners
-// (Kestrel's socket transport and in-memory test transport are the models; DESIGN §9).
+// (Kestrel's socket transport and in-memory test transport are the models; ARCHITECTURE.md §9).
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;

@@ -5,7 +5,7 @@ using NetStack.Tcp;
 namespace NetStack.AspNetCore;
 
 /// <summary>Settings of <see cref="NetStackTransportFactory"/>.</summary>
-public sealed class NetStackTransportOptions
+public sealed record NetStackTransportOptions
 {
     /// <summary>
     /// The stack Kestrel listens on for plain <see cref="System.Net.IPEndPoint"/>s. When null the transport binds

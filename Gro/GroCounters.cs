@@ -18,7 +18,7 @@ public enum GroEvent
     Evictions,
 }
 
-/// <summary>Why a held flow was delivered (DESIGN §4: every flush reason is counted).</summary>
+/// <summary>Why a held flow was delivered (ARCHITECTURE.md §4: every flush reason is counted).</summary>
 public enum GroFlushReason
 {
     /// <summary><see cref="TcpGro.Flush"/>: end of the batch.</summary>

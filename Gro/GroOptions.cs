@@ -1,10 +1,10 @@
-// Layer: GRO. Limits of one TcpGro instance (DESIGN §6: every resource has an explicit bound).
+// Layer: GRO. Limits of one TcpGro instance (ARCHITECTURE.md §6: every resource has an explicit bound).
 namespace NetStack.Gro;
 
 /// <summary>Limits and naming of a <see cref="TcpGro"/>.</summary>
-public sealed class GroOptions
+public sealed record GroOptions
 {
-    /// <summary>Largest IP datagram a super-segment may become (DESIGN §4: merged IP length ≤ 65535).</summary>
+    /// <summary>Largest IP datagram a super-segment may become (ARCHITECTURE.md §4: merged IP length ≤ 65535).</summary>
     public const int MaxIpLength = 65535;
 
     /// <summary>

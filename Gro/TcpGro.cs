@@ -1,5 +1,5 @@
 // Layer: GRO. TCP generic receive offload: consecutive segments of a flow become one super-segment with
-// GsoOptions, payload chained by reference (DESIGN §2 step 3, §3, §4).
+// GsoOptions, payload chained by reference (ARCHITECTURE.md §2 step 3, §3, §4).
 using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
@@ -12,7 +12,7 @@ namespace NetStack.Gro;
 
 /// <summary>
 /// Coalesces consecutive TCP segments of a flow (IPv4 and IPv6) into one packet during a batch, following
-/// DESIGN §4 exactly, and delivers everything it holds at <see cref="Flush"/> (no timer on the fast path).
+/// ARCHITECTURE.md §4 exactly, and delivers everything it holds at <see cref="Flush"/> (no timer on the fast path).
 /// <para><b>Merge rules.</b> A segment is appended to the flow's held packet only when: same addresses, ports
 /// and IP version; its sequence number is the held one plus the held payload; same ACK; same data offset and
 /// byte-identical options (timestamps included); control bits equal except PSH and FIN (and CWR, which only
@@ -128,7 +128,7 @@ public sealed partial class TcpGro
         TcpFlags flags = segment.Flags;
         if ((flags & (TcpFlags.Syn | TcpFlags.Rst | TcpFlags.Urg)) != 0 || segment.PayloadLength == 0)
         {
-            // DESIGN §4: SYN and RST pass straight through; URG and empty segments flush the flow and go alone.
+            // ARCHITECTURE.md §4: SYN and RST pass straight through; URG and empty segments flush the flow and go alone.
             GroFlushReason reason = (flags & TcpFlags.Syn) != 0 ? GroFlushReason.Syn
                 : (flags & TcpFlags.Rst) != 0 ? GroFlushReason.Rst
                 : (flags & TcpFlags.Urg) != 0 ? GroFlushReason.Urg
@@ -208,7 +208,7 @@ public sealed partial class TcpGro
         packet.NetworkProtocol = segment.Key.IsV6 ? NetworkProtocol.IPv6 : NetworkProtocol.IPv4;
     }
 
-    /// <summary>Checks every DESIGN §4 condition against the held packet and appends the payload by reference.</summary>
+    /// <summary>Checks every ARCHITECTURE.md §4 condition against the held packet and appends the payload by reference.</summary>
     private bool TryMerge(ref Flow flow, PacketBuffer packet, in TcpSegmentInfo segment, out GroFlushReason reason)
     {
         PacketBuffer held = flow.Held!;
@@ -341,7 +341,7 @@ public sealed partial class TcpGro
         Span<byte> tcp = head[flow.TcpOffset..];
         TcpFlags flags = (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]) & 0x01FF);
         TcpHeader.SetFlags(tcp, flags | flow.LastFlags);
-        TcpHeader.WritePartialChecksum(tcp, pseudo); // CHECKSUM_PARTIAL: DESIGN §4
+        TcpHeader.WritePartialChecksum(tcp, pseudo); // CHECKSUM_PARTIAL: ARCHITECTURE.md §4
         packet.Gso = new GsoOptions
         {
             Type = flow.Key.IsV6 ? GsoType.TcpV6 : GsoType.TcpV4,

@@ -7,7 +7,7 @@ using NetStack.Wire;
 
 namespace NetStack.Gro;
 
-/// <summary>A TCP connection as GRO keys it: IP version, addresses and ports (DESIGN §4 "same flow").</summary>
+/// <summary>A TCP connection as GRO keys it: IP version, addresses and ports (ARCHITECTURE.md §4 "same flow").</summary>
 internal readonly struct FlowKey : IEquatable<FlowKey>
 {
     public readonly UInt128 Source;

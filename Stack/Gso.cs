@@ -2,7 +2,7 @@ namespace NetStack;
 
 /// <summary>
 /// Generic segmentation offload kinds. Values match the Linux <c>virtio_net_hdr.gso_type</c> field so the
-/// TUN layer can copy them straight into the header (DESIGN §4).
+/// TUN layer can copy them straight into the header (ARCHITECTURE.md §4).
 /// </summary>
 public enum GsoType : byte
 {
@@ -17,7 +17,7 @@ public enum GsoType : byte
 }
 
 /// <summary>
-/// Segmentation metadata carried by an outbound super-segment (DESIGN §2, §4). With
+/// Segmentation metadata carried by an outbound super-segment (ARCHITECTURE.md §2, §4). With
 /// <see cref="NeedsChecksum"/> the L4 checksum field at <see cref="ChecksumStart"/> + <see cref="ChecksumOffset"/>
 /// holds the folded pseudo-header sum, not complemented (CHECKSUM_PARTIAL).
 /// </summary>

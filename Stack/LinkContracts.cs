@@ -1,6 +1,6 @@
 // Layer: link-endpoint contracts (gVisor's pkg/tcpip/stack/registration.go is the model). The stack talks
 // to every device through ILinkEndpoint; devices hand inbound packets to the stack through
-// INetworkDispatcher. Nothing here knows about TUN, pcap or GRO (DESIGN §1).
+// INetworkDispatcher. Nothing here knows about TUN, pcap or GRO (ARCHITECTURE.md §1).
 using NetStack.Buffers;
 using NetStack.Wire;
 
@@ -42,7 +42,7 @@ public interface INetworkDispatcher
     /// <summary>
     /// Delivers one network-layer packet. The callee borrows <paramref name="packet"/> for the call: a callee
     /// that keeps it past the return takes its own reference with <see cref="PacketBuffer.AddRef"/>; the caller
-    /// releases its reference afterwards (DESIGN §3).
+    /// releases its reference afterwards (ARCHITECTURE.md §3).
     /// </summary>
     void DeliverNetworkPacket(NetworkProtocol protocol, PacketBuffer packet);
 }

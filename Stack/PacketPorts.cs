@@ -5,7 +5,7 @@ namespace NetStack;
 /// <summary>
 /// Where a wire delivers packets: the inbound side of an endpoint (the channel endpoint's RX validation and
 /// GRO), an impairment stage, a capture, or a test probe. Packets arrive in batches; <see cref="Flush"/> ends a
-/// batch (GRO flushes there, DESIGN §2). Not thread-safe: one wire drives a sink.
+/// batch (GRO flushes there, ARCHITECTURE.md §2). Not thread-safe: one wire drives a sink.
 /// </summary>
 public interface IPacketSink
 {

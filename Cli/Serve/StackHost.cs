@@ -96,11 +96,7 @@ public sealed class StackHost : IAsyncDisposable
             Name = options.Tun,
             LoggerFactory = loggerFactory,
         };
-        if (options.OutboundQueue is int queue)
-        {
-            tun.OutboundQueueCapacity = queue;
-        }
-        return tun;
+        return options.OutboundQueue is int queue ? tun with { OutboundQueueCapacity = queue } : tun;
     }
 
     /// <summary>Builds the stack over an open endpoint (which the host then owns) and starts everything.</summary>

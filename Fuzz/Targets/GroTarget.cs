@@ -1,5 +1,5 @@
 // TCP GRO over a batch of packets: RX validation, then TcpGro, then GSO split of what comes out. GRO and split
-// together must give back exactly the packets that went in (DESIGN §4), flow by flow.
+// together must give back exactly the packets that went in (ARCHITECTURE.md §4), flow by flow.
 using NetStack.Buffers;
 using NetStack.Fuzz.Support;
 using NetStack.Gro;

@@ -1,4 +1,4 @@
-// Software GSO: a packet with input-chosen GsoOptions cut into wire segments. The segments must be what DESIGN §4
+// Software GSO: a packet with input-chosen GsoOptions cut into wire segments. The segments must be what ARCHITECTURE.md §4
 // says (MSS-sized, sequence and ID stepping, fresh checksums, FIN/PSH only last, CWR only first), and GRO must put
 // them back together again.
 using System.Buffers.Binary;

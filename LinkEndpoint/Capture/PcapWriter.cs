@@ -1,5 +1,5 @@
 // Layer: capture. Writes the packets a link carries to a pcap file through SharpPcap (native libpcap) as raw IP:
-// opened with DLT_RAW 12 (LinkLayers.RawLegacy; libpcap refuses 101 for savefiles, DESIGN §9), which libpcap
+// opened with DLT_RAW 12 (LinkLayers.RawLegacy; libpcap refuses 101 for savefiles, ARCHITECTURE.md §9), which libpcap
 // stores as LINKTYPE_RAW 101 in the file header and reports as 12 when read back. Timestamped by the stack's
 // clock. Capturing borrows the packet: the writer takes its own reference, and the packet must not be changed
 // afterwards (a buffer others reference is read-only; change a copy, as the impairment stage does).
@@ -20,7 +20,7 @@ namespace NetStack.Link.Capture;
 /// <remarks>
 /// By default a capture costs the caller one reference count and one enqueue: a single background writer loop
 /// copies the packet out, writes it and releases it, so no lock is held across a copy or I/O on the packet path
-/// (DESIGN §5). When the bounded queue is full the packet is not captured and the drop is counted; the data path
+/// (ARCHITECTURE.md §5). When the bounded queue is full the packet is not captured and the drop is counted; the data path
 /// never waits. <see cref="Dispose"/> writes everything still queued, releases it and closes the file (libpcap
 /// puts the data in the file on close). With <see cref="PcapWriterOptions.Synchronous"/> the record is written
 /// inside <see cref="Write"/> instead, which is deterministic and meant for single-threaded drivers and tests.

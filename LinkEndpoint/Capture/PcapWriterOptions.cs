@@ -1,7 +1,7 @@
 namespace NetStack.Link.Capture;
 
 /// <summary>How a <see cref="PcapWriter"/> behaves.</summary>
-public sealed class PcapWriterOptions
+public sealed record PcapWriterOptions
 {
     /// <summary>Largest snapshot length libpcap accepts for a savefile written through SharpPcap.</summary>
     public const int MaxSnapshotLength = 65536;

@@ -50,7 +50,7 @@ public enum RxDropReason
 }
 
 /// <summary>
-/// RX checksum validation as the channel endpoint does it before GRO and the stack (DESIGN §2): the IPv4
+/// RX checksum validation as the channel endpoint does it before GRO and the stack (ARCHITECTURE.md §2): the IPv4
 /// header and its checksum; TCP and UDP checksums with the pseudo-header; the IPv6 extension chain walked to
 /// find the transport. Fragments are left to reassembly and ICMP to the stack. Packets carry their
 /// headers in the head (as every I/O edge reads them); payload may continue in segments. Link padding past

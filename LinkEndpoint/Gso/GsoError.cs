@@ -8,7 +8,7 @@ public enum GsoError
     None,
     /// <summary>A GSO type other than TCP over IPv4 or IPv6.</summary>
     UnsupportedType,
-    /// <summary>The GSO type does not match the IP version (DESIGN §4).</summary>
+    /// <summary>The GSO type does not match the IP version (ARCHITECTURE.md §4).</summary>
     TypeMismatch,
     /// <summary><see cref="GsoOptions.MaxSegmentSize"/> is zero.</summary>
     ZeroMaxSegmentSize,

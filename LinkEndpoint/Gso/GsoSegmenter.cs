@@ -1,4 +1,4 @@
-// Layer: link endpoints, software GSO (DESIGN §2 outbound step 4, §4): cuts a TCP super-segment into
+// Layer: link endpoints, software GSO (ARCHITECTURE.md §2 outbound step 4, §4): cuts a TCP super-segment into
 // MSS-sized wire segments for a device that cannot segment. Reads payload across the packet's pieces.
 using System.Buffers.Binary;
 using NetStack.Buffers;
@@ -12,8 +12,8 @@ namespace NetStack.Link.Gso;
 /// partial or complete or stale: it is always recomputed). Segment <c>i</c> gets the headers of the packet
 /// with sequence number + i·MSS, IPv4 identification + i, FIN and PSH only on the last segment and CWR only
 /// on the first, the IPv4 total length or IPv6 payload length of the segment, a fresh IPv4 header checksum
-/// and a fresh full TCP checksum (DESIGN §4). The headers are read from the packet itself, never from
-/// <see cref="GsoOptions.HeaderLength"/> (DESIGN §4: do not trust hdr_len). A packet without GSO metadata is
+/// and a fresh full TCP checksum (ARCHITECTURE.md §4). The headers are read from the packet itself, never from
+/// <see cref="GsoOptions.HeaderLength"/> (ARCHITECTURE.md §4: do not trust hdr_len). A packet without GSO metadata is
 /// one segment: itself. Bad input gives <c>false</c> and a <see cref="GsoError"/>, never an exception; the
 /// packet is never modified.
 /// </summary>
@@ -191,7 +191,7 @@ public static class GsoSegmenter
         TcpFlags flags = layout.Flags;
         if (index != layout.Count - 1)
         {
-            flags &= ~(TcpFlags.Fin | TcpFlags.Psh); // DESIGN §4: FIN and PSH only on the last
+            flags &= ~(TcpFlags.Fin | TcpFlags.Psh); // ARCHITECTURE.md §4: FIN and PSH only on the last
         }
         if (index != 0)
         {

@@ -1,6 +1,6 @@
 // Layer: simulated links. Impairments modelled on Linux netem/tbf and smoltcp's fault injector: a seeded
 // decorator over an IPacketSink that loses, duplicates, corrupts, delays, reorders and rate-limits packets,
-// counting every drop per reason and taking its clock from a TimeProvider (DESIGN §5, §7).
+// counting every drop per reason and taking its clock from a TimeProvider (ARCHITECTURE.md §5, §7).
 namespace NetStack.Link.Simulation;
 
 /// <summary>

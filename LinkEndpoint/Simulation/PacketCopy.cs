@@ -17,7 +17,6 @@ internal static class PacketCopy
         copy.NetworkProtocol = packet.NetworkProtocol;
         copy.RxChecksumValidated = packet.RxChecksumValidated;
         copy.Gso = packet.Gso;
-        copy.Hash = packet.Hash;
         copy.SegmentsRepresented = packet.SegmentsRepresented;
         return copy;
     }

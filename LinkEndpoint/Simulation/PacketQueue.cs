@@ -1,5 +1,5 @@
 // Layer: simulated links. In-memory packet plumbing for tests and simulations: a bounded queue that is both a
-// sink and a source, and a link that pumps sources into sinks through optional impairments (DESIGN §5: every
+// sink and a source, and a link that pumps sources into sinks through optional impairments (ARCHITECTURE.md §5: every
 // queue bounded, every drop counted).
 using System.Threading.Channels;
 using NetStack.Buffers;

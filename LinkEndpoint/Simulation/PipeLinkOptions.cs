@@ -15,7 +15,7 @@ public enum PipeLinkGso
 }
 
 /// <summary>How a <see cref="PipeLink"/> behaves.</summary>
-public sealed class PipeLinkOptions
+public sealed record PipeLinkOptions
 {
     /// <summary>Impairments on the A → B direction (null: a perfect wire).</summary>
     public ImpairmentOptions? AToB { get; init; }

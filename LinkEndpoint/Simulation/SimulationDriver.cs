@@ -3,7 +3,7 @@ using NetStack.Simulation;
 namespace NetStack.Link.Simulation;
 
 /// <summary>
-/// The deterministic driver of a simulation (DESIGN §5): pumps every wire until nothing moves, then jumps
+/// The deterministic driver of a simulation (ARCHITECTURE.md §5): pumps every wire until nothing moves, then jumps
 /// the <see cref="ManualClock"/> to the next event (a stack timer or a delayed packet), and so on until a
 /// condition holds. With a seeded impairment and single-threaded application logic, a run replays packet for
 /// packet.

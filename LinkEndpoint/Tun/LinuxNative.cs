@@ -1,4 +1,4 @@
-// Layer: link endpoints, Linux TUN (DESIGN §9). The few libc calls the TUN layer needs, through
+// Layer: link endpoints, Linux TUN (ARCHITECTURE.md §9). The few libc calls the TUN layer needs, through
 // LibraryImport (source-generated, blittable, no marshalling on the hot path). errno comes back through
 // Marshal.GetLastPInvokeError (SetLastError = true).
 using System.Runtime.InteropServices;

@@ -1,4 +1,4 @@
-// Layer: link endpoints, Linux TUN (DESIGN §9). Opening a TUN device, reading its flags back, negotiating
+// Layer: link endpoints, Linux TUN (ARCHITECTURE.md §9). Opening a TUN device, reading its flags back, negotiating
 // offloads step by step, and the interface ioctls (MTU, up). The packet loops live in TunEndpoint.
 using System.Buffers.Binary;
 using System.Text;

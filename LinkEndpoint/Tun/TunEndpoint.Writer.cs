@@ -36,7 +36,7 @@ public sealed partial class TunEndpoint
         _scratch = GC.AllocateArray<byte>(VirtioNetHeader.Length + 65536, pinned: true);
         if (TcpGroOnWrite)
         {
-            // The kernel's GRO rules are the ones TcpGro applies (DESIGN §4); its output packets carry GsoOptions
+            // The kernel's GRO rules are the ones TcpGro applies (ARCHITECTURE.md §4); its output packets carry GsoOptions
             // and a partial checksum, which is what a virtio GSO header describes.
             _writeGro = new TcpGro(new GroOptions { Name = _options.Name + "-write", MaxFlows = 64 }, CollectWritten);
         }

@@ -1,4 +1,4 @@
-// Layer: link endpoints, Linux TUN (DESIGN §2, §4, §9). A TunEndpoint joins a TunDevice to a ChannelEndpoint:
+// Layer: link endpoints, Linux TUN (ARCHITECTURE.md §2, §4, §9). A TunEndpoint joins a TunDevice to a ChannelEndpoint:
 // a reader thread moves packets device → channel (batched reads, virtio header judged, GRO flushed per
 // batch), a writer loop moves them channel → device (batched drains, GRO on write, one writev per packet).
 using System.Diagnostics.Metrics;

@@ -15,82 +15,82 @@ public enum InboundGsoMode
 }
 
 /// <summary>Configuration of a <see cref="TunEndpoint"/>.</summary>
-public sealed class TunEndpointOptions
+public sealed record TunEndpointOptions
 {
     /// <summary>Link MTU the stack sees (set the device's with <see cref="TunDevice.SetMtu"/>).</summary>
-    public int Mtu { get; set; } = 1500;
+    public int Mtu { get; init; } = 1500;
 
     /// <summary>Open the device with IFF_VNET_HDR and negotiate offloads (false: a plain TUN, everything MTU-sized both ways).</summary>
-    public bool Offload { get; set; } = true;
+    public bool Offload { get; init; } = true;
 
     /// <summary>Also ask for USO4/USO6 (Linux ≥ 6.2) once TSO is in force.</summary>
-    public bool Uso { get; set; } = true;
+    public bool Uso { get; init; } = true;
 
     /// <summary>What a super-packet from the kernel becomes.</summary>
-    public InboundGsoMode InboundGso { get; set; } = InboundGsoMode.Deliver;
+    public InboundGsoMode InboundGso { get; init; } = InboundGsoMode.Deliver;
 
     /// <summary>
     /// Take the kernel's NEEDS_CSUM (CHECKSUM_PARTIAL) and DATA_VALID (CHECKSUM_UNNECESSARY) as verified, as Linux's
     /// virtio_net does, when the checksum sits where the transport header is: no pass over the payload on read
     /// (see <see cref="VirtioInbound"/>). False: complete every partial checksum and verify it (two passes).
     /// </summary>
-    public bool TrustKernelChecksums { get; set; } = true;
+    public bool TrustKernelChecksums { get; init; } = true;
 
     /// <summary>Coalesce the stack's outbound TCP segments of a flow into GSO super-packets before writing (needs the virtio header).</summary>
-    public bool TcpGroOnWrite { get; set; } = true;
+    public bool TcpGroOnWrite { get; init; } = true;
 
     /// <summary>Coalesce the stack's outbound UDP datagrams of a flow into USO packets before writing (needs USO negotiated, Linux ≥ 6.2).</summary>
-    public bool UdpGroOnWrite { get; set; } = true;
+    public bool UdpGroOnWrite { get; init; } = true;
 
     /// <summary>At start, write one GRO'd TCP and one USO probe packet and switch TCP and UDP GRO on write off, each on its own, when the kernel rejects it.</summary>
-    public bool ProbeGroOnWrite { get; set; } = true;
+    public bool ProbeGroOnWrite { get; init; } = true;
 
     /// <summary>Most packets read before GRO is flushed and the reader polls again.</summary>
-    public int ReadBatchSize { get; set; } = 64;
+    public int ReadBatchSize { get; init; } = 64;
 
     /// <summary>
     /// Packets the stack queues while the reader thread runs it (ACKs, data the ACKs let out) are written by the
     /// reader at the end of its batch, without waking the writer loop (false: the writer loop writes everything).
     /// </summary>
-    public bool InlineWrites { get; set; } = true;
+    public bool InlineWrites { get; init; } = true;
 
     /// <summary>
     /// ACK filtering on write (RFC 3449 §5.2.1): a pure cumulative ACK superseded by a later one of its connection in
     /// the same write batch is not written (only ACK-only segments without payload or SACK blocks count; duplicate ACKs and
     /// window updates always go out).
     /// </summary>
-    public bool AckFilter { get; set; } = true;
+    public bool AckFilter { get; init; } = true;
 
     /// <summary>Most packets the reader writes at the end of one batch; the writer loop takes the rest.</summary>
-    public int InlineWriteLimit { get; set; } = 256;
+    public int InlineWriteLimit { get; init; } = 256;
 
     /// <summary>Most packets drained from the outbound queue per write batch.</summary>
-    public int WriteBatchSize { get; set; } = 64;
+    public int WriteBatchSize { get; init; } = 64;
 
     /// <summary>Outbound queue bound, in packets (4096: 32 parallel flows at MSS-sized segments still fit a window each).</summary>
-    public int OutboundQueueCapacity { get; set; } = 4096;
+    public int OutboundQueueCapacity { get; init; } = 4096;
 
     /// <summary>Inbound GRO in the channel endpoint.</summary>
-    public bool EnableGro { get; set; } = true;
+    public bool EnableGro { get; init; } = true;
 
     /// <summary>Pool the reader rents from (use the stack's).</summary>
-    public PacketBufferPool Pool { get; set; } = PacketBufferPool.Shared;
+    public PacketBufferPool Pool { get; init; } = PacketBufferPool.Shared;
 
     /// <summary>
     /// Seeded impairment (loss, reordering, …) of packets read from the device before the stack sees them: a test
     /// hook for kernels without netem. Null (the default) costs nothing.
     /// </summary>
-    public ImpairmentOptions? InboundImpairment { get; set; }
+    public ImpairmentOptions? InboundImpairment { get; init; }
 
     /// <summary>Seeded impairment of the stack's packets before they are written to the device (test hook).</summary>
-    public ImpairmentOptions? OutboundImpairment { get; set; }
+    public ImpairmentOptions? OutboundImpairment { get; init; }
 
     /// <summary>Seed of the impairment stages.</summary>
-    public int ImpairmentSeed { get; set; } = 1;
+    public int ImpairmentSeed { get; init; } = 1;
 
     /// <summary>Name used in metric tags and logs.</summary>
-    public string Name { get; set; } = "tun";
+    public string Name { get; init; } = "tun";
 
     /// <summary>Logger for offload negotiation, probes and rare errors.</summary>
-    public ILoggerFactory? LoggerFactory { get; set; }
+    public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -1,5 +1,5 @@
 // Layer: link endpoints, Linux TUN. Judging a virtio_net_hdr read from the kernel against the packet it
-// came with (DESIGN §4): never trust hdr_len, reject a gso_type that does not match the IP version; take a
+// came with (ARCHITECTURE.md §4): never trust hdr_len, reject a gso_type that does not match the IP version; take a
 // partial (NEEDS_CSUM) or verified (DATA_VALID) checksum on the kernel's word when it sits where the transport
 // header is, else complete it so RX validation can judge the packet.
 using System.Buffers.Binary;
@@ -94,7 +94,7 @@ public static class VirtioInbound
         int headerLength = 0;
         if (type is VirtioGsoType.TcpV4 or VirtioGsoType.TcpV6)
         {
-            // DESIGN §4: hdr_len is recomputed from csum_start and the TCP data offset, never taken as given.
+            // ARCHITECTURE.md §4: hdr_len is recomputed from csum_start and the TCP data offset, never taken as given.
             if (header.ChecksumOffset != 16 || head.Length < start + TcpHeader.MinLength)
             {
                 return TunDropReason.BadGsoHeaders;

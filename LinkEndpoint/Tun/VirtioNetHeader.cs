@@ -32,7 +32,7 @@ public enum VirtioGsoType : byte
 
 /// <summary>
 /// The legacy 10-byte <c>virtio_net_hdr</c> that a TUN device opened with <c>IFF_VNET_HDR</c> puts in front
-/// of every packet, both ways (DESIGN §4). Fields are in host byte order (little-endian on every platform
+/// of every packet, both ways (ARCHITECTURE.md §4). Fields are in host byte order (little-endian on every platform
 /// .NET runs Linux TUN on; the device is not switched with TUNSETVNETBE). This is the repr: the fields as
 /// read, with no judgement of their consistency with the packet (see <see cref="VirtioInbound"/>).
 /// </summary>
@@ -103,7 +103,7 @@ public struct VirtioNetHeader : IEquatable<VirtioNetHeader>
     /// <summary>
     /// The header for an outbound packet with <paramref name="gso"/>: NEEDS_CSUM with the checksum location
     /// when the checksum is partial, the GSO type, MSS and header length when it is a super-segment, all zero
-    /// otherwise (every field initialised, DESIGN §4).
+    /// otherwise (every field initialised, ARCHITECTURE.md §4).
     /// </summary>
     public static VirtioNetHeader FromGso(in GsoOptions gso)
     {

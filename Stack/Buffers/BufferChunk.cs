@@ -20,8 +20,6 @@ internal sealed class BufferChunk
         Array = GC.AllocateUninitializedArray<byte>(size, pinned: true);
     }
 
-    internal int RefCount => Volatile.Read(ref _refCount);
-
     /// <summary>Called by the pool when the chunk is handed out: count starts at one.</summary>
     internal void Activate() => Volatile.Write(ref _refCount, 1);
 

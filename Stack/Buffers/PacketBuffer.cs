@@ -7,7 +7,7 @@ namespace NetStack.Buffers;
 /// One packet: a head segment in a pooled chunk, with headroom in front for pushing headers, followed by
 /// zero or more payload segments held by reference (so GRO coalescing and scatter-gather writes never copy
 /// payload), plus per-packet metadata. Reference-counted: <see cref="AddRef"/> for every extra owner,
-/// <see cref="Release"/> once per owner; the last release returns all memory to the pool (DESIGN §3).
+/// <see cref="Release"/> once per owner; the last release returns all memory to the pool (ARCHITECTURE.md §3).
 /// Data operations are single-owner (not thread-safe); reference counting is thread-safe.
 /// </summary>
 public sealed class PacketBuffer : IDisposable
@@ -42,9 +42,6 @@ public sealed class PacketBuffer : IDisposable
 
     /// <summary>Segmentation metadata of an outbound super-segment, or of an inbound GRO-coalesced packet.</summary>
     public GsoOptions Gso;
-
-    /// <summary>Flow hash (e.g. for queue selection); zero when not computed.</summary>
-    public uint Hash { get; set; }
 
     /// <summary>How many wire segments this packet stands for (1, or more after GRO coalescing).</summary>
     public int SegmentsRepresented { get; set; }
@@ -394,7 +391,6 @@ public sealed class PacketBuffer : IDisposable
         NetworkProtocol = NetworkProtocol.None;
         RxChecksumValidated = false;
         Gso = default;
-        Hash = 0;
         SegmentsRepresented = 1;
         Volatile.Write(ref _refCount, 1);
     }

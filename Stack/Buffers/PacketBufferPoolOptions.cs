@@ -1,7 +1,7 @@
 namespace NetStack.Buffers;
 
 /// <summary>Sizes and limits of a <see cref="PacketBufferPool"/>.</summary>
-public sealed class PacketBufferPoolOptions
+public sealed record PacketBufferPoolOptions
 {
     /// <summary>
     /// Chunk sizes, ascending. A rental takes the smallest class that fits headroom + capacity. The defaults

@@ -1,6 +1,6 @@
 namespace NetStack.Network;
 
-/// <summary>Why the network layer dropped an inbound or outbound packet. Every drop is counted (DESIGN §6).</summary>
+/// <summary>Why the network layer dropped an inbound or outbound packet. Every drop is counted (ARCHITECTURE.md §6).</summary>
 public enum IpDropReason
 {
     /// <summary>Not dropped.</summary>
@@ -31,8 +31,6 @@ public enum IpDropReason
     UnknownProtocol,
     /// <summary>A fragment was dropped by reassembly (the reassembler counts the precise reason).</summary>
     Fragment,
-    /// <summary>The transport header was malformed (counted in detail by the transport).</summary>
-    TransportMalformed,
     /// <summary>Outbound: no route to the destination.</summary>
     NoRoute,
     /// <summary>Outbound: no usable source address (and spoofing off).</summary>

@@ -37,7 +37,7 @@ public readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress D
 /// <summary>
 /// A userspace TCP/IP stack instance: create NICs over link endpoints, give them addresses, and open
 /// transport endpoints. Time comes from <see cref="NetworkStackOptions.TimeProvider"/>, so a manual clock
-/// drives it deterministically (DESIGN §5).
+/// drives it deterministically (ARCHITECTURE.md §5).
 /// </summary>
 public sealed partial class NetworkStack : IDisposable
 {
@@ -211,7 +211,7 @@ public sealed partial class NetworkStack : IDisposable
 
     /// <summary>
     /// Bytes the network and transport layers read from the head: the IP header, extension headers and the
-    /// transport header must be contiguous there (DESIGN §3).
+    /// transport header must be contiguous there (ARCHITECTURE.md §3).
     /// </summary>
     internal const int HeaderPullUpLength = 256;
 

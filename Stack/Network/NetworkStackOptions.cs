@@ -5,8 +5,8 @@ using NetStack.Tcp;
 
 namespace NetStack.Network;
 
-/// <summary>Configuration of a <see cref="NetworkStack"/>. Every limit is explicit (DESIGN §6).</summary>
-public sealed class NetworkStackOptions
+/// <summary>Configuration of a <see cref="NetworkStack"/>. Every limit is explicit (ARCHITECTURE.md §6).</summary>
+public sealed record NetworkStackOptions
 {
     /// <summary>The clock for every timer (a manual clock makes simulations deterministic).</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

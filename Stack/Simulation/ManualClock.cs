@@ -1,4 +1,4 @@
-// Layer: simulation. A clock that only moves when told, so a seeded simulation replays bit for bit (DESIGN §5).
+// Layer: simulation. A clock that only moves when told, so a seeded simulation replays bit for bit (ARCHITECTURE.md §5).
 namespace NetStack.Simulation;
 
 /// <summary>

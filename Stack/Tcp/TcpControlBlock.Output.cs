@@ -32,7 +32,7 @@ internal sealed partial class TcpControlBlock
         {
             return;
         }
-        // The segmentation decision, once per send opportunity (DESIGN §2 outbound step 2): one MSS, or with GSO
+        // The segmentation decision, once per send opportunity (ARCHITECTURE.md §2 outbound step 2): one MSS, or with GSO
         // the most whole segments a 64 KiB super-segment holds.
         int mss = CurrentMss;
         int maxChunk = MaxSuperSegmentPayload(mss);
@@ -262,7 +262,7 @@ internal sealed partial class TcpControlBlock
     /// <summary>
     /// Builds one segment with payload from the send buffer (by reference) and queues it for the link. Payload
     /// over <paramref name="segmentSize"/> makes a GSO super-segment: <see cref="GsoOptions"/> with that MSS and
-    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL, DESIGN §2 step 2, §4).
+    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL, ARCHITECTURE.md §2 step 2, §4).
     /// </summary>
     private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length, int segmentSize = int.MaxValue)
     {

@@ -1,4 +1,4 @@
-// Layer: transport (TCP). Protocol-wide and per-connection settings; every limit explicit (DESIGN §6).
+// Layer: transport (TCP). Protocol-wide and per-connection settings; every limit explicit (ARCHITECTURE.md §6).
 using NetStack.Tcp.Congestion;
 namespace NetStack.Tcp;
 

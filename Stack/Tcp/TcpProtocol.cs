@@ -82,14 +82,6 @@ public sealed class TcpProtocol : ITransportProtocol
 
     internal uint TimestampOffset(in TcpFourTuple tuple) => _isn.TimestampOffset(tuple);
 
-    internal uint NextRandom()
-    {
-        lock (_randomLock)
-        {
-            return (uint)_random.NextInt64(0, 1L << 32);
-        }
-    }
-
     /// <summary>Opens a connection to <paramref name="remote"/> (RFC 9293 §3.10.1); fails with <see cref="SocketException"/>.</summary>
     public async Task<TcpConnection> ConnectAsync(IPEndPoint remote, TcpConnectionOptions? options = null, IPEndPoint? local = null, CancellationToken cancellationToken = default)
     {

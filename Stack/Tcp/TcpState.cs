@@ -6,8 +6,6 @@ public enum TcpState
 {
     /// <summary>No connection.</summary>
     Closed,
-    /// <summary>Waiting for a connection request (listeners only).</summary>
-    Listen,
     /// <summary>SYN sent, waiting for the matching SYN.</summary>
     SynSent,
     /// <summary>SYN received and answered, waiting for the ACK of our SYN.</summary>
@@ -28,7 +26,7 @@ public enum TcpState
     TimeWait,
 }
 
-/// <summary>Why TCP dropped an inbound segment (counted per reason, DESIGN §7).</summary>
+/// <summary>Why TCP dropped an inbound segment (counted per reason, ARCHITECTURE.md §7).</summary>
 public enum TcpDropReason
 {
     /// <summary>Shorter than a TCP header, or the data offset is inconsistent.</summary>

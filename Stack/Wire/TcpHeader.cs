@@ -135,7 +135,7 @@ public readonly ref struct TcpHeader
     }
 
     /// <summary>
-    /// Stores the folded pseudo-header sum, not complemented, for CHECKSUM_PARTIAL (DESIGN §4): whoever
+    /// Stores the folded pseudo-header sum, not complemented, for CHECKSUM_PARTIAL (ARCHITECTURE.md §4): whoever
     /// completes the checksum sums from the TCP header to the end and stores the complement.
     /// </summary>
     public static void WritePartialChecksum(Span<byte> header, uint pseudoHeaderSum) =>

@@ -119,7 +119,7 @@ public readonly ref struct UdpHeader
     }
 
     /// <summary>
-    /// Stores the folded pseudo-header sum, not complemented, for CHECKSUM_PARTIAL (DESIGN §4).
+    /// Stores the folded pseudo-header sum, not complemented, for CHECKSUM_PARTIAL (ARCHITECTURE.md §4).
     /// </summary>
     public static void WritePartialChecksum(Span<byte> header, uint pseudoHeaderSum) =>
         SetChecksum(header, InternetChecksum.Fold(pseudoHeaderSum));

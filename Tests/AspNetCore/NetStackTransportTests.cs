@@ -12,7 +12,7 @@ using NetStack.Tcp;
 namespace NetStack.Tests.AspNetCore;
 
 /// <summary>
-/// The Kestrel transport's contract without Kestrel (DESIGN §9): binding and selection, accept until unbound,
+/// The Kestrel transport's contract without Kestrel (ARCHITECTURE.md §9): binding and selection, accept until unbound,
 /// peer FIN and RST on Transport.Input, FIN when Transport.Output completes, RST on Abort, ConnectionClosed.
 /// </summary>
 public class NetStackTransportTests

@@ -1,4 +1,4 @@
-// DESIGN §4 as properties: GRO then GSO split is the identity (per flow, byte for byte), and GRO never merges
+// ARCHITECTURE.md §4 as properties: GRO then GSO split is the identity (per flow, byte for byte), and GRO never merges
 // segments that differ in a field the rules forbid. Every run checks that no buffer leaked.
 using FsCheck;
 using FsCheck.Fluent;

@@ -1,4 +1,4 @@
-// One-field changes of a mergeable second segment that DESIGN §4 forbids merging, with the flush each causes.
+// One-field changes of a mergeable second segment that ARCHITECTURE.md §4 forbids merging, with the flush each causes.
 using NetStack.Gro;
 using NetStack.Testing.Packets;
 using NetStack.Wire;

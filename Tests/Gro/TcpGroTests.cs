@@ -1,4 +1,4 @@
-// Unit tests with exact packets for every DESIGN §4 merge / no-merge rule and every flush reason, IPv4 and IPv6.
+// Unit tests with exact packets for every ARCHITECTURE.md §4 merge / no-merge rule and every flush reason, IPv4 and IPv6.
 using System.Buffers.Binary;
 using System.Diagnostics.Metrics;
 using NetStack.Buffers;

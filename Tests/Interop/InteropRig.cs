@@ -88,8 +88,7 @@ internal sealed class InteropRig : IAsyncDisposable
             TunEndpointOptions tunOptions = StackHost.TunOptions(options, null);
             if (useFallback)
             {
-                tunOptions.InboundImpairment = fallback;
-                tunOptions.OutboundImpairment = fallback;
+                tunOptions = tunOptions with { InboundImpairment = fallback, OutboundImpairment = fallback };
             }
             var tun = new TunEndpoint(device, tunOptions);
             return new InteropRig(ns, StackHost.Start(tun, options), impairment);

@@ -26,7 +26,7 @@ namespace NetStack.Network.Fragmentation;
 /// <see cref="ReassemblyDropReason.Evicted"/>): a flood then costs the oldest, probably stale, datagrams rather
 /// than blocking every new one until the flood times out. Time comes only from the <see cref="TimeProvider"/>:
 /// the driver calls <see cref="ExpireDue()"/>, and every <see cref="Process"/> expires what is due first.</para>
-/// <para>Not thread-safe: one driver calls it (DESIGN §5). No input bytes make it throw.</para>
+/// <para>Not thread-safe: one driver calls it (ARCHITECTURE.md §5). No input bytes make it throw.</para>
 /// </summary>
 public sealed partial class FragmentReassembler : IDisposable
 {

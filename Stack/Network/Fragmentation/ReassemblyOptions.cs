@@ -1,13 +1,13 @@
 // Layer: network. IP fragment reassembly (RFC 791 §3.2, RFC 8200 §4.5) and IPv4 fragmentation on output.
 // Reassembly holds fragments by reference and builds the datagram without copying payload; every limit
-// (memory, datagrams, fragments, time) is an option, and every drop is counted by reason (DESIGN §6).
+// (memory, datagrams, fragments, time) is an option, and every drop is counted by reason (ARCHITECTURE.md §6).
 namespace NetStack.Network.Fragmentation;
 
 /// <summary>
 /// Limits of a <see cref="FragmentReassembler"/>. Nothing the reassembler holds grows past these: memory held
 /// by fragments, datagrams in flight, fragments per datagram, keys remembered after an overlap, and time.
 /// </summary>
-public sealed class ReassemblyOptions
+public sealed record ReassemblyOptions
 {
     /// <summary>
     /// Most bytes held across all datagrams, counted as the pooled memory the held fragments pin (the sizes of

@@ -1,4 +1,4 @@
-// Software GSO split (DESIGN §4): exact segments, checksums verified by our views and by PacketDotNet, bad input refused.
+// Software GSO split (ARCHITECTURE.md §4): exact segments, checksums verified by our views and by PacketDotNet, bad input refused.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;

@@ -5,7 +5,7 @@ using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Tun;
 
-/// <summary>DESIGN §4: a virtio header read from the kernel is judged against the packet it came with.</summary>
+/// <summary>ARCHITECTURE.md §4: a virtio header read from the kernel is judged against the packet it came with.</summary>
 public class VirtioInboundTests
 {
     private static readonly VirtioNetHeader Tso4 = new()

@@ -237,7 +237,6 @@ public class PacketBufferTests
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "meta");
         var p = pool.Rent(10);
         p.RxChecksumValidated = true;
-        p.Hash = 42;
         p.NetworkProtocol = NetStack.Wire.NetworkProtocol.IPv6;
         p.Gso = new GsoOptions { Type = GsoType.TcpV6, MaxSegmentSize = 1440 };
         p.SegmentsRepresented = 9;
@@ -245,7 +244,6 @@ public class PacketBufferTests
         var q = pool.Rent(10);
         Assert.Same(p, q); // recycled object
         Assert.False(q.RxChecksumValidated);
-        Assert.Equal(0u, q.Hash);
         Assert.Equal(NetStack.Wire.NetworkProtocol.None, q.NetworkProtocol);
         Assert.Equal(default, q.Gso);
         Assert.Equal(1, q.SegmentsRepresented);

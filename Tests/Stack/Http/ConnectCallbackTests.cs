@@ -9,7 +9,7 @@ using NetStack.Tests.Support;
 namespace NetStack.Tests.Stack.Http;
 
 /// <summary>
-/// What SocketsHttpHandler needs from the stream its ConnectCallback returns (DESIGN §9), checked on TcpConnection:
+/// What SocketsHttpHandler needs from the stream its ConnectCallback returns (ARCHITECTURE.md §9), checked on TcpConnection:
 /// a zero-byte read waits for data, one read and one write at once, Dispose completes a pending read, a reset is
 /// IOException(SocketException(ConnectionReset)); and the callback's own errors (names, refusal, cancellation).
 /// </summary>

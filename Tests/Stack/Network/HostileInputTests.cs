@@ -1,5 +1,5 @@
 // Hostile input at the stack level: fragment floods, tiny fragments and endless IPv6 extension-header chains
-// stay within the configured bounds, are counted, and leave nothing behind (DESIGN §6).
+// stay within the configured bounds, are counted, and leave nothing behind (ARCHITECTURE.md §6).
 using System.Diagnostics;
 using System.Net;
 using NetStack.Icmp;

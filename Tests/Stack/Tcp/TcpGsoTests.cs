@@ -10,7 +10,7 @@ using NetStack.Wire;
 namespace NetStack.Tests.Stack.Tcp;
 
 /// <summary>
-/// TCP over a GSO link (DESIGN §2 outbound step 2, §4): super-segments out with GsoOptions and a partial
+/// TCP over a GSO link (ARCHITECTURE.md §2 outbound step 2, §4): super-segments out with GsoOptions and a partial
 /// checksum, equal byte for byte to what TCP sends without GSO once split; coalesced segments in, ACKed as the
 /// wire segments they stand for.
 /// </summary>
