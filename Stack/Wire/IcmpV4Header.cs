@@ -14,9 +14,24 @@ namespace NetStack.Wire;
 public readonly ref struct IcmpV4Header
 {
     /// <summary>Length of the ICMPv4 header (type, code, checksum and the four type-specific bytes).</summary>
-    public const int HeaderLength = 8;
+    public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
+    /// <summary>Offset of the type.</summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset;
+    /// <summary>Offset of the code.</summary>
+    public const int CodeOffset = IcmpHeaderLayout.CodeOffset;
     /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = 2;
+    public const int ChecksumOffset = IcmpHeaderLayout.ChecksumOffset;
+    /// <summary>Offset of the four type-specific bytes.</summary>
+    public const int RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset;
+    /// <summary>Offset of the echo identifier (echo request and reply).</summary>
+    public const int IdentifierOffset = 4;
+    /// <summary>Offset of the echo sequence number (echo request and reply).</summary>
+    public const int SequenceNumberOffset = 6;
+    /// <summary>Offset of the next-hop MTU of a fragmentation-needed message (RFC 1191 §4).</summary>
+    public const int NextHopMtuOffset = 6;
+    /// <summary>Offset of the pointer of a parameter problem (RFC 792).</summary>
+    public const int PointerOffset = 4;
+
     /// <summary>
     /// Largest IPv4 datagram an ICMP error should fill, invoking packet included (RFC 1812 §4.3.2.3: as much
     /// of the original datagram as fits without exceeding 576 bytes).
@@ -45,28 +60,28 @@ public readonly ref struct IcmpV4Header
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV4Type"/> does not name).</summary>
-    public IcmpV4Type Type => (IcmpV4Type)_message[0];
+    public IcmpV4Type Type => (IcmpV4Type)_message[TypeOffset];
 
     /// <summary>Message code.</summary>
-    public byte Code => _message[1];
+    public byte Code => _message[CodeOffset];
 
     /// <summary>Checksum field as on the wire.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_message[ChecksumOffset..]);
 
     /// <summary>The four type-specific bytes after the checksum, as one big-endian word.</summary>
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[4..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[RestOfHeaderOffset..]);
 
     /// <summary>Echo identifier (bytes 4–5; echo request and reply).</summary>
-    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[4..]);
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[IdentifierOffset..]);
 
     /// <summary>Echo sequence number (bytes 6–7; echo request and reply).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[SequenceNumberOffset..]);
 
     /// <summary>Next-hop MTU (bytes 6–7) of a fragmentation-needed message (RFC 1191 §4); 0 from old routers.</summary>
-    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_message[NextHopMtuOffset..]);
 
     /// <summary>Pointer to the offending octet of a parameter problem (byte 4, RFC 792).</summary>
-    public byte Pointer => _message[4];
+    public byte Pointer => _message[PointerOffset];
 
     /// <summary>
     /// The bytes after the header: echo data, or for an error the invoking packet's IP header and at least
@@ -81,8 +96,7 @@ public readonly ref struct IcmpV4Header
     public bool VerifyChecksum() => VerifyChecksum(_message);
 
     /// <summary>True when the checksum of <paramref name="message"/> (header and payload) verifies.</summary>
-    public static bool VerifyChecksum(ReadOnlySpan<byte> message) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(message)) == 0xFFFF;
+    public static bool VerifyChecksum(ReadOnlySpan<byte> message) => TransportChecksum.Verifies(InternetChecksum.Sum(message));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
     public static void WriteChecksum(Span<byte> message)

@@ -14,9 +14,20 @@ namespace NetStack.Wire;
 public readonly ref struct IcmpV6Header
 {
     /// <summary>Length of the ICMPv6 header (type, code, checksum and the four type-specific bytes).</summary>
-    public const int HeaderLength = 8;
+    public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
+    /// <summary>Offset of the type.</summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset;
+    /// <summary>Offset of the code.</summary>
+    public const int CodeOffset = IcmpHeaderLayout.CodeOffset;
     /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = 2;
+    public const int ChecksumOffset = IcmpHeaderLayout.ChecksumOffset;
+    /// <summary>Offset of the four type-specific bytes.</summary>
+    public const int RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset;
+    /// <summary>Offset of the echo identifier (echo request and reply).</summary>
+    public const int IdentifierOffset = 4;
+    /// <summary>Offset of the echo sequence number (echo request and reply).</summary>
+    public const int SequenceNumberOffset = 6;
+
     /// <summary>
     /// Largest IPv6 packet an ICMPv6 error may fill, invoking packet included: the minimum IPv6 MTU
     /// (RFC 4443 §2.4 (c)).
@@ -45,25 +56,25 @@ public readonly ref struct IcmpV6Header
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV6Type"/> does not name).</summary>
-    public IcmpV6Type Type => (IcmpV6Type)_message[0];
+    public IcmpV6Type Type => (IcmpV6Type)_message[TypeOffset];
 
     /// <summary>Message code.</summary>
-    public byte Code => _message[1];
+    public byte Code => _message[CodeOffset];
 
     /// <summary>Checksum field as on the wire.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_message[ChecksumOffset..]);
 
     /// <summary>True for error messages (type below 128, RFC 4443 §2.1).</summary>
-    public bool IsError => _message[0] < 128;
+    public bool IsError => _message[TypeOffset] < 128;
 
     /// <summary>The four type-specific bytes after the checksum, as one big-endian word.</summary>
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[4..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[RestOfHeaderOffset..]);
 
     /// <summary>Echo identifier (bytes 4–5, RFC 4443 §4).</summary>
-    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[4..]);
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[IdentifierOffset..]);
 
     /// <summary>Echo sequence number (bytes 6–7, RFC 4443 §4).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[SequenceNumberOffset..]);
 
     /// <summary>MTU of a packet-too-big message (RFC 4443 §3.2).</summary>
     public uint Mtu => RestOfHeader;
@@ -88,7 +99,7 @@ public readonly ref struct IcmpV6Header
     /// (<see cref="InternetChecksum.PseudoHeaderSumV6"/> with next header 58 and the message length).
     /// </summary>
     public static bool VerifyChecksum(ReadOnlySpan<byte> message, uint pseudoHeaderSum) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(message, pseudoHeaderSum)) == 0xFFFF;
+        TransportChecksum.Verifies(InternetChecksum.Sum(message, pseudoHeaderSum));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
     public static void WriteChecksum(Span<byte> message, uint pseudoHeaderSum)

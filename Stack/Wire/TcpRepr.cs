@@ -124,15 +124,15 @@ public record struct TcpRepr
     {
         int length = BufferLength;
         Span<byte> header = buffer[..length];
-        BinaryPrimitives.WriteUInt16BigEndian(header, SourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], DestinationPort);
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], SequenceNumber);
-        BinaryPrimitives.WriteUInt32BigEndian(header[8..], AcknowledgmentNumber);
-        ushort offsetAndFlags = (ushort)(((length / 4) << 12) | ((ushort)Flags & 0x01FF));
-        BinaryPrimitives.WriteUInt16BigEndian(header[12..], offsetAndFlags);
-        BinaryPrimitives.WriteUInt16BigEndian(header[14..], WindowSize);
-        BinaryPrimitives.WriteUInt16BigEndian(header[16..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[18..], UrgentPointer);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.SourcePortOffset..], SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.DestinationPortOffset..], DestinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(header[TcpHeader.SequenceOffset..], SequenceNumber);
+        BinaryPrimitives.WriteUInt32BigEndian(header[TcpHeader.AcknowledgmentOffset..], AcknowledgmentNumber);
+        ushort offsetAndFlags = (ushort)(((length / 4) << 12) | ((ushort)Flags & TcpHeader.FlagsMask));
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.DataOffsetAndFlagsOffset..], offsetAndFlags);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.WindowOffset..], WindowSize);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.ChecksumOffset..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.UrgentPointerOffset..], UrgentPointer);
 
         Span<byte> o = header[TcpHeader.MinLength..];
         int p = 0;

@@ -1,5 +1,6 @@
 // UDP header representation (RFC 768) and its emitter.
 using System.Buffers.Binary;
+using NetStack.Checksums;
 
 namespace NetStack.Wire;
 
@@ -31,7 +32,7 @@ public record struct UdpRepr
     /// </summary>
     public static bool TryParse(in UdpHeader header, NetworkProtocol network, out UdpRepr repr, out WireError error)
     {
-        if (network == NetworkProtocol.IPv6 && header.Checksum == 0)
+        if (header.Checksum == 0 && TransportChecksum.UdpZeroChecksum(network) == TransportChecksumStatus.ZeroOverIpv6)
         {
             repr = default;
             error = WireError.BadField;
@@ -57,8 +58,8 @@ public record struct UdpRepr
     public readonly void Emit(Span<byte> buffer)
     {
         Span<byte> header = buffer[..UdpHeader.HeaderLength];
-        BinaryPrimitives.WriteUInt16BigEndian(header, SourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.SourcePortOffset..], SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.DestinationPortOffset..], DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.LengthOffset..], (ushort)(UdpHeader.HeaderLength + PayloadLength));
         BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.ChecksumOffset..], 0);
     }
