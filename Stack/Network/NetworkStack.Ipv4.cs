@@ -12,40 +12,31 @@ public sealed partial class NetworkStack
     /// <summary>IPv4 input (RFC 791 §3.2, RFC 1122 §3.2.1). The packet is borrowed.</summary>
     private void DeliverIpv4(Nic nic, PacketBuffer packet)
     {
-        ReadOnlySpan<byte> head = packet.Head;
-        if (head.Length < Ipv4Header.MinLength)
+        if (!Ipv4Header.TryCreate(packet.Head, packet.Length, out Ipv4Header ip, out _))
         {
             Drops.Increment(IpDropReason.Ipv4BadHeader);
             return;
         }
-        int headerLength = (head[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
-        if (headerLength < Ipv4Header.MinLength || headerLength > head.Length || totalLength < headerLength || totalLength > packet.Length)
-        {
-            Drops.Increment(IpDropReason.Ipv4BadHeader);
-            return;
-        }
-        ReadOnlySpan<byte> header = head[..headerLength];
         // The header checksum is verified unless the link validated it (the channel endpoint checks every IPv4 header).
-        if ((nic.Link.Capabilities & LinkCapabilities.RxChecksumOffload) == 0 && !packet.RxChecksumValidated && !Ipv4Header.VerifyChecksum(header))
+        if ((nic.Link.Capabilities & LinkCapabilities.RxChecksumOffload) == 0 && !packet.RxChecksumValidated && !ip.VerifyChecksum())
         {
             Drops.Increment(IpDropReason.Ipv4BadChecksum);
             return;
         }
         // RFC 1122 §3.2.1.8: options are parsed (and ignored) safely; malformed ones drop the packet.
-        if (headerLength > Ipv4Header.MinLength && !Ipv4OptionReader.Validate(header[Ipv4Header.MinLength..], out _))
+        if (ip.HeaderLength > Ipv4Header.MinLength && !ip.ValidateOptions(out _))
         {
             Drops.Increment(IpDropReason.Ipv4BadOptions);
             return;
         }
-        byte ttl = header[Ipv4Header.TimeToLiveOffset];
+        byte ttl = ip.TimeToLive;
         if (ttl == 0)
         {
             Drops.Increment(IpDropReason.ZeroTtl);
             return;
         }
-        var source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.SourceOffset..]));
-        var destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.DestinationOffset..]));
+        var source = NetAddress.FromV4(ip.Source);
+        var destination = NetAddress.FromV4(ip.Destination);
         // RFC 1122 §3.2.1.3: a host silently discards a datagram whose source is broadcast, multicast or
         // (off a loopback link) 127/8; 0.0.0.0 is only valid while a host learns its address.
         if (source.IsMulticast || source.IsLimitedBroadcast || nic.IsBroadcast(source) || source.IsUnspecified
@@ -59,29 +50,31 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.NotForUs); // broadcast and multicast reception are not supported
             return;
         }
-        if (totalLength < packet.Length)
+        IpLayout layout = IpLayout.Of(ip);
+        byte trafficClass = ip.DifferentiatedServices;
+        if (layout.Length < packet.Length)
         {
-            packet.TrimTo(totalLength); // link padding (before reassembly too: an ICMP error quotes the fragment)
+            packet.TrimTo(layout.Length); // link padding (before reassembly too: an ICMP error quotes the fragment)
         }
-        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]);
-        if ((flags & 0x3FFF) != 0)
+        if (layout.IsFragment)
         {
             Reassemble(nic, packet); // RFC 791: MF set or a non-zero offset
             return;
         }
-        var info = new IpPacketInfo
-        {
-            Nic = nic,
-            Source = source,
-            Destination = destination,
-            Protocol = (IpProtocol)header[Ipv4Header.ProtocolOffset],
-            TransportOffset = headerLength,
-            TransportLength = totalLength - headerLength,
-            TimeToLive = ttl,
-            TrafficClass = header[1],
-        };
-        DeliverTransport(info, packet, pointerToProtocol: Ipv4Header.ProtocolOffset);
+        DeliverTransport(Info(nic, source, destination, layout, ttl, trafficClass), packet, layout.ProtocolFieldOffset);
     }
+
+    private static IpPacketInfo Info(Nic nic, NetAddress source, NetAddress destination, in IpLayout layout, byte timeToLive, byte trafficClass) => new()
+    {
+        Nic = nic,
+        Source = source,
+        Destination = destination,
+        Protocol = layout.Protocol,
+        TransportOffset = layout.TransportOffset,
+        TransportLength = layout.TransportLength,
+        TimeToLive = timeToLive,
+        TrafficClass = trafficClass,
+    };
 
     /// <summary>Hands a packet to ICMP or a registered transport; unknown protocols get an ICMP error where the RFC asks.</summary>
     private void DeliverTransport(in IpPacketInfo info, PacketBuffer packet, int pointerToProtocol)

@@ -32,12 +32,13 @@ public readonly struct IpLayout
     private readonly ushort _protocolField;
     private readonly ushort _fragmentOffset;
     private readonly ushort _fragmentHeaderOffset;
+    private readonly ushort _fragmentNamedAt;
     private readonly byte _protocol;
     private readonly byte _flags;
     private readonly bool _isV6;
 
     private IpLayout(bool isV6, int headerLength, int length, IpProtocol protocol, int transportOffset, int protocolField,
-        byte flags, int fragmentOffset, uint identification, int fragmentHeaderOffset)
+        byte flags, int fragmentOffset, uint identification, int fragmentHeaderOffset, int fragmentNamedAt = 0)
     {
         _isV6 = isV6;
         _headerLength = (ushort)headerLength;
@@ -49,6 +50,7 @@ public readonly struct IpLayout
         _fragmentOffset = (ushort)fragmentOffset;
         _identification = identification;
         _fragmentHeaderOffset = (ushort)fragmentHeaderOffset;
+        _fragmentNamedAt = (ushort)fragmentNamedAt;
     }
 
     /// <summary>IPv4 or IPv6 (<see cref="NetworkProtocol.None"/> for a default value).</summary>
@@ -103,6 +105,12 @@ public readonly struct IpLayout
 
     /// <summary>IPv6: where the Fragment header starts (the length of the unfragmentable part), or -1.</summary>
     public int FragmentHeaderOffset => _fragmentHeaderOffset == 0 ? -1 : _fragmentHeaderOffset;
+
+    /// <summary>
+    /// IPv6: where the next-header field naming the Fragment header lives (the fixed header's or the last
+    /// unfragmentable extension header's; reassembly rewrites it to the fragment header's next header, RFC 8200 §4.5), or -1.
+    /// </summary>
+    public int FragmentHeaderNamedAt => _fragmentHeaderOffset == 0 ? -1 : _fragmentNamedAt;
 
     /// <summary>IPv4: the identification field; IPv6: the Fragment header's identification (0 without one).</summary>
     public uint Identification => _identification;
@@ -203,7 +211,7 @@ public readonly struct IpLayout
                 Ipv6FragmentHeader.TryCreate(header.Bytes, out Ipv6FragmentHeader fragment, out _);
                 flags |= (byte)(FragmentFlag | (fragment.MoreFragments ? MoreFragmentsFlag : 0));
                 layout = new IpLayout(true, Ipv6Header.Length, length, fragment.NextHeader, at + Ipv6FragmentHeader.Length, at,
-                    flags, fragment.FragmentOffset, fragment.Identification, at);
+                    flags, fragment.FragmentOffset, fragment.Identification, at, protocolField);
                 error = WireError.None;
                 return true;
             }
