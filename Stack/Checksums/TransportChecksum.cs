@@ -21,7 +21,7 @@ public enum TransportChecksumStatus
     /// <summary>The UDP header is cut short or its length field is below 8 or past the IP payload (RFC 768).</summary>
     Malformed,
     /// <summary>
-    /// Not checked here: a fragment (the checksum covers the whole datagram), a protocol without a checksum this
+    /// Not checked here: a fragment (the checksum covers the whole datagram; an atomic one is checked), a protocol without a checksum this
     /// method knows (ICMPv4 over IPv6 and the reverse too), or a range past the packet.
     /// </summary>
     NotCovered,
@@ -39,14 +39,14 @@ public static class TransportChecksum
     public static TransportChecksumStatus Verify(PacketBuffer packet, in IpLayout layout)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        return layout.HasTransportHeader && !layout.IsFragment
+        return HoldsWholeTransport(layout)
             ? Verify(packet, packet.Head, packet.Length, layout.IsV6, layout.Protocol, layout.TransportOffset, layout.TransportLength)
             : TransportChecksumStatus.NotCovered;
     }
 
     /// <summary>Verifies the checksum of the transport message <paramref name="layout"/> locates in the flat <paramref name="packet"/>.</summary>
     public static TransportChecksumStatus Verify(ReadOnlySpan<byte> packet, in IpLayout layout) =>
-        layout.HasTransportHeader && !layout.IsFragment
+        HoldsWholeTransport(layout)
             ? Verify(null, packet, packet.Length, layout.IsV6, layout.Protocol, layout.TransportOffset, layout.TransportLength)
             : TransportChecksumStatus.NotCovered;
 
@@ -85,6 +85,9 @@ public static class TransportChecksum
     /// <summary>What a UDP checksum field of 0 means over <paramref name="network"/>: none sent (IPv4, RFC 768) or not allowed (IPv6, RFC 8200 §8.1).</summary>
     public static TransportChecksumStatus UdpZeroChecksum(NetworkProtocol network) =>
         network == NetworkProtocol.IPv6 ? TransportChecksumStatus.ZeroOverIpv6 : TransportChecksumStatus.Absent;
+
+    // Not a fragment, or an atomic IPv6 one (RFC 6946): the transport message is all there.
+    private static bool HoldsWholeTransport(in IpLayout layout) => layout.FragmentOffset == 0 && !layout.MoreFragments;
 
     private static TransportChecksumStatus Verify(PacketBuffer? packet, ReadOnlySpan<byte> head, int packetLength, bool isV6,
         IpProtocol protocol, int offset, int length)

@@ -225,9 +225,13 @@ public readonly ref struct Ipv4Header
     public static void RecomputeChecksum(Span<byte> packet)
     {
         Span<byte> header = packet[..GetHeaderLength(packet)];
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], InternetChecksum.Compute(header));
+        SetChecksum(header, 0);
+        SetChecksum(header, InternetChecksum.Compute(header));
     }
+
+    /// <summary>Overwrites the header checksum field (an incremental update, RFC 1624).</summary>
+    public static void SetChecksum(Span<byte> packet, ushort checksum) =>
+        BinaryPrimitives.WriteUInt16BigEndian(packet[ChecksumOffset..], checksum);
 
     /// <summary>Overwrites the total-length field (GRO merge, GSO split, fragmentation); checksum left to the caller.</summary>
     public static void SetTotalLength(Span<byte> packet, ushort totalLength) =>

@@ -12,6 +12,16 @@ public readonly ref struct TcpOption
 {
     /// <summary>The largest shift count a receiver uses (RFC 7323 §2.3).</summary>
     public const byte MaxWindowScale = 14;
+    /// <summary>Length of an MSS option: kind, length, 16-bit MSS (RFC 9293 §3.2).</summary>
+    public const int MaxSegmentSizeLength = 4;
+    /// <summary>Length of a window-scale option: kind, length, shift count (RFC 7323 §2.2).</summary>
+    public const int WindowScaleLength = 3;
+    /// <summary>Length of a SACK-permitted option: kind, length (RFC 2018 §2).</summary>
+    public const int SackPermittedLength = 2;
+    /// <summary>Length of a timestamps option: kind, length, TSval, TSecr (RFC 7323 §3.2).</summary>
+    public const int TimestampsLength = 10;
+    /// <summary>Length of one SACK block: left and right edge (RFC 2018 §3); the option is kind, length and 1–4 blocks.</summary>
+    public const int SackBlockLength = 8;
 
     private readonly ReadOnlySpan<byte> _data;
 
@@ -40,7 +50,7 @@ public readonly ref struct TcpOption
     public byte WindowScale => Math.Min(WindowScaleRaw, MaxWindowScale);
 
     /// <summary>Number of blocks in a <see cref="TcpOptionKind.Sack"/> option (1..4).</summary>
-    public int SackBlockCount => Kind == TcpOptionKind.Sack ? _data.Length / 8 : 0;
+    public int SackBlockCount => Kind == TcpOptionKind.Sack ? _data.Length / SackBlockLength : 0;
 
     /// <summary>Block <paramref name="index"/> of a SACK option (0 ≤ index &lt; <see cref="SackBlockCount"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The index is outside 0..SackBlockCount-1.</exception>
