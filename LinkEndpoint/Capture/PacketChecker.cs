@@ -217,7 +217,7 @@ internal static class PacketChecker
                 return; // RFC 791 §3.2: later fragments carry no transport header
             }
         }
-        Transport(ip.Packet, layout, layout.IsFragment, report);
+        Transport(ip.Packet, NetworkProtocol.IPv4, layout.Protocol, layout.TransportOffset, layout.TransportLength, layout.IsFragment, report);
     }
 
     private static void Ipv6(ReadOnlySpan<byte> packet, bool snapped, PacketReport report)
@@ -228,9 +228,11 @@ internal static class PacketChecker
             report.Fail("ipv6", snapped && error is WireError.Truncated or WireError.BadTotalLength ? "snapped" : Name(error));
             return;
         }
-        // The extension headers by name, as far as the locator walks them (to the first Fragment header: the
-        // fragmentable part is read after reassembly, RFC 8200 §4.5).
+        // A dissector names every extension header: it walks on past a first fragment's Fragment header (the
+        // locator stops there, RFC 8200 §4.5) and stops after a later fragment's.
         var walker = new Ipv6ExtensionWalker(ip);
+        bool routing = false;
+        bool fragment = false;
         while (walker.MoveNext())
         {
             Ipv6ExtensionHeader header = walker.Current;
@@ -243,33 +245,35 @@ internal static class PacketChecker
                 IpProtocol.Ah => "ah",
                 _ => $"extension_{(byte)header.Type}",
             });
+            routing |= header.Type == IpProtocol.Ipv6Route;
+            if (header.Type == IpProtocol.Ipv6Fragment && Ipv6FragmentHeader.TryCreate(header.Bytes, out Ipv6FragmentHeader f, out _))
+            {
+                fragment |= !f.IsAtomic;
+                if (f.FragmentOffset != 0)
+                {
+                    return; // nothing after a later fragment's header can be read
+                }
+            }
             if (header.Type is IpProtocol.HopByHop or IpProtocol.Ipv6DestinationOptions && !Ipv6OptionsHeader.TryCreate(header.Bytes, out _, out WireError optionError))
             {
                 report.Fail(report.Layers[^1], Name(optionError));
             }
-            if (header.Type == IpProtocol.Ipv6Fragment)
-            {
-                break;
-            }
         }
-        if (!IpLayout.TryLocate(ip, out IpLayout layout, out WireError chainError))
+        if (walker.Error != WireError.None)
         {
-            report.Fail("ipv6", chainError == WireError.Truncated && snapped ? "snapped" : Name(chainError));
+            report.Fail("ipv6", walker.Error == WireError.Truncated && snapped ? "snapped" : Name(walker.Error));
             return;
         }
-        if (!layout.HasTransportHeader)
-        {
-            return; // nothing after a later fragment's header can be read
-        }
+        int offset = Ipv6Header.Length + walker.Offset;
         // RFC 8200 §8.1: with a routing header the pseudo-header takes the final destination; not resolved here.
-        Transport(ip.Packet, layout, layout.MoreFragments || layout.HasRoutingHeader, report);
+        Transport(ip.Packet, NetworkProtocol.IPv6, walker.NextHeader, offset, ip.Packet.Length - offset, fragment || routing, report);
     }
 
-    private static void Transport(ReadOnlySpan<byte> ipPacket, in IpLayout layout, bool unverifiable, PacketReport report)
+    private static void Transport(ReadOnlySpan<byte> ipPacket, NetworkProtocol network, IpProtocol protocol, int offset, int length, bool unverifiable,
+        PacketReport report)
     {
-        ReadOnlySpan<byte> transport = ipPacket.Slice(layout.TransportOffset, layout.TransportLength);
-        NetworkProtocol network = layout.Version;
-        switch (layout.Protocol)
+        ReadOnlySpan<byte> transport = ipPacket.Slice(offset, length);
+        switch (protocol)
         {
             case IpProtocol.Tcp:
                 report.Layers.Add("tcp");
@@ -278,7 +282,7 @@ internal static class PacketChecker
                     report.Fail("tcp", Name(error));
                     return;
                 }
-                report.Checksums.Add(("tcp", Verdict(ipPacket, layout, unverifiable)));
+                report.Checksums.Add(("tcp", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 if (!TcpRepr.TryParse(tcp, out _, out WireError optionError))
                 {
                     report.Fail("tcp", Name(optionError));
@@ -300,7 +304,7 @@ internal static class PacketChecker
                 // A zero checksum is judged even in a fragment: it says no checksum was sent (RFC 768, RFC 8200 §8.1).
                 ChecksumVerdict verdict = unverifiable && udp.Checksum == 0
                     ? Verdict(TransportChecksum.UdpZeroChecksum(network))
-                    : Verdict(ipPacket, layout, unverifiable);
+                    : Verdict(ipPacket, network, protocol, offset, length, unverifiable);
                 if (verdict == ChecksumVerdict.ZeroOverIpv6)
                 {
                     report.Fail("udp", "zero_checksum_over_ipv6");
@@ -314,7 +318,7 @@ internal static class PacketChecker
                     report.Fail("icmp", Name(icmpError));
                     return;
                 }
-                report.Checksums.Add(("icmp", Verdict(ipPacket, layout, unverifiable)));
+                report.Checksums.Add(("icmp", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 break;
             case IpProtocol.IcmpV6 when network == NetworkProtocol.IPv6:
                 report.Layers.Add("icmpv6");
@@ -323,18 +327,18 @@ internal static class PacketChecker
                     report.Fail("icmpv6", Name(icmp6Error));
                     return;
                 }
-                report.Checksums.Add(("icmpv6", Verdict(ipPacket, layout, unverifiable)));
+                report.Checksums.Add(("icmpv6", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 break;
             case IpProtocol.Ipv6NoNext:
                 break;
             default:
-                report.Layers.Add($"protocol_{(byte)layout.Protocol}");
+                report.Layers.Add($"protocol_{(byte)protocol}");
                 break;
         }
     }
 
-    private static ChecksumVerdict Verdict(ReadOnlySpan<byte> ipPacket, in IpLayout layout, bool unverifiable) =>
-        unverifiable ? ChecksumVerdict.Unverified : Verdict(TransportChecksum.Verify(ipPacket, layout));
+    private static ChecksumVerdict Verdict(ReadOnlySpan<byte> ipPacket, NetworkProtocol network, IpProtocol protocol, int offset, int length, bool unverifiable) =>
+        unverifiable ? ChecksumVerdict.Unverified : Verdict(TransportChecksum.Verify(ipPacket, network, protocol, offset, length));
 
     private static ChecksumVerdict Verdict(TransportChecksumStatus status) => status switch
     {

@@ -62,6 +62,13 @@ public static class TransportChecksum
     }
 
     /// <summary>
+    /// Verifies the checksum of the <paramref name="protocol"/> message of <paramref name="transportLength"/> bytes at
+    /// <paramref name="transportOffset"/> of the flat <paramref name="packet"/>, an IP packet of <paramref name="version"/>.
+    /// </summary>
+    public static TransportChecksumStatus Verify(ReadOnlySpan<byte> packet, NetworkProtocol version, IpProtocol protocol, int transportOffset, int transportLength) =>
+        Verify(null, packet, packet.Length, version == NetworkProtocol.IPv6, protocol, transportOffset, transportLength);
+
+    /// <summary>
     /// The pseudo-header sum for an upper-layer message of <paramref name="upperLayerLength"/> bytes in the IP packet
     /// whose header starts <paramref name="ipHeader"/> (the version nibble picks RFC 9293 §3.1 / RFC 768 for IPv4 or
     /// RFC 8200 §8.1 for IPv6). The header must be whole: 20 or 40 bytes at least.
