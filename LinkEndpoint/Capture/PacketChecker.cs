@@ -1,4 +1,4 @@
-// Layer: CLI, capture inspection. Dissects one captured frame with NetStack's own wire views: link header (raw IP,
+// Layer: link endpoints, capture inspection. Dissects one captured frame with NetStack's own wire views: link header (raw IP,
 // Ethernet with VLAN tags, Linux cooked v1/v2, BSD loopback), IPv4 (options) or IPv6 (extension chain), TCP
 // (options), UDP, ICMPv4/ICMPv6; records the layers, the first error and each checksum verdict. Never throws.
 using System.Buffers.Binary;

@@ -1,3 +1,5 @@
+// Layer: link endpoints, channel. RX checksum validation before GRO and the stack: the IP header (located with
+// IpLayout), the IPv4 header checksum and the TCP/UDP checksum (TransportChecksum); link padding trimmed.
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Wire;

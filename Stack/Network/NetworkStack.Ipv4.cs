@@ -1,3 +1,4 @@
+// Layer: network. IPv4 input (RFC 791, RFC 1122 §3.2.1), hand-off to the transports, IPv4 output and fragmentation.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;

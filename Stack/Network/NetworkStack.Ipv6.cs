@@ -1,3 +1,5 @@
+// Layer: network. IPv6 input with its extension headers acted on in order (RFC 8200 §4), IPv6 output and
+// source fragmentation (RFC 8200 §4.5).
 using NetStack.Buffers;
 using NetStack.Icmp;
 using NetStack.Wire;

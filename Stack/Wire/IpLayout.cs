@@ -155,13 +155,6 @@ public readonly struct IpLayout
         return false;
     }
 
-    /// <summary>
-    /// The layout of an ICMP error's quote (RFC 792, RFC 4443 §2.4 (c)): the start of a packet whose length
-    /// fields describe more than was quoted, so they are not held to the quote's length.
-    /// </summary>
-    public static bool TryLocateQuoted(ReadOnlySpan<byte> quote, out IpLayout layout, out WireError error) =>
-        TryLocate(quote, int.MaxValue, out layout, out error);
-
     /// <summary>The layout of an IPv4 packet whose header a view has accepted (nothing more to check).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static IpLayout Of(in Ipv4Header ip)

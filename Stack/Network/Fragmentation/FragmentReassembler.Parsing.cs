@@ -1,3 +1,5 @@
+// Layer: network, reassembly. What one fragment says about itself: its key, offset and data, read through the IP
+// views, their reprs and IpLayout (RFC 791 §3.2, RFC 8200 §4.5, RFC 7112 §5 for the first fragment's chain).
 using NetStack.Buffers;
 using NetStack.Wire;
 

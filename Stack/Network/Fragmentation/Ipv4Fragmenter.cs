@@ -1,3 +1,4 @@
+// Layer: network, fragmentation. Splits an IPv4 packet larger than the MTU into fragments (RFC 791 §3.2).
 using NetStack.Buffers;
 using NetStack.Wire;
 
