@@ -43,18 +43,8 @@ public struct VirtioNetHeader : IEquatable<VirtioNetHeader>
     /// <summary>Size on the wire.</summary>
     public const int Length = 10;
 
-    /// <summary>Offset of flags.</summary>
-    public const int FlagsOffset = 0;
-    /// <summary>Offset of gso_type.</summary>
-    public const int GsoTypeOffset = 1;
-    /// <summary>Offset of hdr_len (16 bits, host order).</summary>
-    public const int HeaderLengthOffset = 2;
-    /// <summary>Offset of gso_size (16 bits, host order).</summary>
-    public const int GsoSizeOffset = 4;
-    /// <summary>Offset of csum_start (16 bits, host order).</summary>
-    public const int ChecksumStartOffset = 6;
-    /// <summary>Offset of csum_offset (16 bits, host order).</summary>
-    public const int ChecksumOffsetOffset = 8;
+    /// <summary>The offset table (linux/virtio_net.h): flags, gso_type, then hdr_len, gso_size, csum_start, csum_offset (16 bits each, host order).</summary>
+    public const int FlagsOffset = 0, GsoTypeOffset = 1, HeaderLengthOffset = 2, GsoSizeOffset = 4, ChecksumStartOffset = 6, ChecksumOffsetOffset = 8;
 
     /// <summary>The ECN bit of gso_type (VIRTIO_NET_HDR_GSO_ECN).</summary>
     public const byte GsoEcn = 0x80;

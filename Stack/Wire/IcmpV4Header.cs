@@ -15,22 +15,13 @@ public readonly ref struct IcmpV4Header
 {
     /// <summary>Length of the ICMPv4 header (type, code, checksum and the four type-specific bytes).</summary>
     public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
-    /// <summary>Offset of the type.</summary>
-    public const int TypeOffset = IcmpHeaderLayout.TypeOffset;
-    /// <summary>Offset of the code.</summary>
-    public const int CodeOffset = IcmpHeaderLayout.CodeOffset;
-    /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = IcmpHeaderLayout.ChecksumOffset;
-    /// <summary>Offset of the four type-specific bytes.</summary>
-    public const int RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset;
-    /// <summary>Offset of the echo identifier (echo request and reply).</summary>
-    public const int IdentifierOffset = 4;
-    /// <summary>Offset of the echo sequence number (echo request and reply).</summary>
-    public const int SequenceNumberOffset = 6;
-    /// <summary>Offset of the next-hop MTU of a fragmentation-needed message (RFC 1191 §4).</summary>
-    public const int NextHopMtuOffset = 6;
-    /// <summary>Offset of the pointer of a parameter problem (RFC 792).</summary>
-    public const int PointerOffset = 4;
+
+    /// <summary>
+    /// The offset table (the layout ICMPv4 and ICMPv6 share, RFC 792, RFC 4443 §2.1): type, code, checksum, the four
+    /// type-specific bytes, and the echo identifier and sequence number within them. <c>NextHopMtuOffset</c> (fragmentation needed, RFC 1191 §4) and <c>PointerOffset</c> (parameter problem) are within the four type-specific bytes.
+    /// </summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset, CodeOffset = IcmpHeaderLayout.CodeOffset, ChecksumOffset = IcmpHeaderLayout.ChecksumOffset,
+        RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset, IdentifierOffset = 4, SequenceNumberOffset = 6, NextHopMtuOffset = 6, PointerOffset = 4;
 
     /// <summary>
     /// Largest IPv4 datagram an ICMP error should fill, invoking packet included (RFC 1812 §4.3.2.3: as much
@@ -48,15 +39,8 @@ public readonly ref struct IcmpV4Header
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out IcmpV4Header header, out WireError error)
     {
-        if (buffer.Length < HeaderLength)
-        {
-            header = default;
-            error = WireError.Truncated;
-            return false;
-        }
-        header = new IcmpV4Header(buffer);
-        error = WireError.None;
-        return true;
+        header = IcmpHeaderLayout.HoldsHeader(buffer, out error) ? new IcmpV4Header(buffer) : default;
+        return error == WireError.None;
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV4Type"/> does not name).</summary>
@@ -99,23 +83,14 @@ public readonly ref struct IcmpV4Header
     public static bool VerifyChecksum(ReadOnlySpan<byte> message) => TransportChecksum.Verifies(InternetChecksum.Sum(message));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
-    public static void WriteChecksum(Span<byte> message)
-    {
-        SetChecksum(message, 0);
-        SetChecksum(message, InternetChecksum.Compute(message));
-    }
+    public static void WriteChecksum(Span<byte> message) => IcmpHeaderLayout.WriteChecksum(message, 0);
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
     /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload.
     /// </summary>
-    public static void WriteChecksum(Span<byte> header, uint payloadSum)
-    {
-        SetChecksum(header, 0);
-        SetChecksum(header, InternetChecksum.Compute(header[..HeaderLength], payloadSum));
-    }
+    public static void WriteChecksum(Span<byte> header, uint payloadSum) => IcmpHeaderLayout.WriteChecksum(header, 0, payloadSum);
 
     /// <summary>Overwrites the checksum field.</summary>
-    public static void SetChecksum(Span<byte> header, ushort checksum) =>
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], checksum);
+    public static void SetChecksum(Span<byte> header, ushort checksum) => IcmpHeaderLayout.SetChecksum(header, checksum);
 }

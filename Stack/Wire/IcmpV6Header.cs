@@ -15,18 +15,13 @@ public readonly ref struct IcmpV6Header
 {
     /// <summary>Length of the ICMPv6 header (type, code, checksum and the four type-specific bytes).</summary>
     public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
-    /// <summary>Offset of the type.</summary>
-    public const int TypeOffset = IcmpHeaderLayout.TypeOffset;
-    /// <summary>Offset of the code.</summary>
-    public const int CodeOffset = IcmpHeaderLayout.CodeOffset;
-    /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = IcmpHeaderLayout.ChecksumOffset;
-    /// <summary>Offset of the four type-specific bytes.</summary>
-    public const int RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset;
-    /// <summary>Offset of the echo identifier (echo request and reply).</summary>
-    public const int IdentifierOffset = 4;
-    /// <summary>Offset of the echo sequence number (echo request and reply).</summary>
-    public const int SequenceNumberOffset = 6;
+
+    /// <summary>
+    /// The offset table (the layout ICMPv4 and ICMPv6 share, RFC 792, RFC 4443 §2.1): type, code, checksum, the four
+    /// type-specific bytes, and the echo identifier and sequence number within them.
+    /// </summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset, CodeOffset = IcmpHeaderLayout.CodeOffset, ChecksumOffset = IcmpHeaderLayout.ChecksumOffset,
+        RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset, IdentifierOffset = 4, SequenceNumberOffset = 6;
 
     /// <summary>
     /// Largest IPv6 packet an ICMPv6 error may fill, invoking packet included: the minimum IPv6 MTU
@@ -44,15 +39,8 @@ public readonly ref struct IcmpV6Header
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out IcmpV6Header header, out WireError error)
     {
-        if (buffer.Length < HeaderLength)
-        {
-            header = default;
-            error = WireError.Truncated;
-            return false;
-        }
-        header = new IcmpV6Header(buffer);
-        error = WireError.None;
-        return true;
+        header = IcmpHeaderLayout.HoldsHeader(buffer, out error) ? new IcmpV6Header(buffer) : default;
+        return error == WireError.None;
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV6Type"/> does not name).</summary>
@@ -102,23 +90,15 @@ public readonly ref struct IcmpV6Header
         TransportChecksum.Verifies(InternetChecksum.Sum(message, pseudoHeaderSum));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
-    public static void WriteChecksum(Span<byte> message, uint pseudoHeaderSum)
-    {
-        SetChecksum(message, 0);
-        SetChecksum(message, InternetChecksum.Compute(message, pseudoHeaderSum));
-    }
+    public static void WriteChecksum(Span<byte> message, uint pseudoHeaderSum) => IcmpHeaderLayout.WriteChecksum(message, pseudoHeaderSum);
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
     /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload.
     /// </summary>
-    public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum)
-    {
-        SetChecksum(header, 0);
-        SetChecksum(header, InternetChecksum.Compute(header[..HeaderLength], InternetChecksum.Add(pseudoHeaderSum, payloadSum)));
-    }
+    public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum) =>
+        IcmpHeaderLayout.WriteChecksum(header, pseudoHeaderSum, payloadSum);
 
     /// <summary>Overwrites the checksum field.</summary>
-    public static void SetChecksum(Span<byte> header, ushort checksum) =>
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], checksum);
+    public static void SetChecksum(Span<byte> header, ushort checksum) => IcmpHeaderLayout.SetChecksum(header, checksum);
 }

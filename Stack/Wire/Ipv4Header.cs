@@ -16,47 +16,26 @@ namespace NetStack.Wire;
 /// </summary>
 public readonly ref struct Ipv4Header
 {
-    /// <summary>Length of the fixed header (IHL 5).</summary>
-    public const int MinLength = 20;
-    /// <summary>Longest header: IHL 15 (RFC 791 §3.1).</summary>
-    public const int MaxLength = 60;
-    /// <summary>Longest option area (<see cref="MaxLength"/> − <see cref="MinLength"/>).</summary>
-    public const int MaxOptionsLength = MaxLength - MinLength;
-    /// <summary>Offset of the version (high nibble) and IHL (low nibble) byte.</summary>
-    public const int VersionAndIhlOffset = 0;
-    /// <summary>Offset of the DS field (DSCP and ECN, the former type of service).</summary>
-    public const int DifferentiatedServicesOffset = 1;
-    /// <summary>Offset of the total-length field.</summary>
-    public const int TotalLengthOffset = 2;
-    /// <summary>Offset of the identification field.</summary>
-    public const int IdentificationOffset = 4;
-    /// <summary>Offset of the flags and fragment-offset word.</summary>
-    public const int FragmentOffsetField = 6;
-    /// <summary>Offset of the TTL field.</summary>
-    public const int TimeToLiveOffset = 8;
-    /// <summary>Offset of the protocol field.</summary>
-    public const int ProtocolOffset = 9;
-    /// <summary>Offset of the header checksum field.</summary>
-    public const int ChecksumOffset = 10;
-    /// <summary>Offset of the source address.</summary>
-    public const int SourceOffset = 12;
-    /// <summary>Offset of the destination address.</summary>
-    public const int DestinationOffset = 16;
+    /// <summary>Lengths: the fixed header (IHL 5), the longest header (IHL 15), the longest option area (RFC 791 §3.1).</summary>
+    public const int MinLength = 20, MaxLength = 60, MaxOptionsLength = MaxLength - MinLength;
+
+    /// <summary>
+    /// The offset table (RFC 791 §3.1): where each field starts. The view, its setters, <see cref="Ipv4Repr.Emit"/>
+    /// and every other reader of IPv4 headers use these. <c>FragmentOffsetField</c> is the 16-bit flags and
+    /// fragment-offset word.
+    /// </summary>
+    public const int VersionAndIhlOffset = 0, DifferentiatedServicesOffset = 1, TotalLengthOffset = 2, IdentificationOffset = 4,
+        FragmentOffsetField = 6, TimeToLiveOffset = 8, ProtocolOffset = 9, ChecksumOffset = 10, SourceOffset = 12, DestinationOffset = 16;
+
     /// <summary>Largest fragment offset in bytes (13 bits of 8-byte units).</summary>
     public const int MaxFragmentOffset = 0x1FFF * 8;
 
-    /// <summary>The reserved flag in the flags and fragment-offset word.</summary>
-    public const ushort ReservedFlagBit = 0x8000;
-    /// <summary>The don't-fragment flag (DF) in the flags and fragment-offset word.</summary>
-    public const ushort DontFragmentBit = 0x4000;
-    /// <summary>The more-fragments flag (MF) in the flags and fragment-offset word.</summary>
-    public const ushort MoreFragmentsBit = 0x2000;
-    /// <summary>The fragment offset (8-byte units) in the flags and fragment-offset word.</summary>
-    public const ushort FragmentOffsetMask = 0x1FFF;
-    /// <summary>MF and the fragment offset: a packet with any of these bits set is a fragment (RFC 791 §3.2).</summary>
-    public const ushort FragmentBits = MoreFragmentsBit | FragmentOffsetMask;
-    /// <summary>The first byte of a header without options: version 4, IHL 5.</summary>
-    public const byte VersionAndIhlWithoutOptions = 0x45;
+    /// <summary>
+    /// The bits of the flags and fragment-offset word: reserved, DF, MF, the offset in 8-byte units, and
+    /// <c>FragmentBits</c> (MF and offset: any set makes a fragment, RFC 791 §3.2).
+    /// </summary>
+    public const ushort ReservedFlagBit = 0x8000, DontFragmentBit = 0x4000, MoreFragmentsBit = 0x2000, FragmentOffsetMask = 0x1FFF,
+        FragmentBits = MoreFragmentsBit | FragmentOffsetMask;
 
     private readonly ReadOnlySpan<byte> _packet;
 

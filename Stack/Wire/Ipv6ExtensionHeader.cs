@@ -8,12 +8,12 @@ namespace NetStack.Wire;
 /// </summary>
 public readonly ref struct Ipv6ExtensionHeader
 {
-    /// <summary>Offset of the next-header field, the first byte of every extension header (RFC 8200 §4).</summary>
-    public const int NextHeaderOffset = 0;
-    /// <summary>Offset of the length field (Hdr Ext Len) of the headers that have one: 8-octet units not counting the first 8.</summary>
-    public const int LengthOffset = 1;
-    /// <summary>Bytes every length-prefixed extension header starts with: next header and length.</summary>
-    public const int PrefixLength = 2;
+    /// <summary>
+    /// The offset table every extension header starts with (RFC 8200 §4): next header, then (all but the Fragment
+    /// header) the length (Hdr Ext Len: 8-octet units not counting the first 8; AH: 4-octet units minus 2); the
+    /// two make <c>PrefixLength</c>.
+    /// </summary>
+    public const int NextHeaderOffset = 0, LengthOffset = 1, PrefixLength = 2;
 
     internal Ipv6ExtensionHeader(IpProtocol type, int offset, ReadOnlySpan<byte> bytes)
     {

@@ -14,20 +14,17 @@ public readonly ref struct Ipv6FragmentHeader
     public const int Length = 8;
     /// <summary>Largest fragment offset in bytes (13 bits of 8-byte units).</summary>
     public const int MaxFragmentOffset = 0x1FFF * 8;
-    /// <summary>Offset of the next-header field.</summary>
-    public const int NextHeaderOffset = Ipv6ExtensionHeader.NextHeaderOffset;
-    /// <summary>Offset of the reserved octet.</summary>
-    public const int ReservedOffset = 1;
-    /// <summary>Offset of the 16-bit word holding the fragment offset, two reserved bits and the M flag.</summary>
-    public const int FragmentOffsetField = 2;
-    /// <summary>Offset of the identification.</summary>
-    public const int IdentificationOffset = 4;
-    /// <summary>The fragment offset in the offset word: already a byte count (8-octet units shifted left by 3).</summary>
-    public const ushort FragmentOffsetMask = 0xFFF8;
-    /// <summary>The two reserved bits of the offset word.</summary>
-    public const ushort ReservedBitsMask = 0x0006;
-    /// <summary>The M flag in the offset word.</summary>
-    public const ushort MoreFragmentsBit = 0x0001;
+    /// <summary>
+    /// The offset table (RFC 8200 §4.5), shared by the view, its setter and <see cref="Ipv6FragmentRepr.Emit"/>:
+    /// next header, the reserved octet, the 16-bit word of offset, two reserved bits and M, the identification.
+    /// </summary>
+    public const int NextHeaderOffset = Ipv6ExtensionHeader.NextHeaderOffset, ReservedOffset = 1, FragmentOffsetField = 2, IdentificationOffset = 4;
+
+    /// <summary>
+    /// The bits of the offset word: the fragment offset (already a byte count: 8-octet units shifted left by 3), the
+    /// two reserved bits, the M flag.
+    /// </summary>
+    public const ushort FragmentOffsetMask = 0xFFF8, ReservedBitsMask = 0x0006, MoreFragmentsBit = 0x0001;
 
     private readonly ReadOnlySpan<byte> _header;
 

@@ -15,18 +15,14 @@ public readonly ref struct Ipv6Header
 {
     /// <summary>Length of the fixed header (RFC 8200 §3).</summary>
     public const int Length = 40;
-    /// <summary>Offset of the first word: version (4 bits), traffic class (8 bits), flow label (20 bits).</summary>
-    public const int VersionOffset = 0;
-    /// <summary>Offset of the payload-length field.</summary>
-    public const int PayloadLengthOffset = 4;
-    /// <summary>Offset of the next-header field.</summary>
-    public const int NextHeaderOffset = 6;
-    /// <summary>Offset of the hop-limit field.</summary>
-    public const int HopLimitOffset = 7;
-    /// <summary>Offset of the source address.</summary>
-    public const int SourceOffset = 8;
-    /// <summary>Offset of the destination address.</summary>
-    public const int DestinationOffset = 24;
+
+    /// <summary>
+    /// The offset table (RFC 8200 §3): where each field starts, shared by the view, its setters and
+    /// <see cref="Ipv6Repr.Emit"/>. <c>VersionOffset</c> is the first 32-bit word: version (4 bits), traffic class
+    /// (8 bits) and flow label (20 bits, <c>FlowLabelMask</c>).
+    /// </summary>
+    public const int VersionOffset = 0, PayloadLengthOffset = 4, NextHeaderOffset = 6, HopLimitOffset = 7, SourceOffset = 8, DestinationOffset = 24;
+
     /// <summary>The flow label in the first word.</summary>
     public const uint FlowLabelMask = 0x000F_FFFF;
 

@@ -11,12 +11,8 @@ public readonly ref struct Ipv6RoutingHeader
 {
     /// <summary>Shortest header: 8 bytes (length field 0).</summary>
     public const int MinLength = 8;
-    /// <summary>Offset of the routing type.</summary>
-    public const int RoutingTypeOffset = 2;
-    /// <summary>Offset of the segments-left field.</summary>
-    public const int SegmentsLeftOffset = 3;
-    /// <summary>Offset of the type-specific data.</summary>
-    public const int DataOffset = 4;
+    /// <summary>The offset table after the next-header and length octets (RFC 8200 §4.4): routing type, segments left, type-specific data.</summary>
+    public const int RoutingTypeOffset = 2, SegmentsLeftOffset = 3, DataOffset = 4;
 
     private readonly ReadOnlySpan<byte> _header;
 

@@ -15,26 +15,18 @@ namespace NetStack.Wire;
 /// </summary>
 public readonly ref struct TcpHeader
 {
-    /// <summary>Length of the fixed header (data offset 5).</summary>
-    public const int MinLength = 20;
-    /// <summary>Longest header: data offset 15 (RFC 9293 §3.1).</summary>
-    public const int MaxLength = 60;
-    /// <summary>Offset of the source port.</summary>
-    public const int SourcePortOffset = 0;
-    /// <summary>Offset of the destination port.</summary>
-    public const int DestinationPortOffset = 2;
-    /// <summary>Offset of the sequence number.</summary>
-    public const int SequenceOffset = 4;
-    /// <summary>Offset of the acknowledgment number.</summary>
-    public const int AcknowledgmentOffset = 8;
-    /// <summary>Offset of the 16-bit word holding the data offset (high 4 bits), 3 reserved bits and the 9 control bits.</summary>
-    public const int DataOffsetAndFlagsOffset = 12;
-    /// <summary>Offset of the window field.</summary>
-    public const int WindowOffset = 14;
-    /// <summary>Offset of the checksum field within the header (virtio <c>csum_offset</c>).</summary>
-    public const int ChecksumOffset = 16;
-    /// <summary>Offset of the urgent pointer.</summary>
-    public const int UrgentPointerOffset = 18;
+    /// <summary>Lengths: the fixed header (data offset 5) and the longest header (data offset 15, RFC 9293 §3.1).</summary>
+    public const int MinLength = 20, MaxLength = 60;
+
+    /// <summary>
+    /// The offset table (RFC 9293 §3.1): where each field starts, shared by the view, its setters,
+    /// <see cref="TcpRepr.Emit"/> and every other reader of TCP headers. <c>DataOffsetAndFlagsOffset</c> is the 16-bit
+    /// word of the data offset (4 bits), 3 reserved bits and the 9 control bits; <c>ChecksumOffset</c> is virtio's
+    /// <c>csum_offset</c> for TCP.
+    /// </summary>
+    public const int SourcePortOffset = 0, DestinationPortOffset = 2, SequenceOffset = 4, AcknowledgmentOffset = 8, DataOffsetAndFlagsOffset = 12,
+        WindowOffset = 14, ChecksumOffset = 16, UrgentPointerOffset = 18;
+
     /// <summary>The control bits (<see cref="TcpFlags"/>, AE included) in the data-offset-and-flags word.</summary>
     public const ushort FlagsMask = 0x01FF;
 

@@ -12,16 +12,11 @@ public readonly ref struct TcpOption
 {
     /// <summary>The largest shift count a receiver uses (RFC 7323 §2.3).</summary>
     public const byte MaxWindowScale = 14;
-    /// <summary>Length of an MSS option: kind, length, 16-bit MSS (RFC 9293 §3.2).</summary>
-    public const int MaxSegmentSizeLength = 4;
-    /// <summary>Length of a window-scale option: kind, length, shift count (RFC 7323 §2.2).</summary>
-    public const int WindowScaleLength = 3;
-    /// <summary>Length of a SACK-permitted option: kind, length (RFC 2018 §2).</summary>
-    public const int SackPermittedLength = 2;
-    /// <summary>Length of a timestamps option: kind, length, TSval, TSecr (RFC 7323 §3.2).</summary>
-    public const int TimestampsLength = 10;
-    /// <summary>Length of one SACK block: left and right edge (RFC 2018 §3); the option is kind, length and 1–4 blocks.</summary>
-    public const int SackBlockLength = 8;
+    /// <summary>
+    /// Option lengths, kind and length octets included: MSS (RFC 9293 §3.2), window scale (RFC 7323 §2.2),
+    /// SACK-permitted (RFC 2018 §2), timestamps (RFC 7323 §3.2); and one SACK block's (left and right edge, RFC 2018 §3).
+    /// </summary>
+    public const int MaxSegmentSizeLength = 4, WindowScaleLength = 3, SackPermittedLength = 2, TimestampsLength = 10, SackBlockLength = 8;
 
     private readonly ReadOnlySpan<byte> _data;
 

@@ -14,14 +14,12 @@ public readonly ref struct UdpHeader
 {
     /// <summary>Length of the UDP header.</summary>
     public const int HeaderLength = 8;
-    /// <summary>Offset of the source port.</summary>
-    public const int SourcePortOffset = 0;
-    /// <summary>Offset of the destination port.</summary>
-    public const int DestinationPortOffset = 2;
-    /// <summary>Offset of the length field (GSO/GRO rewrite it).</summary>
-    public const int LengthOffset = 4;
-    /// <summary>Offset of the checksum field within the header (virtio <c>csum_offset</c>).</summary>
-    public const int ChecksumOffset = 6;
+
+    /// <summary>
+    /// The offset table (RFC 768), shared by the view, its setters and <see cref="UdpRepr.Emit"/>: ports, the length
+    /// field (GSO and GRO rewrite it) and the checksum (virtio's <c>csum_offset</c> for UDP).
+    /// </summary>
+    public const int SourcePortOffset = 0, DestinationPortOffset = 2, LengthOffset = 4, ChecksumOffset = 6;
 
     private readonly ReadOnlySpan<byte> _datagram;
 
