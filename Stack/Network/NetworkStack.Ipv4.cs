@@ -142,21 +142,9 @@ public sealed partial class NetworkStack
         };
         ip.Emit(packet.Prepend(Ipv4Header.MinLength));
         packet.NetworkProtocol = NetworkProtocol.IPv4;
-        if (total <= route.Mtu || packet.Gso.IsGso)
+        if (TrySendWhole(route, protocol, packet, Ipv4Header.MinLength, dontFragment) is SendResult sent)
         {
-            if (packet.Gso.IsGso)
-            {
-                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + Ipv4Header.MinLength);
-                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv4Header.MinLength);
-            }
-            return WriteToLink(route.Nic, packet, fragment: false);
-        }
-        if (dontFragment)
-        {
-            ReportLocalTooBig(route, protocol, packet, Ipv4Header.MinLength);
-            packet.Release();
-            Drops.Increment(IpDropReason.MessageTooBig);
-            return SendResult.MessageTooBig;
+            return sent;
         }
         // RFC 791 §3.2: fragment. The fragments reference the payload; the original is released after.
         PacketBuffer[] fragments = System.Buffers.ArrayPool<PacketBuffer>.Shared.Rent((packet.Length / 8) + 2);
@@ -176,6 +164,33 @@ public sealed partial class NetworkStack
             Array.Clear(fragments);
             System.Buffers.ArrayPool<PacketBuffer>.Shared.Return(fragments);
         }
+    }
+
+    /// <summary>
+    /// Sends a packet whose IP header (<paramref name="ipHeaderLength"/> bytes) was just prepended, when it fits the
+    /// path MTU or carries GSO options (the link segments it; its GSO offsets move past the IP header); refuses it
+    /// when it does not fit and may not be fragmented (IPv4 DF, RFC 1191 §3; IPv6 IPV6_DONTFRAG, RFC 3542 §11.2,
+    /// whose sender learns the path MTU from the Packet Too Big generated here, RFC 8201 §4). Null: fragment it.
+    /// </summary>
+    private SendResult? TrySendWhole(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, int ipHeaderLength, bool dontFragment)
+    {
+        if (packet.Length <= route.Mtu || packet.Gso.IsGso)
+        {
+            if (packet.Gso.IsGso)
+            {
+                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + ipHeaderLength);
+                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + ipHeaderLength);
+            }
+            return WriteToLink(route.Nic, packet, fragment: false);
+        }
+        if (dontFragment)
+        {
+            ReportLocalTooBig(route, protocol, packet, ipHeaderLength);
+            packet.Release();
+            Drops.Increment(IpDropReason.MessageTooBig);
+            return SendResult.MessageTooBig;
+        }
+        return null;
     }
 
     /// <summary>

@@ -182,23 +182,9 @@ public sealed partial class NetworkStack
         };
         ip.Emit(packet.Prepend(Ipv6Header.Length));
         packet.NetworkProtocol = NetworkProtocol.IPv6;
-        if (packet.Length <= route.Mtu || packet.Gso.IsGso)
+        if (TrySendWhole(route, protocol, packet, Ipv6Header.Length, dontFragment) is SendResult sent)
         {
-            if (packet.Gso.IsGso)
-            {
-                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + Ipv6Header.Length);
-                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv6Header.Length);
-            }
-            return WriteToLink(route.Nic, packet, fragment: false);
-        }
-        if (dontFragment)
-        {
-            // RFC 3542 §11.2 (IPV6_DONTFRAG): the caller asked not to fragment at the source; RFC 8201 §4:
-            // it learns the path MTU from a Packet Too Big, generated here for our own packet.
-            ReportLocalTooBig(route, protocol, packet, Ipv6Header.Length);
-            packet.Release();
-            Drops.Increment(IpDropReason.MessageTooBig);
-            return SendResult.MessageTooBig;
+            return sent;
         }
         // RFC 8200 §4.5: the source fragments. Each fragment: the fixed header, a fragment header and a
         // by-reference slice of the transport packet, offsets in 8-byte units.

@@ -201,7 +201,8 @@ public readonly struct IpLayout
             int at = Ipv6Header.Length + header.Offset;
             if (header.Type == IpProtocol.Ipv6Fragment)
             {
-                Ipv6FragmentHeader.TryCreate(header.Bytes, out Ipv6FragmentHeader fragment, out _);
+                Ipv6FragmentHeader.TryCreate(header.Bytes, out Ipv6FragmentHeader view, out _);
+                Ipv6FragmentRepr.TryParse(view, out Ipv6FragmentRepr fragment, out _);
                 flags |= (byte)(FragmentFlag | (fragment.MoreFragments ? MoreFragmentsFlag : 0));
                 layout = new IpLayout(true, Ipv6Header.Length, length, fragment.NextHeader, at + Ipv6FragmentHeader.Length, at,
                     flags, fragment.FragmentOffset, fragment.Identification, at, protocolField);

@@ -20,13 +20,6 @@ public record struct UdpRepr
     public int PayloadLength;
 
     /// <summary>
-    /// Reads the fields of <paramref name="header"/> without knowing the IP version (a zero checksum is
-    /// accepted); prefer the overload that takes the network protocol.
-    /// </summary>
-    public static bool TryParse(in UdpHeader header, out UdpRepr repr, out WireError error) =>
-        TryParse(header, NetworkProtocol.IPv4, out repr, out error);
-
-    /// <summary>
     /// Reads the fields of <paramref name="header"/>; over <see cref="NetworkProtocol.IPv6"/> a zero checksum
     /// fails with <see cref="WireError.BadField"/> (RFC 8200 §8.1). The checksum value is not verified here.
     /// </summary>
