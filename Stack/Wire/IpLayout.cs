@@ -1,5 +1,5 @@
 // Where the transport header of an IP packet is: the one locator every inbound site uses (RX validation, GRO,
-// the stack's IPv4/IPv6 input, virtio inbound, GSO, ICMP, reassembly, capture checks). IPv4 IHL and options
+// the stack's IPv4/IPv6 input, virtio inbound, GSO, ICMP, reassembly, the capture checker's IPv4). IPv4 IHL and options
 // (RFC 791 §3.1), the IPv6 extension-header walk (RFC 8200 §4), fragments (RFC 791 §3.2, RFC 8200 §4.5).
 using System.Runtime.CompilerServices;
 
