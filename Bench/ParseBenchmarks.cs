@@ -83,6 +83,12 @@ public class ParseBenchmarks
         return (long)(ulong)ip.Source + tcp.SourcePort + tcp.DestinationPort + tcp.SequenceNumber + tcp.AcknowledgmentNumber + (long)tcp.Flags + tcp.WindowSize + tcp.Payload.Length;
     }
 
+    [Benchmark(Description = "NetStack IpLayout IPv4+TCP (the stack's locator)")]
+    public long LocateV4() => IpLayout.TryLocate(_v4, _v4.Length, out IpLayout ip, out _) ? ip.TransportOffset + ip.TransportLength + (long)ip.Protocol : -1;
+
+    [Benchmark(Description = "NetStack IpLayout IPv6+TCP (the stack's locator)")]
+    public long LocateV6() => IpLayout.TryLocate(_v6, _v6.Length, out IpLayout ip, out _) ? ip.TransportOffset + ip.TransportLength + (long)ip.Protocol : -1;
+
     [Benchmark(Description = "NetStack reprs IPv4+TCP (options walked)")]
     public long ReprsV4()
     {

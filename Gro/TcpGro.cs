@@ -217,7 +217,8 @@ public sealed partial class TcpGro
         if (!segment.Key.IsV6)
         {
             // Bytes 0-1: version, IHL, TOS; 6-9: DF/MF/offset, TTL, protocol (RFC 791 §3.1).
-            if (n[1] != h[1] || BinaryPrimitives.ReadUInt32LittleEndian(n[6..]) != BinaryPrimitives.ReadUInt32LittleEndian(h[6..]))
+            if (n[Ipv4Header.DifferentiatedServicesOffset] != h[Ipv4Header.DifferentiatedServicesOffset]
+                || BinaryPrimitives.ReadUInt32LittleEndian(n[Ipv4Header.FragmentOffsetField..]) != BinaryPrimitives.ReadUInt32LittleEndian(h[Ipv4Header.FragmentOffsetField..]))
             {
                 return Fail(GroFlushReason.IpHeaderChanged, out reason);
             }
@@ -229,7 +230,7 @@ public sealed partial class TcpGro
         else
         {
             // Bytes 0-3: version, traffic class, flow label; 6: next header; 7: hop limit (RFC 8200 §3).
-            if (BinaryPrimitives.ReadUInt32LittleEndian(n) != BinaryPrimitives.ReadUInt32LittleEndian(h)
+            if (BinaryPrimitives.ReadUInt32LittleEndian(n[Ipv6Header.VersionOffset..]) != BinaryPrimitives.ReadUInt32LittleEndian(h[Ipv6Header.VersionOffset..])
                 || BinaryPrimitives.ReadUInt16LittleEndian(n[Ipv6Header.NextHeaderOffset..]) != BinaryPrimitives.ReadUInt16LittleEndian(h[Ipv6Header.NextHeaderOffset..]))
             {
                 return Fail(GroFlushReason.IpHeaderChanged, out reason);
@@ -246,7 +247,7 @@ public sealed partial class TcpGro
         {
             return Fail(GroFlushReason.SequenceGap, out reason);
         }
-        if (BinaryPrimitives.ReadUInt32LittleEndian(nt[8..]) != BinaryPrimitives.ReadUInt32LittleEndian(ht[8..]))
+        if (BinaryPrimitives.ReadUInt32LittleEndian(nt[TcpHeader.AcknowledgmentOffset..]) != BinaryPrimitives.ReadUInt32LittleEndian(ht[TcpHeader.AcknowledgmentOffset..]))
         {
             return Fail(GroFlushReason.AckChanged, out reason);
         }
@@ -259,8 +260,8 @@ public sealed partial class TcpGro
         {
             return Fail(GroFlushReason.Cwr, out reason); // RFC 3168 §6.1.2: CWR marks the first segment after a reduction
         }
-        uint newWord = BinaryPrimitives.ReadUInt32BigEndian(nt[12..]) & ~((uint)PushOrFin << 16);
-        uint heldWord = BinaryPrimitives.ReadUInt32BigEndian(ht[12..]) & ~((uint)TcpFlags.Cwr << 16);
+        uint newWord = BinaryPrimitives.ReadUInt32BigEndian(nt[TcpHeader.DataOffsetAndFlagsOffset..]) & ~((uint)PushOrFin << 16);
+        uint heldWord = BinaryPrimitives.ReadUInt32BigEndian(ht[TcpHeader.DataOffsetAndFlagsOffset..]) & ~((uint)TcpFlags.Cwr << 16);
         if (newWord != heldWord)
         {
             uint diff = newWord ^ heldWord;
@@ -268,7 +269,7 @@ public sealed partial class TcpGro
                 : (diff & WindowInWord) != 0 ? GroFlushReason.WindowChanged
                 : GroFlushReason.TcpHeaderChanged, out reason);
         }
-        if (BinaryPrimitives.ReadUInt16LittleEndian(nt[18..]) != BinaryPrimitives.ReadUInt16LittleEndian(ht[18..]))
+        if (BinaryPrimitives.ReadUInt16LittleEndian(nt[TcpHeader.UrgentPointerOffset..]) != BinaryPrimitives.ReadUInt16LittleEndian(ht[TcpHeader.UrgentPointerOffset..]))
         {
             return Fail(GroFlushReason.TcpHeaderChanged, out reason); // urgent pointer field
         }
@@ -324,22 +325,18 @@ public sealed partial class TcpGro
     {
         Span<byte> head = packet.Head;
         int tcpLength = flow.IpLength - flow.TcpOffset;
-        uint pseudo;
         if (!flow.Key.IsV6)
         {
             Ipv4Header.SetTotalLength(head, (ushort)flow.IpLength);
             Ipv4Header.RecomputeChecksum(head);
-            pseudo = InternetChecksum.PseudoHeaderSumV4(head.Slice(Ipv4Header.SourceOffset, 4), head.Slice(Ipv4Header.DestinationOffset, 4),
-                (byte)IpProtocol.Tcp, tcpLength);
         }
         else
         {
             Ipv6Header.SetPayloadLength(head, (ushort)(flow.IpLength - Ipv6Header.Length));
-            pseudo = InternetChecksum.PseudoHeaderSumV6(head.Slice(Ipv6Header.SourceOffset, 16), head.Slice(Ipv6Header.DestinationOffset, 16),
-                (byte)IpProtocol.Tcp, tcpLength);
         }
+        uint pseudo = TransportChecksum.PseudoHeaderSum(head, IpProtocol.Tcp, tcpLength);
         Span<byte> tcp = head[flow.TcpOffset..];
-        TcpFlags flags = (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]) & 0x01FF);
+        TcpFlags flags = TcpHeader.GetFlags(tcp);
         TcpHeader.SetFlags(tcp, flags | flow.LastFlags);
         TcpHeader.WritePartialChecksum(tcp, pseudo); // CHECKSUM_PARTIAL: ARCHITECTURE.md §4
         packet.Gso = new GsoOptions

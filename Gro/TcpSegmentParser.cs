@@ -76,8 +76,6 @@ internal struct TcpSegmentInfo
 
 internal static class TcpSegmentParser
 {
-    private const int Ipv4FragmentMask = 0x3FFF; // MF and fragment offset (RFC 791 §3.1)
-
     /// <summary>
     /// Classifies <paramref name="packet"/>. Never throws on packet contents. A <see cref="Disposition.Candidate"/>
     /// is trimmed to its IP length (link padding) and has every header byte in <see cref="PacketBuffer.Head"/>.
@@ -101,101 +99,57 @@ internal static class TcpSegmentParser
 
     private static Disposition ClassifyV4(PacketBuffer packet, ReadOnlySpan<byte> head, ref TcpSegmentInfo info, out GroPassThroughReason reason)
     {
-        if (head.Length < Ipv4Header.MinLength)
+        if (!Ipv4Header.TryCreate(head, packet.Length, out Ipv4Header ip, out _))
         {
             return Pass(GroPassThroughReason.Malformed, out reason);
         }
-        int ihl = (head[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
-        if (ihl < Ipv4Header.MinLength || totalLength < ihl || totalLength > packet.Length)
-        {
-            return Pass(GroPassThroughReason.Malformed, out reason);
-        }
-        if ((IpProtocol)head[Ipv4Header.ProtocolOffset] != IpProtocol.Tcp)
-        {
-            return Pass(GroPassThroughReason.NotTcp, out reason);
-        }
-        UInt128 source = BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.SourceOffset..]);
-        UInt128 destination = BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.DestinationOffset..]);
-        if ((BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & Ipv4FragmentMask) != 0)
-        {
-            info.Key = new FlowKey(source, destination, 0, isV6: false);
-            reason = GroPassThroughReason.Fragment;
-            return Disposition.PassThroughAfterAddresses;
-        }
-        if (head.Length < ihl + 4 || totalLength < ihl + 4)
-        {
-            return Pass(GroPassThroughReason.HeadersNotInHead, out reason);
-        }
-        info.Key = new FlowKey(source, destination, BinaryPrimitives.ReadUInt32BigEndian(head[ihl..]), isV6: false);
-        if (ihl != Ipv4Header.MinLength)
-        {
-            reason = GroPassThroughReason.Ipv4Options;
-            return Disposition.PassThroughAfterFlow;
-        }
-        return ClassifyTcp(packet, head, ihl, totalLength, ref info, out reason);
+        return ClassifyIp(packet, head, IpLayout.Of(ip), ip.Source, ip.Destination, ref info, out reason);
     }
 
     private static Disposition ClassifyV6(PacketBuffer packet, ReadOnlySpan<byte> head, ref TcpSegmentInfo info, out GroPassThroughReason reason)
     {
-        if (head.Length < Ipv6Header.Length)
-        {
-            return Pass(GroPassThroughReason.Malformed, out reason);
-        }
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]);
-        int ipLength = Ipv6Header.Length + payloadLength;
-        if (payloadLength == 0 || ipLength > packet.Length)
+        if (!Ipv6Header.TryCreate(head, packet.Length, out Ipv6Header ip, out _) || ip.PayloadLength == 0)
         {
             return Pass(GroPassThroughReason.Malformed, out reason); // payload length 0: a jumbogram or nothing to merge
         }
-        var next = (IpProtocol)head[Ipv6Header.NextHeaderOffset];
-        int tcpOffset = Ipv6Header.Length;
-        UInt128 source = BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.SourceOffset..]);
-        UInt128 destination = BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.DestinationOffset..]);
-        if (next != IpProtocol.Tcp)
+        // RFC 8200 §4: the chain must be in the head for GRO to compare it byte for byte.
+        if (!IpLayout.TryLocate(ip, out IpLayout layout, out WireError error))
         {
-            if (!Ipv6ExtensionWalker.IsExtensionHeader(next))
-            {
-                return Pass(GroPassThroughReason.NotTcp, out reason);
-            }
-            // RFC 8200 §4: the chain must be in the head for GRO to compare it byte for byte.
-            ReadOnlySpan<byte> chainBytes = head[Ipv6Header.Length..Math.Min(head.Length, ipLength)];
-            if (!Ipv6ExtensionWalker.TryWalk(next, chainBytes, out Ipv6ExtensionChain chain, out WireError error))
-            {
-                return Pass(error == WireError.Truncated || error == WireError.BadHeaderLength
-                    ? GroPassThroughReason.HeadersNotInHead : GroPassThroughReason.Malformed, out reason);
-            }
-            if (chain.HasFragmentHeader)
-            {
-                info.Key = new FlowKey(source, destination, 0, isV6: true);
-                reason = GroPassThroughReason.Fragment;
-                return Disposition.PassThroughAfterAddresses;
-            }
-            if (chain.UpperLayerProtocol != IpProtocol.Tcp)
-            {
-                return Pass(GroPassThroughReason.NotTcp, out reason);
-            }
-            tcpOffset += chain.UpperLayerOffset;
-            if (head.Length < tcpOffset + 4 || ipLength < tcpOffset + 4)
-            {
-                return Pass(GroPassThroughReason.HeadersNotInHead, out reason);
-            }
-            info.Key = new FlowKey(source, destination, BinaryPrimitives.ReadUInt32BigEndian(head[tcpOffset..]), isV6: true);
-            if (chain.HasRoutingHeader)
-            {
-                reason = GroPassThroughReason.Ipv6RoutingHeader;
-                return Disposition.PassThroughAfterFlow;
-            }
+            return Pass(error is WireError.Truncated or WireError.BadHeaderLength ? GroPassThroughReason.HeadersNotInHead : GroPassThroughReason.Malformed, out reason);
         }
-        else
+        return ClassifyIp(packet, head, layout, ip.Source, ip.Destination, ref info, out reason);
+    }
+
+    private static Disposition ClassifyIp(PacketBuffer packet, ReadOnlySpan<byte> head, in IpLayout ip, UInt128 source, UInt128 destination,
+        ref TcpSegmentInfo info, out GroPassThroughReason reason)
+    {
+        if (ip.Protocol != IpProtocol.Tcp)
         {
-            if (head.Length < tcpOffset + 4 || ipLength < tcpOffset + 4)
-            {
-                return Pass(GroPassThroughReason.HeadersNotInHead, out reason);
-            }
-            info.Key = new FlowKey(source, destination, BinaryPrimitives.ReadUInt32BigEndian(head[tcpOffset..]), isV6: true);
+            return Pass(GroPassThroughReason.NotTcp, out reason);
         }
-        return ClassifyTcp(packet, head, tcpOffset, ipLength, ref info, out reason);
+        if (ip.IsFragment)
+        {
+            info.Key = new FlowKey(source, destination, 0, ip.IsV6); // ports unknown (RFC 791 §3.2, RFC 8200 §4.5)
+            reason = GroPassThroughReason.Fragment;
+            return Disposition.PassThroughAfterAddresses;
+        }
+        int tcpOffset = ip.TransportOffset;
+        if (head.Length < tcpOffset + 4 || ip.Length < tcpOffset + 4)
+        {
+            return Pass(GroPassThroughReason.HeadersNotInHead, out reason);
+        }
+        info.Key = new FlowKey(source, destination, BinaryPrimitives.ReadUInt32BigEndian(head[tcpOffset..]), ip.IsV6);
+        if (ip.HeaderLength != Ipv4Header.MinLength && !ip.IsV6)
+        {
+            reason = GroPassThroughReason.Ipv4Options;
+            return Disposition.PassThroughAfterFlow;
+        }
+        if (ip.HasRoutingHeader)
+        {
+            reason = GroPassThroughReason.Ipv6RoutingHeader;
+            return Disposition.PassThroughAfterFlow;
+        }
+        return ClassifyTcp(packet, head, tcpOffset, ip.Length, ref info, out reason);
     }
 
     // The flow key is known from here on: anything that is not a candidate flushes the flow first.
@@ -218,7 +172,7 @@ internal static class TcpSegmentParser
             return Disposition.PassThroughAfterFlow;
         }
         ReadOnlySpan<byte> tcp = head[tcpOffset..];
-        int tcpHeaderLength = (tcp[12] >> 4) * 4;
+        int tcpHeaderLength = TcpHeader.GetHeaderLength(tcp);
         if (tcpHeaderLength < TcpHeader.MinLength || tcpOffset + tcpHeaderLength > ipLength)
         {
             reason = GroPassThroughReason.Malformed;
@@ -237,8 +191,8 @@ internal static class TcpSegmentParser
         info.TcpHeaderLength = tcpHeaderLength;
         info.IpLength = ipLength;
         info.PayloadLength = ipLength - tcpOffset - tcpHeaderLength;
-        info.Sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
-        info.Flags = (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]) & 0x01FF);
+        info.Sequence = TcpHeader.GetSequenceNumber(tcp);
+        info.Flags = TcpHeader.GetFlags(tcp);
         reason = default;
         return Disposition.Candidate;
     }

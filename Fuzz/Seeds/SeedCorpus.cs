@@ -31,6 +31,7 @@ public static partial class SeedCorpus
         foreach ((string name, byte[] packet) in packets)
         {
             Add("RxValidation", name, packet);
+            Add("IpLayout", name, packet);
             Add((packet[0] >> 4) == 6 ? "Ipv6" : "Ipv4", name, packet);
             ReadOnlySpan<byte> transport = SeedPackets.Transport(packet, out IpProtocol protocol);
             if (transport.IsEmpty)

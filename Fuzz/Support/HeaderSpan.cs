@@ -66,7 +66,7 @@ public static class HeaderSpan
                 {
                     return packet.Length;
                 }
-                int dataOffset = (packet[offset + 12] >> 4) * 4;
+                int dataOffset = TcpHeader.GetHeaderLength(packet[offset..]);
                 return Math.Min(packet.Length, offset + Math.Max(TcpHeader.MinLength, dataOffset));
             case IpProtocol.Udp:
                 return Math.Min(packet.Length, offset + UdpHeader.HeaderLength);

@@ -154,7 +154,7 @@ public sealed class GsoSplitTarget : IFuzzTarget
         int mss = packet.Gso.MaxSegmentSize;
         bool v6 = packet.Gso.Type == GsoType.TcpV6;
         int tcpOffset = TcpOffset(original, v6);
-        int headerLength = tcpOffset + ((original[tcpOffset + 12] >> 4) * 4);
+        int headerLength = tcpOffset + TcpHeader.GetHeaderLength(original.AsSpan(tcpOffset));
         uint sequence = BinaryPrimitives.ReadUInt32BigEndian(original.AsSpan(tcpOffset + 4));
         ushort id = v6 ? (ushort)0 : BinaryPrimitives.ReadUInt16BigEndian(original.AsSpan(4));
         var flags = (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(original.AsSpan(tcpOffset + 12)) & 0x1FF);
@@ -273,7 +273,7 @@ public sealed class GsoSplitTarget : IFuzzTarget
     {
         if (!v6)
         {
-            return (packet[0] & 0x0F) * 4;
+            return Ipv4Header.GetHeaderLength(packet);
         }
         return Ipv6ExtensionWalker.TryWalk((IpProtocol)packet[6], packet.AsSpan(Ipv6Header.Length), out Ipv6ExtensionChain chain, out _)
             ? Ipv6Header.Length + chain.UpperLayerOffset
@@ -291,7 +291,7 @@ public sealed class GsoSplitTarget : IFuzzTarget
         bool v6 = head[0] >> 4 == 6;
         if (!v6 && head.Length >= 20)
         {
-            int ihl = (head[0] & 0x0F) * 4;
+            int ihl = Ipv4Header.GetHeaderLength(head);
             if (ihl >= 20 && head.Length >= ihl + 20)
             {
                 uint pseudo = NetStack.Checksums.InternetChecksum.PseudoHeaderSumV4(head.Slice(12, 4), head.Slice(16, 4), (byte)IpProtocol.Tcp, packet.Length - ihl);

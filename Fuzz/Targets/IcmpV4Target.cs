@@ -31,7 +31,7 @@ public sealed class IcmpV4Target : IFuzzTarget
         Check.Equal(InternetChecksum.Fold(InternetChecksum.SumScalar(input)) == 0xFFFF, header.VerifyChecksum(), "checksum verdict = scalar reference");
 
         bool supported = header.Type is IcmpV4Type.EchoRequest or IcmpV4Type.EchoReply or IcmpV4Type.DestinationUnreachable
-            or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem;
+            or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem or IcmpV4Type.SourceQuench;
         bool parsed = IcmpV4Repr.TryParse(header, out IcmpV4Repr repr, out error);
         Check.Equal(supported, parsed, "parse succeeds exactly for supported types");
         if (!parsed)
@@ -68,7 +68,8 @@ public sealed class IcmpV4Target : IFuzzTarget
         Check.True(IcmpV4Header.TryCreate(message, out IcmpV4Header again, out _), "emitted message parses");
         Check.True(IcmpV4Repr.TryParse(again, out IcmpV4Repr reparsed, out _), "emitted message parses to a repr");
         Check.Equal(repr, reparsed, "repr round trip");
-        Check.Equal(repr.Type is IcmpV4Type.DestinationUnreachable or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem, repr.IsError, "IsError");
+        Check.Equal(repr.Type is IcmpV4Type.DestinationUnreachable or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem or IcmpV4Type.SourceQuench,
+            repr.IsError, "IsError");
 
         IcmpV4Header.WriteChecksum(message);
         ushort whole = again.Checksum;

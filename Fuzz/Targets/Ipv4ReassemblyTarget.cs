@@ -34,7 +34,7 @@ public sealed class Ipv4ReassemblyTarget : ReassemblyTarget
     protected override int MinimumFirstPiece(byte[] packet) => 8;
 
     /// <inheritdoc/>
-    protected override int UnfragmentableLength(byte[] packet) => (packet[0] & 0x0F) * 4;
+    protected override int UnfragmentableLength(byte[] packet) => Ipv4Header.GetHeaderLength(packet);
 
     /// <inheritdoc/>
     protected override byte[] Expected(byte[] packet) => packet;

@@ -28,7 +28,7 @@ public sealed class UdpTarget : IFuzzTarget
         Check.Equal((int)header.Length, header.Datagram.Length, "datagram stops at the length field");
         Check.Equal(header.Length - UdpHeader.HeaderLength, header.Payload.Length, "payload length");
 
-        Check.True(UdpRepr.TryParse(header, out UdpRepr repr, out error), "every datagram parses over IPv4");
+        Check.True(UdpRepr.TryParse(header, NetworkProtocol.IPv4, out UdpRepr repr, out error), "every datagram parses over IPv4");
         bool v6 = UdpRepr.TryParse(header, NetworkProtocol.IPv6, out UdpRepr repr6, out WireError error6);
         Check.Equal(header.Checksum != 0, v6, "over IPv6 only a zero checksum is refused");
         if (v6)
@@ -51,7 +51,7 @@ public sealed class UdpTarget : IFuzzTarget
         Check.BytesEqual(expected, emitted, "emitted header = input header with checksum 0");
         emitted.CopyTo(datagram);
         Check.True(UdpHeader.TryCreate(datagram, out UdpHeader again, out _), "emitted header parses");
-        Check.True(UdpRepr.TryParse(again, out UdpRepr reparsed, out _), "emitted header parses to a repr");
+        Check.True(UdpRepr.TryParse(again, NetworkProtocol.IPv4, out UdpRepr reparsed, out _), "emitted header parses to a repr");
         Check.Equal(repr, reparsed, "repr round trip");
         Check.True(UdpHeader.VerifyChecksum(datagram, 0x1234, NetworkProtocol.IPv4, out error) && error == WireError.None, "zero checksum verifies over IPv4");
         Check.True(!UdpHeader.VerifyChecksum(datagram, 0x1234, NetworkProtocol.IPv6, out error) && error == WireError.BadField, "zero checksum fails over IPv6");

@@ -1,4 +1,4 @@
-// Layer: CLI, capture inspection. Dissects one captured frame with NetStack's own wire views: link header (raw IP,
+// Layer: link endpoints, capture inspection. Dissects one captured frame with NetStack's own wire views: link header (raw IP,
 // Ethernet with VLAN tags, Linux cooked v1/v2, BSD loopback), IPv4 (options) or IPv6 (extension chain), TCP
 // (options), UDP, ICMPv4/ICMPv6; records the layers, the first error and each checksum verdict. Never throws.
 using System.Buffers.Binary;
@@ -196,10 +196,10 @@ internal static class PacketChecker
         if (!Ipv4Header.TryCreate(packet, out Ipv4Header ip, out WireError error))
         {
             report.Fail("ipv4", snapped && error is WireError.Truncated or WireError.BadTotalLength ? "snapped" : Name(error));
-            // The header checksum is still checkable when the header itself was captured.
-            if (packet.Length >= 20 && (packet[0] >> 4) == 4 && (packet[0] & 0x0F) >= 5 && packet.Length >= (packet[0] & 0x0F) * 4)
+            // The header checksum is still checkable when the header itself was captured (only its total length is off).
+            if (error is WireError.BadTotalLength || (error is WireError.Truncated && packet.Length >= Ipv4Header.MinLength))
             {
-                report.Checksums.Add(("ipv4", Ipv4Header.VerifyChecksum(packet[..((packet[0] & 0x0F) * 4)]) ? ChecksumVerdict.Good : ChecksumVerdict.Bad));
+                report.Checksums.Add(("ipv4", Ipv4Header.VerifyChecksum(packet[..Ipv4Header.GetHeaderLength(packet)]) ? ChecksumVerdict.Good : ChecksumVerdict.Bad));
             }
             return;
         }
@@ -208,16 +208,16 @@ internal static class PacketChecker
         {
             report.Fail("ipv4", Name(optionError));
         }
-        if (ip.IsFragment)
+        IpLayout layout = IpLayout.Of(ip);
+        if (layout.IsFragment)
         {
             report.Layers.Add("fragment");
-            if (ip.FragmentOffset != 0)
+            if (!layout.HasTransportHeader)
             {
                 return; // RFC 791 §3.2: later fragments carry no transport header
             }
         }
-        uint pseudo = InternetChecksum.PseudoHeaderSumV4(ip.SourceAddress, ip.DestinationAddress, (byte)ip.Protocol, ip.Payload.Length);
-        Transport(ip.Protocol, ip.Payload, pseudo, NetworkProtocol.IPv4, ip.IsFragment, report);
+        Transport(ip.Packet, NetworkProtocol.IPv4, layout.Protocol, layout.TransportOffset, layout.TransportLength, layout.IsFragment, report);
     }
 
     private static void Ipv6(ReadOnlySpan<byte> packet, bool snapped, PacketReport report)
@@ -228,6 +228,8 @@ internal static class PacketChecker
             report.Fail("ipv6", snapped && error is WireError.Truncated or WireError.BadTotalLength ? "snapped" : Name(error));
             return;
         }
+        // A dissector names every extension header: it walks on past a first fragment's Fragment header (the
+        // locator stops there, RFC 8200 §4.5) and stops after a later fragment's.
         var walker = new Ipv6ExtensionWalker(ip);
         bool routing = false;
         bool fragment = false;
@@ -246,7 +248,7 @@ internal static class PacketChecker
             routing |= header.Type == IpProtocol.Ipv6Route;
             if (header.Type == IpProtocol.Ipv6Fragment && Ipv6FragmentHeader.TryCreate(header.Bytes, out Ipv6FragmentHeader f, out _))
             {
-                fragment |= f.FragmentOffset != 0 || f.MoreFragments;
+                fragment |= !f.IsAtomic;
                 if (f.FragmentOffset != 0)
                 {
                     return; // nothing after a later fragment's header can be read
@@ -262,14 +264,15 @@ internal static class PacketChecker
             report.Fail("ipv6", walker.Error == WireError.Truncated && snapped ? "snapped" : Name(walker.Error));
             return;
         }
-        ReadOnlySpan<byte> transport = ip.Payload[walker.Offset..];
-        uint pseudo = InternetChecksum.PseudoHeaderSumV6(ip.SourceAddress, ip.DestinationAddress, (byte)walker.NextHeader, transport.Length);
+        int offset = Ipv6Header.Length + walker.Offset;
         // RFC 8200 §8.1: with a routing header the pseudo-header takes the final destination; not resolved here.
-        Transport(walker.NextHeader, transport, pseudo, NetworkProtocol.IPv6, fragment || routing, report);
+        Transport(ip.Packet, NetworkProtocol.IPv6, walker.NextHeader, offset, ip.Packet.Length - offset, fragment || routing, report);
     }
 
-    private static void Transport(IpProtocol protocol, ReadOnlySpan<byte> transport, uint pseudo, NetworkProtocol network, bool unverifiable, PacketReport report)
+    private static void Transport(ReadOnlySpan<byte> ipPacket, NetworkProtocol network, IpProtocol protocol, int offset, int length, bool unverifiable,
+        PacketReport report)
     {
+        ReadOnlySpan<byte> transport = ipPacket.Slice(offset, length);
         switch (protocol)
         {
             case IpProtocol.Tcp:
@@ -279,8 +282,7 @@ internal static class PacketChecker
                     report.Fail("tcp", Name(error));
                     return;
                 }
-                report.Checksums.Add(("tcp", unverifiable ? ChecksumVerdict.Unverified
-                    : TcpHeader.VerifyChecksum(transport, pseudo) ? ChecksumVerdict.Good : ChecksumVerdict.Bad));
+                report.Checksums.Add(("tcp", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 if (!TcpRepr.TryParse(tcp, out _, out WireError optionError))
                 {
                     report.Fail("tcp", Name(optionError));
@@ -299,24 +301,13 @@ internal static class PacketChecker
                     report.Fail("udp", Name(udpError));
                     return;
                 }
-                ChecksumVerdict verdict;
-                if (udp.Checksum == 0)
+                // A zero checksum is judged even in a fragment: it says no checksum was sent (RFC 768, RFC 8200 §8.1).
+                ChecksumVerdict verdict = unverifiable && udp.Checksum == 0
+                    ? Verdict(TransportChecksum.UdpZeroChecksum(network))
+                    : Verdict(ipPacket, network, protocol, offset, length, unverifiable);
+                if (verdict == ChecksumVerdict.ZeroOverIpv6)
                 {
-                    verdict = network == NetworkProtocol.IPv4 ? ChecksumVerdict.None : ChecksumVerdict.ZeroOverIpv6;
-                    if (verdict == ChecksumVerdict.ZeroOverIpv6)
-                    {
-                        report.Fail("udp", "zero_checksum_over_ipv6");
-                    }
-                }
-                else if (unverifiable)
-                {
-                    verdict = ChecksumVerdict.Unverified;
-                }
-                else
-                {
-                    // The pseudo-header carries the UDP length (RFC 768), which TryCreate checked against the buffer.
-                    uint udpPseudo = RebaseLength(pseudo, transport.Length, udp.Length);
-                    verdict = UdpHeader.VerifyChecksum(udp.Datagram, udpPseudo, network, out _) ? ChecksumVerdict.Good : ChecksumVerdict.Bad;
+                    report.Fail("udp", "zero_checksum_over_ipv6");
                 }
                 report.Checksums.Add(("udp", verdict));
                 break;
@@ -327,8 +318,7 @@ internal static class PacketChecker
                     report.Fail("icmp", Name(icmpError));
                     return;
                 }
-                report.Checksums.Add(("icmp", unverifiable ? ChecksumVerdict.Unverified
-                    : IcmpV4Header.VerifyChecksum(transport) ? ChecksumVerdict.Good : ChecksumVerdict.Bad));
+                report.Checksums.Add(("icmp", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 break;
             case IpProtocol.IcmpV6 when network == NetworkProtocol.IPv6:
                 report.Layers.Add("icmpv6");
@@ -337,8 +327,7 @@ internal static class PacketChecker
                     report.Fail("icmpv6", Name(icmp6Error));
                     return;
                 }
-                report.Checksums.Add(("icmpv6", unverifiable ? ChecksumVerdict.Unverified
-                    : IcmpV6Header.VerifyChecksum(transport, pseudo) ? ChecksumVerdict.Good : ChecksumVerdict.Bad));
+                report.Checksums.Add(("icmpv6", Verdict(ipPacket, network, protocol, offset, length, unverifiable)));
                 break;
             case IpProtocol.Ipv6NoNext:
                 break;
@@ -348,9 +337,17 @@ internal static class PacketChecker
         }
     }
 
-    // The pseudo-header sum with its upper-layer length changed from `from` to `to` (one's-complement subtract, add).
-    private static uint RebaseLength(uint pseudo, int from, int to) =>
-        from == to ? pseudo : InternetChecksum.Add(InternetChecksum.Add(pseudo, (ushort)~(ushort)from), (ushort)to);
+    private static ChecksumVerdict Verdict(ReadOnlySpan<byte> ipPacket, NetworkProtocol network, IpProtocol protocol, int offset, int length, bool unverifiable) =>
+        unverifiable ? ChecksumVerdict.Unverified : Verdict(TransportChecksum.Verify(ipPacket, network, protocol, offset, length));
+
+    private static ChecksumVerdict Verdict(TransportChecksumStatus status) => status switch
+    {
+        TransportChecksumStatus.Good => ChecksumVerdict.Good,
+        TransportChecksumStatus.Bad => ChecksumVerdict.Bad,
+        TransportChecksumStatus.Absent => ChecksumVerdict.None,
+        TransportChecksumStatus.ZeroOverIpv6 => ChecksumVerdict.ZeroOverIpv6,
+        _ => ChecksumVerdict.Unverified,
+    };
 
     /// <summary>The report name of a wire error.</summary>
     public static string Name(WireError error) => error switch

@@ -1,4 +1,5 @@
-using System.Buffers.Binary;
+// Layer: link endpoints, channel. RX checksum validation before GRO and the stack: the IP header (located with
+// IpLayout), the IPv4 header checksum and the TCP/UDP checksum (TransportChecksum); link padding trimmed.
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Wire;
@@ -33,7 +34,7 @@ public enum RxDropReason
     Ipv4BadHeaderChecksum,
     /// <summary>IPv6 fixed header cut short, or payload length past the packet.</summary>
     Ipv6BadHeader,
-    /// <summary>IPv6 payload length zero (jumbogram, RFC 2675): not supported on this link.</summary>
+    /// <summary>IPv6 payload length zero with a Jumbo Payload option (jumbogram, RFC 2675): not supported on this link.</summary>
     Ipv6Jumbogram,
     /// <summary>The IPv6 extension-header chain is malformed or too long.</summary>
     Ipv6BadExtensionChain,
@@ -82,159 +83,85 @@ public static class RxChecksumValidator
     {
         packet.NetworkProtocol = NetworkProtocol.IPv4;
         ReadOnlySpan<byte> head = packet.Head;
-        if (head.Length < Ipv4Header.MinLength)
+        if (!Ipv4Header.TryCreate(head, packet.Length, out Ipv4Header ip, out WireError error))
         {
-            return Drop(RxDropReason.Ipv4BadHeader, out reason);
+            // Header cut short, IHL below 5 or past the head: a bad header; total length below it or past the packet: a bad length.
+            return Drop(error is WireError.BadTotalLength || (error is WireError.Truncated && head.Length >= Ipv4Header.MinLength)
+                ? RxDropReason.Ipv4BadTotalLength : RxDropReason.Ipv4BadHeader, out reason);
         }
-        int headerLength = (head[0] & 0x0F) * 4;
-        if (headerLength < Ipv4Header.MinLength || headerLength > head.Length)
-        {
-            return Drop(RxDropReason.Ipv4BadHeader, out reason);
-        }
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
-        if (totalLength < headerLength || totalLength > packet.Length)
-        {
-            return Drop(RxDropReason.Ipv4BadTotalLength, out reason);
-        }
-        bool trusted = packet.RxChecksumValidated;
         // RFC 791 §3.1 / RFC 1071: the header sums to all ones.
-        if (!trusted && !Ipv4Header.VerifyChecksum(head[..headerLength]))
+        if (!packet.RxChecksumValidated && !ip.VerifyChecksum())
         {
             return Drop(RxDropReason.Ipv4BadHeaderChecksum, out reason);
         }
-        if (totalLength < packet.Length)
-        {
-            packet.TrimTo(totalLength); // link-layer padding
-            head = packet.Head;
-        }
-        ushort flagsAndOffset = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]);
-        if ((flagsAndOffset & 0x3FFF) != 0)
-        {
-            reason = RxDropReason.None;
-            return RxVerdict.PassedToStack; // a fragment: reassembly checks the whole datagram
-        }
-        var protocol = (IpProtocol)head[Ipv4Header.ProtocolOffset];
-        if (trusted)
-        {
-            reason = RxDropReason.None;
-            return RxVerdict.Validated;
-        }
-        uint pseudo = InternetChecksum.PseudoHeaderSumV4(head.Slice(Ipv4Header.SourceOffset, 4), head.Slice(Ipv4Header.DestinationOffset, 4),
-            (byte)protocol, totalLength - headerLength);
-        return ValidateTransport(packet, protocol, headerLength, totalLength - headerLength, pseudo, NetworkProtocol.IPv4, out reason);
+        return ValidateTransport(packet, IpLayout.Of(ip), out reason);
     }
 
     private static RxVerdict ValidateIpv6(PacketBuffer packet, out RxDropReason reason)
     {
         packet.NetworkProtocol = NetworkProtocol.IPv6;
-        ReadOnlySpan<byte> head = packet.Head;
-        if (head.Length < Ipv6Header.Length)
+        if (!Ipv6Header.TryCreate(packet.Head, packet.Length, out Ipv6Header ip, out WireError error))
         {
-            return Drop(RxDropReason.Ipv6BadHeader, out reason);
+            // RFC 2675 jumbograms need a link that carries more than 64 KiB.
+            return Drop(error == WireError.Unsupported ? RxDropReason.Ipv6Jumbogram : RxDropReason.Ipv6BadHeader, out reason);
         }
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]);
-        if (payloadLength == 0 && (IpProtocol)head[Ipv6Header.NextHeaderOffset] == IpProtocol.HopByHop)
-        {
-            return Drop(RxDropReason.Ipv6Jumbogram, out reason); // RFC 2675 needs a 64 KiB+ link
-        }
-        if (Ipv6Header.Length + payloadLength > packet.Length)
-        {
-            return Drop(RxDropReason.Ipv6BadHeader, out reason);
-        }
-        if (Ipv6Header.Length + payloadLength < packet.Length)
-        {
-            packet.TrimTo(Ipv6Header.Length + payloadLength);
-            head = packet.Head;
-        }
-        // RFC 8200 §4: walk the extension headers (they must be in the head) to find the transport.
-        ReadOnlySpan<byte> afterFixed = head[Ipv6Header.Length..];
-        if (afterFixed.Length > payloadLength)
-        {
-            afterFixed = afterFixed[..payloadLength];
-        }
-        var walker = new Ipv6ExtensionWalker((IpProtocol)head[Ipv6Header.NextHeaderOffset], afterFixed);
-        while (walker.MoveNext())
-        {
-            if (walker.Current.Type == IpProtocol.Ipv6Fragment)
-            {
-                // Fragments (atomic ones included) are left to reassembly, which also judges the rest of
-                // the chain (RFC 7112 §5 asks for an ICMP error there, not a silent drop here).
-                reason = RxDropReason.None;
-                return RxVerdict.PassedToStack;
-            }
-        }
-        if (walker.Error != WireError.None)
+        // RFC 8200 §4: the extension headers (in the head) up to the transport or the first Fragment header.
+        if (!IpLayout.TryLocate(ip, out IpLayout layout, out _))
         {
             return Drop(RxDropReason.Ipv6BadExtensionChain, out reason);
         }
-        var chain = (UpperLayerProtocol: walker.NextHeader, UpperLayerOffset: walker.Offset);
+        return ValidateTransport(packet, layout, out reason);
+    }
+
+    private static RxVerdict ValidateTransport(PacketBuffer packet, in IpLayout ip, out RxDropReason reason)
+    {
+        if (ip.Length < packet.Length)
+        {
+            packet.TrimTo(ip.Length); // link-layer padding
+        }
+        // Fragments (IPv6 atomic ones included) are left to reassembly, which checks the whole datagram and judges
+        // the rest of an IPv6 chain (RFC 7112 §5 asks for an ICMP error there, not a silent drop here).
+        if (ip.IsFragment)
+        {
+            reason = RxDropReason.None;
+            return RxVerdict.PassedToStack;
+        }
         if (packet.RxChecksumValidated)
         {
             reason = RxDropReason.None;
-            return RxVerdict.Validated;
+            return RxVerdict.Validated; // the device verified it
         }
-        int transportOffset = Ipv6Header.Length + chain.UpperLayerOffset;
-        int transportLength = Ipv6Header.Length + payloadLength - transportOffset;
-        uint pseudo = InternetChecksum.PseudoHeaderSumV6(head.Slice(Ipv6Header.SourceOffset, 16), head.Slice(Ipv6Header.DestinationOffset, 16),
-            (byte)chain.UpperLayerProtocol, transportLength);
-        return ValidateTransport(packet, chain.UpperLayerProtocol, transportOffset, transportLength, pseudo, NetworkProtocol.IPv6, out reason);
-    }
-
-    private static RxVerdict ValidateTransport(PacketBuffer packet, IpProtocol protocol, int offset, int length, uint pseudo,
-        NetworkProtocol network, out RxDropReason reason)
-    {
-        ReadOnlySpan<byte> head = packet.Head;
-        switch (protocol)
+        switch (ip.Protocol)
         {
             case IpProtocol.Tcp:
                 {
-                    if (length < TcpHeader.MinLength || head.Length < offset + TcpHeader.MinLength)
+                    ReadOnlySpan<byte> tcp = packet.Head[ip.TransportOffset..];
+                    if (!TcpHeader.TryCreate(tcp[..Math.Min(tcp.Length, ip.TransportLength)], out _, out _))
                     {
                         return Drop(RxDropReason.TcpBadHeader, out reason);
                     }
-                    int dataOffset = (head[offset + 12] >> 4) * 4;
-                    if (dataOffset < TcpHeader.MinLength || dataOffset > length || head.Length < offset + dataOffset)
-                    {
-                        return Drop(RxDropReason.TcpBadHeader, out reason);
-                    }
-                    if (InternetChecksum.Fold(InternetChecksum.Sum(packet, offset, length, pseudo)) != 0xFFFF)
+                    if (TransportChecksum.Verify(packet, ip) != TransportChecksumStatus.Good)
                     {
                         return Drop(RxDropReason.TcpBadChecksum, out reason);
                     }
                     break;
                 }
             case IpProtocol.Udp:
+                switch (TransportChecksum.Verify(packet, ip))
                 {
-                    if (length < UdpHeader.HeaderLength || head.Length < offset + UdpHeader.HeaderLength)
-                    {
-                        return Drop(RxDropReason.UdpBadHeader, out reason);
-                    }
-                    int udpLength = BinaryPrimitives.ReadUInt16BigEndian(head[(offset + UdpHeader.LengthOffset)..]);
-                    if (udpLength < UdpHeader.HeaderLength || udpLength > length)
-                    {
-                        return Drop(RxDropReason.UdpBadHeader, out reason);
-                    }
-                    ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(head[(offset + UdpHeader.ChecksumOffset)..]);
-                    if (checksum == 0)
-                    {
-                        if (network == NetworkProtocol.IPv6)
-                        {
-                            return Drop(RxDropReason.UdpZeroChecksumOverIpv6, out reason); // RFC 8200 §8.1
-                        }
+                    case TransportChecksumStatus.Good:
+                        break;
+                    case TransportChecksumStatus.Absent:
                         reason = RxDropReason.None;
                         return RxVerdict.PassedToStack; // RFC 768: no checksum was sent
-                    }
-                    if (udpLength != length)
-                    {
-                        // The pseudo-header carries the UDP length, which may be shorter than the IP payload.
-                        pseudo = AdjustLength(pseudo, length, udpLength);
-                    }
-                    if (InternetChecksum.Fold(InternetChecksum.Sum(packet, offset, udpLength, pseudo)) != 0xFFFF)
-                    {
+                    case TransportChecksumStatus.ZeroOverIpv6:
+                        return Drop(RxDropReason.UdpZeroChecksumOverIpv6, out reason); // RFC 8200 §8.1
+                    case TransportChecksumStatus.Malformed:
+                        return Drop(RxDropReason.UdpBadHeader, out reason);
+                    default:
                         return Drop(RxDropReason.UdpBadChecksum, out reason);
-                    }
-                    break;
                 }
+                break;
             default:
                 reason = RxDropReason.None;
                 return RxVerdict.PassedToStack; // ICMP and the rest: the stack checks them
@@ -242,14 +169,6 @@ public static class RxChecksumValidator
         packet.RxChecksumValidated = true;
         reason = RxDropReason.None;
         return RxVerdict.Validated;
-    }
-
-    /// <summary>Replaces the length term of a pseudo-header sum (ones'-complement subtract, then add).</summary>
-    private static uint AdjustLength(uint pseudo, int oldLength, int newLength)
-    {
-        uint folded = InternetChecksum.Fold(pseudo);
-        // Subtracting x in ones'-complement is adding ~x (16-bit); lengths here are < 65536.
-        return InternetChecksum.Add(InternetChecksum.Add(folded, (ushort)~(ushort)oldLength), (ushort)newLength);
     }
 
     private static RxVerdict Drop(RxDropReason why, out RxDropReason reason)

@@ -1,6 +1,5 @@
 // Layer: link endpoints, software GSO (ARCHITECTURE.md §2 outbound step 4, §4): cuts a TCP super-segment into
 // MSS-sized wire segments for a device that cannot segment. Reads payload across the packet's pieces.
-using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Wire;
@@ -171,21 +170,17 @@ public static class GsoSegmenter
     private static uint FixHeaders(Span<byte> segment, in Layout layout, int index, int payload)
     {
         int tcpLength = layout.HeaderLength - layout.TcpOffset + payload;
-        uint pseudo;
         if (!layout.IsV6)
         {
             Ipv4Header.SetTotalLength(segment, (ushort)(layout.HeaderLength + payload));
             Ipv4Header.SetIdentification(segment, (ushort)(layout.Identification + index));
             Ipv4Header.RecomputeChecksum(segment);
-            pseudo = InternetChecksum.PseudoHeaderSumV4(segment.Slice(Ipv4Header.SourceOffset, 4), segment.Slice(Ipv4Header.DestinationOffset, 4),
-                (byte)IpProtocol.Tcp, tcpLength);
         }
         else
         {
             Ipv6Header.SetPayloadLength(segment, (ushort)(layout.HeaderLength - Ipv6Header.Length + payload));
-            pseudo = InternetChecksum.PseudoHeaderSumV6(segment.Slice(Ipv6Header.SourceOffset, 16), segment.Slice(Ipv6Header.DestinationOffset, 16),
-                (byte)IpProtocol.Tcp, tcpLength);
         }
+        uint pseudo = TransportChecksum.PseudoHeaderSum(segment, IpProtocol.Tcp, tcpLength);
         Span<byte> tcp = segment[layout.TcpOffset..];
         TcpHeader.SetSequenceNumber(tcp, layout.Sequence + (uint)(index * layout.Mss));
         TcpFlags flags = layout.Flags;
@@ -255,61 +250,44 @@ public static class GsoSegmenter
         {
             return Fail(version is 4 or 6 ? GsoError.TypeMismatch : GsoError.BadIpHeader, out error);
         }
-        int tcpOffset;
-        ushort identification = 0;
+        IpLayout ip;
         if (!isV6)
         {
-            if (head.Length < Ipv4Header.MinLength)
+            if (!Ipv4Header.TryCreate(head, packet.Length, out Ipv4Header v4, out WireError v4Error))
             {
-                return Fail(GsoError.HeadersNotInHead, out error);
+                // A header (or its options) past the head is not in the head; any other fault is a bad header.
+                bool cut = head.Length < Ipv4Header.MinLength
+                    || (v4Error == WireError.BadHeaderLength && Ipv4Header.GetHeaderLength(head) >= Ipv4Header.MinLength);
+                return Fail(cut ? GsoError.HeadersNotInHead : GsoError.BadIpHeader, out error);
             }
-            int ihl = (head[0] & 0x0F) * 4;
-            if (ihl < Ipv4Header.MinLength || BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]) != packet.Length
-                || (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x3FFF) != 0)
-            {
-                return Fail(GsoError.BadIpHeader, out error);
-            }
-            if (head.Length < ihl)
-            {
-                return Fail(GsoError.HeadersNotInHead, out error);
-            }
-            if ((IpProtocol)head[Ipv4Header.ProtocolOffset] != IpProtocol.Tcp)
-            {
-                return Fail(GsoError.NotTcp, out error);
-            }
-            tcpOffset = ihl;
-            identification = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.IdentificationOffset..]);
+            ip = IpLayout.Of(v4);
         }
         else
         {
-            if (head.Length < Ipv6Header.Length)
+            if (!Ipv6Header.TryCreate(head, packet.Length, out Ipv6Header v6, out _))
             {
-                return Fail(GsoError.HeadersNotInHead, out error);
+                return Fail(head.Length < Ipv6Header.Length ? GsoError.HeadersNotInHead : GsoError.BadIpHeader, out error);
             }
-            if (Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]) != packet.Length)
+            if (Ipv6Header.Length + v6.PayloadLength != packet.Length)
             {
                 return Fail(GsoError.BadIpHeader, out error);
             }
-            var next = (IpProtocol)head[Ipv6Header.NextHeaderOffset];
-            tcpOffset = Ipv6Header.Length;
-            if (next != IpProtocol.Tcp)
+            if (!IpLayout.TryLocate(v6, out ip, out WireError walkError))
             {
-                if (!Ipv6ExtensionWalker.TryWalk(next, head[Ipv6Header.Length..], out Ipv6ExtensionChain chain, out WireError walkError))
-                {
-                    return Fail(walkError is WireError.Truncated or WireError.BadHeaderLength ? GsoError.HeadersNotInHead : GsoError.BadIpHeader, out error);
-                }
-                if (chain.HasFragmentHeader)
-                {
-                    return Fail(GsoError.BadIpHeader, out error);
-                }
-                // RFC 8200 §8.1: with a routing header the pseudo-header needs the final destination; not supported.
-                if (chain.UpperLayerProtocol != IpProtocol.Tcp || chain.HasRoutingHeader)
-                {
-                    return Fail(GsoError.NotTcp, out error);
-                }
-                tcpOffset += chain.UpperLayerOffset;
+                return Fail(walkError is WireError.Truncated or WireError.BadHeaderLength ? GsoError.HeadersNotInHead : GsoError.BadIpHeader, out error);
             }
         }
+        if (ip.Length != packet.Length || ip.IsFragment)
+        {
+            return Fail(GsoError.BadIpHeader, out error);
+        }
+        // RFC 8200 §8.1: with a routing header the pseudo-header needs the final destination; not supported.
+        if (ip.Protocol != IpProtocol.Tcp || ip.HasRoutingHeader)
+        {
+            return Fail(GsoError.NotTcp, out error);
+        }
+        int tcpOffset = ip.TransportOffset;
+        ushort identification = isV6 ? (ushort)0 : (ushort)ip.Identification;
         if (gso.ChecksumStart != 0 && gso.ChecksumStart != tcpOffset)
         {
             return Fail(GsoError.ChecksumStartMismatch, out error);
@@ -322,7 +300,7 @@ public static class GsoSegmenter
         {
             return Fail(GsoError.HeadersNotInHead, out error);
         }
-        int headerLength = tcpOffset + ((head[tcpOffset + 12] >> 4) * 4);
+        int headerLength = tcpOffset + TcpHeader.GetHeaderLength(head[tcpOffset..]);
         if (headerLength < tcpOffset + TcpHeader.MinLength || headerLength > packet.Length)
         {
             return Fail(GsoError.BadTcpHeader, out error);
@@ -343,9 +321,9 @@ public static class GsoSegmenter
             PayloadLength = payload,
             Mss = mss,
             Count = payload == 0 ? 1 : (payload + mss - 1) / mss,
-            Sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]),
+            Sequence = TcpHeader.GetSequenceNumber(tcp),
             Identification = identification,
-            Flags = (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]) & 0x01FF),
+            Flags = TcpHeader.GetFlags(tcp),
         };
         error = GsoError.None;
         return true;

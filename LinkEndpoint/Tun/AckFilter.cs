@@ -120,53 +120,42 @@ internal sealed class AckFilter
             return false;
         }
         ReadOnlySpan<byte> head = packet.Head;
-        int tcpOffset;
-        int ipEnd;
-        ulong a, b = 0, c = 0, d = 0;
-        if (head.Length >= Ipv4Header.MinLength && head[0] == 0x45)
+        // The transport right after a header without options or extension headers, not a fragment, no padding.
+        if (!IpLayout.TryLocate(head, packet.Length, out IpLayout ip, out _) || ip.Protocol != IpProtocol.Tcp || ip.IsFragment
+            || ip.HasExtensionHeaders || ip.HeaderLength != (ip.IsV6 ? Ipv6Header.Length : Ipv4Header.MinLength) || ip.Length != packet.Length)
         {
-            if ((IpProtocol)head[Ipv4Header.ProtocolOffset] != IpProtocol.Tcp
-                || (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x3FFF) != 0)
-            {
-                return false;
-            }
-            tcpOffset = Ipv4Header.MinLength;
-            ipEnd = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
+            return false;
+        }
+        ulong a, b = 0, c = 0, d = 0;
+        if (!ip.IsV6)
+        {
             a = BinaryPrimitives.ReadUInt64LittleEndian(head[Ipv4Header.SourceOffset..]); // source and destination
         }
-        else if (head.Length >= Ipv6Header.Length && head[0] >> 4 == 6)
+        else
         {
-            if ((IpProtocol)head[Ipv6Header.NextHeaderOffset] != IpProtocol.Tcp)
-            {
-                return false;
-            }
-            tcpOffset = Ipv6Header.Length;
-            ipEnd = Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]);
             ReadOnlySpan<byte> addresses = head.Slice(Ipv6Header.SourceOffset, 32);
             a = BinaryPrimitives.ReadUInt64LittleEndian(addresses);
             b = BinaryPrimitives.ReadUInt64LittleEndian(addresses[8..]);
             c = BinaryPrimitives.ReadUInt64LittleEndian(addresses[16..]);
             d = BinaryPrimitives.ReadUInt64LittleEndian(addresses[24..]);
         }
-        else
-        {
-            return false;
-        }
-        if (head.Length < tcpOffset + TcpHeader.MinLength || ipEnd != packet.Length)
+        int tcpOffset = ip.TransportOffset;
+        int ipEnd = ip.Length;
+        if (head.Length < tcpOffset + TcpHeader.MinLength)
         {
             return false;
         }
         ReadOnlySpan<byte> tcp = head[tcpOffset..];
-        int dataOffset = (tcp[12] >> 4) * 4;
+        int dataOffset = TcpHeader.GetHeaderLength(tcp);
         // Flags exactly ACK (the reserved bits too): no payload, and options the sender acts on only through ACK/window.
-        if (BinaryPrimitives.ReadUInt16BigEndian(tcp[12..]) != (ushort)((dataOffset / 4) << 12 | (int)TcpFlags.Ack)
+        if (BinaryPrimitives.ReadUInt16BigEndian(tcp[TcpHeader.DataOffsetAndFlagsOffset..]) != (ushort)((dataOffset / 4) << 12 | (int)TcpFlags.Ack)
             || dataOffset < TcpHeader.MinLength || tcpOffset + dataOffset != ipEnd || head.Length < tcpOffset + dataOffset
             || !OnlyTimestamps(tcp[TcpHeader.MinLength..dataOffset]))
         {
             return false;
         }
-        key = new FlowKey(a, b, c, d, BinaryPrimitives.ReadUInt32LittleEndian(tcp), (byte)(head[0] >> 4));
-        ack = BinaryPrimitives.ReadUInt32BigEndian(tcp[8..]);
+        key = new FlowKey(a, b, c, d, BinaryPrimitives.ReadUInt32LittleEndian(tcp[TcpHeader.SourcePortOffset..]), (byte)(ip.IsV6 ? 6 : 4));
+        ack = BinaryPrimitives.ReadUInt32BigEndian(tcp[TcpHeader.AcknowledgmentOffset..]);
         return true;
     }
 
@@ -175,15 +164,15 @@ internal sealed class AckFilter
         int i = 0;
         while (i < options.Length)
         {
-            switch (options[i])
+            switch ((TcpOptionKind)options[i])
             {
-                case 0: // EOL: the rest is padding
+                case TcpOptionKind.EndOfOptions: // the rest is padding
                     return true;
-                case 1: // NOP
+                case TcpOptionKind.NoOperation:
                     i++;
                     break;
-                case 8 when i + 10 <= options.Length && options[i + 1] == 10: // timestamps (RFC 7323 §3)
-                    i += 10;
+                case TcpOptionKind.Timestamps when i + TcpOption.TimestampsLength <= options.Length && options[i + 1] == TcpOption.TimestampsLength: // RFC 7323 §3
+                    i += TcpOption.TimestampsLength;
                     break;
                 default:
                     return false; // SACK, MSS, window scale, anything else: not filtered

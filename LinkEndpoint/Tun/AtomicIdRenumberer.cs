@@ -1,3 +1,5 @@
+// Layer: link endpoints, Linux TUN. Renumbers the IPv4 identification of atomic datagrams on write so that
+// each TCP flow's IDs run consecutively (RFC 6864 §4.1) and the kernel's GRO can merge them.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -30,22 +32,24 @@ internal sealed class AtomicIdRenumberer
             return; // another owner may read the head
         }
         Span<byte> head = packet.Head;
-        if (head.Length < Ipv4Header.MinLength + 4 || head[0] >> 4 != 4 || (IpProtocol)head[Ipv4Header.ProtocolOffset] != IpProtocol.Tcp)
+        // RFC 6864 §4.1: atomic is DF set and not a fragment (the reserved bit clear too); otherwise the ID matters.
+        if (!Ipv4Header.TryCreate(head, packet.Length, out Ipv4Header ip, out _) || ip.Protocol != IpProtocol.Tcp
+            || !ip.DontFragment || ip.IsFragment || ip.ReservedFlag)
         {
             return;
         }
-        int ihl = (head[0] & 0x0F) * 4;
-        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]);
-        if (flags != 0x4000 || ihl < Ipv4Header.MinLength || head.Length < ihl + 4)
+        IpLayout layout = IpLayout.Of(ip);
+        if (head.Length < layout.TransportOffset + 4)
         {
-            return; // not atomic (DF clear, or a fragment): the ID matters
+            return;
         }
-        uint src = BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.SourceOffset..]);
-        uint dst = BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.DestinationOffset..]);
-        uint ports = BinaryPrimitives.ReadUInt32BigEndian(head[ihl..]);
+        uint src = ip.Source;
+        uint dst = ip.Destination;
+        uint ports = BinaryPrimitives.ReadUInt32BigEndian(head[layout.TransportOffset..]);
+        ushort id = ip.Identification;
+        ushort checksum = ip.Checksum;
         uint hash = (src * 0x9E3779B1u) ^ (dst * 0x85EBCA77u) ^ (ports * 0xC2B2AE3Du);
         int slot = (int)((hash ^ (hash >> 15)) % Slots);
-        ushort id = BinaryPrimitives.ReadUInt16BigEndian(head[4..]);
         if (!_seen[slot])
         {
             _seen[slot] = true;
@@ -53,9 +57,8 @@ internal sealed class AtomicIdRenumberer
         else if (id != _next[slot])
         {
             ushort wanted = _next[slot];
-            ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(head[10..]);
-            BinaryPrimitives.WriteUInt16BigEndian(head[4..], wanted);
-            BinaryPrimitives.WriteUInt16BigEndian(head[10..], InternetChecksum.Update(checksum, id, wanted));
+            Ipv4Header.SetIdentification(head, wanted);
+            Ipv4Header.SetChecksum(head, InternetChecksum.Update(checksum, id, wanted));
             Renumbered++;
             id = wanted;
         }

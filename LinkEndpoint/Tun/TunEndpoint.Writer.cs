@@ -364,7 +364,7 @@ public sealed partial class TunEndpoint
                 {
                     return false;
                 }
-                header.HeaderLength = (ushort)(start + ((head[start + 12] >> 4) * 4));
+                header.HeaderLength = (ushort)(start + TcpHeader.GetHeaderLength(head[start..]));
                 break;
             case GsoType.UdpL4 when (Device.Offloads & TunOffloads.Uso4) != 0:
                 header.HeaderLength = (ushort)(start + UdpHeader.HeaderLength);

@@ -25,12 +25,14 @@ public static class UdpGsoSplitter
         int udpOffset = gso.ChecksumStart;
         int mss = gso.MaxSegmentSize;
         ReadOnlySpan<byte> head = packet.Head;
+        // The UDP header must be where the metadata says: the transport of an unfragmented datagram.
         if (gso.Type != GsoType.UdpL4 || mss == 0 || udpOffset + UdpHeader.HeaderLength != headerLength || head.Length < headerLength
-            || packet.Length < headerLength)
+            || packet.Length < headerLength || !IpLayout.TryLocate(head, packet.Length, out IpLayout ip, out _)
+            || ip.Protocol != IpProtocol.Udp || ip.TransportOffset != udpOffset || ip.IsFragment)
         {
             return false;
         }
-        bool isV6 = head[0] >> 4 == 6;
+        bool isV6 = ip.IsV6;
         int payloadTotal = packet.Length - headerLength;
         int segments = Math.Max(1, (payloadTotal + mss - 1) / mss);
         if (segments > output.Length)
@@ -38,7 +40,7 @@ public static class UdpGsoSplitter
             return false;
         }
         ReadOnlySpan<byte> headers = head[..headerLength];
-        ushort id = isV6 ? (ushort)0 : System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(head[4..]);
+        ushort id = isV6 ? (ushort)0 : (ushort)ip.Identification;
         for (int i = 0; i < segments; i++)
         {
             int payload = i == segments - 1 ? payloadTotal - (i * mss) : mss;
@@ -59,19 +61,17 @@ public static class UdpGsoSplitter
                 h = segment.Head[..headerLength];
             }
             int udpLength = UdpHeader.HeaderLength + payload;
-            uint pseudo;
             if (isV6)
             {
                 Ipv6Header.SetPayloadLength(h, (ushort)(headerLength - Ipv6Header.Length + payload));
-                pseudo = InternetChecksum.PseudoHeaderSumV6(h.Slice(Ipv6Header.SourceOffset, 16), h.Slice(Ipv6Header.DestinationOffset, 16), (byte)IpProtocol.Udp, udpLength);
             }
             else
             {
                 Ipv4Header.SetTotalLength(h, (ushort)(headerLength + payload));
                 Ipv4Header.SetIdentification(h, (ushort)(id + i));
                 Ipv4Header.RecomputeChecksum(h);
-                pseudo = InternetChecksum.PseudoHeaderSumV4(h.Slice(Ipv4Header.SourceOffset, 4), h.Slice(Ipv4Header.DestinationOffset, 4), (byte)IpProtocol.Udp, udpLength);
             }
+            uint pseudo = TransportChecksum.PseudoHeaderSum(h, IpProtocol.Udp, udpLength);
             Span<byte> udp = h[udpOffset..];
             UdpHeader.SetLength(udp, (ushort)udpLength);
             UdpHeader.SetChecksum(udp, 0);

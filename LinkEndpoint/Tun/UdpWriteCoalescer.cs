@@ -1,3 +1,5 @@
+// Layer: link endpoints, Linux TUN. UDP GRO on write: consecutive datagrams of one flow in a write batch become
+// one USO packet the kernel segments back (see the class remarks for the kernel's merge rules).
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -32,18 +34,15 @@ internal sealed class UdpWriteCoalescer(Action<PacketBuffer> emit)
     /// <summary>True when <paramref name="packet"/> is a UDP datagram this coalescer may take.</summary>
     public static bool IsCandidate(PacketBuffer packet)
     {
-        ReadOnlySpan<byte> head = packet.Head;
-        if (packet.Gso.IsGso || packet.Gso.NeedsChecksum || head.Length < Ipv4Header.MinLength)
+        if (packet.Gso.IsGso || packet.Gso.NeedsChecksum)
         {
             return false;
         }
-        return (head[0] >> 4) switch
-        {
-            4 => head[0] == 0x45 && (IpProtocol)head[Ipv4Header.ProtocolOffset] == IpProtocol.Udp && head.Length >= 28
-                && (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x3FFF) == 0,
-            6 => head.Length >= Ipv6Header.Length + UdpHeader.HeaderLength && (IpProtocol)head[Ipv6Header.NextHeaderOffset] == IpProtocol.Udp,
-            _ => false,
-        };
+        // UDP right after an IPv4 header without options or an IPv6 header without extension headers, not a fragment.
+        ReadOnlySpan<byte> head = packet.Head;
+        return IpLayout.TryLocate(head, packet.Length, out IpLayout ip, out _) && ip.Protocol == IpProtocol.Udp && !ip.IsFragment
+            && !ip.HasExtensionHeaders && ip.HeaderLength == (ip.IsV6 ? Ipv6Header.Length : Ipv4Header.MinLength)
+            && head.Length >= ip.TransportOffset + UdpHeader.HeaderLength;
     }
 
     /// <summary>Takes a candidate datagram (and its reference): merges it into the held run or starts a new one.</summary>
@@ -103,12 +102,20 @@ internal sealed class UdpWriteCoalescer(Action<PacketBuffer> emit)
         }
         if (a[0] >> 4 == 4)
         {
-            // Same TOS, DF, TTL, protocol, addresses and ports; ID = first + segments so far.
-            return a[1] == b[1] && a[6] == b[6] && a[8] == b[8] && a.Slice(12, 12).SequenceEqual(b.Slice(12, 12))
-                && BinaryPrimitives.ReadUInt16BigEndian(b[4..]) == (ushort)(BinaryPrimitives.ReadUInt16BigEndian(a[4..]) + _segments);
+            // Same TOS, DF (the flags byte: neither is a fragment), TTL, protocol, addresses and ports; ID = first + segments so far.
+            const int AddressesAndPorts = Ipv4Header.MinLength - Ipv4Header.SourceOffset + 4;
+            return a[Ipv4Header.DifferentiatedServicesOffset] == b[Ipv4Header.DifferentiatedServicesOffset]
+                && a[Ipv4Header.FragmentOffsetField] == b[Ipv4Header.FragmentOffsetField]
+                && a[Ipv4Header.TimeToLiveOffset] == b[Ipv4Header.TimeToLiveOffset]
+                && a.Slice(Ipv4Header.SourceOffset, AddressesAndPorts).SequenceEqual(b.Slice(Ipv4Header.SourceOffset, AddressesAndPorts))
+                && BinaryPrimitives.ReadUInt16BigEndian(b[Ipv4Header.IdentificationOffset..])
+                    == (ushort)(BinaryPrimitives.ReadUInt16BigEndian(a[Ipv4Header.IdentificationOffset..]) + _segments);
         }
         // Version, traffic class and flow label; next header, hop limit; addresses; ports.
-        return a[..4].SequenceEqual(b[..4]) && a.Slice(6, 2).SequenceEqual(b.Slice(6, 2)) && a.Slice(8, 36).SequenceEqual(b.Slice(8, 36));
+        const int Addresses6AndPorts = Ipv6Header.Length - Ipv6Header.SourceOffset + 4;
+        return a[..Ipv6Header.PayloadLengthOffset].SequenceEqual(b[..Ipv6Header.PayloadLengthOffset])
+            && a.Slice(Ipv6Header.NextHeaderOffset, 2).SequenceEqual(b.Slice(Ipv6Header.NextHeaderOffset, 2))
+            && a.Slice(Ipv6Header.SourceOffset, Addresses6AndPorts).SequenceEqual(b.Slice(Ipv6Header.SourceOffset, Addresses6AndPorts));
     }
 
     private void Finish(PacketBuffer packet)
@@ -117,18 +124,16 @@ internal sealed class UdpWriteCoalescer(Action<PacketBuffer> emit)
         bool v6 = head[0] >> 4 == 6;
         int l4 = v6 ? Ipv6Header.Length : Ipv4Header.MinLength;
         int udpLength = packet.Length - l4;
-        uint pseudo;
         if (v6)
         {
             Ipv6Header.SetPayloadLength(head, (ushort)udpLength);
-            pseudo = InternetChecksum.PseudoHeaderSumV6(head.Slice(Ipv6Header.SourceOffset, 16), head.Slice(Ipv6Header.DestinationOffset, 16), (byte)IpProtocol.Udp, udpLength);
         }
         else
         {
             Ipv4Header.SetTotalLength(head, (ushort)packet.Length);
             Ipv4Header.RecomputeChecksum(head);
-            pseudo = InternetChecksum.PseudoHeaderSumV4(head.Slice(Ipv4Header.SourceOffset, 4), head.Slice(Ipv4Header.DestinationOffset, 4), (byte)IpProtocol.Udp, udpLength);
         }
+        uint pseudo = TransportChecksum.PseudoHeaderSum(head, IpProtocol.Udp, udpLength);
         Span<byte> udp = head[l4..];
         UdpHeader.SetLength(udp, (ushort)udpLength);
         UdpHeader.WritePartialChecksum(udp, pseudo);

@@ -48,7 +48,7 @@ public static class VirtioInbound
             return TunDropReason.BadVirtioFlags;
         }
         int version = head[0] >> 4;
-        if (!TryIpLength(head, packet.Length, version, out int ipLength, out int minL4Offset))
+        if (!TryLocate(head, packet.Length, out int ipLength, out int minL4Offset, out IpLayout layout, out bool located))
         {
             return header.GsoType == VirtioGsoType.None && !header.Flags.HasFlag(VirtioNetFlags.NeedsChecksum)
                 ? TunDropReason.None // a plain packet: RX validation judges (and counts) it
@@ -77,8 +77,8 @@ public static class VirtioInbound
         }
         if (!needsChecksum)
         {
-            if (trustChecksums && (header.Flags & VirtioNetFlags.DataValid) != 0 && IsUnfragmented(head, version)
-                && TransportProtocol(head, version) is IpProtocol.Tcp or IpProtocol.Udp)
+            if (trustChecksums && (header.Flags & VirtioNetFlags.DataValid) != 0 && IsPlain(located, layout)
+                && layout.Protocol is IpProtocol.Tcp or IpProtocol.Udp)
             {
                 packet.RxChecksumValidated = true; // CHECKSUM_UNNECESSARY: the host verified it
             }
@@ -95,11 +95,11 @@ public static class VirtioInbound
         if (type is VirtioGsoType.TcpV4 or VirtioGsoType.TcpV6)
         {
             // ARCHITECTURE.md §4: hdr_len is recomputed from csum_start and the TCP data offset, never taken as given.
-            if (header.ChecksumOffset != 16 || head.Length < start + TcpHeader.MinLength)
+            if (header.ChecksumOffset != TcpHeader.ChecksumOffset || head.Length < start + TcpHeader.MinLength)
             {
                 return TunDropReason.BadGsoHeaders;
             }
-            int dataOffset = (head[start + 12] >> 4) * 4;
+            int dataOffset = TcpHeader.GetHeaderLength(head[start..]);
             headerLength = start + dataOffset;
             if (dataOffset < TcpHeader.MinLength || headerLength > head.Length || headerLength > ipLength)
             {
@@ -117,7 +117,8 @@ public static class VirtioInbound
         }
         else
         {
-            isUdp = header.ChecksumOffset == UdpHeader.ChecksumOffset && TransportProtocol(head, version) == IpProtocol.Udp;
+            // RFC 768: a UDP checksum computed as 0 is sent as all ones, behind extension headers too.
+            isUdp = header.ChecksumOffset == UdpHeader.ChecksumOffset && located && layout.Protocol == IpProtocol.Udp;
         }
         if (type != VirtioGsoType.None && header.GsoSize == 0)
         {
@@ -127,8 +128,8 @@ public static class VirtioInbound
         {
             packet.TrimTo(ipLength);
         }
-        if (trustChecksums && start == minL4Offset && IsUnfragmented(head, version)
-            && TransportProtocol(head, version) == (header.ChecksumOffset == UdpHeader.ChecksumOffset ? IpProtocol.Udp : IpProtocol.Tcp)
+        if (trustChecksums && IsPlain(located, layout) && start == layout.TransportOffset
+            && layout.Protocol == (header.ChecksumOffset == UdpHeader.ChecksumOffset ? IpProtocol.Udp : IpProtocol.Tcp)
             && header.ChecksumOffset is UdpHeader.ChecksumOffset or TcpHeader.ChecksumOffset)
         {
             // CHECKSUM_PARTIAL, where the transport header is: verified by the kernel's word, left partial.
@@ -179,37 +180,37 @@ public static class VirtioInbound
         }
     }
 
-    /// <summary>An IPv6 packet, or an IPv4 one that is not a fragment (a fragment's checksum covers the whole datagram).</summary>
-    private static bool IsUnfragmented(ReadOnlySpan<byte> head, int version) =>
-        version != 4 || (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x3FFF) == 0;
+    /// <summary>
+    /// Not a fragment (its checksum would cover the whole datagram) and the transport right after the IP header:
+    /// the only packets whose checksum the kernel's word is taken for.
+    /// </summary>
+    private static bool IsPlain(bool located, in IpLayout layout) => located && !layout.IsFragment && !layout.HasExtensionHeaders;
 
-    /// <summary>The IP datagram length the header declares and the smallest offset an L4 header can have.</summary>
-    private static bool TryIpLength(ReadOnlySpan<byte> head, int packetLength, int version, out int ipLength, out int minL4Offset)
+    /// <summary>
+    /// The IP datagram length the header declares and the smallest offset an L4 header can have (false when the
+    /// fixed header is bad, or an IPv6 payload is empty); then where the transport is, when the IPv6 chain walks.
+    /// </summary>
+    private static bool TryLocate(ReadOnlySpan<byte> head, int packetLength, out int ipLength, out int minL4Offset, out IpLayout layout, out bool located)
     {
         ipLength = minL4Offset = 0;
-        if (version == 4)
+        layout = default;
+        located = false;
+        int version = head[0] >> 4;
+        if (version == 4 && Ipv4Header.TryCreate(head, packetLength, out Ipv4Header v4, out _))
         {
-            if (head.Length < Ipv4Header.MinLength)
-            {
-                return false;
-            }
-            minL4Offset = (head[0] & 0x0F) * 4;
-            ipLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
-            return minL4Offset >= Ipv4Header.MinLength && ipLength >= minL4Offset && ipLength <= packetLength;
+            layout = IpLayout.Of(v4);
+            located = true;
+            ipLength = layout.Length;
+            minL4Offset = layout.HeaderLength;
+            return true;
         }
-        if (version == 6)
+        if (version == 6 && Ipv6Header.TryCreate(head, packetLength, out Ipv6Header v6, out _) && v6.PayloadLength > 0)
         {
-            if (head.Length < Ipv6Header.Length)
-            {
-                return false;
-            }
+            located = IpLayout.TryLocate(v6, out layout, out _);
+            ipLength = Ipv6Header.Length + v6.PayloadLength;
             minL4Offset = Ipv6Header.Length;
-            ipLength = Ipv6Header.Length + BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]);
-            return ipLength > Ipv6Header.Length && ipLength <= packetLength;
+            return true;
         }
         return false;
     }
-
-    private static IpProtocol TransportProtocol(ReadOnlySpan<byte> head, int version) =>
-        version == 4 ? (IpProtocol)head[Ipv4Header.ProtocolOffset] : (IpProtocol)head[Ipv6Header.NextHeaderOffset];
 }

@@ -1,3 +1,5 @@
+// Layer: link endpoints, Linux TUN. The virtio_net_hdr a TUN device with IFF_VNET_HDR puts before every packet:
+// its offset table, fields, and the header for an outbound packet's offload metadata.
 using System.Buffers.Binary;
 using NetStack.Wire;
 
@@ -41,6 +43,9 @@ public struct VirtioNetHeader : IEquatable<VirtioNetHeader>
     /// <summary>Size on the wire.</summary>
     public const int Length = 10;
 
+    /// <summary>The offset table (linux/virtio_net.h): flags, gso_type, then hdr_len, gso_size, csum_start, csum_offset (16 bits each, host order).</summary>
+    public const int FlagsOffset = 0, GsoTypeOffset = 1, HeaderLengthOffset = 2, GsoSizeOffset = 4, ChecksumStartOffset = 6, ChecksumOffsetOffset = 8;
+
     /// <summary>The ECN bit of gso_type (VIRTIO_NET_HDR_GSO_ECN).</summary>
     public const byte GsoEcn = 0x80;
 
@@ -77,12 +82,12 @@ public struct VirtioNetHeader : IEquatable<VirtioNetHeader>
         }
         header = new VirtioNetHeader
         {
-            Flags = (VirtioNetFlags)buffer[0],
-            GsoTypeByte = buffer[1],
-            HeaderLength = BinaryPrimitives.ReadUInt16LittleEndian(buffer[2..]),
-            GsoSize = BinaryPrimitives.ReadUInt16LittleEndian(buffer[4..]),
-            ChecksumStart = BinaryPrimitives.ReadUInt16LittleEndian(buffer[6..]),
-            ChecksumOffset = BinaryPrimitives.ReadUInt16LittleEndian(buffer[8..]),
+            Flags = (VirtioNetFlags)buffer[FlagsOffset],
+            GsoTypeByte = buffer[GsoTypeOffset],
+            HeaderLength = BinaryPrimitives.ReadUInt16LittleEndian(buffer[HeaderLengthOffset..]),
+            GsoSize = BinaryPrimitives.ReadUInt16LittleEndian(buffer[GsoSizeOffset..]),
+            ChecksumStart = BinaryPrimitives.ReadUInt16LittleEndian(buffer[ChecksumStartOffset..]),
+            ChecksumOffset = BinaryPrimitives.ReadUInt16LittleEndian(buffer[ChecksumOffsetOffset..]),
         };
         error = WireError.None;
         return true;
@@ -92,12 +97,12 @@ public struct VirtioNetHeader : IEquatable<VirtioNetHeader>
     public readonly void Emit(Span<byte> buffer)
     {
         buffer = buffer[..Length];
-        buffer[0] = (byte)Flags;
-        buffer[1] = GsoTypeByte;
-        BinaryPrimitives.WriteUInt16LittleEndian(buffer[2..], HeaderLength);
-        BinaryPrimitives.WriteUInt16LittleEndian(buffer[4..], GsoSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(buffer[6..], ChecksumStart);
-        BinaryPrimitives.WriteUInt16LittleEndian(buffer[8..], ChecksumOffset);
+        buffer[FlagsOffset] = (byte)Flags;
+        buffer[GsoTypeOffset] = GsoTypeByte;
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer[HeaderLengthOffset..], HeaderLength);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer[GsoSizeOffset..], GsoSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer[ChecksumStartOffset..], ChecksumStart);
+        BinaryPrimitives.WriteUInt16LittleEndian(buffer[ChecksumOffsetOffset..], ChecksumOffset);
     }
 
     /// <summary>

@@ -91,23 +91,36 @@ public sealed class IcmpProtocol
     internal void Deliver(in IpPacketInfo info, PacketBuffer packet)
     {
         bool v4 = info.Version == NetworkProtocol.IPv4;
-        if (info.TransportLength < IcmpV4Header.HeaderLength || packet.Head.Length < info.TransportOffset + IcmpV4Header.HeaderLength)
+        ReadOnlySpan<byte> head = packet.Head;
+        ReadOnlySpan<byte> message = info.TransportOffset <= head.Length ? head[info.TransportOffset..] : default;
+        message = message[..Math.Min(message.Length, info.TransportLength)];
+        if (!IcmpV4Header.TryCreate(message, out IcmpV4Header v4Header, out _) || !IcmpV6Header.TryCreate(message, out IcmpV6Header v6Header, out _))
         {
             Events.Increment(IcmpEvent.DroppedMalformed);
             return;
         }
         // RFC 792 / RFC 4443 §2.3: the checksum covers the message (and for ICMPv6 the pseudo-header).
-        uint initial = v4 ? 0 : NetworkStack.PseudoHeaderSum(info.Source, info.Destination, IpProtocol.IcmpV6, info.TransportLength);
-        if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, info.TransportLength, initial)) != 0xFFFF)
+        if (TransportChecksum.Verify(packet, info.Version, info.Protocol, info.TransportOffset, info.TransportLength) != TransportChecksumStatus.Good)
         {
             Events.Increment(IcmpEvent.DroppedChecksum);
             return;
         }
-        ReadOnlySpan<byte> header = packet.Head.Slice(info.TransportOffset, IcmpV4Header.HeaderLength);
-        byte type = header[0];
-        byte code = header[1];
-        ushort id = BinaryPrimitives.ReadUInt16BigEndian(header[4..]);
-        ushort seq = BinaryPrimitives.ReadUInt16BigEndian(header[6..]);
+        byte type, code;
+        ushort id, seq;
+        uint mtu;
+        if (v4 && IcmpV4Repr.TryParse(v4Header, out IcmpV4Repr m4, out _))
+        {
+            (type, code, id, seq, mtu) = ((byte)m4.Type, m4.Code, m4.Identifier, m4.SequenceNumber, m4.NextHopMtu);
+        }
+        else if (!v4 && IcmpV6Repr.TryParse(v6Header, out IcmpV6Repr m6, out _))
+        {
+            (type, code, id, seq, mtu) = ((byte)m6.Type, m6.Code, m6.Identifier, m6.SequenceNumber, m6.Mtu);
+        }
+        else
+        {
+            Events.Increment(IcmpEvent.Ignored); // ND, RA, timestamps, redirects, …: not needed on an L3 link
+            return;
+        }
         if (v4 ? type == (byte)IcmpV4Type.EchoRequest : type == (byte)IcmpV6Type.EchoRequest)
         {
             // RFC 1122 §3.2.2.6 / RFC 4443 §4.2: reply with the same identifier, sequence and data, from the address
@@ -135,11 +148,10 @@ public sealed class IcmpProtocol
         }
         if (TryClassifyError(v4, type, code, out IcmpErrorKind kind))
         {
-            uint rest = BinaryPrimitives.ReadUInt32BigEndian(header[4..]);
-            HandleError(info, packet, kind, code, rest, v4);
+            HandleError(info, packet, kind, code, mtu, v4);
             return;
         }
-        Events.Increment(IcmpEvent.Ignored); // ND, RA, timestamps, …: not needed on an L3 link
+        Events.Increment(IcmpEvent.Ignored);
     }
 
     private static bool TryClassifyError(bool v4, byte type, byte code, out IcmpErrorKind kind)
@@ -200,7 +212,7 @@ public sealed class IcmpProtocol
     }
 
     /// <summary>Parses the quoted packet of an error and hands it to its transport; updates the path MTU.</summary>
-    private void HandleError(in IpPacketInfo info, PacketBuffer packet, IcmpErrorKind kind, byte code, uint rest, bool v4)
+    private void HandleError(in IpPacketInfo info, PacketBuffer packet, IcmpErrorKind kind, byte code, uint mtuField, bool v4)
     {
         // The quote is the ICMP payload: it need not be in the head (a packet passed by reference keeps it in
         // segments), so copy what can matter — at most a minimum-MTU packet's worth.
@@ -209,48 +221,43 @@ public sealed class IcmpProtocol
         Span<byte> quoteCopy = stackalloc byte[quotedLength];
         packet.CopyTo(quotedOffset, quoteCopy);
         ReadOnlySpan<byte> quoted = quoteCopy;
+        // A quote is the start of a packet: its length fields describe more than was quoted (RFC 792, RFC 4443 §2.4 (c)).
         NetAddress local, remote;
-        IpProtocol protocol;
-        int transport;
+        IpLayout layout;
+        bool located;
         if (v4)
         {
-            if (quoted.Length < Ipv4Header.MinLength || quoted[0] >> 4 != 4 || (quoted[0] & 0xF) * 4 < Ipv4Header.MinLength)
+            if (!Ipv4Header.TryCreate(quoted, int.MaxValue, out Ipv4Header ip, out _))
             {
                 Events.Increment(IcmpEvent.DroppedMalformed);
                 return;
             }
-            transport = (quoted[0] & 0xF) * 4;
-            local = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(quoted[Ipv4Header.SourceOffset..]));
-            remote = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(quoted[Ipv4Header.DestinationOffset..]));
-            protocol = (IpProtocol)quoted[Ipv4Header.ProtocolOffset];
+            local = NetAddress.FromV4(ip.Source);
+            remote = NetAddress.FromV4(ip.Destination);
+            layout = IpLayout.Of(ip);
+            located = true;
         }
         else
         {
-            if (quoted.Length < Ipv6Header.Length || quoted[0] >> 4 != 6)
+            if (!Ipv6Header.TryCreate(quoted, int.MaxValue, out Ipv6Header ip, out _))
             {
                 Events.Increment(IcmpEvent.DroppedMalformed);
                 return;
             }
-            local = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(quoted[Ipv6Header.SourceOffset..]));
-            remote = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(quoted[Ipv6Header.DestinationOffset..]));
-            // The quote may be cut short anywhere; a walk that fails just leaves the ports unknown.
-            if (Ipv6ExtensionWalker.TryWalk((IpProtocol)quoted[Ipv6Header.NextHeaderOffset], quoted[Ipv6Header.Length..], out var chain, out _))
-            {
-                protocol = chain.UpperLayerProtocol;
-                transport = Ipv6Header.Length + chain.UpperLayerOffset;
-            }
-            else
-            {
-                protocol = IpProtocol.Ipv6NoNext;
-                transport = quoted.Length;
-            }
+            local = NetAddress.FromV6(ip.Source);
+            remote = NetAddress.FromV6(ip.Destination);
+            // The quote may be cut short anywhere; a walk that fails just leaves the transport unknown.
+            located = IpLayout.TryLocate(ip, out layout, out _);
         }
+        IpProtocol protocol = located ? layout.Protocol : IpProtocol.Ipv6NoNext;
+        // The ports (and TCP's sequence number) of the quoted transport header, when the quote holds them.
+        int transport = located && layout.HasTransportHeader ? layout.TransportOffset : quoted.Length;
         int mtu = 0;
         if (kind == IcmpErrorKind.PacketTooBig)
         {
             // RFC 1191 §4: next-hop MTU in the low 16 bits (0 from old routers: assume the 576 plateau);
             // RFC 8201 §4: the MTU field of Packet Too Big.
-            mtu = v4 ? (int)(rest & 0xFFFF) : (int)Math.Min(rest, int.MaxValue);
+            mtu = (int)Math.Min(mtuField, int.MaxValue);
             if (mtu == 0 && v4)
             {
                 mtu = 576;
@@ -271,9 +278,9 @@ public sealed class IcmpProtocol
             LocalAddress = local,
             RemoteAddress = remote,
             Protocol = protocol,
-            LocalPort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[transport..]) : (ushort)0,
-            RemotePort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + 2)..]) : (ushort)0,
-            QuotedSequence = quoted.Length >= transport + 8 ? BinaryPrimitives.ReadUInt32BigEndian(quoted[(transport + 4)..]) : 0,
+            LocalPort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + TcpHeader.SourcePortOffset)..]) : (ushort)0,
+            RemotePort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + TcpHeader.DestinationPortOffset)..]) : (ushort)0,
+            QuotedSequence = quoted.Length >= transport + 8 ? TcpHeader.GetSequenceNumber(quoted[transport..]) : 0,
         };
         Events.Increment(IcmpEvent.ErrorsReceived);
         _stack.Transport(protocol)?.DeliverIcmpError(error);
@@ -296,18 +303,22 @@ public sealed class IcmpProtocol
     internal void SendErrorAbout(PacketBuffer offending, IcmpErrorKind kind, uint parameter)
     {
         ReadOnlySpan<byte> head = offending.Head;
-        if (head.Length >= Ipv4Header.MinLength && head[0] >> 4 == 4)
+        if (head.IsEmpty || !IpLayout.TryLocate(head, offending.Length, out IpLayout layout, out _))
         {
-            SendErrorCore(NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.SourceOffset..])),
-                NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[Ipv4Header.DestinationOffset..])),
-                offending, kind, parameter, (head[0] & 0xF) * 4, (IpProtocol)head[Ipv4Header.ProtocolOffset]);
+            return;
         }
-        else if (head.Length >= Ipv6Header.Length && head[0] >> 4 == 6)
+        NetAddress source, destination;
+        if (layout.IsV6)
         {
-            SendErrorCore(NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.SourceOffset..])),
-                NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.DestinationOffset..])),
-                offending, kind, parameter, Ipv6Header.Length, (IpProtocol)head[Ipv6Header.NextHeaderOffset]);
+            Ipv6Header.TryCreate(head, offending.Length, out Ipv6Header ip, out _);
+            (source, destination) = (NetAddress.FromV6(ip.Source), NetAddress.FromV6(ip.Destination));
         }
+        else
+        {
+            Ipv4Header.TryCreate(head, offending.Length, out Ipv4Header ip, out _);
+            (source, destination) = (NetAddress.FromV4(ip.Source), NetAddress.FromV4(ip.Destination));
+        }
+        SendErrorCore(source, destination, offending, kind, parameter, layout.TransportOffset, layout.Protocol);
     }
 
     private void SendErrorCore(NetAddress offenderSource, NetAddress offenderDestination, PacketBuffer offending, IcmpErrorKind kind,
@@ -321,7 +332,7 @@ public sealed class IcmpProtocol
             || offenderDestination.IsLimitedBroadcast || IsIcmpError(offending, transportOffset, protocol, v4)
             // RFC 1122 §3.2.2: not about an IPv4 fragment other than the first. RFC 4443 §2.4(e) has no such
             // rule, and RFC 8200 §4.5 asks for Parameter Problem about a bad fragment at any offset.
-            || (IsNonInitialFragment(offending, v4) && (v4 || kind != IcmpErrorKind.ParameterProblem)))
+            || (IsNonInitialFragment(offending) && (v4 || kind != IcmpErrorKind.ParameterProblem)))
         {
             Events.Increment(IcmpEvent.ErrorsSuppressed);
             return;
@@ -430,37 +441,27 @@ public sealed class IcmpProtocol
     {
         ReadOnlySpan<byte> head = packet.Head;
         // RFC 4443 §2.4(e.1): the ICMPv6 message may sit behind extension headers (an error about an option,
-        // say), so find the upper layer by walking the chain rather than trusting the caller's view.
-        if (!v4 && head.Length >= Ipv6Header.Length
-            && Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _))
+        // say), so find the upper layer with the locator rather than trusting the caller's view.
+        if (IpLayout.TryLocate(head, packet.Length, out IpLayout layout, out _))
         {
-            if (chain.HasFragmentHeader && chain.FragmentOffset != 0)
+            if (!layout.HasTransportHeader)
             {
                 return false; // fragment data, no upper-layer header to look at
             }
-            protocol = chain.UpperLayerProtocol;
-            transportOffset = Ipv6Header.Length + chain.UpperLayerOffset;
+            protocol = layout.Protocol;
+            transportOffset = layout.TransportOffset;
         }
         if (protocol != (v4 ? IpProtocol.Icmp : IpProtocol.IcmpV6) || head.Length <= transportOffset)
         {
             return false;
         }
-        byte type = head[transportOffset];
+        byte type = head[transportOffset + IcmpV4Header.TypeOffset];
         return v4 ? type is not ((byte)IcmpV4Type.EchoRequest or (byte)IcmpV4Type.EchoReply or (byte)IcmpV4Type.Timestamp or (byte)IcmpV4Type.TimestampReply)
                   : type < 128; // RFC 4443 §2.1: types 0–127 are errors
     }
 
-    private static bool IsNonInitialFragment(PacketBuffer packet, bool v4)
-    {
-        ReadOnlySpan<byte> head = packet.Head;
-        if (v4)
-        {
-            return head.Length >= Ipv4Header.MinLength && (BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.FragmentOffsetField..]) & 0x1FFF) != 0;
-        }
-        return head.Length >= Ipv6Header.Length
-            && Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _)
-            && chain.HasFragmentHeader && chain.FragmentOffset != 0;
-    }
+    private static bool IsNonInitialFragment(PacketBuffer packet) =>
+        IpLayout.TryLocate(packet.Head, packet.Length, out IpLayout layout, out _) && !layout.HasTransportHeader;
 
     /// <summary>Token bucket over the stack's clock (RFC 4443 §2.4(f)).</summary>
     private bool TakeToken()

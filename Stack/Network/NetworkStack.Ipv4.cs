@@ -1,3 +1,4 @@
+// Layer: network. IPv4 input (RFC 791, RFC 1122 §3.2.1), hand-off to the transports, IPv4 output and fragmentation.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -12,40 +13,31 @@ public sealed partial class NetworkStack
     /// <summary>IPv4 input (RFC 791 §3.2, RFC 1122 §3.2.1). The packet is borrowed.</summary>
     private void DeliverIpv4(Nic nic, PacketBuffer packet)
     {
-        ReadOnlySpan<byte> head = packet.Head;
-        if (head.Length < Ipv4Header.MinLength)
+        if (!Ipv4Header.TryCreate(packet.Head, packet.Length, out Ipv4Header ip, out _))
         {
             Drops.Increment(IpDropReason.Ipv4BadHeader);
             return;
         }
-        int headerLength = (head[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv4Header.TotalLengthOffset..]);
-        if (headerLength < Ipv4Header.MinLength || headerLength > head.Length || totalLength < headerLength || totalLength > packet.Length)
-        {
-            Drops.Increment(IpDropReason.Ipv4BadHeader);
-            return;
-        }
-        ReadOnlySpan<byte> header = head[..headerLength];
         // The header checksum is verified unless the link validated it (the channel endpoint checks every IPv4 header).
-        if ((nic.Link.Capabilities & LinkCapabilities.RxChecksumOffload) == 0 && !packet.RxChecksumValidated && !Ipv4Header.VerifyChecksum(header))
+        if ((nic.Link.Capabilities & LinkCapabilities.RxChecksumOffload) == 0 && !packet.RxChecksumValidated && !ip.VerifyChecksum())
         {
             Drops.Increment(IpDropReason.Ipv4BadChecksum);
             return;
         }
         // RFC 1122 §3.2.1.8: options are parsed (and ignored) safely; malformed ones drop the packet.
-        if (headerLength > Ipv4Header.MinLength && !Ipv4OptionReader.Validate(header[Ipv4Header.MinLength..], out _))
+        if (ip.HeaderLength > Ipv4Header.MinLength && !ip.ValidateOptions(out _))
         {
             Drops.Increment(IpDropReason.Ipv4BadOptions);
             return;
         }
-        byte ttl = header[Ipv4Header.TimeToLiveOffset];
+        byte ttl = ip.TimeToLive;
         if (ttl == 0)
         {
             Drops.Increment(IpDropReason.ZeroTtl);
             return;
         }
-        var source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.SourceOffset..]));
-        var destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(header[Ipv4Header.DestinationOffset..]));
+        var source = NetAddress.FromV4(ip.Source);
+        var destination = NetAddress.FromV4(ip.Destination);
         // RFC 1122 §3.2.1.3: a host silently discards a datagram whose source is broadcast, multicast or
         // (off a loopback link) 127/8; 0.0.0.0 is only valid while a host learns its address.
         if (source.IsMulticast || source.IsLimitedBroadcast || nic.IsBroadcast(source) || source.IsUnspecified
@@ -59,29 +51,31 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.NotForUs); // broadcast and multicast reception are not supported
             return;
         }
-        if (totalLength < packet.Length)
+        IpLayout layout = IpLayout.Of(ip);
+        byte trafficClass = ip.DifferentiatedServices;
+        if (layout.Length < packet.Length)
         {
-            packet.TrimTo(totalLength); // link padding (before reassembly too: an ICMP error quotes the fragment)
+            packet.TrimTo(layout.Length); // link padding (before reassembly too: an ICMP error quotes the fragment)
         }
-        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]);
-        if ((flags & 0x3FFF) != 0)
+        if (layout.IsFragment)
         {
             Reassemble(nic, packet); // RFC 791: MF set or a non-zero offset
             return;
         }
-        var info = new IpPacketInfo
-        {
-            Nic = nic,
-            Source = source,
-            Destination = destination,
-            Protocol = (IpProtocol)header[Ipv4Header.ProtocolOffset],
-            TransportOffset = headerLength,
-            TransportLength = totalLength - headerLength,
-            TimeToLive = ttl,
-            TrafficClass = header[1],
-        };
-        DeliverTransport(info, packet, pointerToProtocol: Ipv4Header.ProtocolOffset);
+        DeliverTransport(Info(nic, source, destination, layout, ttl, trafficClass), packet, layout.ProtocolFieldOffset);
     }
+
+    private static IpPacketInfo Info(Nic nic, NetAddress source, NetAddress destination, in IpLayout layout, byte timeToLive, byte trafficClass) => new()
+    {
+        Nic = nic,
+        Source = source,
+        Destination = destination,
+        Protocol = layout.Protocol,
+        TransportOffset = layout.TransportOffset,
+        TransportLength = layout.TransportLength,
+        TimeToLive = timeToLive,
+        TrafficClass = trafficClass,
+    };
 
     /// <summary>Hands a packet to ICMP or a registered transport; unknown protocols get an ICMP error where the RFC asks.</summary>
     private void DeliverTransport(in IpPacketInfo info, PacketBuffer packet, int pointerToProtocol)
@@ -148,21 +142,9 @@ public sealed partial class NetworkStack
         };
         ip.Emit(packet.Prepend(Ipv4Header.MinLength));
         packet.NetworkProtocol = NetworkProtocol.IPv4;
-        if (total <= route.Mtu || packet.Gso.IsGso)
+        if (TrySendWhole(route, protocol, packet, Ipv4Header.MinLength, dontFragment) is SendResult sent)
         {
-            if (packet.Gso.IsGso)
-            {
-                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + Ipv4Header.MinLength);
-                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv4Header.MinLength);
-            }
-            return WriteToLink(route.Nic, packet, fragment: false);
-        }
-        if (dontFragment)
-        {
-            ReportLocalTooBig(route, protocol, packet, Ipv4Header.MinLength);
-            packet.Release();
-            Drops.Increment(IpDropReason.MessageTooBig);
-            return SendResult.MessageTooBig;
+            return sent;
         }
         // RFC 791 §3.2: fragment. The fragments reference the payload; the original is released after.
         PacketBuffer[] fragments = System.Buffers.ArrayPool<PacketBuffer>.Shared.Rent((packet.Length / 8) + 2);
@@ -182,6 +164,33 @@ public sealed partial class NetworkStack
             Array.Clear(fragments);
             System.Buffers.ArrayPool<PacketBuffer>.Shared.Return(fragments);
         }
+    }
+
+    /// <summary>
+    /// Sends a packet whose IP header (<paramref name="ipHeaderLength"/> bytes) was just prepended, when it fits the
+    /// path MTU or carries GSO options (the link segments it; its GSO offsets move past the IP header); refuses it
+    /// when it does not fit and may not be fragmented (IPv4 DF, RFC 1191 §3; IPv6 IPV6_DONTFRAG, RFC 3542 §11.2,
+    /// whose sender learns the path MTU from the Packet Too Big generated here, RFC 8201 §4). Null: fragment it.
+    /// </summary>
+    private SendResult? TrySendWhole(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, int ipHeaderLength, bool dontFragment)
+    {
+        if (packet.Length <= route.Mtu || packet.Gso.IsGso)
+        {
+            if (packet.Gso.IsGso)
+            {
+                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + ipHeaderLength);
+                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + ipHeaderLength);
+            }
+            return WriteToLink(route.Nic, packet, fragment: false);
+        }
+        if (dontFragment)
+        {
+            ReportLocalTooBig(route, protocol, packet, ipHeaderLength);
+            packet.Release();
+            Drops.Increment(IpDropReason.MessageTooBig);
+            return SendResult.MessageTooBig;
+        }
+        return null;
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
-using System.Buffers.Binary;
+// Layer: network. IPv6 input with its extension headers acted on in order (RFC 8200 §4), IPv6 output and
+// source fragmentation (RFC 8200 §4.5).
 using NetStack.Buffers;
 using NetStack.Icmp;
 using NetStack.Wire;
@@ -12,26 +13,20 @@ public sealed partial class NetworkStack
     /// <summary>IPv6 input (RFC 8200 §3–§4). The packet is borrowed.</summary>
     private void DeliverIpv6(Nic nic, PacketBuffer packet)
     {
-        ReadOnlySpan<byte> head = packet.Head;
-        if (head.Length < Ipv6Header.Length)
+        // Truncated, or a jumbogram (RFC 2675) this link cannot carry.
+        if (!Ipv6Header.TryCreate(packet.Head, packet.Length, out Ipv6Header ip, out _))
         {
             Drops.Increment(IpDropReason.Ipv6BadHeader);
             return;
         }
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(head[Ipv6Header.PayloadLengthOffset..]);
-        if (Ipv6Header.Length + payloadLength > packet.Length || (payloadLength == 0 && head[Ipv6Header.NextHeaderOffset] == 0))
-        {
-            Drops.Increment(IpDropReason.Ipv6BadHeader); // truncated, or a jumbogram (RFC 2675) this link cannot carry
-            return;
-        }
-        byte hopLimit = head[Ipv6Header.HopLimitOffset];
+        byte hopLimit = ip.HopLimit;
         if (hopLimit == 0)
         {
             Drops.Increment(IpDropReason.ZeroTtl);
             return;
         }
-        var source = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.SourceOffset..]));
-        var destination = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[Ipv6Header.DestinationOffset..]));
+        var source = NetAddress.FromV6(ip.Source);
+        var destination = NetAddress.FromV6(ip.Destination);
         // RFC 4291 §2.7: multicast is never a source; ::1 never arrives from outside (§2.5.3); :: is only used
         // by a host without an address (DAD), which we do not take part in.
         if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
@@ -44,16 +39,33 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.NotForUs); // includes the kernel's ND/MLD multicast on a fresh TUN link
             return;
         }
-        if (Ipv6Header.Length + payloadLength < packet.Length)
+        bool located = IpLayout.TryLocate(ip, out IpLayout layout, out _);
+        byte trafficClass = ip.TrafficClass;
+        if (Ipv6Header.Length + ip.PayloadLength < packet.Length)
         {
-            packet.TrimTo(Ipv6Header.Length + payloadLength);
-            head = packet.Head;
+            packet.TrimTo(Ipv6Header.Length + ip.PayloadLength);
         }
+        // RFC 8200 §4: the extension headers are processed in order, each acted on (a malformed chain too: the
+        // headers before the fault act first).
+        if ((!located || layout.HasExtensionHeaders) && !ProcessExtensionHeaders(nic, packet, ip, source, destination, hopLimit))
+        {
+            return;
+        }
+        if (!located)
+        {
+            Drops.Increment(IpDropReason.Ipv6BadExtensionChain);
+            return;
+        }
+        DeliverTransport(Info(nic, source, destination, layout, hopLimit, trafficClass), packet, layout.ProtocolFieldOffset);
+    }
 
-        // RFC 8200 §4: walk the extension headers in order, acting on each.
-        ReadOnlySpan<byte> payload = head[Ipv6Header.Length..];
-        var walker = new Ipv6ExtensionWalker((IpProtocol)head[Ipv6Header.NextHeaderOffset], payload);
-        int nextHeaderField = Ipv6Header.NextHeaderOffset; // where the byte naming the current header lives
+    /// <summary>
+    /// Acts on each extension header of <paramref name="ip"/> in order: options, routing, and a Fragment header,
+    /// which hands the packet to reassembly. False when the packet was dropped or handed on.
+    /// </summary>
+    private bool ProcessExtensionHeaders(Nic nic, PacketBuffer packet, in Ipv6Header ip, NetAddress source, NetAddress destination, byte hopLimit)
+    {
+        var walker = new Ipv6ExtensionWalker(ip);
         while (walker.MoveNext())
         {
             Ipv6ExtensionHeader ext = walker.Current;
@@ -62,41 +74,38 @@ public sealed partial class NetworkStack
             {
                 case IpProtocol.HopByHop:
                 case IpProtocol.Ipv6DestinationOptions:
-                    if (!ProcessIpv6Options(nic, packet, ext.Bytes, extOffset, source, destination, payloadLength, hopLimit))
+                    if (!ProcessIpv6Options(nic, packet, ext.Bytes, extOffset, source, destination, ip.PayloadLength, hopLimit, ip.TrafficClass))
                     {
-                        return;
+                        return false;
                     }
                     break;
                 case IpProtocol.Ipv6Route:
                     // RFC 8200 §4.4: we route nothing, so any routing header with segments left is unrecognized:
                     // Parameter Problem code 0 pointing at the Routing Type field. RFC 5095 removed type 0.
-                    if (ext.Bytes.Length >= 4 && ext.Bytes[3] != 0)
+                    if (Ipv6RoutingHeader.TryCreate(ext.Bytes, out Ipv6RoutingHeader routing, out _) && routing.SegmentsLeft != 0)
                     {
                         Drops.Increment(IpDropReason.Ipv6RoutingHeader);
-                        Icmp.SendError(Info(nic, source, destination, IpProtocol.Ipv6Route, extOffset, payloadLength, hopLimit, head), packet,
-                            IcmpErrorKind.ParameterProblem, (uint)(extOffset + 2));
-                        return;
+                        Icmp.SendError(Info(nic, source, destination, IpProtocol.Ipv6Route, extOffset, ip.PayloadLength, hopLimit, ip.TrafficClass), packet,
+                            IcmpErrorKind.ParameterProblem, (uint)(extOffset + Ipv6RoutingHeader.RoutingTypeOffset));
+                        return false;
                     }
                     break;
                 case IpProtocol.Ipv6Fragment:
                     Reassemble(nic, packet); // atomic fragments come back at once (RFC 6946)
-                    return;
+                    return false;
                 default:
                     break; // AH: authenticated by nobody here, skipped per its length
             }
-            nextHeaderField = extOffset;
         }
         if (walker.Error != WireError.None)
         {
             Drops.Increment(IpDropReason.Ipv6BadExtensionChain);
-            return;
+            return false;
         }
-        int transportOffset = Ipv6Header.Length + walker.Offset;
-        var info = Info(nic, source, destination, walker.NextHeader, transportOffset, Ipv6Header.Length + payloadLength - transportOffset, hopLimit, head);
-        DeliverTransport(info, packet, pointerToProtocol: nextHeaderField);
+        return true;
     }
 
-    private static IpPacketInfo Info(Nic nic, NetAddress source, NetAddress destination, IpProtocol protocol, int offset, int length, byte hopLimit, ReadOnlySpan<byte> head) => new()
+    private static IpPacketInfo Info(Nic nic, NetAddress source, NetAddress destination, IpProtocol protocol, int offset, int length, byte hopLimit, byte trafficClass) => new()
     {
         Nic = nic,
         Source = source,
@@ -105,7 +114,7 @@ public sealed partial class NetworkStack
         TransportOffset = offset,
         TransportLength = length,
         TimeToLive = hopLimit,
-        TrafficClass = (byte)(BinaryPrimitives.ReadUInt16BigEndian(head) >> 4),
+        TrafficClass = trafficClass,
     };
 
     /// <summary>
@@ -114,10 +123,15 @@ public sealed partial class NetworkStack
     /// Parameter Problem code 2, 11 the same unless the destination was multicast. Returns false when dropped.
     /// </summary>
     private bool ProcessIpv6Options(Nic nic, PacketBuffer packet, ReadOnlySpan<byte> header, int headerOffset,
-        NetAddress source, NetAddress destination, int payloadLength, byte hopLimit)
+        NetAddress source, NetAddress destination, int payloadLength, byte hopLimit, byte trafficClass)
     {
-        var reader = new Ipv6OptionReader(header[2..]);
-        int position = headerOffset + 2;
+        if (!Ipv6OptionsHeader.TryCreate(header, out Ipv6OptionsHeader options, out _))
+        {
+            Drops.Increment(IpDropReason.Ipv6BadExtensionChain);
+            return false;
+        }
+        var reader = options.GetOptions();
+        int position = headerOffset + Ipv6ExtensionHeader.PrefixLength;
         while (reader.MoveNext())
         {
             Ipv6Option option = reader.Current;
@@ -135,7 +149,7 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.Ipv6UnrecognizedOption);
             if (action == 2 || (action == 3 && !destination.IsMulticast))
             {
-                var info = Info(nic, source, destination, IpProtocol.HopByHop, headerOffset, payloadLength, hopLimit, packet.Head);
+                var info = Info(nic, source, destination, IpProtocol.HopByHop, headerOffset, payloadLength, hopLimit, trafficClass);
                 Icmp.SendError(info, packet, IcmpErrorKind.UnrecognizedOption, (uint)optionOffset);
             }
             return false;
@@ -168,23 +182,9 @@ public sealed partial class NetworkStack
         };
         ip.Emit(packet.Prepend(Ipv6Header.Length));
         packet.NetworkProtocol = NetworkProtocol.IPv6;
-        if (packet.Length <= route.Mtu || packet.Gso.IsGso)
+        if (TrySendWhole(route, protocol, packet, Ipv6Header.Length, dontFragment) is SendResult sent)
         {
-            if (packet.Gso.IsGso)
-            {
-                packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + Ipv6Header.Length);
-                packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + Ipv6Header.Length);
-            }
-            return WriteToLink(route.Nic, packet, fragment: false);
-        }
-        if (dontFragment)
-        {
-            // RFC 3542 §11.2 (IPV6_DONTFRAG): the caller asked not to fragment at the source; RFC 8201 §4:
-            // it learns the path MTU from a Packet Too Big, generated here for our own packet.
-            ReportLocalTooBig(route, protocol, packet, Ipv6Header.Length);
-            packet.Release();
-            Drops.Increment(IpDropReason.MessageTooBig);
-            return SendResult.MessageTooBig;
+            return sent;
         }
         // RFC 8200 §4.5: the source fragments. Each fragment: the fixed header, a fragment header and a
         // by-reference slice of the transport packet, offsets in 8-byte units.

@@ -323,14 +323,11 @@ public sealed partial class NetworkStack : IDisposable
             uint pointer = Ipv6Header.PayloadLengthOffset;
             if (reason == ReassemblyDropReason.TooLong)
             {
-                ReadOnlySpan<byte> head = packet.Head;
-                if (head.Length < Ipv6Header.Length
-                    || !Ipv6ExtensionWalker.TryWalk((IpProtocol)head[Ipv6Header.NextHeaderOffset], head[Ipv6Header.Length..], out var chain, out _)
-                    || !chain.HasFragmentHeader)
+                if (!IpLayout.TryLocate(packet.Head, packet.Length, out IpLayout layout, out _) || layout.FragmentHeaderOffset < 0)
                 {
                     return;
                 }
-                pointer = (uint)(Ipv6Header.Length + chain.FragmentHeaderOffset + 2);
+                pointer = (uint)(layout.FragmentHeaderOffset + Ipv6FragmentHeader.FragmentOffsetField);
             }
             Icmp.SendErrorAbout(packet, IcmpErrorKind.ParameterProblem, pointer);
         }

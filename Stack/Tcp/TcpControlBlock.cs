@@ -184,9 +184,10 @@ internal sealed partial class TcpControlBlock
                     // Read what the segment covers before the link takes it: if the link's queue is full, that
                     // range is handed back to loss recovery (no congestion signal) and resent once there is room.
                     ReadOnlySpan<byte> tcp = packet.Head;
-                    var seq = new SequenceNumber(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]));
-                    int dataLength = packet.Length - ((tcp[12] >> 4) * 4) + ((tcp[13] & 0x01) != 0 ? 1 : 0); // payload + FIN
-                    bool carriesData = dataLength > 0 && (tcp[13] & 0x02) == 0;
+                    var seq = new SequenceNumber(Wire.TcpHeader.GetSequenceNumber(tcp));
+                    Wire.TcpFlags flags = Wire.TcpHeader.GetFlags(tcp);
+                    int dataLength = packet.Length - Wire.TcpHeader.GetHeaderLength(tcp) + ((flags & Wire.TcpFlags.Fin) != 0 ? 1 : 0); // payload + FIN
+                    bool carriesData = dataLength > 0 && (flags & Wire.TcpFlags.Syn) == 0;
                     if (Protocol.SendPacket(Route, packet) == SendResult.QueueFull && carriesData)
                     {
                         if (!refused)

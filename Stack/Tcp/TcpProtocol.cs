@@ -302,15 +302,11 @@ public sealed class TcpProtocol : ITransportProtocol
             Drops.Increment(TcpDropReason.BadAddress); // RFC 9293 §3.9.2.2 (RFC 1122 §4.2.3.10)
             return;
         }
-        if (!packet.RxChecksumValidated)
+        if (!packet.RxChecksumValidated
+            && TransportChecksum.Verify(packet, info.Version, IpProtocol.Tcp, info.TransportOffset, info.TransportLength) != TransportChecksumStatus.Good)
         {
-            var pseudoRoute = new RouteInfo(info.Nic, info.Source, info.Destination, 0);
-            uint pseudo = NetworkStack.PseudoHeaderSum(pseudoRoute, IpProtocol.Tcp, info.TransportLength);
-            if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, info.TransportLength, pseudo)) != 0xFFFF)
-            {
-                Drops.Increment(TcpDropReason.BadChecksum);
-                return;
-            }
+            Drops.Increment(TcpDropReason.BadChecksum);
+            return;
         }
         if (!TcpRepr.TryParse(header, out TcpRepr repr, out _))
         {

@@ -1,5 +1,4 @@
 // Layer: transport (UDP, RFC 768). Demultiplexing to endpoints, checksum rules, port unreachable.
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using NetStack.Buffers;
 using NetStack.Checksums;
@@ -129,45 +128,33 @@ public sealed class UdpProtocol : ITransportProtocol
 
     void ITransportProtocol.Deliver(in IpPacketInfo info, PacketBuffer packet)
     {
+        // The header lies in the head (the stack pulls the headers up); the payload may continue in segments.
         ReadOnlySpan<byte> head = packet.Head;
-        if (info.TransportLength < UdpHeader.HeaderLength || head.Length < info.TransportOffset + UdpHeader.HeaderLength)
+        if (info.TransportOffset > head.Length || !UdpHeader.TryCreate(head[info.TransportOffset..], info.TransportLength, out UdpHeader header, out _))
         {
             Drops.Increment(UdpDropReason.Malformed);
             return;
         }
-        ReadOnlySpan<byte> header = head.Slice(info.TransportOffset, UdpHeader.HeaderLength);
-        int length = BinaryPrimitives.ReadUInt16BigEndian(header[UdpHeader.LengthOffset..]);
-        if (length < UdpHeader.HeaderLength || length > info.TransportLength)
-        {
-            Drops.Increment(UdpDropReason.Malformed);
-            return;
-        }
-        ushort checksum = BinaryPrimitives.ReadUInt16BigEndian(header[UdpHeader.ChecksumOffset..]);
-        if (checksum == 0 && !info.Source.IsV4)
+        if (!UdpRepr.TryParse(header, info.Version, out UdpRepr datagram, out _))
         {
             Drops.Increment(UdpDropReason.ZeroChecksumOverIpv6); // RFC 8200 §8.1
             return;
         }
-        if (checksum != 0 && !packet.RxChecksumValidated)
+        if (!packet.RxChecksumValidated
+            && TransportChecksum.Verify(packet, info.Version, IpProtocol.Udp, info.TransportOffset, info.TransportLength)
+                is not (TransportChecksumStatus.Good or TransportChecksumStatus.Absent))
         {
-            var route = new RouteInfo(info.Nic, info.Source, info.Destination, 0);
-            uint pseudo = NetworkStack.PseudoHeaderSum(route, IpProtocol.Udp, length);
-            if (InternetChecksum.Fold(InternetChecksum.Sum(packet, info.TransportOffset, length, pseudo)) != 0xFFFF)
-            {
-                Drops.Increment(UdpDropReason.BadChecksum);
-                return;
-            }
+            Drops.Increment(UdpDropReason.BadChecksum);
+            return;
         }
-        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(header);
-        ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(header[2..]);
-        UdpEndpoint? endpoint = Find(info.Destination, destinationPort, info.Source, sourcePort);
+        UdpEndpoint? endpoint = Find(info.Destination, datagram.DestinationPort, info.Source, datagram.SourcePort);
         if (endpoint is null)
         {
             Drops.Increment(UdpDropReason.NoPort);
             _stack.Icmp.SendError(info, packet, IcmpErrorKind.PortUnreachable, 0); // RFC 1122 §4.1.3.1
             return;
         }
-        if (!endpoint.Enqueue(packet, info.TransportOffset + UdpHeader.HeaderLength, length - UdpHeader.HeaderLength, info.Source, sourcePort, info.Destination))
+        if (!endpoint.Enqueue(packet, info.TransportOffset + UdpHeader.HeaderLength, datagram.PayloadLength, info.Source, datagram.SourcePort, info.Destination))
         {
             Drops.Increment(UdpDropReason.ReceiveQueueFull);
         }

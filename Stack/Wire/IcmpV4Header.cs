@@ -14,9 +14,15 @@ namespace NetStack.Wire;
 public readonly ref struct IcmpV4Header
 {
     /// <summary>Length of the ICMPv4 header (type, code, checksum and the four type-specific bytes).</summary>
-    public const int HeaderLength = 8;
-    /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = 2;
+    public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
+
+    /// <summary>
+    /// The offset table (the layout ICMPv4 and ICMPv6 share, RFC 792, RFC 4443 §2.1): type, code, checksum, the four
+    /// type-specific bytes, and the echo identifier and sequence number within them. <c>NextHopMtuOffset</c> (fragmentation needed, RFC 1191 §4) and <c>PointerOffset</c> (parameter problem) are within the four type-specific bytes.
+    /// </summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset, CodeOffset = IcmpHeaderLayout.CodeOffset, ChecksumOffset = IcmpHeaderLayout.ChecksumOffset,
+        RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset, IdentifierOffset = 4, SequenceNumberOffset = 6, NextHopMtuOffset = 6, PointerOffset = 4;
+
     /// <summary>
     /// Largest IPv4 datagram an ICMP error should fill, invoking packet included (RFC 1812 §4.3.2.3: as much
     /// of the original datagram as fits without exceeding 576 bytes).
@@ -33,40 +39,33 @@ public readonly ref struct IcmpV4Header
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out IcmpV4Header header, out WireError error)
     {
-        if (buffer.Length < HeaderLength)
-        {
-            header = default;
-            error = WireError.Truncated;
-            return false;
-        }
-        header = new IcmpV4Header(buffer);
-        error = WireError.None;
-        return true;
+        header = IcmpHeaderLayout.HoldsHeader(buffer, out error) ? new IcmpV4Header(buffer) : default;
+        return error == WireError.None;
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV4Type"/> does not name).</summary>
-    public IcmpV4Type Type => (IcmpV4Type)_message[0];
+    public IcmpV4Type Type => (IcmpV4Type)_message[TypeOffset];
 
     /// <summary>Message code.</summary>
-    public byte Code => _message[1];
+    public byte Code => _message[CodeOffset];
 
     /// <summary>Checksum field as on the wire.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_message[ChecksumOffset..]);
 
     /// <summary>The four type-specific bytes after the checksum, as one big-endian word.</summary>
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[4..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[RestOfHeaderOffset..]);
 
     /// <summary>Echo identifier (bytes 4–5; echo request and reply).</summary>
-    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[4..]);
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[IdentifierOffset..]);
 
     /// <summary>Echo sequence number (bytes 6–7; echo request and reply).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[SequenceNumberOffset..]);
 
     /// <summary>Next-hop MTU (bytes 6–7) of a fragmentation-needed message (RFC 1191 §4); 0 from old routers.</summary>
-    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort NextHopMtu => BinaryPrimitives.ReadUInt16BigEndian(_message[NextHopMtuOffset..]);
 
     /// <summary>Pointer to the offending octet of a parameter problem (byte 4, RFC 792).</summary>
-    public byte Pointer => _message[4];
+    public byte Pointer => _message[PointerOffset];
 
     /// <summary>
     /// The bytes after the header: echo data, or for an error the invoking packet's IP header and at least
@@ -81,27 +80,17 @@ public readonly ref struct IcmpV4Header
     public bool VerifyChecksum() => VerifyChecksum(_message);
 
     /// <summary>True when the checksum of <paramref name="message"/> (header and payload) verifies.</summary>
-    public static bool VerifyChecksum(ReadOnlySpan<byte> message) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(message)) == 0xFFFF;
+    public static bool VerifyChecksum(ReadOnlySpan<byte> message) => TransportChecksum.Verifies(InternetChecksum.Sum(message));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
-    public static void WriteChecksum(Span<byte> message)
-    {
-        SetChecksum(message, 0);
-        SetChecksum(message, InternetChecksum.Compute(message));
-    }
+    public static void WriteChecksum(Span<byte> message) => IcmpHeaderLayout.WriteChecksum(message, 0);
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
     /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload.
     /// </summary>
-    public static void WriteChecksum(Span<byte> header, uint payloadSum)
-    {
-        SetChecksum(header, 0);
-        SetChecksum(header, InternetChecksum.Compute(header[..HeaderLength], payloadSum));
-    }
+    public static void WriteChecksum(Span<byte> header, uint payloadSum) => IcmpHeaderLayout.WriteChecksum(header, 0, payloadSum);
 
     /// <summary>Overwrites the checksum field.</summary>
-    public static void SetChecksum(Span<byte> header, ushort checksum) =>
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], checksum);
+    public static void SetChecksum(Span<byte> header, ushort checksum) => IcmpHeaderLayout.SetChecksum(header, checksum);
 }

@@ -1,6 +1,4 @@
 // ICMPv4 message representation (RFC 792, RFC 1191) and its emitter.
-using System.Buffers.Binary;
-
 namespace NetStack.Wire;
 
 /// <summary>
@@ -8,7 +6,7 @@ namespace NetStack.Wire;
 /// type-specific fields mean something (the others are 0). Supported: echo request/reply
 /// (<see cref="Identifier"/>, <see cref="SequenceNumber"/>), destination unreachable
 /// (<see cref="NextHopMtu"/> for fragmentation needed, RFC 1191), time exceeded, parameter problem
-/// (<see cref="Pointer"/>). The payload (echo data or invoking packet) is not held: it is
+/// (<see cref="Pointer"/>), source quench (deprecated by RFC 6633: parsed so the stack can recognise and ignore it). The payload (echo data or invoking packet) is not held: it is
 /// <see cref="IcmpV4Header.Payload"/> on receive, and on send the caller places it after the header and
 /// calls <see cref="IcmpV4Header.WriteChecksum(Span{byte})"/> (so the repr stays a plain value type).
 /// </summary>
@@ -49,8 +47,9 @@ public record struct IcmpV4Repr
     /// <summary>Parameter problem pointing at octet <paramref name="pointer"/> of the invoking header (RFC 792).</summary>
     public static IcmpV4Repr ParameterProblem(byte pointer) => new() { Type = IcmpV4Type.ParameterProblem, Pointer = pointer };
 
-    /// <summary>True for the error messages (destination unreachable, time exceeded, parameter problem).</summary>
-    public readonly bool IsError => Type is IcmpV4Type.DestinationUnreachable or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem;
+    /// <summary>True for the error messages (destination unreachable, time exceeded, parameter problem, source quench).</summary>
+    public readonly bool IsError => Type is IcmpV4Type.DestinationUnreachable or IcmpV4Type.TimeExceeded or IcmpV4Type.ParameterProblem
+        or IcmpV4Type.SourceQuench;
 
     /// <summary>
     /// Reads a supported message; other types fail with <see cref="WireError.Unsupported"/>. Unused bytes
@@ -70,6 +69,7 @@ public record struct IcmpV4Repr
                 repr.NextHopMtu = header.NextHopMtu;
                 break;
             case IcmpV4Type.TimeExceeded:
+            case IcmpV4Type.SourceQuench:
                 break;
             case IcmpV4Type.ParameterProblem:
                 repr.Pointer = header.Pointer;
@@ -89,10 +89,6 @@ public record struct IcmpV4Repr
     /// <summary>Writes the 8-byte header with checksum 0 and unused bytes 0.</summary>
     public readonly void Emit(Span<byte> buffer)
     {
-        Span<byte> header = buffer[..IcmpV4Header.HeaderLength];
-        header[0] = (byte)Type;
-        header[1] = Code;
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], 0);
         uint rest = Type switch
         {
             IcmpV4Type.EchoRequest or IcmpV4Type.EchoReply => ((uint)Identifier << 16) | SequenceNumber,
@@ -100,6 +96,6 @@ public record struct IcmpV4Repr
             IcmpV4Type.ParameterProblem => (uint)Pointer << 24,
             _ => 0,
         };
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], rest);
+        IcmpHeaderLayout.Write(buffer, (byte)Type, Code, rest);
     }
 }

@@ -14,9 +14,15 @@ namespace NetStack.Wire;
 public readonly ref struct IcmpV6Header
 {
     /// <summary>Length of the ICMPv6 header (type, code, checksum and the four type-specific bytes).</summary>
-    public const int HeaderLength = 8;
-    /// <summary>Offset of the checksum field.</summary>
-    public const int ChecksumOffset = 2;
+    public const int HeaderLength = IcmpHeaderLayout.HeaderLength;
+
+    /// <summary>
+    /// The offset table (the layout ICMPv4 and ICMPv6 share, RFC 792, RFC 4443 §2.1): type, code, checksum, the four
+    /// type-specific bytes, and the echo identifier and sequence number within them.
+    /// </summary>
+    public const int TypeOffset = IcmpHeaderLayout.TypeOffset, CodeOffset = IcmpHeaderLayout.CodeOffset, ChecksumOffset = IcmpHeaderLayout.ChecksumOffset,
+        RestOfHeaderOffset = IcmpHeaderLayout.RestOfHeaderOffset, IdentifierOffset = 4, SequenceNumberOffset = 6;
+
     /// <summary>
     /// Largest IPv6 packet an ICMPv6 error may fill, invoking packet included: the minimum IPv6 MTU
     /// (RFC 4443 §2.4 (c)).
@@ -33,37 +39,30 @@ public readonly ref struct IcmpV6Header
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out IcmpV6Header header, out WireError error)
     {
-        if (buffer.Length < HeaderLength)
-        {
-            header = default;
-            error = WireError.Truncated;
-            return false;
-        }
-        header = new IcmpV6Header(buffer);
-        error = WireError.None;
-        return true;
+        header = IcmpHeaderLayout.HoldsHeader(buffer, out error) ? new IcmpV6Header(buffer) : default;
+        return error == WireError.None;
     }
 
     /// <summary>Message type (may be a value <see cref="IcmpV6Type"/> does not name).</summary>
-    public IcmpV6Type Type => (IcmpV6Type)_message[0];
+    public IcmpV6Type Type => (IcmpV6Type)_message[TypeOffset];
 
     /// <summary>Message code.</summary>
-    public byte Code => _message[1];
+    public byte Code => _message[CodeOffset];
 
     /// <summary>Checksum field as on the wire.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_message[ChecksumOffset..]);
 
     /// <summary>True for error messages (type below 128, RFC 4443 §2.1).</summary>
-    public bool IsError => _message[0] < 128;
+    public bool IsError => _message[TypeOffset] < 128;
 
     /// <summary>The four type-specific bytes after the checksum, as one big-endian word.</summary>
-    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[4..]);
+    public uint RestOfHeader => BinaryPrimitives.ReadUInt32BigEndian(_message[RestOfHeaderOffset..]);
 
     /// <summary>Echo identifier (bytes 4–5, RFC 4443 §4).</summary>
-    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[4..]);
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_message[IdentifierOffset..]);
 
     /// <summary>Echo sequence number (bytes 6–7, RFC 4443 §4).</summary>
-    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[6..]);
+    public ushort SequenceNumber => BinaryPrimitives.ReadUInt16BigEndian(_message[SequenceNumberOffset..]);
 
     /// <summary>MTU of a packet-too-big message (RFC 4443 §3.2).</summary>
     public uint Mtu => RestOfHeader;
@@ -88,26 +87,18 @@ public readonly ref struct IcmpV6Header
     /// (<see cref="InternetChecksum.PseudoHeaderSumV6"/> with next header 58 and the message length).
     /// </summary>
     public static bool VerifyChecksum(ReadOnlySpan<byte> message, uint pseudoHeaderSum) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(message, pseudoHeaderSum)) == 0xFFFF;
+        TransportChecksum.Verifies(InternetChecksum.Sum(message, pseudoHeaderSum));
 
     /// <summary>Computes and stores the checksum of a whole message (header and payload contiguous).</summary>
-    public static void WriteChecksum(Span<byte> message, uint pseudoHeaderSum)
-    {
-        SetChecksum(message, 0);
-        SetChecksum(message, InternetChecksum.Compute(message, pseudoHeaderSum));
-    }
+    public static void WriteChecksum(Span<byte> message, uint pseudoHeaderSum) => IcmpHeaderLayout.WriteChecksum(message, pseudoHeaderSum);
 
     /// <summary>
     /// Computes and stores the checksum when the payload lives elsewhere: <paramref name="header"/> is the
     /// 8-byte header and <paramref name="payloadSum"/> is <see cref="InternetChecksum.Sum(System.ReadOnlySpan{byte}, uint)"/> of the payload.
     /// </summary>
-    public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum)
-    {
-        SetChecksum(header, 0);
-        SetChecksum(header, InternetChecksum.Compute(header[..HeaderLength], InternetChecksum.Add(pseudoHeaderSum, payloadSum)));
-    }
+    public static void WriteChecksum(Span<byte> header, uint pseudoHeaderSum, uint payloadSum) =>
+        IcmpHeaderLayout.WriteChecksum(header, pseudoHeaderSum, payloadSum);
 
     /// <summary>Overwrites the checksum field.</summary>
-    public static void SetChecksum(Span<byte> header, ushort checksum) =>
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], checksum);
+    public static void SetChecksum(Span<byte> header, ushort checksum) => IcmpHeaderLayout.SetChecksum(header, checksum);
 }

@@ -1,6 +1,4 @@
 // ICMPv6 message representation (RFC 4443) and its emitter.
-using System.Buffers.Binary;
-
 namespace NetStack.Wire;
 
 /// <summary>
@@ -91,10 +89,6 @@ public record struct IcmpV6Repr
     /// <summary>Writes the 8-byte header with checksum 0 and unused bytes 0.</summary>
     public readonly void Emit(Span<byte> buffer)
     {
-        Span<byte> header = buffer[..IcmpV6Header.HeaderLength];
-        header[0] = (byte)Type;
-        header[1] = Code;
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], 0);
         uint rest = Type switch
         {
             IcmpV6Type.EchoRequest or IcmpV6Type.EchoReply => ((uint)Identifier << 16) | SequenceNumber,
@@ -102,6 +96,6 @@ public record struct IcmpV6Repr
             IcmpV6Type.ParameterProblem => Pointer,
             _ => 0,
         };
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], rest);
+        IcmpHeaderLayout.Write(buffer, (byte)Type, Code, rest);
     }
 }

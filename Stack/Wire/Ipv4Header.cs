@@ -1,49 +1,41 @@
 // IPv4 header view (RFC 791 §3.1): fixed 20 bytes, options up to IHL·4, payload up to the total length.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using NetStack.Checksums;
 
 namespace NetStack.Wire;
 
 /// <summary>
-/// A checked, read-only view of an IPv4 packet over a span. <see cref="TryCreate"/> checks the version, the
+/// A checked, read-only view of an IPv4 packet over a span. <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv4Header, out WireError)"/> checks the version, the
 /// IHL (at least 5, within the buffer) and the total length (at least the header, at most the buffer); the
 /// view then covers exactly <see cref="TotalLength"/> bytes, so trailing link padding is not payload. It does
 /// not verify the header checksum (<see cref="VerifyChecksum()"/>) nor walk the options
 /// (<see cref="ValidateOptions"/>), so the stack chooses what to pay for. The static setters rewrite fields of
-/// a header already accepted by <see cref="TryCreate"/> in place (GRO, GSO, fragmentation); they leave the
+/// a header already accepted by <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv4Header, out WireError)"/> in place (GRO, GSO, fragmentation); they leave the
 /// checksum alone, call <see cref="RecomputeChecksum"/> once after the last change.
 /// </summary>
 public readonly ref struct Ipv4Header
 {
-    /// <summary>Length of the fixed header (IHL 5).</summary>
-    public const int MinLength = 20;
-    /// <summary>Longest header: IHL 15 (RFC 791 §3.1).</summary>
-    public const int MaxLength = 60;
-    /// <summary>Longest option area (<see cref="MaxLength"/> − <see cref="MinLength"/>).</summary>
-    public const int MaxOptionsLength = MaxLength - MinLength;
-    /// <summary>Offset of the total-length field.</summary>
-    public const int TotalLengthOffset = 2;
-    /// <summary>Offset of the identification field.</summary>
-    public const int IdentificationOffset = 4;
-    /// <summary>Offset of the flags and fragment-offset word.</summary>
-    public const int FragmentOffsetField = 6;
-    /// <summary>Offset of the TTL field.</summary>
-    public const int TimeToLiveOffset = 8;
-    /// <summary>Offset of the protocol field.</summary>
-    public const int ProtocolOffset = 9;
-    /// <summary>Offset of the header checksum field.</summary>
-    public const int ChecksumOffset = 10;
-    /// <summary>Offset of the source address.</summary>
-    public const int SourceOffset = 12;
-    /// <summary>Offset of the destination address.</summary>
-    public const int DestinationOffset = 16;
+    /// <summary>Lengths: the fixed header (IHL 5), the longest header (IHL 15), the longest option area (RFC 791 §3.1).</summary>
+    public const int MinLength = 20, MaxLength = 60, MaxOptionsLength = MaxLength - MinLength;
+
+    /// <summary>
+    /// The offset table (RFC 791 §3.1): where each field starts. The view, its setters, <see cref="Ipv4Repr.Emit"/>
+    /// and every other reader of IPv4 headers use these. <c>FragmentOffsetField</c> is the 16-bit flags and
+    /// fragment-offset word.
+    /// </summary>
+    public const int VersionAndIhlOffset = 0, DifferentiatedServicesOffset = 1, TotalLengthOffset = 2, IdentificationOffset = 4,
+        FragmentOffsetField = 6, TimeToLiveOffset = 8, ProtocolOffset = 9, ChecksumOffset = 10, SourceOffset = 12, DestinationOffset = 16;
+
     /// <summary>Largest fragment offset in bytes (13 bits of 8-byte units).</summary>
     public const int MaxFragmentOffset = 0x1FFF * 8;
 
-    private const ushort ReservedFlagBit = 0x8000;
-    private const ushort DontFragmentBit = 0x4000;
-    private const ushort MoreFragmentsBit = 0x2000;
-    private const ushort FragmentOffsetMask = 0x1FFF;
+    /// <summary>
+    /// The bits of the flags and fragment-offset word: reserved, DF, MF, the offset in 8-byte units, and
+    /// <c>FragmentBits</c> (MF and offset: any set makes a fragment, RFC 791 §3.2).
+    /// </summary>
+    public const ushort ReservedFlagBit = 0x8000, DontFragmentBit = 0x4000, MoreFragmentsBit = 0x2000, FragmentOffsetMask = 0x1FFF,
+        FragmentBits = MoreFragmentsBit | FragmentOffsetMask;
 
     private readonly ReadOnlySpan<byte> _packet;
 
@@ -56,58 +48,76 @@ public readonly ref struct Ipv4Header
     /// when the IHL is below 5 or past the buffer, and <see cref="WireError.BadTotalLength"/> when the total
     /// length is below the header length. The reserved flag bit is not checked (see <see cref="ReservedFlag"/>).
     /// </summary>
-    public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv4Header header, out WireError error)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv4Header header, out WireError error) =>
+        TryCreate(buffer, buffer.Length, out header, out error);
+
+    /// <summary>
+    /// Makes a view over the header at the start of <paramref name="head"/>, the first piece of a packet of
+    /// <paramref name="packetLength"/> bytes whose payload may continue in other pieces (a
+    /// <see cref="Buffers.PacketBuffer"/>'s head): the header, options included, must lie in
+    /// <paramref name="head"/> (else <see cref="WireError.BadHeaderLength"/>) and the total length within
+    /// <paramref name="packetLength"/> (else <see cref="WireError.Truncated"/>); the other checks are those of
+    /// <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv4Header, out WireError)"/>. Every field reads as on the
+    /// wire; <see cref="Packet"/> and <see cref="Payload"/> then hold only what the head holds of the packet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> head, int packetLength, out Ipv4Header header, out WireError error)
     {
         header = default;
-        if (buffer.Length < MinLength)
+        if (head.Length < MinLength)
         {
             error = WireError.Truncated;
             return false;
         }
-        if (buffer[0] >> 4 != 4)
+        if (head[VersionAndIhlOffset] >> 4 != 4)
         {
             error = WireError.BadVersion;
             return false;
         }
-        int headerLength = (buffer[0] & 0x0F) * 4;
-        if (headerLength < MinLength || headerLength > buffer.Length)
+        int headerLength = GetHeaderLength(head);
+        if (headerLength < MinLength || headerLength > head.Length)
         {
             error = WireError.BadHeaderLength;
             return false;
         }
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(buffer[TotalLengthOffset..]);
+        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(head[TotalLengthOffset..]);
         if (totalLength < headerLength)
         {
             error = WireError.BadTotalLength;
             return false;
         }
-        if (totalLength > buffer.Length)
+        if (totalLength > packetLength)
         {
             error = WireError.Truncated;
             return false;
         }
-        header = new Ipv4Header(buffer[..totalLength]);
+        header = new Ipv4Header(head[..Math.Min(totalLength, head.Length)]);
         error = WireError.None;
         return true;
     }
 
+    /// <summary>The IHL of the header at the start of <paramref name="packet"/> in bytes (IHL × 4), unchecked: for headers already accepted or written by the stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int GetHeaderLength(ReadOnlySpan<byte> packet) => (packet[VersionAndIhlOffset] & 0x0F) * 4;
+
     /// <summary>Version field (always 4 in a view).</summary>
-    public int Version => _packet[0] >> 4;
+    public int Version => _packet[VersionAndIhlOffset] >> 4;
 
     /// <summary>Internet header length in 32-bit words (5..15).</summary>
-    public int Ihl => _packet[0] & 0x0F;
+    public int Ihl => _packet[VersionAndIhlOffset] & 0x0F;
 
     /// <summary>Header length in bytes, options included (<see cref="Ihl"/> × 4).</summary>
     public int HeaderLength => Ihl * 4;
 
     /// <summary>The whole DS field (former type of service): DSCP and ECN.</summary>
-    public byte DifferentiatedServices => _packet[1];
+    public byte DifferentiatedServices => _packet[DifferentiatedServicesOffset];
 
     /// <summary>Differentiated services code point (RFC 2474 §3), the upper six bits of the DS field.</summary>
-    public byte Dscp => (byte)(_packet[1] >> 2);
+    public byte Dscp => (byte)(DifferentiatedServices >> 2);
 
     /// <summary>Explicit congestion notification (RFC 3168 §5), the lower two bits of the DS field.</summary>
-    public byte Ecn => (byte)(_packet[1] & 0x03);
+    public byte Ecn => (byte)(DifferentiatedServices & 0x03);
 
     /// <summary>Total length of the packet (header and payload) in bytes.</summary>
     public int TotalLength => BinaryPrimitives.ReadUInt16BigEndian(_packet[TotalLengthOffset..]);
@@ -130,7 +140,7 @@ public readonly ref struct Ipv4Header
     public int FragmentOffset => (FlagsAndOffset & FragmentOffsetMask) * 8;
 
     /// <summary>True when this packet is a fragment: MF set or a non-zero fragment offset (RFC 791 §3.2).</summary>
-    public bool IsFragment => (FlagsAndOffset & (MoreFragmentsBit | FragmentOffsetMask)) != 0;
+    public bool IsFragment => (FlagsAndOffset & FragmentBits) != 0;
 
     /// <summary>Time to live.</summary>
     public byte TimeToLive => _packet[TimeToLiveOffset];
@@ -159,10 +169,13 @@ public readonly ref struct Ipv4Header
     /// <summary>The header bytes, options included.</summary>
     public ReadOnlySpan<byte> Header => _packet[..HeaderLength];
 
-    /// <summary>The payload: from the end of the header to the total length (link padding excluded).</summary>
+    /// <summary>
+    /// The payload: from the end of the header to the total length (link padding excluded); for a view over a
+    /// head, the part of it the head holds.
+    /// </summary>
     public ReadOnlySpan<byte> Payload => _packet[HeaderLength..];
 
-    /// <summary>The packet: header and payload, exactly <see cref="TotalLength"/> bytes.</summary>
+    /// <summary>The packet: header and payload, exactly <see cref="TotalLength"/> bytes (for a view over a head, the part the head holds).</summary>
     public ReadOnlySpan<byte> Packet => _packet;
 
     /// <summary>An allocation-free walker over <see cref="Options"/>.</summary>
@@ -170,7 +183,7 @@ public readonly ref struct Ipv4Header
 
     /// <summary>
     /// Walks the options (RFC 791 §3.1 option format); false with <see cref="WireError.BadOption"/> when one
-    /// has a length below 2 or overruns the option area. Not done by <see cref="TryCreate"/> so the stack can
+    /// has a length below 2 or overruns the option area. Not done by <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv4Header, out WireError)"/> so the stack can
     /// choose whether a malformed option drops the packet.
     /// </summary>
     public bool ValidateOptions(out WireError error) => Ipv4OptionReader.Validate(Options, out error);
@@ -182,8 +195,7 @@ public readonly ref struct Ipv4Header
     /// True when the ones'-complement sum of <paramref name="header"/> (exactly the header bytes, IHL·4 long)
     /// is 0xFFFF, i.e. its checksum field verifies.
     /// </summary>
-    public static bool VerifyChecksum(ReadOnlySpan<byte> header) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(header)) == 0xFFFF;
+    public static bool VerifyChecksum(ReadOnlySpan<byte> header) => TransportChecksum.Verifies(InternetChecksum.Sum(header));
 
     /// <summary>
     /// Recomputes the header checksum of the header at the start of <paramref name="packet"/> over IHL·4
@@ -191,10 +203,14 @@ public readonly ref struct Ipv4Header
     /// </summary>
     public static void RecomputeChecksum(Span<byte> packet)
     {
-        Span<byte> header = packet[..((packet[0] & 0x0F) * 4)];
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[ChecksumOffset..], InternetChecksum.Compute(header));
+        Span<byte> header = packet[..GetHeaderLength(packet)];
+        SetChecksum(header, 0);
+        SetChecksum(header, InternetChecksum.Compute(header));
     }
+
+    /// <summary>Overwrites the header checksum field (an incremental update, RFC 1624).</summary>
+    public static void SetChecksum(Span<byte> packet, ushort checksum) =>
+        BinaryPrimitives.WriteUInt16BigEndian(packet[ChecksumOffset..], checksum);
 
     /// <summary>Overwrites the total-length field (GRO merge, GSO split, fragmentation); checksum left to the caller.</summary>
     public static void SetTotalLength(Span<byte> packet, ushort totalLength) =>
@@ -212,17 +228,12 @@ public readonly ref struct Ipv4Header
     {
         Span<byte> field = packet[FragmentOffsetField..];
         ushort word = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(field) & ReservedFlagBit);
-        word |= (ushort)(((uint)fragmentOffset >> 3) & FragmentOffsetMask);
-        if (dontFragment)
-        {
-            word |= DontFragmentBit;
-        }
-        if (moreFragments)
-        {
-            word |= MoreFragmentsBit;
-        }
-        BinaryPrimitives.WriteUInt16BigEndian(field, word);
+        BinaryPrimitives.WriteUInt16BigEndian(field, (ushort)(word | FlagsAndOffsetOf(dontFragment, moreFragments, fragmentOffset)));
     }
+
+    /// <summary>The flags and fragment-offset word for DF, MF and an offset in bytes (lower 3 bits dropped), reserved bit clear.</summary>
+    internal static ushort FlagsAndOffsetOf(bool dontFragment, bool moreFragments, int fragmentOffset) =>
+        (ushort)((((uint)fragmentOffset >> 3) & FragmentOffsetMask) | (dontFragment ? DontFragmentBit : 0u) | (moreFragments ? MoreFragmentsBit : 0u));
 
     /// <summary>Overwrites the TTL (forwarding); checksum left to the caller.</summary>
     public static void SetTimeToLive(Span<byte> packet, byte timeToLive) => packet[TimeToLiveOffset] = timeToLive;

@@ -74,7 +74,7 @@ public record struct Ipv4Repr
     public readonly bool IsFragment => MoreFragments || FragmentOffset != 0;
 
     /// <summary>
-    /// Reads the fields of <paramref name="header"/>. Every view <see cref="Ipv4Header.TryCreate"/> accepts
+    /// Reads the fields of <paramref name="header"/>. Every view <see cref="Ipv4Header.TryCreate(ReadOnlySpan{byte}, out Ipv4Header, out WireError)"/> accepts
     /// parses; the method keeps the shape of the other reprs so a future check has a place to fail.
     /// </summary>
     public static bool TryParse(in Ipv4Header header, out Ipv4Repr repr, out WireError error)
@@ -107,12 +107,12 @@ public record struct Ipv4Repr
     {
         int headerLength = HeaderLength;
         Span<byte> header = buffer[..headerLength];
-        header[0] = (byte)(0x40 | (headerLength / 4));
-        header[1] = (byte)((Dscp << 2) | (Ecn & 0x03));
+        header[Ipv4Header.VersionAndIhlOffset] = (byte)(0x40 | (headerLength / 4));
+        header[Ipv4Header.DifferentiatedServicesOffset] = (byte)((Dscp << 2) | (Ecn & 0x03));
         BinaryPrimitives.WriteUInt16BigEndian(header[Ipv4Header.TotalLengthOffset..], (ushort)TotalLength);
         BinaryPrimitives.WriteUInt16BigEndian(header[Ipv4Header.IdentificationOffset..], Identification);
-        int flagsAndOffset = ((FragmentOffset >> 3) & 0x1FFF) | (DontFragment ? 0x4000 : 0) | (MoreFragments ? 0x2000 : 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..], (ushort)flagsAndOffset);
+        BinaryPrimitives.WriteUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..],
+            Ipv4Header.FlagsAndOffsetOf(DontFragment, MoreFragments, FragmentOffset));
         header[Ipv4Header.TimeToLiveOffset] = TimeToLive;
         header[Ipv4Header.ProtocolOffset] = (byte)Protocol;
         BinaryPrimitives.WriteUInt16BigEndian(header[Ipv4Header.ChecksumOffset..], 0);

@@ -8,6 +8,13 @@ namespace NetStack.Wire;
 /// </summary>
 public readonly ref struct Ipv6ExtensionHeader
 {
+    /// <summary>
+    /// The offset table every extension header starts with (RFC 8200 §4): next header, then (all but the Fragment
+    /// header) the length (Hdr Ext Len: 8-octet units not counting the first 8; AH: 4-octet units minus 2); the
+    /// two make <c>PrefixLength</c>.
+    /// </summary>
+    public const int NextHeaderOffset = 0, LengthOffset = 1, PrefixLength = 2;
+
     internal Ipv6ExtensionHeader(IpProtocol type, int offset, ReadOnlySpan<byte> bytes)
     {
         Type = type;
@@ -28,5 +35,28 @@ public readonly ref struct Ipv6ExtensionHeader
     public int Length => Bytes.Length;
 
     /// <summary>Type of the header after this one (every extension header starts with it).</summary>
-    public IpProtocol NextHeader => (IpProtocol)Bytes[0];
+    public IpProtocol NextHeader => (IpProtocol)Bytes[NextHeaderOffset];
+
+    /// <summary>
+    /// The length of the 8-octet-unit header (hop-by-hop, routing, destination options; RFC 8200 §4.3–4.6) at
+    /// the start of <paramref name="buffer"/>: <see cref="WireError.Truncated"/> below its two-byte prefix,
+    /// <see cref="WireError.BadHeaderLength"/> when the length runs past the buffer.
+    /// </summary>
+    internal static bool TryGetLength(ReadOnlySpan<byte> buffer, out int length, out WireError error)
+    {
+        if (buffer.Length < PrefixLength)
+        {
+            length = 0;
+            error = WireError.Truncated;
+            return false;
+        }
+        length = (buffer[LengthOffset] + 1) * 8;
+        if (length > buffer.Length)
+        {
+            error = WireError.BadHeaderLength;
+            return false;
+        }
+        error = WireError.None;
+        return true;
+    }
 }

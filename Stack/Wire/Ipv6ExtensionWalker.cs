@@ -1,4 +1,6 @@
 // Walker over the IPv6 extension-header chain (RFC 8200 §4, §4.1), bounded in headers and bytes.
+using System.Buffers.Binary;
+
 namespace NetStack.Wire;
 
 /// <summary>
@@ -107,7 +109,7 @@ public ref struct Ipv6ExtensionWalker
             return Fail(WireError.ChainTooLong);
         }
         ReadOnlySpan<byte> rest = _payload[Offset..];
-        int minimum = type == IpProtocol.Ipv6Fragment ? Ipv6FragmentHeader.Length : 2;
+        int minimum = type == IpProtocol.Ipv6Fragment ? Ipv6FragmentHeader.Length : Ipv6ExtensionHeader.PrefixLength;
         if (rest.Length < minimum)
         {
             return Fail(WireError.Truncated);
@@ -115,8 +117,8 @@ public ref struct Ipv6ExtensionWalker
         int length = type switch
         {
             IpProtocol.Ipv6Fragment => Ipv6FragmentHeader.Length,
-            IpProtocol.Ah => (rest[1] + 2) * 4, // RFC 4302 §2.2: 32-bit words minus 2
-            _ => (rest[1] + 1) * 8,              // RFC 8200 §4.3-4.6: 8-octet units not counting the first 8
+            IpProtocol.Ah => (rest[Ipv6ExtensionHeader.LengthOffset] + 2) * 4, // RFC 4302 §2.2: 32-bit words minus 2
+            _ => (rest[Ipv6ExtensionHeader.LengthOffset] + 1) * 8,              // RFC 8200 §4.3-4.6: 8-octet units not counting the first 8
         };
         if (length > rest.Length)
         {
@@ -138,10 +140,10 @@ public ref struct Ipv6ExtensionWalker
             case IpProtocol.Ipv6Fragment:
                 FragmentHeaderOffset = Offset;
                 // RFC 8200 §4.5: after a non-first fragment's header comes fragment data, not headers.
-                _done = rest[2] != 0 || (rest[3] & 0xF8) != 0;
+                _done = (BinaryPrimitives.ReadUInt16BigEndian(rest[Ipv6FragmentHeader.FragmentOffsetField..]) & Ipv6FragmentHeader.FragmentOffsetMask) != 0;
                 break;
         }
-        NextHeader = (IpProtocol)rest[0];
+        NextHeader = (IpProtocol)rest[Ipv6ExtensionHeader.NextHeaderOffset];
         Offset += length;
         Count++;
         return true;

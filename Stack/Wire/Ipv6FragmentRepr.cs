@@ -39,9 +39,9 @@ public record struct Ipv6FragmentRepr
     public readonly void Emit(Span<byte> buffer)
     {
         Span<byte> header = buffer[..BufferLength];
-        header[0] = (byte)NextHeader;
-        header[1] = 0;
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)((FragmentOffset & 0xFFF8) | (MoreFragments ? 1 : 0)));
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], Identification);
+        header[Ipv6FragmentHeader.NextHeaderOffset] = (byte)NextHeader;
+        header[Ipv6FragmentHeader.ReservedOffset] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(header[Ipv6FragmentHeader.FragmentOffsetField..], Ipv6FragmentHeader.OffsetWordOf(FragmentOffset, MoreFragments));
+        BinaryPrimitives.WriteUInt32BigEndian(header[Ipv6FragmentHeader.IdentificationOffset..], Identification);
     }
 }

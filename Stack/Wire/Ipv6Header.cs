@@ -1,11 +1,12 @@
 // IPv6 fixed header view (RFC 8200 §3): 40 bytes, then the payload (extension headers and upper layer)
 // up to the payload length.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace NetStack.Wire;
 
 /// <summary>
-/// A checked, read-only view of an IPv6 packet over a span. <see cref="TryCreate"/> checks the version and
+/// A checked, read-only view of an IPv6 packet over a span. <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv6Header, out WireError)"/> checks the version and
 /// that the buffer holds the 40-byte header and <see cref="PayloadLength"/> bytes after it; the view then
 /// covers exactly the header and payload, so trailing link padding is not payload. Extension headers are
 /// walked separately with <see cref="Ipv6ExtensionWalker"/>.
@@ -14,16 +15,16 @@ public readonly ref struct Ipv6Header
 {
     /// <summary>Length of the fixed header (RFC 8200 §3).</summary>
     public const int Length = 40;
-    /// <summary>Offset of the payload-length field.</summary>
-    public const int PayloadLengthOffset = 4;
-    /// <summary>Offset of the next-header field.</summary>
-    public const int NextHeaderOffset = 6;
-    /// <summary>Offset of the hop-limit field.</summary>
-    public const int HopLimitOffset = 7;
-    /// <summary>Offset of the source address.</summary>
-    public const int SourceOffset = 8;
-    /// <summary>Offset of the destination address.</summary>
-    public const int DestinationOffset = 24;
+
+    /// <summary>
+    /// The offset table (RFC 8200 §3): where each field starts, shared by the view, its setters and
+    /// <see cref="Ipv6Repr.Emit"/>. <c>VersionOffset</c> is the first 32-bit word: version (4 bits), traffic class
+    /// (8 bits) and flow label (20 bits, <c>FlowLabelMask</c>).
+    /// </summary>
+    public const int VersionOffset = 0, PayloadLengthOffset = 4, NextHeaderOffset = 6, HopLimitOffset = 7, SourceOffset = 8, DestinationOffset = 24;
+
+    /// <summary>The flow label in the first word.</summary>
+    public const uint FlowLabelMask = 0x000F_FFFF;
 
     private readonly ReadOnlySpan<byte> _packet;
 
@@ -35,31 +36,44 @@ public readonly ref struct Ipv6Header
     /// <see cref="WireError.BadVersion"/> when the version is not 6, and <see cref="WireError.Unsupported"/>
     /// for a jumbogram (payload length 0 and a Jumbo Payload option in a hop-by-hop header, RFC 2675).
     /// </summary>
-    public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv6Header header, out WireError error)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv6Header header, out WireError error) =>
+        TryCreate(buffer, buffer.Length, out header, out error);
+
+    /// <summary>
+    /// Makes a view over the fixed header at the start of <paramref name="head"/>, the first piece of a packet
+    /// of <paramref name="packetLength"/> bytes whose payload may continue in other pieces (a
+    /// <see cref="Buffers.PacketBuffer"/>'s head): the 40 bytes must lie in <paramref name="head"/> and
+    /// 40 + payload length within <paramref name="packetLength"/>; the errors are those of
+    /// <see cref="TryCreate(ReadOnlySpan{byte}, out Ipv6Header, out WireError)"/>. <see cref="Packet"/> and
+    /// <see cref="Payload"/> then hold only what the head holds of the packet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> head, int packetLength, out Ipv6Header header, out WireError error)
     {
         header = default;
-        if (buffer.Length < Length)
+        if (head.Length < Length)
         {
             error = WireError.Truncated;
             return false;
         }
-        if (buffer[0] >> 4 != 6)
+        if (head[VersionOffset] >> 4 != 6)
         {
             error = WireError.BadVersion;
             return false;
         }
-        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(buffer[PayloadLengthOffset..]);
-        if (payloadLength == 0 && buffer[NextHeaderOffset] == (byte)IpProtocol.HopByHop && HasJumboOption(buffer[Length..]))
+        int payloadLength = BinaryPrimitives.ReadUInt16BigEndian(head[PayloadLengthOffset..]);
+        if (payloadLength == 0 && head[NextHeaderOffset] == (byte)IpProtocol.HopByHop && HasJumboOption(head[Length..]))
         {
             error = WireError.Unsupported;
             return false;
         }
-        if (Length + payloadLength > buffer.Length)
+        if (Length + payloadLength > packetLength)
         {
             error = WireError.Truncated;
             return false;
         }
-        header = new Ipv6Header(buffer[..(Length + payloadLength)]);
+        header = new Ipv6Header(head[..Math.Min(Length + payloadLength, head.Length)]);
         error = WireError.None;
         return true;
     }
@@ -84,10 +98,10 @@ public readonly ref struct Ipv6Header
     }
 
     /// <summary>Version field (always 6 in a view).</summary>
-    public int Version => _packet[0] >> 4;
+    public int Version => _packet[VersionOffset] >> 4;
 
     /// <summary>Traffic class: DSCP and ECN (RFC 8200 §7).</summary>
-    public byte TrafficClass => (byte)(BinaryPrimitives.ReadUInt16BigEndian(_packet) >> 4);
+    public byte TrafficClass => (byte)(BinaryPrimitives.ReadUInt16BigEndian(_packet[VersionOffset..]) >> 4);
 
     /// <summary>Differentiated services code point, the upper six bits of the traffic class (RFC 2474 §3).</summary>
     public byte Dscp => (byte)(TrafficClass >> 2);
@@ -96,7 +110,7 @@ public readonly ref struct Ipv6Header
     public byte Ecn => (byte)(TrafficClass & 0x03);
 
     /// <summary>Flow label, 20 bits (RFC 8200 §6, RFC 6437).</summary>
-    public uint FlowLabel => BinaryPrimitives.ReadUInt32BigEndian(_packet) & 0x000F_FFFF;
+    public uint FlowLabel => BinaryPrimitives.ReadUInt32BigEndian(_packet[VersionOffset..]) & FlowLabelMask;
 
     /// <summary>Payload length: bytes after the fixed header, extension headers included.</summary>
     public int PayloadLength => BinaryPrimitives.ReadUInt16BigEndian(_packet[PayloadLengthOffset..]);
@@ -122,10 +136,13 @@ public readonly ref struct Ipv6Header
     /// <summary>The 40 bytes of the fixed header.</summary>
     public ReadOnlySpan<byte> Header => _packet[..Length];
 
-    /// <summary>The payload: <see cref="PayloadLength"/> bytes after the fixed header (link padding excluded).</summary>
+    /// <summary>
+    /// The payload: <see cref="PayloadLength"/> bytes after the fixed header (link padding excluded); for a view
+    /// over a head, the part of it the head holds.
+    /// </summary>
     public ReadOnlySpan<byte> Payload => _packet[Length..];
 
-    /// <summary>The packet: fixed header and payload.</summary>
+    /// <summary>The packet: fixed header and payload (for a view over a head, the part the head holds).</summary>
     public ReadOnlySpan<byte> Packet => _packet;
 
     /// <summary>Overwrites the payload-length field of the header at the start of <paramref name="packet"/> (GRO, GSO, fragmentation).</summary>

@@ -26,34 +26,26 @@ public readonly ref struct Ipv6OptionsHeader
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv6OptionsHeader header, out WireError error)
     {
-        header = default;
-        if (buffer.Length < 2)
+        if (!Ipv6ExtensionHeader.TryGetLength(buffer, out int length, out error))
         {
-            error = WireError.Truncated;
-            return false;
-        }
-        int length = (buffer[1] + 1) * 8;
-        if (length > buffer.Length)
-        {
-            error = WireError.BadHeaderLength;
+            header = default;
             return false;
         }
         header = new Ipv6OptionsHeader(buffer[..length]);
-        error = WireError.None;
         return true;
     }
 
     /// <summary>Type of the next header.</summary>
-    public IpProtocol NextHeader => (IpProtocol)_header[0];
+    public IpProtocol NextHeader => (IpProtocol)_header[Ipv6ExtensionHeader.NextHeaderOffset];
 
     /// <summary>The length field: 8-octet units after the first 8.</summary>
-    public byte HeaderExtensionLength => _header[1];
+    public byte HeaderExtensionLength => _header[Ipv6ExtensionHeader.LengthOffset];
 
     /// <summary>Length of the header in bytes.</summary>
     public int Length => _header.Length;
 
     /// <summary>The options area: the header after next header and length.</summary>
-    public ReadOnlySpan<byte> Options => _header[2..];
+    public ReadOnlySpan<byte> Options => _header[Ipv6ExtensionHeader.PrefixLength..];
 
     /// <summary>The whole header.</summary>
     public ReadOnlySpan<byte> Header => _header;
@@ -65,7 +57,7 @@ public readonly ref struct Ipv6OptionsHeader
     public bool ValidateOptions(out WireError error) => Ipv6OptionReader.Validate(Options, out error);
 
     /// <summary>Bytes <see cref="Emit"/> writes for <paramref name="optionsLength"/> bytes of options: 2 + options rounded up to 8.</summary>
-    public static int GetLength(int optionsLength) => (2 + optionsLength + 7) & ~7;
+    public static int GetLength(int optionsLength) => (Ipv6ExtensionHeader.PrefixLength + optionsLength + 7) & ~7;
 
     /// <summary>
     /// Writes a header holding <paramref name="options"/> (complete TLVs, as they go on the wire) into the
@@ -81,10 +73,10 @@ public readonly ref struct Ipv6OptionsHeader
             throw new ArgumentException("An IPv6 options header holds at most 2046 bytes of options.", nameof(options));
         }
         Span<byte> header = buffer[..length];
-        header[0] = (byte)nextHeader;
-        header[1] = (byte)((length / 8) - 1);
-        options.CopyTo(header[2..]);
-        WritePadding(header[(2 + options.Length)..]);
+        header[Ipv6ExtensionHeader.NextHeaderOffset] = (byte)nextHeader;
+        header[Ipv6ExtensionHeader.LengthOffset] = (byte)((length / 8) - 1);
+        options.CopyTo(header[Ipv6ExtensionHeader.PrefixLength..]);
+        WritePadding(header[(Ipv6ExtensionHeader.PrefixLength + options.Length)..]);
     }
 
     /// <summary>Fills <paramref name="padding"/> with one Pad1 (1 byte) or one PadN (2 or more bytes, data zero).</summary>

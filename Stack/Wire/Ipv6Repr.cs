@@ -31,7 +31,7 @@ public record struct Ipv6Repr
     public UInt128 Destination;
 
     /// <summary>
-    /// Reads the fixed-header fields of <paramref name="header"/>. Every view <see cref="Ipv6Header.TryCreate"/>
+    /// Reads the fixed-header fields of <paramref name="header"/>. Every view <see cref="Ipv6Header.TryCreate(ReadOnlySpan{byte}, out Ipv6Header, out WireError)"/>
     /// accepts parses; the method keeps the shape of the other reprs.
     /// </summary>
     public static bool TryParse(in Ipv6Header header, out Ipv6Repr repr, out WireError error)
@@ -54,8 +54,8 @@ public record struct Ipv6Repr
     public readonly void Emit(Span<byte> buffer)
     {
         Span<byte> header = buffer[..BufferLength];
-        uint word = (6u << 28) | ((uint)TrafficClass << 20) | (FlowLabel & 0x000F_FFFF);
-        BinaryPrimitives.WriteUInt32BigEndian(header, word);
+        uint word = (6u << 28) | ((uint)TrafficClass << 20) | (FlowLabel & Ipv6Header.FlowLabelMask);
+        BinaryPrimitives.WriteUInt32BigEndian(header[Ipv6Header.VersionOffset..], word);
         BinaryPrimitives.WriteUInt16BigEndian(header[Ipv6Header.PayloadLengthOffset..], (ushort)PayloadLength);
         header[Ipv6Header.NextHeaderOffset] = (byte)NextHeader;
         header[Ipv6Header.HopLimitOffset] = HopLimit;

@@ -11,6 +11,8 @@ public readonly ref struct Ipv6RoutingHeader
 {
     /// <summary>Shortest header: 8 bytes (length field 0).</summary>
     public const int MinLength = 8;
+    /// <summary>The offset table after the next-header and length octets (RFC 8200 §4.4): routing type, segments left, type-specific data.</summary>
+    public const int RoutingTypeOffset = 2, SegmentsLeftOffset = 3, DataOffset = 4;
 
     private readonly ReadOnlySpan<byte> _header;
 
@@ -23,46 +25,38 @@ public readonly ref struct Ipv6RoutingHeader
     /// </summary>
     public static bool TryCreate(ReadOnlySpan<byte> buffer, out Ipv6RoutingHeader header, out WireError error)
     {
-        header = default;
-        if (buffer.Length < 2)
+        if (!Ipv6ExtensionHeader.TryGetLength(buffer, out int length, out error))
         {
-            error = WireError.Truncated;
-            return false;
-        }
-        int length = (buffer[1] + 1) * 8;
-        if (length > buffer.Length)
-        {
-            error = WireError.BadHeaderLength;
+            header = default;
             return false;
         }
         header = new Ipv6RoutingHeader(buffer[..length]);
-        error = WireError.None;
         return true;
     }
 
     /// <summary>Type of the next header.</summary>
-    public IpProtocol NextHeader => (IpProtocol)_header[0];
+    public IpProtocol NextHeader => (IpProtocol)_header[Ipv6ExtensionHeader.NextHeaderOffset];
 
     /// <summary>The length field: 8-octet units after the first 8.</summary>
-    public byte HeaderExtensionLength => _header[1];
+    public byte HeaderExtensionLength => _header[Ipv6ExtensionHeader.LengthOffset];
 
     /// <summary>Length of the header in bytes.</summary>
     public int Length => _header.Length;
 
     /// <summary>Routing type (e.g. 2 for Mobile IPv6, 3 RPL, 4 segment routing; 0 is deprecated by RFC 5095).</summary>
-    public byte RoutingType => _header[2];
+    public byte RoutingType => _header[RoutingTypeOffset];
 
     /// <summary>Number of route segments still to visit.</summary>
-    public byte SegmentsLeft => _header[3];
+    public byte SegmentsLeft => _header[SegmentsLeftOffset];
 
     /// <summary>Type-specific data: the header after its first four bytes.</summary>
-    public ReadOnlySpan<byte> Data => _header[4..];
+    public ReadOnlySpan<byte> Data => _header[DataOffset..];
 
     /// <summary>The whole header.</summary>
     public ReadOnlySpan<byte> Header => _header;
 
     /// <summary>Bytes <see cref="Emit"/> writes for <paramref name="dataLength"/> bytes of type-specific data: 4 + data rounded up to 8.</summary>
-    public static int GetLength(int dataLength) => (4 + dataLength + 7) & ~7;
+    public static int GetLength(int dataLength) => (DataOffset + dataLength + 7) & ~7;
 
     /// <summary>
     /// Writes a routing header into the first <see cref="GetLength"/> bytes of <paramref name="buffer"/>,
@@ -77,11 +71,11 @@ public readonly ref struct Ipv6RoutingHeader
             throw new ArgumentException("An IPv6 routing header holds at most 2044 bytes of data.", nameof(data));
         }
         Span<byte> header = buffer[..length];
-        header[0] = (byte)nextHeader;
-        header[1] = (byte)((length / 8) - 1);
-        header[2] = routingType;
-        header[3] = segmentsLeft;
-        data.CopyTo(header[4..]);
-        header[(4 + data.Length)..].Clear();
+        header[Ipv6ExtensionHeader.NextHeaderOffset] = (byte)nextHeader;
+        header[Ipv6ExtensionHeader.LengthOffset] = (byte)((length / 8) - 1);
+        header[RoutingTypeOffset] = routingType;
+        header[SegmentsLeftOffset] = segmentsLeft;
+        data.CopyTo(header[DataOffset..]);
+        header[(DataOffset + data.Length)..].Clear();
     }
 }

@@ -1,5 +1,6 @@
 // TCP header view (RFC 9293 §3.1): fixed 20 bytes, then options up to the data offset, then payload.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using NetStack.Checksums;
 
 namespace NetStack.Wire;
@@ -14,16 +15,20 @@ namespace NetStack.Wire;
 /// </summary>
 public readonly ref struct TcpHeader
 {
-    /// <summary>Length of the fixed header (data offset 5).</summary>
-    public const int MinLength = 20;
-    /// <summary>Longest header: data offset 15 (RFC 9293 §3.1).</summary>
-    public const int MaxLength = 60;
-    /// <summary>Offset of the checksum field within the header (virtio <c>csum_offset</c>).</summary>
-    public const int ChecksumOffset = 16;
+    /// <summary>Lengths: the fixed header (data offset 5) and the longest header (data offset 15, RFC 9293 §3.1).</summary>
+    public const int MinLength = 20, MaxLength = 60;
 
-    private const int SequenceOffset = 4;
-    private const int DataOffsetAndFlagsOffset = 12;
-    private const ushort FlagsMask = 0x01FF;
+    /// <summary>
+    /// The offset table (RFC 9293 §3.1): where each field starts, shared by the view, its setters,
+    /// <see cref="TcpRepr.Emit"/> and every other reader of TCP headers. <c>DataOffsetAndFlagsOffset</c> is the 16-bit
+    /// word of the data offset (4 bits), 3 reserved bits and the 9 control bits; <c>ChecksumOffset</c> is virtio's
+    /// <c>csum_offset</c> for TCP.
+    /// </summary>
+    public const int SourcePortOffset = 0, DestinationPortOffset = 2, SequenceOffset = 4, AcknowledgmentOffset = 8, DataOffsetAndFlagsOffset = 12,
+        WindowOffset = 14, ChecksumOffset = 16, UrgentPointerOffset = 18;
+
+    /// <summary>The control bits (<see cref="TcpFlags"/>, AE included) in the data-offset-and-flags word.</summary>
+    public const ushort FlagsMask = 0x01FF;
 
     private readonly ReadOnlySpan<byte> _segment;
 
@@ -42,7 +47,7 @@ public readonly ref struct TcpHeader
             error = WireError.Truncated;
             return false;
         }
-        int headerLength = (buffer[DataOffsetAndFlagsOffset] >> 4) * 4;
+        int headerLength = GetHeaderLength(buffer);
         if (headerLength < MinLength || headerLength > buffer.Length)
         {
             error = WireError.BadHeaderLength;
@@ -53,17 +58,33 @@ public readonly ref struct TcpHeader
         return true;
     }
 
+    /// <summary>
+    /// The header length in bytes (data offset × 4) of the header at the start of <paramref name="header"/>,
+    /// unchecked: for headers already accepted or written by the stack (12 bytes at least).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int GetHeaderLength(ReadOnlySpan<byte> header) => (header[DataOffsetAndFlagsOffset] >> 4) * 4;
+
+    /// <summary>The control bits of the header at the start of <paramref name="header"/>, unchecked (14 bytes at least).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TcpFlags GetFlags(ReadOnlySpan<byte> header) =>
+        (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(header[DataOffsetAndFlagsOffset..]) & FlagsMask);
+
+    /// <summary>The sequence number of the header at the start of <paramref name="header"/>, unchecked (8 bytes at least).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static uint GetSequenceNumber(ReadOnlySpan<byte> header) => BinaryPrimitives.ReadUInt32BigEndian(header[SequenceOffset..]);
+
     /// <summary>Source port.</summary>
-    public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_segment);
+    public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_segment[SourcePortOffset..]);
 
     /// <summary>Destination port.</summary>
-    public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_segment[2..]);
+    public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_segment[DestinationPortOffset..]);
 
     /// <summary>Sequence number.</summary>
-    public uint SequenceNumber => BinaryPrimitives.ReadUInt32BigEndian(_segment[SequenceOffset..]);
+    public uint SequenceNumber => GetSequenceNumber(_segment);
 
     /// <summary>Acknowledgment number (significant only with <see cref="TcpFlags.Ack"/>).</summary>
-    public uint AcknowledgmentNumber => BinaryPrimitives.ReadUInt32BigEndian(_segment[8..]);
+    public uint AcknowledgmentNumber => BinaryPrimitives.ReadUInt32BigEndian(_segment[AcknowledgmentOffset..]);
 
     /// <summary>Data offset in 32-bit words (5..15).</summary>
     public int DataOffset => _segment[DataOffsetAndFlagsOffset] >> 4;
@@ -75,16 +96,16 @@ public readonly ref struct TcpHeader
     public int Reserved => (_segment[DataOffsetAndFlagsOffset] >> 1) & 0x7;
 
     /// <summary>Control bits, including <see cref="TcpFlags.Ae"/>.</summary>
-    public TcpFlags Flags => (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(_segment[DataOffsetAndFlagsOffset..]) & FlagsMask);
+    public TcpFlags Flags => GetFlags(_segment);
 
     /// <summary>Receive window, unscaled.</summary>
-    public ushort WindowSize => BinaryPrimitives.ReadUInt16BigEndian(_segment[14..]);
+    public ushort WindowSize => BinaryPrimitives.ReadUInt16BigEndian(_segment[WindowOffset..]);
 
     /// <summary>Checksum field as it is on the wire.</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_segment[ChecksumOffset..]);
 
     /// <summary>Urgent pointer.</summary>
-    public ushort UrgentPointer => BinaryPrimitives.ReadUInt16BigEndian(_segment[18..]);
+    public ushort UrgentPointer => BinaryPrimitives.ReadUInt16BigEndian(_segment[UrgentPointerOffset..]);
 
     /// <summary>The option bytes (between the fixed header and the data offset), possibly empty.</summary>
     public ReadOnlySpan<byte> Options => _segment[MinLength..HeaderLength];
@@ -110,7 +131,7 @@ public readonly ref struct TcpHeader
     /// <see cref="InternetChecksum.PseudoHeaderSumV6"/>, with the segment length).
     /// </summary>
     public static bool VerifyChecksum(ReadOnlySpan<byte> segment, uint pseudoHeaderSum) =>
-        InternetChecksum.Fold(InternetChecksum.Sum(segment, pseudoHeaderSum)) == 0xFFFF;
+        TransportChecksum.Verifies(InternetChecksum.Sum(segment, pseudoHeaderSum));
 
     /// <summary>
     /// Computes and stores the checksum of a whole segment (header and payload contiguous in

@@ -12,6 +12,11 @@ public readonly ref struct TcpOption
 {
     /// <summary>The largest shift count a receiver uses (RFC 7323 §2.3).</summary>
     public const byte MaxWindowScale = 14;
+    /// <summary>
+    /// Option lengths, kind and length octets included: MSS (RFC 9293 §3.2), window scale (RFC 7323 §2.2),
+    /// SACK-permitted (RFC 2018 §2), timestamps (RFC 7323 §3.2); and one SACK block's (left and right edge, RFC 2018 §3).
+    /// </summary>
+    public const int MaxSegmentSizeLength = 4, WindowScaleLength = 3, SackPermittedLength = 2, TimestampsLength = 10, SackBlockLength = 8;
 
     private readonly ReadOnlySpan<byte> _data;
 
@@ -40,7 +45,7 @@ public readonly ref struct TcpOption
     public byte WindowScale => Math.Min(WindowScaleRaw, MaxWindowScale);
 
     /// <summary>Number of blocks in a <see cref="TcpOptionKind.Sack"/> option (1..4).</summary>
-    public int SackBlockCount => Kind == TcpOptionKind.Sack ? _data.Length / 8 : 0;
+    public int SackBlockCount => Kind == TcpOptionKind.Sack ? _data.Length / SackBlockLength : 0;
 
     /// <summary>Block <paramref name="index"/> of a SACK option (0 ≤ index &lt; <see cref="SackBlockCount"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">The index is outside 0..SackBlockCount-1.</exception>

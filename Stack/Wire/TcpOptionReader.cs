@@ -84,11 +84,12 @@ public ref struct TcpOptionReader
 
     private static bool HasValidLength(TcpOptionKind kind, int length) => kind switch
     {
-        TcpOptionKind.MaxSegmentSize => length == 4,
-        TcpOptionKind.WindowScale => length == 3,
-        TcpOptionKind.SackPermitted => length == 2,
-        TcpOptionKind.Sack => length >= 10 && length <= 2 + (8 * TcpSackList.Capacity) && (length - 2) % 8 == 0,
-        TcpOptionKind.Timestamps => length == 10,
+        TcpOptionKind.MaxSegmentSize => length == TcpOption.MaxSegmentSizeLength,
+        TcpOptionKind.WindowScale => length == TcpOption.WindowScaleLength,
+        TcpOptionKind.SackPermitted => length == TcpOption.SackPermittedLength,
+        TcpOptionKind.Sack => length >= 2 + TcpOption.SackBlockLength && length <= 2 + (TcpOption.SackBlockLength * TcpSackList.Capacity)
+            && (length - 2) % TcpOption.SackBlockLength == 0,
+        TcpOptionKind.Timestamps => length == TcpOption.TimestampsLength,
         _ => true,
     };
 

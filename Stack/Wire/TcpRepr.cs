@@ -124,31 +124,31 @@ public record struct TcpRepr
     {
         int length = BufferLength;
         Span<byte> header = buffer[..length];
-        BinaryPrimitives.WriteUInt16BigEndian(header, SourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], DestinationPort);
-        BinaryPrimitives.WriteUInt32BigEndian(header[4..], SequenceNumber);
-        BinaryPrimitives.WriteUInt32BigEndian(header[8..], AcknowledgmentNumber);
-        ushort offsetAndFlags = (ushort)(((length / 4) << 12) | ((ushort)Flags & 0x01FF));
-        BinaryPrimitives.WriteUInt16BigEndian(header[12..], offsetAndFlags);
-        BinaryPrimitives.WriteUInt16BigEndian(header[14..], WindowSize);
-        BinaryPrimitives.WriteUInt16BigEndian(header[16..], 0);
-        BinaryPrimitives.WriteUInt16BigEndian(header[18..], UrgentPointer);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.SourcePortOffset..], SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.DestinationPortOffset..], DestinationPort);
+        BinaryPrimitives.WriteUInt32BigEndian(header[TcpHeader.SequenceOffset..], SequenceNumber);
+        BinaryPrimitives.WriteUInt32BigEndian(header[TcpHeader.AcknowledgmentOffset..], AcknowledgmentNumber);
+        ushort offsetAndFlags = (ushort)(((length / 4) << 12) | ((ushort)Flags & TcpHeader.FlagsMask));
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.DataOffsetAndFlagsOffset..], offsetAndFlags);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.WindowOffset..], WindowSize);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.ChecksumOffset..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(header[TcpHeader.UrgentPointerOffset..], UrgentPointer);
 
         Span<byte> o = header[TcpHeader.MinLength..];
         int p = 0;
         if (MaxSegmentSize is ushort mss)
         {
             o[p] = (byte)TcpOptionKind.MaxSegmentSize;
-            o[p + 1] = 4;
+            o[p + 1] = TcpOption.MaxSegmentSizeLength;
             BinaryPrimitives.WriteUInt16BigEndian(o[(p + 2)..], mss);
-            p += 4;
+            p += TcpOption.MaxSegmentSizeLength;
         }
         if (Timestamps is TcpTimestamps ts)
         {
             if (SackPermitted)
             {
                 o[p] = (byte)TcpOptionKind.SackPermitted;
-                o[p + 1] = 2;
+                o[p + 1] = TcpOption.SackPermittedLength;
             }
             else
             {
@@ -156,7 +156,7 @@ public record struct TcpRepr
                 o[p + 1] = (byte)TcpOptionKind.NoOperation;
             }
             o[p + 2] = (byte)TcpOptionKind.Timestamps;
-            o[p + 3] = 10;
+            o[p + 3] = TcpOption.TimestampsLength;
             BinaryPrimitives.WriteUInt32BigEndian(o[(p + 4)..], ts.Value);
             BinaryPrimitives.WriteUInt32BigEndian(o[(p + 8)..], ts.Echo);
             p += 12;
@@ -166,14 +166,14 @@ public record struct TcpRepr
             o[p] = (byte)TcpOptionKind.NoOperation;
             o[p + 1] = (byte)TcpOptionKind.NoOperation;
             o[p + 2] = (byte)TcpOptionKind.SackPermitted;
-            o[p + 3] = 2;
+            o[p + 3] = TcpOption.SackPermittedLength;
             p += 4;
         }
         if (WindowScale is byte ws)
         {
             o[p] = (byte)TcpOptionKind.NoOperation;
             o[p + 1] = (byte)TcpOptionKind.WindowScale;
-            o[p + 2] = 3;
+            o[p + 2] = TcpOption.WindowScaleLength;
             o[p + 3] = ws;
             p += 4;
         }
@@ -183,14 +183,14 @@ public record struct TcpRepr
             o[p] = (byte)TcpOptionKind.NoOperation;
             o[p + 1] = (byte)TcpOptionKind.NoOperation;
             o[p + 2] = (byte)TcpOptionKind.Sack;
-            o[p + 3] = (byte)(2 + (8 * blocks));
+            o[p + 3] = (byte)(2 + (TcpOption.SackBlockLength * blocks));
             p += 4;
             for (int i = 0; i < blocks; i++)
             {
                 TcpSackBlock block = SackBlocks[i];
                 BinaryPrimitives.WriteUInt32BigEndian(o[p..], block.Left);
                 BinaryPrimitives.WriteUInt32BigEndian(o[(p + 4)..], block.Right);
-                p += 8;
+                p += TcpOption.SackBlockLength;
             }
         }
     }

@@ -1,11 +1,12 @@
 // UDP header view (RFC 768): ports, length, checksum; the payload stops at the length field.
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using NetStack.Checksums;
 
 namespace NetStack.Wire;
 
 /// <summary>
-/// A checked, read-only view of a UDP datagram over a span. <see cref="TryCreate"/> checks the 8-byte
+/// A checked, read-only view of a UDP datagram over a span. <see cref="TryCreate(ReadOnlySpan{byte}, out UdpHeader, out WireError)"/> checks the 8-byte
 /// header and the length field (at least 8, at most the buffer); the view then covers exactly
 /// <see cref="Length"/> bytes, so trailing bytes (link padding) are not payload.
 /// </summary>
@@ -13,10 +14,12 @@ public readonly ref struct UdpHeader
 {
     /// <summary>Length of the UDP header.</summary>
     public const int HeaderLength = 8;
-    /// <summary>Offset of the length field (GSO/GRO rewrite it).</summary>
-    public const int LengthOffset = 4;
-    /// <summary>Offset of the checksum field within the header (virtio <c>csum_offset</c>).</summary>
-    public const int ChecksumOffset = 6;
+
+    /// <summary>
+    /// The offset table (RFC 768), shared by the view, its setters and <see cref="UdpRepr.Emit"/>: ports, the length
+    /// field (GSO and GRO rewrite it) and the checksum (virtio's <c>csum_offset</c> for UDP).
+    /// </summary>
+    public const int SourcePortOffset = 0, DestinationPortOffset = 2, LengthOffset = 4, ChecksumOffset = 6;
 
     private readonly ReadOnlySpan<byte> _datagram;
 
@@ -30,35 +33,48 @@ public readonly ref struct UdpHeader
     /// and <see cref="VerifyChecksum(ReadOnlySpan{byte}, uint, NetworkProtocol, out WireError)"/> for the
     /// IPv6 zero-checksum rule.
     /// </summary>
-    public static bool TryCreate(ReadOnlySpan<byte> buffer, out UdpHeader header, out WireError error)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> buffer, out UdpHeader header, out WireError error) =>
+        TryCreate(buffer, buffer.Length, out header, out error);
+
+    /// <summary>
+    /// Makes a view over the header at the start of <paramref name="head"/>, the part of a datagram that lies in
+    /// a packet's head when the IP payload (<paramref name="available"/> bytes from the header on) continues in
+    /// other pieces: the 8-byte header must lie in <paramref name="head"/> and the length field within
+    /// <paramref name="available"/>; the errors are those of
+    /// <see cref="TryCreate(ReadOnlySpan{byte}, out UdpHeader, out WireError)"/>. <see cref="Datagram"/> and
+    /// <see cref="Payload"/> then hold only what the head holds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryCreate(ReadOnlySpan<byte> head, int available, out UdpHeader header, out WireError error)
     {
         header = default;
-        if (buffer.Length < HeaderLength)
+        if (head.Length < HeaderLength || available < HeaderLength)
         {
             error = WireError.Truncated;
             return false;
         }
-        int length = BinaryPrimitives.ReadUInt16BigEndian(buffer[LengthOffset..]);
+        int length = BinaryPrimitives.ReadUInt16BigEndian(head[LengthOffset..]);
         if (length < HeaderLength)
         {
             error = WireError.BadTotalLength;
             return false;
         }
-        if (length > buffer.Length)
+        if (length > available)
         {
             error = WireError.Truncated;
             return false;
         }
-        header = new UdpHeader(buffer[..length]);
+        header = new UdpHeader(head[..Math.Min(length, head.Length)]);
         error = WireError.None;
         return true;
     }
 
     /// <summary>Source port (0 when unused, RFC 768).</summary>
-    public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_datagram);
+    public ushort SourcePort => BinaryPrimitives.ReadUInt16BigEndian(_datagram[SourcePortOffset..]);
 
     /// <summary>Destination port.</summary>
-    public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_datagram[2..]);
+    public ushort DestinationPort => BinaryPrimitives.ReadUInt16BigEndian(_datagram[DestinationPortOffset..]);
 
     /// <summary>Length field: header plus payload in bytes.</summary>
     public ushort Length => BinaryPrimitives.ReadUInt16BigEndian(_datagram[LengthOffset..]);
@@ -66,10 +82,10 @@ public readonly ref struct UdpHeader
     /// <summary>Checksum field as on the wire (0 = no checksum, IPv4 only).</summary>
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(_datagram[ChecksumOffset..]);
 
-    /// <summary>The payload: <see cref="Length"/> − 8 bytes after the header.</summary>
+    /// <summary>The payload: <see cref="Length"/> − 8 bytes after the header (for a view over a head, the part the head holds).</summary>
     public ReadOnlySpan<byte> Payload => _datagram[HeaderLength..];
 
-    /// <summary>The datagram (header and payload, <see cref="Length"/> bytes).</summary>
+    /// <summary>The datagram (header and payload, <see cref="Length"/> bytes; for a view over a head, the part the head holds).</summary>
     public ReadOnlySpan<byte> Datagram => _datagram;
 
     /// <summary>Checks the checksum of this datagram; see <see cref="VerifyChecksum(ReadOnlySpan{byte}, uint, NetworkProtocol, out WireError)"/>.</summary>
@@ -87,12 +103,10 @@ public readonly ref struct UdpHeader
     {
         if (BinaryPrimitives.ReadUInt16BigEndian(datagram[ChecksumOffset..]) == 0)
         {
-            error = network == NetworkProtocol.IPv6 ? WireError.BadField : WireError.None;
+            error = TransportChecksum.UdpZeroChecksum(network) == TransportChecksumStatus.Absent ? WireError.None : WireError.BadField;
             return error == WireError.None;
         }
-        error = InternetChecksum.Fold(InternetChecksum.Sum(datagram, pseudoHeaderSum)) == 0xFFFF
-            ? WireError.None
-            : WireError.BadChecksum;
+        error = TransportChecksum.Verifies(InternetChecksum.Sum(datagram, pseudoHeaderSum)) ? WireError.None : WireError.BadChecksum;
         return error == WireError.None;
     }
 

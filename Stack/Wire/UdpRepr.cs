@@ -1,5 +1,6 @@
 // UDP header representation (RFC 768) and its emitter.
 using System.Buffers.Binary;
+using NetStack.Checksums;
 
 namespace NetStack.Wire;
 
@@ -19,19 +20,12 @@ public record struct UdpRepr
     public int PayloadLength;
 
     /// <summary>
-    /// Reads the fields of <paramref name="header"/> without knowing the IP version (a zero checksum is
-    /// accepted); prefer the overload that takes the network protocol.
-    /// </summary>
-    public static bool TryParse(in UdpHeader header, out UdpRepr repr, out WireError error) =>
-        TryParse(header, NetworkProtocol.IPv4, out repr, out error);
-
-    /// <summary>
     /// Reads the fields of <paramref name="header"/>; over <see cref="NetworkProtocol.IPv6"/> a zero checksum
     /// fails with <see cref="WireError.BadField"/> (RFC 8200 §8.1). The checksum value is not verified here.
     /// </summary>
     public static bool TryParse(in UdpHeader header, NetworkProtocol network, out UdpRepr repr, out WireError error)
     {
-        if (network == NetworkProtocol.IPv6 && header.Checksum == 0)
+        if (header.Checksum == 0 && TransportChecksum.UdpZeroChecksum(network) == TransportChecksumStatus.ZeroOverIpv6)
         {
             repr = default;
             error = WireError.BadField;
@@ -57,8 +51,8 @@ public record struct UdpRepr
     public readonly void Emit(Span<byte> buffer)
     {
         Span<byte> header = buffer[..UdpHeader.HeaderLength];
-        BinaryPrimitives.WriteUInt16BigEndian(header, SourcePort);
-        BinaryPrimitives.WriteUInt16BigEndian(header[2..], DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.SourcePortOffset..], SourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.DestinationPortOffset..], DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.LengthOffset..], (ushort)(UdpHeader.HeaderLength + PayloadLength));
         BinaryPrimitives.WriteUInt16BigEndian(header[UdpHeader.ChecksumOffset..], 0);
     }

@@ -1,3 +1,6 @@
+// Layer: network, reassembly. Builds the datagram from its fragments: the first fragment's headers with the
+// lengths and next header fixed (RFC 791 §3.2, RFC 8200 §4.5), the data of every fragment by reference.
+using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Wire;
 
@@ -75,7 +78,7 @@ public sealed partial class FragmentReassembler
 
     private static void FixIpv4Header(Span<byte> header, int totalLength)
     {
-        bool dontFragment = (header[Ipv4Header.FragmentOffsetField] & 0x40) != 0;
+        bool dontFragment = (BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]) & Ipv4Header.DontFragmentBit) != 0;
         Ipv4Header.SetTotalLength(header, (ushort)totalLength);
         Ipv4Header.SetFragment(header, dontFragment, moreFragments: false, fragmentOffset: 0);
         Ipv4Header.RecomputeChecksum(header);

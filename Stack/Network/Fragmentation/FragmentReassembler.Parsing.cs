@@ -1,3 +1,5 @@
+// Layer: network, reassembly. What one fragment says about itself: its key, offset and data, read through the IP
+// views, their reprs and IpLayout (RFC 791 §3.2, RFC 8200 §4.5, RFC 7112 §5 for the first fragment's chain).
 using NetStack.Buffers;
 using NetStack.Wire;
 
@@ -30,16 +32,16 @@ public sealed partial class FragmentReassembler
     {
         f = default;
         ReadOnlySpan<byte> view = ContiguousView(packet);
-        if (view.IsEmpty)
+        int version = view.IsEmpty ? 0 : view[0] >> 4;
+        if (version == 4 && Ipv4Header.TryCreate(view, out Ipv4Header v4, out _))
         {
-            return ReassemblyDropReason.Malformed;
+            return ParseIpv4(v4, ref f);
         }
-        return (view[0] >> 4) switch
+        if (version == 6 && Ipv6Header.TryCreate(view, out Ipv6Header v6, out _))
         {
-            4 => ParseIpv4(view, ref f),
-            6 => ParseIpv6(view, ref f),
-            _ => ReassemblyDropReason.Malformed,
-        };
+            return ParseIpv6(v6, ref f);
+        }
+        return ReassemblyDropReason.Malformed;
     }
 
     private ReadOnlySpan<byte> ContiguousView(PacketBuffer packet)
@@ -55,25 +57,22 @@ public sealed partial class FragmentReassembler
         return view;
     }
 
-    private static ReassemblyDropReason ParseIpv4(ReadOnlySpan<byte> view, ref ParsedFragment f)
+    private static ReassemblyDropReason ParseIpv4(in Ipv4Header ip, ref ParsedFragment f)
     {
-        if (!Ipv4Header.TryCreate(view, out Ipv4Header ip, out _))
-        {
-            return ReassemblyDropReason.Malformed;
-        }
-        f.Key = new FragmentKey(4, ip.Source, ip.Destination, (byte)ip.Protocol, ip.Identification); // RFC 791 §3.2
-        if (!ip.IsFragment)
+        Ipv4Repr.TryParse(ip, out Ipv4Repr repr, out _);
+        f.Key = new FragmentKey(4, repr.Source, repr.Destination, (byte)repr.Protocol, repr.Identification); // RFC 791 §3.2
+        IpLayout layout = IpLayout.Of(ip);
+        if (!layout.IsFragment)
         {
             f.IsNotFragment = true;
             return ReassemblyDropReason.None;
         }
-        int headerLength = ip.HeaderLength;
-        int length = ip.TotalLength - headerLength;
-        f.Start = ip.FragmentOffset;
+        int length = layout.TransportLength;
+        f.Start = layout.FragmentOffset;
         f.End = f.Start + length;
-        f.More = ip.MoreFragments;
-        f.DataOffset = headerLength;
-        f.HeaderLength = headerLength;
+        f.More = layout.MoreFragments;
+        f.DataOffset = layout.TransportOffset;
+        f.HeaderLength = layout.HeaderLength;
         if (length == 0)
         {
             return ReassemblyDropReason.EmptyFragment;
@@ -82,64 +81,44 @@ public sealed partial class FragmentReassembler
         {
             return ReassemblyDropReason.NotMultipleOf8;
         }
-        if (headerLength + f.End > MaxDatagramLength)
+        if (f.HeaderLength + f.End > MaxDatagramLength)
         {
             return ReassemblyDropReason.TooLong;
         }
         return ReassemblyDropReason.None;
     }
 
-    private static ReassemblyDropReason ParseIpv6(ReadOnlySpan<byte> view, ref ParsedFragment f)
+    private static ReassemblyDropReason ParseIpv6(in Ipv6Header ip, ref ParsedFragment f)
     {
-        if (!Ipv6Header.TryCreate(view, out Ipv6Header ip, out _))
+        Ipv6Repr.TryParse(ip, out Ipv6Repr repr, out _);
+        // The walk stops at the first Fragment header, which ends the unfragmentable part (RFC 8200 §4.5).
+        if (!IpLayout.TryLocate(ip, out IpLayout layout, out _))
         {
+            f.Key = new FragmentKey(6, repr.Source, repr.Destination, 0, 0);
             return ReassemblyDropReason.Malformed;
         }
-        var walker = new Ipv6ExtensionWalker(ip);
-        int nextHeaderPosition = Ipv6Header.NextHeaderOffset;
-        int fragmentHeaderOffset = -1;
-        uint identification = 0;
-        IpProtocol fragmentNext = default;
-        int offset = 0;
-        bool more = false;
-        while (walker.MoveNext())
+        f.Key = new FragmentKey(6, repr.Source, repr.Destination, 0, layout.Identification); // RFC 8200 §4.5
+        if (!layout.IsFragment)
         {
-            if (walker.Current.Type == IpProtocol.Ipv6Fragment)
-            {
-                // The first fragment header ends the unfragmentable part (RFC 8200 §4.5).
-                Ipv6FragmentHeader.TryCreate(walker.Current.Bytes, out Ipv6FragmentHeader header, out _);
-                fragmentHeaderOffset = walker.Current.Offset;
-                identification = header.Identification;
-                fragmentNext = header.NextHeader;
-                offset = header.FragmentOffset;
-                more = header.MoreFragments;
-                break;
-            }
-            nextHeaderPosition = Ipv6Header.Length + walker.Current.Offset; // each extension header opens with its next header
-        }
-        f.Key = new FragmentKey(6, ip.Source, ip.Destination, 0, identification); // RFC 8200 §4.5
-        if (fragmentHeaderOffset < 0)
-        {
-            if (walker.Error != WireError.None)
-            {
-                return ReassemblyDropReason.Malformed;
-            }
             f.IsNotFragment = true;
             return ReassemblyDropReason.None;
         }
-        int unfragmentable = fragmentHeaderOffset;
-        f.HeaderLength = Ipv6Header.Length + unfragmentable;
-        f.DataOffset = f.HeaderLength + Ipv6FragmentHeader.Length;
-        f.NextHeaderPosition = nextHeaderPosition;
-        f.NextHeader = (byte)fragmentNext;
+        int offset = layout.FragmentOffset;
+        bool more = layout.MoreFragments;
+        f.HeaderLength = layout.FragmentHeaderOffset;
+        f.DataOffset = layout.TransportOffset;
+        f.NextHeaderPosition = layout.FragmentHeaderNamedAt;
+        f.NextHeader = (byte)layout.Protocol;
         f.Start = offset;
         f.More = more;
-        int length = ip.Packet.Length - f.DataOffset;
+        int length = layout.TransportLength;
         f.End = offset + length;
+        ReadOnlySpan<byte> fragmentable = ip.Packet[f.DataOffset..];
         // RFC 8200 §4.1: each extension header occurs at most once (Destination Options excepted). A second Fragment
         // header in the fragmentable part would hand the datagram back to reassembly once per nesting level, and the
         // stack's input would recurse as deep as the nesting goes (a stack overflow for a 64 KiB packet of them).
-        if (offset == 0 && HasNestedFragmentHeader(fragmentNext, ip.Packet[f.DataOffset..]))
+        bool wholeChain = true;
+        if (offset == 0 && !WalkFirstFragment(layout.Protocol, fragmentable, out wholeChain))
         {
             return ReassemblyDropReason.Malformed;
         }
@@ -156,53 +135,43 @@ public sealed partial class FragmentReassembler
         {
             return ReassemblyDropReason.NotMultipleOf8; // RFC 8200 §4.5
         }
-        if (unfragmentable + f.End > MaxDatagramLength)
+        if (f.HeaderLength - Ipv6Header.Length + f.End > MaxDatagramLength)
         {
             return ReassemblyDropReason.TooLong; // RFC 8200 §4.5: reassembled payload length past 65535
         }
-        if (offset == 0 && !HasWholeHeaderChain(fragmentNext, ip.Packet[f.DataOffset..]))
+        if (!wholeChain)
         {
             return ReassemblyDropReason.IncompleteHeaderChain; // RFC 7112 §5
         }
         return ReassemblyDropReason.None;
     }
 
-    /// <summary>True when the fragmentable part, walked from <paramref name="first"/>, holds another Fragment header.</summary>
-    private static bool HasNestedFragmentHeader(IpProtocol first, ReadOnlySpan<byte> data)
+    /// <summary>
+    /// Walks the fragmentable part of a first fragment from <paramref name="first"/>: false when it holds another
+    /// Fragment header (RFC 8200 §4.1). <paramref name="wholeChain"/> tells whether it holds every extension header
+    /// and the upper-layer header (RFC 7112 §5): TCP needs its whole header (data offset), UDP 8 bytes, ICMPv6 its
+    /// 4-byte type, code and checksum (RFC 4443 §2.1); other upper layers (No Next Header, ESP, unknown) need
+    /// nothing we can check.
+    /// </summary>
+    private static bool WalkFirstFragment(IpProtocol first, ReadOnlySpan<byte> data, out bool wholeChain)
     {
         var walker = new Ipv6ExtensionWalker(first, data);
         while (walker.MoveNext())
         {
             if (walker.Current.Type == IpProtocol.Ipv6Fragment)
             {
-                return true;
+                wholeChain = false;
+                return false;
             }
         }
-        return false;
-    }
-
-    /// <summary>
-    /// RFC 7112 §5: the first fragment must hold every extension header and the upper-layer header. TCP needs
-    /// its whole header (data offset), UDP 8 bytes, ICMPv6 its 4-byte header (RFC 4443 §2.1); other upper
-    /// layers (No Next Header, ESP, unknown) need nothing we can check.
-    /// </summary>
-    private static bool HasWholeHeaderChain(IpProtocol first, ReadOnlySpan<byte> data)
-    {
-        var walker = new Ipv6ExtensionWalker(first, data);
-        while (walker.MoveNext())
-        {
-        }
-        if (walker.Error != WireError.None)
-        {
-            return false;
-        }
         ReadOnlySpan<byte> upper = data[walker.Offset..];
-        return walker.NextHeader switch
+        wholeChain = walker.Error == WireError.None && walker.NextHeader switch
         {
-            IpProtocol.Tcp => upper.Length >= TcpHeader.MinLength && upper.Length >= (upper[12] >> 4) * 4,
+            IpProtocol.Tcp => upper.Length >= TcpHeader.MinLength && upper.Length >= TcpHeader.GetHeaderLength(upper),
             IpProtocol.Udp => upper.Length >= UdpHeader.HeaderLength,
-            IpProtocol.IcmpV6 => upper.Length >= 4,
+            IpProtocol.IcmpV6 => upper.Length >= IcmpV6Header.RestOfHeaderOffset,
             _ => true,
         };
+        return true;
     }
 }

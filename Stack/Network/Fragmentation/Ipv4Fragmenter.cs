@@ -1,4 +1,4 @@
-using System.Buffers.Binary;
+// Layer: network, fragmentation. Splits an IPv4 packet larger than the MTU into fragments (RFC 791 §3.2).
 using NetStack.Buffers;
 using NetStack.Wire;
 
@@ -52,17 +52,12 @@ public static class Ipv4Fragmenter
         Span<byte> header = stackalloc byte[Ipv4Header.MaxLength];
         int copied = Math.Min(packet.Length, Ipv4Header.MaxLength);
         packet.CopyTo(0, header[..copied]);
-        if (copied < Ipv4Header.MinLength || header[0] >> 4 != 4)
+        if (!Ipv4Header.TryCreate(header[..copied], packet.Length, out Ipv4Header ip, out _))
         {
             return Ipv4FragmentationStatus.Malformed;
         }
-        int headerLength = (header[0] & 0x0F) * 4;
-        int totalLength = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.TotalLengthOffset..]);
-        if (headerLength < Ipv4Header.MinLength || headerLength > copied || totalLength < headerLength || totalLength > packet.Length)
-        {
-            return Ipv4FragmentationStatus.Malformed;
-        }
-        header = header[..headerLength];
+        int headerLength = ip.HeaderLength;
+        int totalLength = ip.TotalLength;
         if (totalLength <= mtu)
         {
             return Ipv4FragmentationStatus.FitsMtu;
@@ -71,11 +66,13 @@ public static class Ipv4Fragmenter
         {
             return Ipv4FragmentationStatus.MtuTooSmall;
         }
-        ushort flags = BinaryPrimitives.ReadUInt16BigEndian(header[Ipv4Header.FragmentOffsetField..]);
-        if ((flags & 0x4000) != 0)
+        if (ip.DontFragment)
         {
             return Ipv4FragmentationStatus.DontFragment;
         }
+        int baseOffset = ip.FragmentOffset;        // RFC 791 §3.2: a fragment split again keeps its place
+        bool lastMore = ip.MoreFragments;
+        header = header[..headerLength];
 
         // Header of the later fragments: the fixed part plus the options with the copied flag, padded with EOL.
         Span<byte> laterHeader = stackalloc byte[Ipv4Header.MaxLength];
@@ -97,8 +94,6 @@ public static class Ipv4Fragmenter
         }
 
         pool ??= packet.Pool;
-        int baseOffset = (flags & 0x1FFF) * 8;        // RFC 791 §3.2: a fragment split again keeps its place
-        bool lastMore = (flags & 0x2000) != 0;
         int position = 0;
         for (int i = 0; i < needed; i++)
         {
@@ -155,7 +150,7 @@ public static class Ipv4Fragmenter
         {
             destination[length++] = Ipv4Option.EndOfList;
         }
-        destination[0] = (byte)(0x40 | (length / 4));
+        destination[Ipv4Header.VersionAndIhlOffset] = (byte)(0x40 | (length / 4));
         return length;
     }
 }

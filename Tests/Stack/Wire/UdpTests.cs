@@ -114,7 +114,7 @@ public class UdpTests
         UdpHeader.SetChecksum(datagram, 0);
         Assert.True(UdpHeader.TryCreate(datagram, out var header, out _));
         Assert.True(UdpRepr.TryParse(header, NetworkProtocol.IPv4, out _, out _));
-        Assert.True(UdpRepr.TryParse(header, out _, out _));
+        Assert.True(UdpRepr.TryParse(header, NetworkProtocol.IPv4, out _, out _));
         Assert.True(header.VerifyChecksum(Pseudo4(datagram.Length), NetworkProtocol.IPv4, out var error));
         Assert.Equal(WireError.None, error);
     }
@@ -293,7 +293,7 @@ public class UdpTests
             {
                 Assert.True(header.VerifyChecksum(pseudo, network, out error), error.ToString());
             }
-            Assert.True(UdpRepr.TryParse(header, out var repr, out _));
+            Assert.True(UdpRepr.TryParse(header, NetworkProtocol.IPv4, out var repr, out _));
             Assert.Equal(new UdpRepr { SourcePort = sport, DestinationPort = dport, PayloadLength = payload.Length }, repr);
             Assert.Equal(payload, header.Payload.ToArray());
             Assert.Equal(udp.Checksum, header.Checksum);
