@@ -258,7 +258,7 @@ internal sealed partial class TcpControlBlock
         }
         NoteReceived();
         UpdateTsRecent(h, segSeq);
-        var delivery = new DeliveryInfo { HighestSackedBefore = _sent.HighestSacked, HasHighestSackedBefore = _sent.Count > 0 };
+        DeliveryInfo delivery = _sent.BeginDelivery();
         long dsacksBefore = _dsacks;
         if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
         {

@@ -33,7 +33,7 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private static readonly TimeSpan ProbeTimeoutSlack = TimeSpan.FromMilliseconds(2);
 
-    private readonly SentSegmentQueue _sent = new();
+    private readonly SackScoreboard _sent = new();
     private readonly CongestionController _cc;
     private RecoveryState _recovery;
     private SequenceNumber _recoveryPoint;  // RFC 6675 RecoveryPoint / RFC 6582 "recover"
@@ -102,30 +102,11 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void ProcessSackBlocks(in TcpRepr h, SequenceNumber ack, ref DeliveryInfo info)
     {
-        TcpSackList blocks = h.SackBlocks;
-        for (int i = 0; i < blocks.Count; i++)
+        if (_sent.ApplySackBlocks(h.SackBlocks, ack, _sndUna, _sndMax, ref info))
         {
-            var left = new SequenceNumber(blocks[i].Left);
-            var right = new SequenceNumber(blocks[i].Right);
-            if (right <= left || right - left > 1 << 30)
-            {
-                continue; // malformed
-            }
-            if (i == 0 && (right <= ack || (blocks.Count > 1 && left >= new SequenceNumber(blocks[1].Left) && right <= new SequenceNumber(blocks[1].Right))))
-            {
-                _dsacks++;
-                Protocol.Events.Increment(TcpEvent.DuplicateSacks);
-                _reoWndMult = Math.Min(_reoWndMult + 1, 16); // RFC 8985 §6.2 step 4: widen the reordering window
-                continue;
-            }
-            if (left < _sndUna || right > _sndMax)
-            {
-                if (right <= _sndUna || left >= _sndMax)
-                {
-                    continue; // nothing of it is in flight
-                }
-            }
-            _sent.Sack(left, right, ref info);
+            _dsacks++;
+            Protocol.Events.Increment(TcpEvent.DuplicateSacks);
+            _reoWndMult = Math.Min(_reoWndMult + 1, 16); // RFC 8985 §6.2 step 4: widen the reordering window
         }
     }
 
@@ -279,12 +260,7 @@ internal sealed partial class TcpControlBlock
         {
             start = _sndUna;
         }
-        int i = _sent.SplitAt(start);
-        _sent.SplitAt(end);
-        for (; i < _sent.Count && _sent[i].Start < end; i++)
-        {
-            _sent.MarkLost(i);
-        }
+        _sent.MarkLostRange(start, end);
         BlockOnLink(backOff: true);
     }
 
@@ -341,23 +317,9 @@ internal sealed partial class TcpControlBlock
             {
                 return false;
             }
-            int i = _sent.FirstLost();
-            if (i < 0)
+            if (!_sent.TryGetLostRun(maxChunk, out SequenceNumber start, out int run, out bool fin))
             {
                 break;
-            }
-            SequenceNumber start = _sent[i].Start;
-            int run = 0;
-            bool fin = false;
-            for (int j = i; j < _sent.Count && run < maxChunk; j++)
-            {
-                ref SentSegment s = ref _sent[j];
-                if (!s.Is(SentFlags.Lost) || s.Start != start + run)
-                {
-                    break;
-                }
-                run += s.Length;
-                fin = s.Is(SentFlags.Fin);
             }
             int limit = (int)Math.Min(Math.Min(room, maxChunk), int.MaxValue);
             int length = Math.Min(run, limit);

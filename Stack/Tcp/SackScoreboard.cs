@@ -1,7 +1,9 @@
-// Layer: transport (TCP), send side. The scoreboard of what is in flight (RFC 6675 §3, RFC 8985 §5.2): one
-// record per transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with
-// its latest transmit time and whether it is SACKed, lost, or retransmitted. The bytes themselves stay in the
-// SendBuffer; this holds only sequence ranges and state.
+// Layer: transport (TCP), send side. The SACK scoreboard (RFC 6675 §3, RFC 8985 §5.2): one record per
+// transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with its latest
+// transmit time and whether it is SACKed, lost, or retransmitted; the SACK blocks of each ACK are applied here,
+// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges.
+using NetStack.Wire;
+
 namespace NetStack.Tcp;
 
 /// <summary>State of one transmitted range.</summary>
@@ -84,11 +86,15 @@ internal struct DeliveryInfo
 }
 
 /// <summary>
-/// The records covering [SND.UNA, SND.MAX), in sequence order, contiguous. Not thread-safe: the connection's
-/// lock guards it. Amortized O(1) at the head (ACKs) and at the tail (new data); O(n) to split in the middle
-/// (SACK edges, partial loss marks), with n bounded by the flight divided by the smallest segment.
+/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.MAX), in sequence order.
+/// Invariants (checked by SackScoreboardTests): the records are contiguous and non-empty; a record is never both
+/// SACKed and lost; <see cref="SackedBytes"/>, <see cref="LostBytes"/> and <see cref="RetransmittedBytes"/> are
+/// the sums over the records so marked (SACKed first, then lost, then retransmitted); a SACK block's edges are
+/// rounded inward to the segment boundaries the data was sent on, so there is never more than one record per
+/// segment sent, whatever the peer reports. Not thread-safe: the connection's lock guards it. Amortized O(1) at
+/// the head (ACKs) and at the tail (new data); O(n) to split in the middle (SACK edges, partial loss marks).
 /// </summary>
-internal sealed class SentSegmentQueue
+internal sealed class SackScoreboard
 {
     private SentSegment[] _items = new SentSegment[16];
     private int _head;
@@ -180,6 +186,43 @@ internal sealed class SentSegmentQueue
         {
             HighestSacked = ack;
         }
+    }
+
+    /// <summary>What an ACK is about to change: starts with RACK.fack as it was (<see cref="HighestSacked"/>).</summary>
+    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = _count > 0 };
+
+    /// <summary>
+    /// Takes the SACK blocks of an acceptable ACK (RFC 2018 §4). A first block below the cumulative ACK, or inside
+    /// the second block, is a D-SACK (RFC 2883 §4): it reports data received twice, is not applied, and makes this
+    /// return true. Malformed blocks, and blocks with nothing of [<paramref name="una"/>, <paramref name="max"/>),
+    /// are ignored.
+    /// </summary>
+    public bool ApplySackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber una, SequenceNumber max, ref DeliveryInfo info)
+    {
+        bool duplicate = false;
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            var left = new SequenceNumber(blocks[i].Left);
+            var right = new SequenceNumber(blocks[i].Right);
+            if (right <= left || right - left > 1 << 30)
+            {
+                continue; // malformed
+            }
+            if (i == 0 && (right <= ack || (blocks.Count > 1 && left >= new SequenceNumber(blocks[1].Left) && right <= new SequenceNumber(blocks[1].Right))))
+            {
+                duplicate = true;
+                continue;
+            }
+            if (left < una || right > max)
+            {
+                if (right <= una || left >= max)
+                {
+                    continue; // nothing of it is in flight
+                }
+            }
+            Sack(left, right, ref info);
+        }
+        return duplicate;
     }
 
     /// <summary>
@@ -314,6 +357,46 @@ internal sealed class SentSegmentQueue
             }
         }
         HighestSacked = _count > 0 ? this[0].Start : HighestSacked;
+    }
+
+    /// <summary>Marks what of [<paramref name="start"/>, <paramref name="end"/>) is recorded lost, splitting records at its edges.</summary>
+    public void MarkLostRange(SequenceNumber start, SequenceNumber end)
+    {
+        int i = SplitAt(start);
+        SplitAt(end);
+        for (; i < _count && this[i].Start < end; i++)
+        {
+            MarkLost(i);
+        }
+    }
+
+    /// <summary>
+    /// The first run of contiguous lost records, from the first lost one, while it is shorter than
+    /// <paramref name="maxLength"/> (whole records: the run may pass it by the last record's length).
+    /// <paramref name="fin"/>: the run ends with our FIN. False when nothing is marked lost.
+    /// </summary>
+    public bool TryGetLostRun(int maxLength, out SequenceNumber start, out int length, out bool fin)
+    {
+        int i = FirstLost();
+        start = default;
+        length = 0;
+        fin = false;
+        if (i < 0)
+        {
+            return false;
+        }
+        start = this[i].Start;
+        for (int j = i; j < _count && length < maxLength; j++)
+        {
+            ref SentSegment s = ref this[j];
+            if (!s.Is(SentFlags.Lost) || s.Start != start + length)
+            {
+                break;
+            }
+            length += s.Length;
+            fin = s.Is(SentFlags.Fin);
+        }
+        return true;
     }
 
     /// <summary>Index of the first record marked lost, or -1.</summary>
