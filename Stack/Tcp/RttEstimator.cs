@@ -1,8 +1,12 @@
 // Layer: transport (TCP). Retransmission timer computation (RFC 6298 §2–§5): SRTT/RTTVAR, clamped RTO,
-// exponential backoff.
+// exponential backoff; and the minimum RTT that RACK (RFC 8985 §6.1) measures reordering against.
 namespace NetStack.Tcp;
 
-/// <summary>SRTT, RTTVAR and RTO of one connection (RFC 6298).</summary>
+/// <summary>
+/// SRTT, RTTVAR, RTO and min RTT of one connection (RFC 6298, RFC 8985 §6.1). Invariants (checked by
+/// RttEstimatorTests): the RTO always lies within [minimum, maximum]; a sample resets any backoff; negative
+/// samples are ignored; <see cref="MinRtt"/> is the smallest sample taken (<see cref="TimeSpan.MaxValue"/> before one).
+/// </summary>
 internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpan maxRto)
 {
     private static readonly TimeSpan s_granularity = TimeSpan.FromMilliseconds(1); // G, RFC 6298 §2
@@ -14,6 +18,9 @@ internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpa
     public TimeSpan Rto { get; private set; } = Clamp(initialRto, minRto, maxRto);
 
     public bool HasSample { get; private set; }
+
+    /// <summary>The smallest sample so far (RACK's min_RTT), or <see cref="TimeSpan.MaxValue"/>.</summary>
+    public TimeSpan MinRtt { get; private set; } = TimeSpan.MaxValue;
 
     /// <summary>Takes one measurement (RFC 6298 §2.2, §2.3); resets any backoff.</summary>
     public void Sample(TimeSpan rtt)
@@ -33,6 +40,10 @@ internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpa
             TimeSpan delta = (SmoothedRtt - rtt).Duration();
             RttVariance = (RttVariance * 3 / 4) + (delta / 4); // beta = 1/4
             SmoothedRtt = (SmoothedRtt * 7 / 8) + (rtt / 8);   // alpha = 1/8
+        }
+        if (rtt < MinRtt)
+        {
+            MinRtt = rtt;
         }
         TimeSpan variance = RttVariance * 4;
         Rto = Clamp(SmoothedRtt + (variance > s_granularity ? variance : s_granularity), minRto, maxRto);

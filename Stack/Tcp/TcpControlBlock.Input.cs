@@ -558,10 +558,6 @@ internal sealed partial class TcpControlBlock
         if (sample is TimeSpan rtt && rtt >= TimeSpan.Zero)
         {
             _rtt.Sample(rtt);
-            if (rtt < _minRtt)
-            {
-                _minRtt = rtt;
-            }
         }
     }
 

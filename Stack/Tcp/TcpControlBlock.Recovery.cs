@@ -46,7 +46,6 @@ internal sealed partial class TcpControlBlock
     private long _rackSentAt;
     private SequenceNumber _rackEnd;
     private TimeSpan _rackRtt;
-    private TimeSpan _minRtt = TimeSpan.MaxValue;
     private bool _reorderingSeen;
     private int _reoWndMult = 1;
     private TimeSpan _rackDeadline = Never;
@@ -142,7 +141,7 @@ internal sealed partial class TcpControlBlock
         {
             // Step 2: the most recently sent segment delivered, unless a retransmission was ACKed too fast to be its own.
             TimeSpan rtt = now - TimeSpan.FromTicks(info.NewestSentAt);
-            bool ambiguous = info.NewestWasRetransmitted && rtt < _minRtt;
+            bool ambiguous = info.NewestWasRetransmitted && rtt < _rtt.MinRtt;
             if (!ambiguous && (info.NewestOrder > _rackOrder || (info.NewestOrder == _rackOrder && info.NewestEnd > _rackEnd)))
             {
                 _rackOrder = info.NewestOrder;
@@ -199,11 +198,11 @@ internal sealed partial class TcpControlBlock
         {
             return TimeSpan.Zero;
         }
-        if (_minRtt == TimeSpan.MaxValue)
+        if (_rtt.MinRtt == TimeSpan.MaxValue)
         {
             return TimeSpan.Zero;
         }
-        TimeSpan window = _minRtt / 4 * _reoWndMult;
+        TimeSpan window = _rtt.MinRtt / 4 * _reoWndMult;
         TimeSpan srtt = _rtt.SmoothedRtt;
         return srtt > TimeSpan.Zero && window > srtt ? srtt : window;
     }
