@@ -399,6 +399,15 @@ internal sealed class SackScoreboard
         return true;
     }
 
+    /// <summary>The last segment sent (at most <paramref name="mss"/> bytes of the last record): what a loss probe resends.</summary>
+    public void TailSegment(int mss, out SequenceNumber start, out int length, out bool fin)
+    {
+        ref SentSegment last = ref this[_count - 1];
+        length = Math.Min(last.Length, mss);
+        start = last.End - length;
+        fin = last.Is(SentFlags.Fin);
+    }
+
     /// <summary>Index of the first record marked lost, or -1.</summary>
     public int FirstLost()
     {

@@ -23,7 +23,6 @@ internal sealed partial class TcpControlBlock
     private bool _finPending;            // a FIN arrived ahead of missing data
     private bool _ignoreNextTimestampRtt;
     private SequenceNumber _finSequence;
-    private long _fastRetransmits;
 
     /// <summary>Processes one segment for this connection; the packet is borrowed.</summary>
     internal void OnSegment(ref TcpSegment seg)
@@ -34,7 +33,7 @@ internal sealed partial class TcpControlBlock
             {
                 return;
             }
-            _segmentsReceived++;
+            _counters.SegmentIn();
             OnLinkMayHaveRoom(); // what we sent got somewhere: the link's queue moved
             if (_state == TcpState.SynSent)
             {
@@ -258,27 +257,23 @@ internal sealed partial class TcpControlBlock
         }
         NoteReceived();
         UpdateTsRecent(h, segSeq);
-        DeliveryInfo delivery = _sent.BeginDelivery();
-        long dsacksBefore = _dsacks;
-        if (_sack && h.SackBlocks.Count > 0 && CanSendData(_state))
-        {
-            ProcessSackBlocks(h, ack, ref delivery);
-        }
+        DeliveryInfo delivery = _scoreboard.BeginDelivery();
+        bool duplicateSack = h.SackBlocks.Count > 0 && CanSendData(_state) && _recovery.OnSackBlocks(h.SackBlocks, ack, _sndUna, _sndMax, ref delivery);
         if (ack > _sndUna)
         {
-            if (!OnNewAck(h, ack, ref delivery, dsacksBefore))
+            if (!OnNewAck(h, ack, ref delivery, duplicateSack))
             {
                 return; // the connection ended (LAST-ACK)
             }
         }
         else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
         {
-            OnDuplicateAck(ack, h.SackBlocks.Count > 0); // RFC 5681 §2
+            _recovery.OnDuplicateAck(ack, h.SackBlocks.Count > 0, _sndUna, _sndMax, _effectiveMss, Protocol.Now); // RFC 5681 §2
         }
         if (CanSendData(_state))
         {
-            DetectLosses(delivery);
-            if (delivery.NewlyDelivered > 0 && _recovery != RecoveryState.Recovery)
+            _recovery.DetectLosses(delivery, _sndUna, _sndMax, _effectiveMss, Protocol.Now);
+            if (delivery.NewlyDelivered > 0 && _recovery.State != RecoveryState.Recovery)
             {
                 // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
                 // loss detection: the ACK that reveals a loss does not grow the window first.
@@ -299,7 +294,7 @@ internal sealed partial class TcpControlBlock
                 // Only probe bytes are outstanding while persisting, and the peer did not take them: they count as
                 // unsent again and go out with the data that follows them.
                 StopPersist();
-                _sent.Clear();
+                _scoreboard.Clear();
                 _sndNxt = _sndMax = _sndUna;
                 _rtxDeadline = Never;
             }
@@ -416,7 +411,7 @@ internal sealed partial class TcpControlBlock
                 Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
                 if (CanSendData(_state) && _sndMax > _sndUna)
                 {
-                    _sent.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
+                    _scoreboard.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
                     Output();
                 }
             }
@@ -425,13 +420,13 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>An ACK that advances SND.UNA. Returns false when the connection ended.</summary>
-    private bool OnNewAck(in TcpRepr h, SequenceNumber ack, ref DeliveryInfo delivery, long dsacksBefore)
+    private bool OnNewAck(in TcpRepr h, SequenceNumber ack, ref DeliveryInfo delivery, bool duplicateSack)
     {
         SequenceNumber dataEnd = DataEnd;
         bool finWasSent = FinSent;
         int acked = ack - _sndUna;
         int dataAcked = Math.Min(acked, dataEnd - _sndUna);
-        _sent.AckUpTo(ack, ref delivery);
+        _scoreboard.AckUpTo(ack, ref delivery);
         SampleRtt(h, delivery.RttSampleSentAt);
         _sendBuffer.Consume(dataAcked);
         bool finAcked = finWasSent && ack == dataEnd + 1;
@@ -441,20 +436,11 @@ internal sealed partial class TcpControlBlock
             _sndNxt = _sndUna;
         }
         _retries = 0;
-        _dupAcks = 0;
-        _renoSacked = Math.Max(0, _renoSacked - acked); // the ACK covered segments the duplicates stood for
-        RecoveryState before = _recovery;
-        OnAckDuringRecovery(ack);
-        if (before == RecoveryState.Recovery && _recovery == RecoveryState.Open)
-        {
-            delivery.NewlyDelivered = 0; // the ACK that ends recovery leaves cwnd at ssthresh (RFC 6675 §5)
-        }
-        OnAckForLossProbe(ack, dsacksBefore);
+        _recovery.OnCumulativeAck(ack, acked, duplicateSack, ref delivery, Protocol.Now);
         if (_sndUna == _sndMax)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;
-            _probeDeadline = Never;
-            _rackDeadline = Never;
+            _recovery.StopTimers();
         }
         else if (!_persisting)
         {

@@ -75,6 +75,10 @@ internal sealed partial class TcpControlBlock
             _tsRecent = syn.Timestamps!.Value.Value;
         }
         _sack = Options.Sack && syn.SackPermitted;
+        if (_recovery.UsesSack != _sack)
+        {
+            _recovery = CreateLossRecovery(_sack); // chosen once per connection, before any data
+        }
         // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
         _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), MinimumSendMss);
         _cc.Initialize(_effectiveMss);

@@ -9,11 +9,6 @@ namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
-    private long _bytesSent;
-    private long _bytesRetransmitted;
-    private long _segmentsSent;
-    private long _retransmits;
-
     /// <summary>Sequence number just past the application's data (where our FIN goes).</summary>
     private SequenceNumber DataEnd => _sndUna + _sendBuffer.Length + (_state is TcpState.SynSent or TcpState.SynReceived ? 1 : 0);
 
@@ -146,8 +141,8 @@ internal sealed partial class TcpControlBlock
             return;
         }
         int sequenceLength = length + (fin ? 1 : 0);
-        _sent.Append(seq, sequenceLength, Protocol.Now.Ticks, fin, segmentSize);
-        _bytesSent += length;
+        _scoreboard.Append(seq, sequenceLength, Protocol.Now.Ticks, fin, segmentSize);
+        _counters.NewData(length);
         _sndNxt = seq + sequenceLength;
         if (_sndNxt > _sndMax)
         {
@@ -336,12 +331,7 @@ internal sealed partial class TcpControlBlock
             _ackNow = false;
             _segmentsSinceAck = 0;
         }
-        _segmentsSent += wireSegments;
-        Protocol.Events.Add(TcpEvent.SegmentsSent, wireSegments);
-        if (wireSegments > 1)
-        {
-            Protocol.Events.Increment(TcpEvent.SuperSegmentsSent);
-        }
+        _counters.SegmentOut(wireSegments);
         Enqueue(packet);
         return true;
     }

@@ -12,8 +12,6 @@ internal sealed partial class TcpControlBlock
     private TcpSackBlock? _duplicateReceived; // data that arrived twice, for the next pure ACK's D-SACK (RFC 2883)
     private int _segmentsSinceAck;
     private int _readerOutstanding;   // bytes taken by a reader and not yet copied (still count against the window)
-    private long _bytesReceived;
-    private long _segmentsReceived;
 
     /// <summary>Free receive space: the buffer minus what waits for the application.</summary>
     private int ReceiveSpace => Math.Max(0, _receiveBufferLimit - _receiveQueue.ReadyBytes - _readerOutstanding);
@@ -65,7 +63,7 @@ internal sealed partial class TcpControlBlock
             Protocol.Drops.Increment(TcpDropReason.OutOfOrderQueueFull);
         }
         int delivered = _rcvNxt - before;
-        _bytesReceived += delivered;
+        _counters.Delivered(delivered);
         if (seq != before || hadHoles)
         {
             _ackNow = true; // RFC 5681 §4.2: out-of-order data, or data filling a hole, is ACKed at once

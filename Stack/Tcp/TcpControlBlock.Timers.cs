@@ -21,7 +21,6 @@ internal sealed partial class TcpControlBlock
     private bool _overrideSws;
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
-    private long _timeouts;
 
     // Karn/RFC 6298 timing of one segment when timestamps are off.
     private bool _rttTiming;
@@ -86,13 +85,13 @@ internal sealed partial class TcpControlBlock
         {
             due = _closeDeadline;
         }
-        if (_probeDeadline < due)
+        if (_recovery.ProbeDeadline < due)
         {
-            due = _probeDeadline;
+            due = _recovery.ProbeDeadline;
         }
-        if (_rackDeadline < due)
+        if (_recovery.ReorderDeadline < due)
         {
-            due = _rackDeadline;
+            due = _recovery.ReorderDeadline;
         }
         if (_linkRetryDeadline < due)
         {
@@ -126,9 +125,9 @@ internal sealed partial class TcpControlBlock
                     goto done;
                 }
             }
-            if (_probeDeadline <= now)
+            if (_recovery.ProbeDeadline <= now)
             {
-                _probeDeadline = Never;
+                _recovery.CancelProbe();
                 OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
             }
             if (_rtxDeadline <= now)
@@ -153,10 +152,9 @@ internal sealed partial class TcpControlBlock
                 OnLinkMayHaveRoom();
                 Output();
             }
-            if (_rackDeadline <= now)
+            if (_recovery.ReorderDeadline <= now)
             {
-                _rackDeadline = Never;
-                DetectLosses(default); // RFC 8985 §6.3: the reordering window ran out
+                _recovery.OnReorderTimeout(_sndUna, _sndMax, _effectiveMss, now); // RFC 8985 §6.3: the reordering window ran out
                 Output();
             }
             if (_delackDeadline <= now)
@@ -195,8 +193,7 @@ internal sealed partial class TcpControlBlock
             return;
         }
         _retries++;
-        _timeouts++;
-        Protocol.Events.Increment(TcpEvent.RetransmissionTimeouts);
+        _counters.Timeout();
         int limit = _state is TcpState.SynSent or TcpState.SynReceived ? Protocol.Options.MaxSynRetransmissions : Protocol.Options.MaxRetransmissions;
         if (_retries > limit)
         {
@@ -215,17 +212,7 @@ internal sealed partial class TcpControlBlock
                 SendSyn(ack: true);
                 break;
             default:
-                _cc.OnRetransmissionTimeout(_sndMax - _sndUna, Protocol.Now);
-                _recovery = RecoveryState.Loss;
-                _recoveryPoint = _sndMax;
-                _renoSacked = 0;
-                _tlpOutstanding = false;
-                _probeDeadline = Never;
-                if (_retries > 1)
-                {
-                    _sent.ClearSacks(); // a second timeout in a row: the peer may have reneged on its SACKs (RFC 2018 §8)
-                }
-                _sent.MarkAllLost();
+                _recovery.OnRetransmissionTimeout(_sndUna, _sndMax, _retries, Protocol.Now);
                 Output();
                 break;
         }

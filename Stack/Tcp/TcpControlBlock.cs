@@ -22,6 +22,7 @@ internal sealed partial class TcpControlBlock
     private readonly SendBuffer _sendBuffer;
     private readonly ReceiveQueue _receiveQueue = new();
     private readonly RttEstimator _rtt;
+    private readonly TcpConnectionCounters _counters;
     private List<PacketBuffer> _outbox = [];
     private List<PacketBuffer> _sending = [];
     private bool _flushing;
@@ -67,8 +68,9 @@ internal sealed partial class TcpControlBlock
         _ourMss = MssForMtu(route);
         _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
         _cc = CreateCongestionController(options.CongestionControl, _effectiveMss);
+        _counters = new TcpConnectionCounters(protocol.Events);
+        _recovery = CreateLossRecovery(options.Sack);
         InitializeBuffers();
-        _recoveryPoint = iss;
         _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
@@ -125,7 +127,7 @@ internal sealed partial class TcpControlBlock
         }
         _state = TcpState.Closed;
         _sendBuffer.Clear();
-        _sent.Clear();
+        _scoreboard.Clear();
         if (error != SocketError.Success)
         {
             _receiveQueue.Clear();
@@ -134,7 +136,8 @@ internal sealed partial class TcpControlBlock
         {
             _receiveQueue.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _probeDeadline = _rackDeadline = _linkRetryDeadline = Never;
+        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _linkRetryDeadline = Never;
+        _recovery.StopTimers();
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _establishedSignal.TrySetResult(false);
         if (Listener is { } listener)
