@@ -34,10 +34,7 @@ internal sealed partial class TcpControlBlock
             _irs = syn.SequenceNumber;
             _rcvNxt = _irs + 1;
             ApplyPeerSynOptions(syn);
-            _sndWnd = syn.WindowSize;
-            _maxSndWnd = _sndWnd;
-            _sndWl1 = _irs;
-            _sndWl2 = _iss;
+            _sender.TakeSynWindow(syn.WindowSize, _irs, _sender.Iss);
             _state = TcpState.SynReceived;
             _lastAckSent = _rcvNxt;
             SendSyn(ack: true);
@@ -58,9 +55,7 @@ internal sealed partial class TcpControlBlock
             _irs = syn.SequenceNumber;
             _rcvNxt = _irs + 1;
             ApplyPeerSynOptions(syn);
-            _sndNxt = _sndMax = _iss + 1;
-            _sndWl1 = _irs;
-            _sndWl2 = _iss;
+            _sender.RestoreSynSent(_irs);
             _rcvAdv = _rcvNxt + Math.Min(_receiveBufferLimit, ushort.MaxValue); // what the SYN-ACK advertised
             _lastAckSent = _rcvNxt;
             _state = TcpState.SynReceived;
@@ -79,23 +74,23 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = _sendBufferLimit - _sendBuffer.Length;
+                int space = _sender.BufferSpace;
                 if (space <= 0)
                 {
                     break;
                 }
-                region = _sendBuffer.Reserve(Math.Min(space, data.Length - total));
+                region = _sender.Reserve(Math.Min(space, data.Length - total));
             }
             data.Slice(total, region.Length).CopyTo(region); // the one copy in: application → send buffer
             bool output;
             lock (Gate)
             {
-                _sendBuffer.Commit(region.Length);
+                _sender.Commit(region.Length);
                 total += region.Length;
                 sinceOutput += region.Length;
                 // One send opportunity per 64 KiB copied (or at the end), not per buffer chunk: super-segments
                 // stay as large as GSO allows, and the first bytes still leave while the rest is copied.
-                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= _sendBufferLimit;
+                output = total == data.Length || sinceOutput >= MaxSendBurst || _sender.BufferSpace <= 0;
                 if (output)
                 {
                     sinceOutput = 0;
@@ -129,7 +124,7 @@ internal sealed partial class TcpControlBlock
         {
             ThrowError();
         }
-        if (_finQueued || _appClosed)
+        if (_sender.FinQueued || _appClosed)
         {
             throw new IOException("The connection's send side is shut down.", new SocketException((int)SocketError.Shutdown));
         }
@@ -160,18 +155,18 @@ internal sealed partial class TcpControlBlock
 
     private void ShutdownSendLocked()
     {
-        if (_finQueued)
+        if (_sender.FinQueued)
         {
             return;
         }
         switch (_state)
         {
             case TcpState.Established:
-                _finQueued = true;
+                _sender.QueueFin();
                 SetState(TcpState.FinWait1);
                 break;
             case TcpState.CloseWait:
-                _finQueued = true;
+                _sender.QueueFin();
                 SetState(TcpState.LastAck);
                 break;
             case TcpState.SynSent:
@@ -259,7 +254,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sendBuffer.Length < _sendBufferLimit || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -323,11 +318,11 @@ internal sealed partial class TcpControlBlock
                 CongestionWindow = _cc.CongestionWindow,
                 SlowStartThreshold = _cc.SlowStartThreshold,
                 CongestionControl = _cc.Algorithm,
-                SendBufferSize = _sendBufferLimit,
+                SendBufferSize = _sender.BufferLimit,
                 ReceiveBufferSize = _receiveBufferLimit,
-                SendWindow = _sndWnd,
+                SendWindow = _sender.Window,
                 ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
-                MaxSegmentSize = _effectiveMss,
+                MaxSegmentSize = _sender.Mss,
                 BytesSent = _counters.BytesSent,
                 BytesReceived = _counters.BytesReceived,
                 BytesRetransmitted = _counters.BytesRetransmitted,
@@ -344,7 +339,7 @@ internal sealed partial class TcpControlBlock
                 WindowScaling = _windowScaling,
                 Timestamps = _timestamps,
                 Sack = _sack,
-                SendQueued = _sendBuffer.Length,
+                SendQueued = _sender.Buffered,
                 ReceiveQueued = _receiveQueue.ReadyBytes,
             };
         }

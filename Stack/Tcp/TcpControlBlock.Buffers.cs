@@ -6,14 +6,12 @@ namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
-    private int _sendBufferLimit;
     private int _receiveBufferLimit;
     private long _rcvSpaceCopied;            // bytes the application read since the measurement began
     private TimeSpan _rcvSpaceStart = Never; // when it began
 
     private void InitializeBuffers()
     {
-        _sendBufferLimit = Options.SendBufferSize;
         _receiveBufferLimit = Options.ReceiveBufferSize;
     }
 
@@ -24,10 +22,8 @@ internal sealed partial class TcpControlBlock
         {
             return;
         }
-        long wanted = Math.Min(2 * _cc.CongestionWindow, Options.MaxSendBufferSize);
-        if (wanted > _sendBufferLimit)
+        if (_sender.GrowBuffer(_cc.CongestionWindow, Options.MaxSendBufferSize))
         {
-            _sendBufferLimit = (int)wanted;
             SignalWritable();
         }
     }

@@ -34,7 +34,7 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             _counters.SegmentIn();
-            OnLinkMayHaveRoom(); // what we sent got somewhere: the link's queue moved
+            _sender.Link.Resume(); // what we sent got somewhere: the link's queue moved
             if (_state == TcpState.SynSent)
             {
                 OnSegmentSynSent(ref seg);
@@ -62,7 +62,7 @@ internal sealed partial class TcpControlBlock
         ref TcpRepr h = ref seg.Header;
         SequenceNumber ack = h.AcknowledgmentNumber;
         bool hasAck = seg.Has(TcpFlags.Ack);
-        if (hasAck && (ack <= _iss || ack > _sndMax))
+        if (hasAck && (ack <= _sender.Iss || ack > _sender.Max))
         {
             Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
             if (!seg.Has(TcpFlags.Rst))
@@ -92,14 +92,11 @@ internal sealed partial class TcpControlBlock
         _irs = h.SequenceNumber;
         _rcvNxt = _irs + 1;
         ApplyPeerSynOptions(h);
-        _sndWnd = h.WindowSize; // never scaled in a SYN (RFC 7323 §2.2)
-        _maxSndWnd = _sndWnd;
-        _sndWl1 = h.SequenceNumber;
-        _sndWl2 = ack;
+        _sender.TakeSynWindow(h.WindowSize, h.SequenceNumber, ack); // never scaled in a SYN (RFC 7323 §2.2)
         if (hasAck)
         {
             SampleRtt(h, 0);
-            _sndUna = ack;
+            _sender.AcknowledgeSyn(ack);
             StopRetransmit();
             SetState(TcpState.Established);
             _rcvAdv = _rcvNxt;
@@ -236,20 +233,16 @@ internal sealed partial class TcpControlBlock
         }
         if (_state == TcpState.SynReceived)
         {
-            if (!ack.InRangeExclusiveInclusive(_sndUna, _sndMax))
+            if (!ack.InRangeExclusiveInclusive(_sender.Una, _sender.Max))
             {
                 Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
                 EmitBareReset(ack);
                 return;
             }
-            _sndWnd = (long)h.WindowSize << _sndScale;
-            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
-            _sndWl1 = segSeq;
-            _sndWl2 = ack;
+            _sender.TakeWindow(segSeq, ack, h.WindowSize);
             SetState(TcpState.Established);
         }
-        // RFC 5961 §5.2: acceptable when SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT (our highest sent).
-        if (ack > _sndMax || ack < _sndUna - (int)Math.Min(_maxSndWnd, int.MaxValue / 2))
+        if (!_sender.IsAcceptableAck(ack)) // RFC 5961 §5.2
         {
             Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
             SendAck();
@@ -258,44 +251,40 @@ internal sealed partial class TcpControlBlock
         NoteReceived();
         UpdateTsRecent(h, segSeq);
         DeliveryInfo delivery = _scoreboard.BeginDelivery();
-        bool duplicateSack = h.SackBlocks.Count > 0 && CanSendData(_state) && _recovery.OnSackBlocks(h.SackBlocks, ack, _sndUna, _sndMax, ref delivery);
-        if (ack > _sndUna)
+        bool duplicateSack = h.SackBlocks.Count > 0 && CanSendData(_state) && _recovery.OnSackBlocks(h.SackBlocks, ack, _sender.Una, _sender.Max, ref delivery);
+        if (ack > _sender.Una)
         {
             if (!OnNewAck(h, ack, ref delivery, duplicateSack))
             {
                 return; // the connection ended (LAST-ACK)
             }
         }
-        else if (ack == _sndUna && payload == 0 && !fin && !_persisting && _sndMax != _sndUna && ((long)h.WindowSize << _sndScale) == _sndWnd)
+        else if (ack == _sender.Una && payload == 0 && !fin && !_persisting && _sender.Max != _sender.Una && _sender.ScaledWindow(h.WindowSize) == _sender.Window)
         {
-            _recovery.OnDuplicateAck(ack, h.SackBlocks.Count > 0, _sndUna, _sndMax, _effectiveMss, Protocol.Now); // RFC 5681 §2
+            _recovery.OnDuplicateAck(ack, h.SackBlocks.Count > 0, _sender.Una, _sender.Max, _sender.Mss, Protocol.Now); // RFC 5681 §2
         }
         if (CanSendData(_state))
         {
-            _recovery.DetectLosses(delivery, _sndUna, _sndMax, _effectiveMss, Protocol.Now);
+            _recovery.DetectLosses(delivery, _sender.Una, _sender.Max, _sender.Mss, Protocol.Now);
             if (delivery.NewlyDelivered > 0 && _recovery.State != RecoveryState.Recovery)
             {
                 // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
                 // loss detection: the ACK that reveals a loss does not grow the window first.
                 TimeSpan? rtt = delivery.RttSampleSentAt != 0 ? Protocol.Now - TimeSpan.FromTicks(delivery.RttSampleSentAt) : null;
-                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _cwndLimited, new RoundInfo(ack, _sndNxt));
+                _cc.OnAck(delivery.NewlyDelivered, Protocol.Now, rtt, _rtt.SmoothedRtt, _sender.CwndLimited, new RoundInfo(ack, _sender.Nxt));
                 TuneSendBuffer();
             }
         }
         // Window update (RFC 9293 §3.10.7.4 fifth): only from a newer segment.
-        if (_sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= ack))
+        if (_sender.TryUpdateWindow(segSeq, ack, h.WindowSize))
         {
-            _sndWnd = (long)h.WindowSize << _sndScale;
-            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
-            _sndWl1 = segSeq;
-            _sndWl2 = ack;
-            if (_sndWnd > 0 && _persisting)
+            if (_sender.Window > 0 && _persisting)
             {
                 // Only probe bytes are outstanding while persisting, and the peer did not take them: they count as
                 // unsent again and go out with the data that follows them.
                 StopPersist();
                 _scoreboard.Clear();
-                _sndNxt = _sndMax = _sndUna;
+                _sender.RewindToUna();
                 _rtxDeadline = Never;
             }
         }
@@ -345,7 +334,7 @@ internal sealed partial class TcpControlBlock
         dropped = false;
         lock (Gate)
         {
-            sendEnd = _sndMax;
+            sendEnd = _sender.Max;
             if (_state != TcpState.TimeWait)
             {
                 return false;
@@ -379,7 +368,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_state == TcpState.SynSent && quotedSequence == _iss.Value)
+            if (_state == TcpState.SynSent && quotedSequence == _sender.Iss.Value)
             {
                 Terminate(SocketError.ConnectionRefused);
             }
@@ -403,13 +392,13 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             Route = Route with { Mtu = mtu };
-            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), MinimumSendMss);
-            if (mss < _effectiveMss)
+            int mss = Math.Max(MssForMtu(Route) - (_timestamps ? 12 : 0), TcpSender.MinimumSendMss);
+            if (mss < _sender.Mss)
             {
-                _effectiveMss = mss;
+                _sender.SetMss(mss);
                 _cc.SetMss(mss);
                 Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
-                if (CanSendData(_state) && _sndMax > _sndUna)
+                if (CanSendData(_state) && _sender.Max > _sender.Una)
                 {
                     _scoreboard.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
                     Output();
@@ -424,20 +413,14 @@ internal sealed partial class TcpControlBlock
     {
         SequenceNumber dataEnd = DataEnd;
         bool finWasSent = FinSent;
-        int acked = ack - _sndUna;
-        int dataAcked = Math.Min(acked, dataEnd - _sndUna);
+        int acked = ack - _sender.Una;
         _scoreboard.AckUpTo(ack, ref delivery);
         SampleRtt(h, delivery.RttSampleSentAt);
-        _sendBuffer.Consume(dataAcked);
+        int dataAcked = _sender.Acknowledge(ack, dataEnd);
         bool finAcked = finWasSent && ack == dataEnd + 1;
-        _sndUna = ack;
-        if (_sndNxt < _sndUna)
-        {
-            _sndNxt = _sndUna;
-        }
         _retries = 0;
         _recovery.OnCumulativeAck(ack, acked, duplicateSack, ref delivery, Protocol.Now);
-        if (_sndUna == _sndMax)
+        if (_sender.Una == _sender.Max)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;
             _recovery.StopTimers();
@@ -486,7 +469,7 @@ internal sealed partial class TcpControlBlock
                 SetState(TcpState.CloseWait);
                 break;
             case TcpState.FinWait1:
-                if (FinSent && _sndUna == _sndMax)
+                if (FinSent && _sender.Una == _sender.Max)
                 {
                     EnterTimeWait();
                 }
@@ -545,12 +528,5 @@ internal sealed partial class TcpControlBlock
         {
             _rtt.Sample(rtt);
         }
-    }
-
-    /// <summary>&lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; for an unacceptable ACK in SYN-SENT/SYN-RECEIVED (RFC 9293 §3.10.7.3, §3.10.7.4).</summary>
-    private void EmitBareReset(SequenceNumber seq)
-    {
-        EmitSegment(seq, TcpFlags.Rst, 0, 0);
-        Protocol.Events.Increment(TcpEvent.ResetsSent);
     }
 }

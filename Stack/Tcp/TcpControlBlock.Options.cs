@@ -6,16 +6,7 @@ namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
-    /// <summary>
-    /// The smallest payload we put in a full segment, whatever MSS the peer announced (Linux's tcp_min_snd_mss):
-    /// a peer announcing an MSS of 1 would otherwise make us send one packet per byte (CVE-2019-11479).
-    /// </summary>
-    internal const int MinimumSendMss = 48;
-
     private readonly int _ourMss;
-    private int _effectiveMss;      // payload bytes per segment we send, options excluded
-    private int _peerMss;
-    private byte _sndScale;         // shift applied to the peer's window field
     private byte _rcvScale;         // shift applied to ours
     private bool _windowScaling;
     private bool _timestamps;
@@ -65,9 +56,9 @@ internal sealed partial class TcpControlBlock
     /// <summary>Takes the peer's SYN options (RFC 7323 §2.2: scaling only when both sides sent the option).</summary>
     private void ApplyPeerSynOptions(in TcpRepr syn)
     {
-        _peerMss = syn.MaxSegmentSize is ushort mss and > 0 ? mss : DefaultPeerMss;
+        int peerMss = syn.MaxSegmentSize is ushort mss and > 0 ? mss : DefaultPeerMss;
         _windowScaling = Options.WindowScaling && syn.WindowScale.HasValue;
-        _sndScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
+        _sender.WindowScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
         _rcvScale = _windowScaling ? OfferedReceiveScale() : (byte)0;
         _timestamps = Options.Timestamps && syn.Timestamps.HasValue;
         if (_timestamps)
@@ -80,8 +71,8 @@ internal sealed partial class TcpControlBlock
             _recovery = CreateLossRecovery(_sack); // chosen once per connection, before any data
         }
         // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
-        _effectiveMss = Math.Max(Math.Min(_peerMss, _ourMss) - (_timestamps ? 12 : 0), MinimumSendMss);
-        _cc.Initialize(_effectiveMss);
+        _sender.SetMss(Math.Min(peerMss, _ourMss) - (_timestamps ? 12 : 0));
+        _cc.Initialize(_sender.Mss);
     }
 
     /// <summary>RFC 7323 §4.3 (and §5.3 R3): remember the peer's TSval of an in-order segment.</summary>

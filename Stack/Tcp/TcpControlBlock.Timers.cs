@@ -18,7 +18,6 @@ internal sealed partial class TcpControlBlock
     private int _retries;
     private bool _persisting;
     private TimeSpan _persistInterval;
-    private bool _overrideSws;
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
 
@@ -93,9 +92,9 @@ internal sealed partial class TcpControlBlock
         {
             due = _recovery.ReorderDeadline;
         }
-        if (_linkRetryDeadline < due)
+        if (_sender.Link.RetryDeadline < due)
         {
-            due = _linkRetryDeadline;
+            due = _sender.Link.RetryDeadline;
         }
         if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
         {
@@ -146,15 +145,14 @@ internal sealed partial class TcpControlBlock
                     goto done;
                 }
             }
-            if (_linkRetryDeadline <= now)
+            if (_sender.Link.RetryDeadline <= now)
             {
-                _linkRetryDeadline = Never;
-                OnLinkMayHaveRoom();
+                _sender.Link.Resume();
                 Output();
             }
             if (_recovery.ReorderDeadline <= now)
             {
-                _recovery.OnReorderTimeout(_sndUna, _sndMax, _effectiveMss, now); // RFC 8985 §6.3: the reordering window ran out
+                _recovery.OnReorderTimeout(_sender.Una, _sender.Max, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
                 Output();
             }
             if (_delackDeadline <= now)
@@ -182,13 +180,11 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void OnRetransmissionTimeout()
     {
-        if (_sndMax == _sndUna)
+        if (_sender.Max == _sender.Una)
         {
-            if (CanSendData(_state) && DataEnd > _sndNxt)
+            if (CanSendData(_state) && DataEnd > _sender.Nxt)
             {
-                _overrideSws = true; // RFC 9293 §3.8.6.2.1 override timeout
-                Output();
-                _overrideSws = false;
+                Output(overrideSws: true); // RFC 9293 §3.8.6.2.1 override timeout
             }
             return;
         }
@@ -212,7 +208,7 @@ internal sealed partial class TcpControlBlock
                 SendSyn(ack: true);
                 break;
             default:
-                _recovery.OnRetransmissionTimeout(_sndUna, _sndMax, _retries, Protocol.Now);
+                _recovery.OnRetransmissionTimeout(_sender.Una, _sender.Max, _retries, Protocol.Now);
                 Output();
                 break;
         }
@@ -222,19 +218,19 @@ internal sealed partial class TcpControlBlock
     /// <summary>A zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off, never giving up while ACKed.</summary>
     private void OnPersistTimeout()
     {
-        if (!CanSendData(_state) || DataEnd == _sndUna)
+        if (!CanSendData(_state) || DataEnd == _sender.Una)
         {
             _persisting = false;
             return;
         }
         Protocol.Events.Increment(TcpEvent.WindowProbes);
-        if (_sndMax > _sndUna)
+        if (_sender.Max > _sender.Una)
         {
-            RetransmitRange(_sndUna, 1, fin: false); // the previous probe's byte, not yet accepted
+            RetransmitRange(_sender.Una, 1, fin: false); // the previous probe's byte, not yet accepted
         }
         else
         {
-            SendData(_sndNxt, 1, fin: false);
+            SendData(_sender.Nxt, 1, fin: false);
         }
         _persistInterval = _persistInterval * 2 > Protocol.Options.MaxPersistInterval ? Protocol.Options.MaxPersistInterval : _persistInterval * 2;
         _rtxDeadline = Protocol.Now + _persistInterval;
@@ -255,7 +251,7 @@ internal sealed partial class TcpControlBlock
         }
         _keepaliveProbes++;
         Protocol.Events.Increment(TcpEvent.KeepaliveProbes);
-        EmitSegment(_sndNxt - 1, Wire.TcpFlags.Ack, 0, 0);
+        EmitSegment(_sender.Nxt - 1, Wire.TcpFlags.Ack, 0, 0);
         _keepaliveDeadline = now + Options.KeepAliveInterval;
     }
 

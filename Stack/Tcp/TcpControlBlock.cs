@@ -6,6 +6,7 @@
 using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Network;
+using NetStack.Tcp.Congestion;
 
 namespace NetStack.Tcp;
 
@@ -19,7 +20,10 @@ internal sealed partial class TcpControlBlock
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
 
-    private readonly SendBuffer _sendBuffer;
+    private readonly TcpSender _sender;
+    private readonly SackScoreboard _scoreboard = new();
+    private readonly CongestionController _cc;
+    private LossRecovery _recovery;
     private readonly ReceiveQueue _receiveQueue = new();
     private readonly RttEstimator _rtt;
     private readonly TcpConnectionCounters _counters;
@@ -30,17 +34,6 @@ internal sealed partial class TcpControlBlock
     private TcpState _state;
     private SocketError _error;
     private bool _removed;
-
-    // Send sequence variables (RFC 9293 §3.3.1).
-    private SequenceNumber _iss;
-    private SequenceNumber _sndUna;
-    private SequenceNumber _sndNxt;
-    private SequenceNumber _sndMax;   // highest sequence number sent (SND.NXT can go back after an RTO)
-    private SequenceNumber _sndWl1;
-    private SequenceNumber _sndWl2;
-    private long _sndWnd;
-    private long _maxSndWnd;
-    private bool _finQueued;
 
     // Receive sequence variables.
     private SequenceNumber _irs;
@@ -58,16 +51,11 @@ internal sealed partial class TcpControlBlock
         Listener = listener;
         _readWaiter = new TcpWaiter(Gate);
         _writeWaiter = new TcpWaiter(Gate);
-        _iss = iss;
-        _sndUna = iss;
-        _sndNxt = iss;
-        _sndMax = iss;
-        _sendBuffer = new SendBuffer(protocol.Stack.Pool);
         TcpProtocolOptions p = protocol.Options;
         _rtt = new RttEstimator(p.InitialRto, p.MinRto, p.MaxRto);
         _ourMss = MssForMtu(route);
-        _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
-        _cc = CreateCongestionController(options.CongestionControl, _effectiveMss);
+        _sender = new TcpSender(iss, protocol.Stack.Pool, options.SendBufferSize, Math.Min(_ourMss, DefaultPeerMss));
+        _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
         _counters = new TcpConnectionCounters(protocol.Events);
         _recovery = CreateLossRecovery(options.Sack);
         InitializeBuffers();
@@ -126,7 +114,7 @@ internal sealed partial class TcpControlBlock
             _error = error;
         }
         _state = TcpState.Closed;
-        _sendBuffer.Clear();
+        _sender.ClearBuffer();
         _scoreboard.Clear();
         if (error != SocketError.Success)
         {
@@ -136,7 +124,8 @@ internal sealed partial class TcpControlBlock
         {
             _receiveQueue.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _linkRetryDeadline = Never;
+        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _sender.Link.Stop();
         _recovery.StopTimers();
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _establishedSignal.TrySetResult(false);
@@ -220,6 +209,28 @@ internal sealed partial class TcpControlBlock
             }
         }
     }
+
+    /// <summary>Records in the scoreboard (tests: a hostile peer must not be able to multiply them).</summary>
+    internal int ScoreboardRecords
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _scoreboard.Count;
+            }
+        }
+    }
+
+    private static CongestionController CreateCongestionController(TcpCongestionControl algorithm, int mss) => algorithm switch
+    {
+        TcpCongestionControl.NewReno => new NewRenoCongestionControl(mss),
+        _ => new CubicCongestionControl(mss),
+    };
+
+    private LossRecovery CreateLossRecovery(bool sack) => sack
+        ? new SackLossRecovery(_scoreboard, _cc, _counters, _rtt, _sender.Iss)
+        : new NewRenoLossRecovery(_scoreboard, _cc, _counters, _sender.Iss);
 
     internal static int MssForMtu(in RouteInfo route) =>
         Math.Max(route.Mtu - (route.Destination.IsV4 ? 20 : 40) - 20, 64); // RFC 9293 §3.7.1, RFC 879

@@ -1,0 +1,188 @@
+// Layer: transport (TCP), the segment builder: every segment a connection sends is built here — header,
+// window field (RFC 9293 §3.8.6.2.2, RFC 7323 §2.3), options (timestamps, SACK and D-SACK blocks), payload by
+// reference from the send buffer, checksum or GSO metadata (ARCHITECTURE.md §2 step 2, §4) — and queued in the
+// outbox, which Flush hands to the link once the lock is released.
+using NetStack.Buffers;
+using NetStack.Checksums;
+using NetStack.Network;
+using NetStack.Wire;
+
+namespace NetStack.Tcp;
+
+internal sealed partial class TcpControlBlock
+{
+    /// <summary>Sends our SYN (active open) or SYN-ACK (passive or simultaneous open).</summary>
+    private void SendSyn(bool ack)
+    {
+        EmitSegment(_sender.Iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0);
+        if (_sender.OnSynSent())
+        {
+            _rttTiming = true;
+            _rttSequence = _sender.Iss;
+            _rttStart = Protocol.Now;
+        }
+        else
+        {
+            _rttTiming = false; // Karn
+        }
+        if (_rtxDeadline == Never)
+        {
+            ArmRetransmit();
+        }
+    }
+
+    /// <summary>An ACK now: &lt;SEQ=SND.NXT&gt;&lt;ACK=RCV.NXT&gt;&lt;CTL=ACK&gt;.</summary>
+    private void SendAck() => EmitSegment(_sender.AcceptableSequence, TcpFlags.Ack, 0, 0);
+
+    /// <summary>A challenge ACK (RFC 5961 §3.2, §4.2), subject to the protocol-wide rate limit (§7).</summary>
+    private void SendChallengeAck()
+    {
+        if (Protocol.TryTakeChallengeAck())
+        {
+            Protocol.Events.Increment(TcpEvent.ChallengeAcks);
+            SendAck();
+        }
+        else
+        {
+            Protocol.Events.Increment(TcpEvent.ChallengeAcksSuppressed);
+        }
+    }
+
+    /// <summary>A reset &lt;SEQ=SND.NXT&gt;&lt;CTL=RST&gt; (abort, data after close).</summary>
+    private void SendReset()
+    {
+        EmitSegment(_sender.AcceptableSequence, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
+        Protocol.Events.Increment(TcpEvent.ResetsSent);
+    }
+
+    /// <summary>&lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; for an unacceptable ACK in SYN-SENT/SYN-RECEIVED (RFC 9293 §3.10.7.3, §3.10.7.4).</summary>
+    private void EmitBareReset(SequenceNumber seq)
+    {
+        EmitSegment(seq, TcpFlags.Rst, 0, 0);
+        Protocol.Events.Increment(TcpEvent.ResetsSent);
+    }
+
+    /// <summary>The window field: free receive space, scaled, never moving the right edge left (RFC 9293 §3.8.6.2.2).</summary>
+    private ushort WindowField(bool syn)
+    {
+        if (syn)
+        {
+            int window = Math.Min(_receiveBufferLimit, ushort.MaxValue);
+            _rcvAdv = _rcvNxt + window;
+            return (ushort)window;
+        }
+        UpdateReceiveWindow(force: false);
+        long scaled = (long)(_rcvAdv - _rcvNxt + (1 << _rcvScale) - 1) >> _rcvScale; // round up: the edge never retreats
+        if (scaled > ushort.MaxValue)
+        {
+            scaled = ushort.MaxValue;
+        }
+        _rcvAdv = SequenceNumber.Max(_rcvAdv, _rcvNxt + (int)(scaled << _rcvScale));
+        return (ushort)scaled;
+    }
+
+    /// <summary>
+    /// Payload bytes that fit a segment sent now: the effective MSS (which already allows for timestamps) less
+    /// the SACK option our ACK will carry while data is out of order (RFC 9293 §3.7.1: the MSS counts options;
+    /// RFC 2018 §4). Without this a full segment with SACK blocks would exceed the path MTU.
+    /// </summary>
+    private int CurrentMss
+    {
+        get
+        {
+            if (!_sack || _receiveQueue.OutOfOrderCount == 0)
+            {
+                return _sender.Mss;
+            }
+            var probe = new TcpRepr { SackBlocks = _receiveQueue.SackBlocks() };
+            if (_timestamps)
+            {
+                probe.Timestamps = default(TcpTimestamps);
+            }
+            int sackBytes = probe.OptionsLength - (_timestamps ? 12 : 0);
+            return Math.Max(_sender.Mss - sackBytes, TcpSender.MinimumSendMss);
+        }
+    }
+
+    /// <summary>
+    /// Builds one segment with payload from the send buffer (by reference) and queues it for the link. Payload
+    /// over <paramref name="segmentSize"/> makes a GSO super-segment: <see cref="GsoOptions"/> with that MSS and
+    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL, ARCHITECTURE.md §2 step 2, §4).
+    /// </summary>
+    private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length, int segmentSize = int.MaxValue)
+    {
+        bool syn = (flags & TcpFlags.Syn) != 0;
+        var repr = new TcpRepr
+        {
+            SourcePort = Tuple.LocalPort,
+            DestinationPort = Tuple.RemotePort,
+            SequenceNumber = seq.Value,
+            AcknowledgmentNumber = (flags & TcpFlags.Ack) != 0 ? _rcvNxt.Value : 0,
+            Flags = flags,
+        };
+        if ((flags & TcpFlags.Rst) == 0 || (flags & TcpFlags.Ack) != 0)
+        {
+            repr.WindowSize = (flags & TcpFlags.Rst) != 0 ? (ushort)0 : WindowField(syn);
+        }
+        if (syn)
+        {
+            AddSynOptions(ref repr, synAck: (flags & TcpFlags.Ack) != 0);
+        }
+        else if ((flags & TcpFlags.Rst) == 0)
+        {
+            if (_timestamps)
+            {
+                repr.Timestamps = new TcpTimestamps(TimestampNow, _tsRecent);
+            }
+            if (_sack && length == 0 && (flags & TcpFlags.Fin) == 0 && _duplicateReceived is TcpSackBlock duplicate)
+            {
+                repr.SackBlocks = _receiveQueue.SackBlocks(duplicate); // RFC 2883 §4: D-SACK first, on the ACK it caused
+                _duplicateReceived = null;
+            }
+            else if (_sack && _receiveQueue.OutOfOrderCount > 0)
+            {
+                repr.SackBlocks = _receiveQueue.SackBlocks(); // RFC 2018 §4
+            }
+        }
+        int headerLength = repr.BufferLength;
+        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Protocol.Headroom);
+        Span<byte> header = packet.Append(headerLength);
+        repr.Emit(header);
+        if (length > 0 && !_sender.AppendPayload(packet, bufferOffset, length))
+        {
+            packet.Release();
+            return false;
+        }
+        uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
+        int wireSegments = 1;
+        if (length > segmentSize)
+        {
+            wireSegments = (length + segmentSize - 1) / segmentSize;
+            TcpHeader.WritePartialChecksum(header, pseudo);
+            packet.Gso = new GsoOptions
+            {
+                Type = Tuple.RemoteAddress.IsV4 ? GsoType.TcpV4 : GsoType.TcpV6,
+                NeedsChecksum = true,
+                HeaderLength = (ushort)headerLength, // the network layer adds its header to this and to ChecksumStart
+                MaxSegmentSize = (ushort)segmentSize,
+                ChecksumStart = 0,
+                ChecksumOffset = TcpHeader.ChecksumOffset,
+            };
+            packet.SegmentsRepresented = wireSegments;
+        }
+        else
+        {
+            TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
+        }
+        if ((flags & TcpFlags.Ack) != 0)
+        {
+            _lastAckSent = _rcvNxt;
+            _delackDeadline = Never;
+            _ackNow = false;
+            _segmentsSinceAck = 0;
+        }
+        _counters.SegmentOut(wireSegments);
+        Enqueue(packet);
+        return true;
+    }
+}
