@@ -20,7 +20,7 @@ internal enum RecoveryState
 
 /// <summary>
 /// Loss recovery of one connection. Invariants (checked by LossRecoveryTests): recovery begins only from
-/// <see cref="RecoveryState.Open"/>, with the recovery point at SND.MAX, and ends exactly when the cumulative ACK
+/// <see cref="RecoveryState.Open"/>, with the recovery point at SND.NXT, and ends exactly when the cumulative ACK
 /// reaches the recovery point (RFC 6675 §5, RFC 6582 §3.2); the congestion controller hears of each episode once
 /// (<see cref="CongestionController.OnCongestionEvent"/> on entry, <see cref="CongestionController.OnRecoveryEnd"/>
 /// on leaving fast recovery); <see cref="Pipe"/> is never negative. Not thread-safe: the connection's lock guards it.
@@ -52,7 +52,7 @@ internal abstract class LossRecovery
     /// <summary>Where recovery is.</summary>
     public RecoveryState State { get; private set; }
 
-    /// <summary>RFC 6675 RecoveryPoint / RFC 6582 "recover": SND.MAX when the current (or last) recovery began.</summary>
+    /// <summary>RFC 6675 RecoveryPoint / RFC 6582 "recover": SND.NXT when the current (or last) recovery began.</summary>
     public SequenceNumber RecoveryPoint { get; private set; }
 
     /// <summary>Whether this recovery reads SACK blocks (SACK was negotiated).</summary>
@@ -65,7 +65,7 @@ internal abstract class LossRecovery
     public virtual TimeSpan ProbeDeadline => Never;
 
     /// <summary>
-    /// Bytes in flight as RFC 6675 §4 counts them, of <paramref name="outstanding"/> = SND.MAX − SND.UNA: not
+    /// Bytes in flight as RFC 6675 §4 counts them, of <paramref name="outstanding"/> = SND.NXT − SND.UNA: not
     /// SACKed, not deemed lost (or retransmitted since), and without SACK not reported gone by duplicate ACKs.
     /// </summary>
     public long Pipe(long outstanding)
@@ -75,25 +75,25 @@ internal abstract class LossRecovery
     }
 
     /// <summary>Takes the SACK blocks of an acceptable ACK; returns true when it carried a D-SACK (RFC 2883).</summary>
-    public abstract bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndMax, ref DeliveryInfo info);
+    public abstract bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndNxt, ref DeliveryInfo info);
 
     /// <summary>
     /// A duplicate ACK (RFC 5681 §2). With SACK and blocks on it, the scoreboard says more than the count and RACK
     /// decides; otherwise each duplicate stands for a segment that left the network (Linux's tcp_add_reno_sack),
     /// and the third begins fast recovery with the first unacknowledged segment (RFC 5681 §3.2, RFC 6582 §3.2).
     /// </summary>
-    public void OnDuplicateAck(SequenceNumber ack, bool carriedSack, SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now)
+    public void OnDuplicateAck(SequenceNumber ack, bool carriedSack, SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now)
     {
         _duplicateAcks++;
         if (UsesSack && carriedSack)
         {
             return;
         }
-        _duplicateAckBytes = Math.Min(_duplicateAckBytes + mss, Math.Max(sndMax - sndUna - mss, 0));
+        _duplicateAckBytes = Math.Min(_duplicateAckBytes + mss, Math.Max(sndNxt - sndUna - mss, 0));
         if (_duplicateAcks == DupThresh && State == RecoveryState.Open && ack > RecoveryPoint && Scoreboard.Count > 0)
         {
             Scoreboard.MarkLost(0); // RFC 5681 §3.2 step 4: retransmit the first unacknowledged segment
-            EnterRecovery(sndUna, sndMax, now);
+            EnterRecovery(sndUna, sndNxt, now);
         }
     }
 
@@ -130,18 +130,18 @@ internal abstract class LossRecovery
     protected abstract void OnPartialAck();
 
     /// <summary>Loss detection after the scoreboard changed (RACK, RFC 8985 §6.2); may begin recovery.</summary>
-    public abstract void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now);
+    public abstract void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now);
 
     /// <summary>
     /// The retransmission timer expired (RFC 6298 §5.4–§5.7, RFC 5681 §3.1): the congestion controller collapses
     /// cwnd; everything not SACKed is deemed lost (RFC 6675 §5.1) — after a second timeout in a row SACKs are
     /// forgotten too, the peer may have reneged (RFC 2018 §8).
     /// </summary>
-    public void OnRetransmissionTimeout(SequenceNumber sndUna, SequenceNumber sndMax, int retries, TimeSpan now)
+    public void OnRetransmissionTimeout(SequenceNumber sndUna, SequenceNumber sndNxt, int retries, TimeSpan now)
     {
-        Congestion.OnRetransmissionTimeout(sndMax - sndUna, now);
+        Congestion.OnRetransmissionTimeout(sndNxt - sndUna, now);
         State = RecoveryState.Loss;
-        RecoveryPoint = sndMax;
+        RecoveryPoint = sndNxt;
         _duplicateAckBytes = 0;
         OnTimeoutStopsProbes();
         if (retries > 1)
@@ -152,12 +152,12 @@ internal abstract class LossRecovery
     }
 
     /// <summary>Fast retransmit / fast recovery begins (RFC 6675 §5 step 4, RFC 6582 §3.2 step 2).</summary>
-    protected void EnterRecovery(SequenceNumber sndUna, SequenceNumber sndMax, TimeSpan now)
+    protected void EnterRecovery(SequenceNumber sndUna, SequenceNumber sndNxt, TimeSpan now)
     {
         State = RecoveryState.Recovery;
-        RecoveryPoint = sndMax;
+        RecoveryPoint = sndNxt;
         Counters.FastRecovery();
-        Congestion.OnCongestionEvent(sndMax - sndUna, now);
+        Congestion.OnCongestionEvent(sndNxt - sndUna, now);
         CancelProbe();
     }
 
@@ -170,12 +170,12 @@ internal abstract class LossRecovery
     public virtual bool BeginProbe() => false;
 
     /// <summary>The probe went out: new data, or (<paramref name="retransmitted"/>) the last segment again.</summary>
-    public virtual void OnProbeSent(bool retransmitted, SequenceNumber sndMax)
+    public virtual void OnProbeSent(bool retransmitted, SequenceNumber sndNxt)
     {
     }
 
     /// <summary>The reordering timer fired (RFC 8985 §6.3).</summary>
-    public virtual void OnReorderTimeout(SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now)
+    public virtual void OnReorderTimeout(SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now)
     {
     }
 

@@ -15,7 +15,7 @@ internal sealed class NewRenoLossRecovery(SackScoreboard scoreboard, CongestionC
 {
     public override bool UsesSack => false;
 
-    public override bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndMax, ref DeliveryInfo info) => false;
+    public override bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndNxt, ref DeliveryInfo info) => false;
 
     /// <summary>RFC 6582 §3.2 step 5: a partial ACK in fast recovery resends the first unacknowledged segment.</summary>
     protected override void OnPartialAck()
@@ -27,7 +27,7 @@ internal sealed class NewRenoLossRecovery(SackScoreboard scoreboard, CongestionC
     }
 
     /// <summary>Without SACK only duplicate ACKs find losses.</summary>
-    public override void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now)
+    public override void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now)
     {
     }
 }

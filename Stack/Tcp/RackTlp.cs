@@ -155,15 +155,15 @@ internal sealed class RackTlp(SackScoreboard scoreboard, RttEstimator rtt)
     }
 
     /// <summary>The probe went out (RFC 8985 §7.3): new data, or (<paramref name="retransmitted"/>) the last segment again.</summary>
-    public void OnProbeSent(bool retransmitted, SequenceNumber sndMax)
+    public void OnProbeSent(bool retransmitted, SequenceNumber sndNxt)
     {
         _probeRetransmitted = retransmitted;
         _probeOutstanding = true;
-        _probeHighSeq = sndMax;
+        _probeHighSeq = sndNxt;
     }
 
     /// <summary>
-    /// RFC 8985 §7.4: an ACK at or past the probe's SND.MAX ends the episode. Returns true when the probe was a
+    /// RFC 8985 §7.4: an ACK at or past the probe's SND.NXT ends the episode. Returns true when the probe was a
     /// retransmission and the ACK carried no D-SACK for it: the probe repaired a tail loss.
     /// </summary>
     public bool OnAck(SequenceNumber ack, bool duplicateSack)

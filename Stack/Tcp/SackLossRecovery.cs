@@ -22,9 +22,9 @@ internal sealed class SackLossRecovery(SackScoreboard scoreboard, CongestionCont
 
     public override TimeSpan ProbeDeadline => _rack.ProbeDeadline;
 
-    public override bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndMax, ref DeliveryInfo info)
+    public override bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndNxt, ref DeliveryInfo info)
     {
-        if (!Scoreboard.ApplySackBlocks(blocks, ack, sndUna, sndMax, ref info))
+        if (!Scoreboard.ApplySackBlocks(blocks, ack, sndUna, sndNxt, ref info))
         {
             return false;
         }
@@ -38,19 +38,19 @@ internal sealed class SackLossRecovery(SackScoreboard scoreboard, CongestionCont
     {
     }
 
-    public override void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now)
+    public override void DetectLosses(in DeliveryInfo info, SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now)
     {
         if (_rack.DetectLosses(info, now, State != RecoveryState.Open, mss) && State == RecoveryState.Open)
         {
-            EnterRecovery(sndUna, sndMax, now);
+            EnterRecovery(sndUna, sndNxt, now);
         }
     }
 
-    public override void OnReorderTimeout(SequenceNumber sndUna, SequenceNumber sndMax, int mss, TimeSpan now)
+    public override void OnReorderTimeout(SequenceNumber sndUna, SequenceNumber sndNxt, int mss, TimeSpan now)
     {
         if (_rack.OnReorderTimeout(now, State != RecoveryState.Open, mss) && State == RecoveryState.Open)
         {
-            EnterRecovery(sndUna, sndMax, now);
+            EnterRecovery(sndUna, sndNxt, now);
         }
     }
 
@@ -67,7 +67,7 @@ internal sealed class SackLossRecovery(SackScoreboard scoreboard, CongestionCont
         return true;
     }
 
-    public override void OnProbeSent(bool retransmitted, SequenceNumber sndMax) => _rack.OnProbeSent(retransmitted, sndMax);
+    public override void OnProbeSent(bool retransmitted, SequenceNumber sndNxt) => _rack.OnProbeSent(retransmitted, sndNxt);
 
     public override void CancelProbe() => _rack.CancelProbe();
 

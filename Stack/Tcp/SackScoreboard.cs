@@ -86,7 +86,7 @@ internal struct DeliveryInfo
 }
 
 /// <summary>
-/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.MAX), in sequence order.
+/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.NXT), in sequence order.
 /// Invariants (checked by SackScoreboardTests): the records are contiguous and non-empty; a record is never both
 /// SACKed and lost; <see cref="SackedBytes"/>, <see cref="LostBytes"/> and <see cref="RetransmittedBytes"/> are
 /// the sums over the records so marked (SACKed first, then lost, then retransmitted); a SACK block's edges are
@@ -194,10 +194,10 @@ internal sealed class SackScoreboard
     /// <summary>
     /// Takes the SACK blocks of an acceptable ACK (RFC 2018 §4). A first block below the cumulative ACK, or inside
     /// the second block, is a D-SACK (RFC 2883 §4): it reports data received twice, is not applied, and makes this
-    /// return true. Malformed blocks, and blocks with nothing of [<paramref name="una"/>, <paramref name="max"/>),
+    /// return true. Malformed blocks, and blocks with nothing of [<paramref name="una"/>, <paramref name="nxt"/>),
     /// are ignored.
     /// </summary>
-    public bool ApplySackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber una, SequenceNumber max, ref DeliveryInfo info)
+    public bool ApplySackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber una, SequenceNumber nxt, ref DeliveryInfo info)
     {
         bool duplicate = false;
         for (int i = 0; i < blocks.Count; i++)
@@ -213,9 +213,9 @@ internal sealed class SackScoreboard
                 duplicate = true;
                 continue;
             }
-            if (left < una || right > max)
+            if (left < una || right > nxt)
             {
-                if (right <= una || left >= max)
+                if (right <= una || left >= nxt)
                 {
                     continue; // nothing of it is in flight
                 }

@@ -62,7 +62,7 @@ internal sealed partial class TcpControlBlock
         ref TcpRepr h = ref seg.Header;
         SequenceNumber ack = h.AcknowledgmentNumber;
         bool hasAck = seg.Has(TcpFlags.Ack);
-        if (hasAck && (ack <= _sender.Iss || ack > _sender.Max))
+        if (hasAck && (ack <= _sender.Iss || ack > _sender.Nxt))
         {
             Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
             if (!seg.Has(TcpFlags.Rst))
@@ -233,7 +233,7 @@ internal sealed partial class TcpControlBlock
         }
         if (_state == TcpState.SynReceived)
         {
-            if (!ack.InRangeExclusiveInclusive(_sender.Una, _sender.Max))
+            if (!ack.InRangeExclusiveInclusive(_sender.Una, _sender.Nxt))
             {
                 Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
                 EmitBareReset(ack);
@@ -251,7 +251,7 @@ internal sealed partial class TcpControlBlock
         NoteReceived();
         UpdateTsRecent(h, segSeq);
         DeliveryInfo delivery = _scoreboard.BeginDelivery();
-        bool duplicateSack = h.SackBlocks.Count > 0 && CanSendData(_state) && _recovery.OnSackBlocks(h.SackBlocks, ack, _sender.Una, _sender.Max, ref delivery);
+        bool duplicateSack = h.SackBlocks.Count > 0 && CanSendData(_state) && _recovery.OnSackBlocks(h.SackBlocks, ack, _sender.Una, _sender.Nxt, ref delivery);
         if (ack > _sender.Una)
         {
             if (!OnNewAck(h, ack, ref delivery, duplicateSack))
@@ -259,13 +259,13 @@ internal sealed partial class TcpControlBlock
                 return; // the connection ended (LAST-ACK)
             }
         }
-        else if (ack == _sender.Una && payload == 0 && !fin && !_persisting && _sender.Max != _sender.Una && _sender.ScaledWindow(h.WindowSize) == _sender.Window)
+        else if (ack == _sender.Una && payload == 0 && !fin && !_persisting && _sender.Nxt != _sender.Una && _sender.ScaledWindow(h.WindowSize) == _sender.Window)
         {
-            _recovery.OnDuplicateAck(ack, h.SackBlocks.Count > 0, _sender.Una, _sender.Max, _sender.Mss, Protocol.Now); // RFC 5681 §2
+            _recovery.OnDuplicateAck(ack, h.SackBlocks.Count > 0, _sender.Una, _sender.Nxt, _sender.Mss, Protocol.Now); // RFC 5681 §2
         }
         if (CanSendData(_state))
         {
-            _recovery.DetectLosses(delivery, _sender.Una, _sender.Max, _sender.Mss, Protocol.Now);
+            _recovery.DetectLosses(delivery, _sender.Una, _sender.Nxt, _sender.Mss, Protocol.Now);
             if (delivery.NewlyDelivered > 0 && _recovery.State != RecoveryState.Recovery)
             {
                 // Slow start and congestion avoidance (RFC 5681 §3.1), also while resending after an RTO, after
@@ -334,7 +334,7 @@ internal sealed partial class TcpControlBlock
         dropped = false;
         lock (Gate)
         {
-            sendEnd = _sender.Max;
+            sendEnd = _sender.Nxt;
             if (_state != TcpState.TimeWait)
             {
                 return false;
@@ -398,7 +398,7 @@ internal sealed partial class TcpControlBlock
                 _sender.SetMss(mss);
                 _cc.SetMss(mss);
                 Protocol.Events.Increment(TcpEvent.PathMtuDecreased);
-                if (CanSendData(_state) && _sender.Max > _sender.Una)
+                if (CanSendData(_state) && _sender.Nxt > _sender.Una)
                 {
                     _scoreboard.MarkAllLost(); // the too-big segments never left: send them again, smaller (no congestion signal)
                     Output();
@@ -420,7 +420,7 @@ internal sealed partial class TcpControlBlock
         bool finAcked = finWasSent && ack == dataEnd + 1;
         _retries = 0;
         _recovery.OnCumulativeAck(ack, acked, duplicateSack, ref delivery, Protocol.Now);
-        if (_sender.Una == _sender.Max)
+        if (_sender.Una == _sender.Nxt)
         {
             _rtxDeadline = _persisting ? _rtxDeadline : Never;
             _recovery.StopTimers();
@@ -469,7 +469,7 @@ internal sealed partial class TcpControlBlock
                 SetState(TcpState.CloseWait);
                 break;
             case TcpState.FinWait1:
-                if (FinSent && _sender.Una == _sender.Max)
+                if (FinSent && _sender.Una == _sender.Nxt)
                 {
                     EnterTimeWait();
                 }

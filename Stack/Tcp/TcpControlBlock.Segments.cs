@@ -32,7 +32,7 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>An ACK now: &lt;SEQ=SND.NXT&gt;&lt;ACK=RCV.NXT&gt;&lt;CTL=ACK&gt;.</summary>
-    private void SendAck() => EmitSegment(_sender.AcceptableSequence, TcpFlags.Ack, 0, 0);
+    private void SendAck() => EmitSegment(_sender.Nxt, TcpFlags.Ack, 0, 0);
 
     /// <summary>A challenge ACK (RFC 5961 §3.2, §4.2), subject to the protocol-wide rate limit (§7).</summary>
     private void SendChallengeAck()
@@ -51,7 +51,7 @@ internal sealed partial class TcpControlBlock
     /// <summary>A reset &lt;SEQ=SND.NXT&gt;&lt;CTL=RST&gt; (abort, data after close).</summary>
     private void SendReset()
     {
-        EmitSegment(_sender.AcceptableSequence, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
+        EmitSegment(_sender.Nxt, TcpFlags.Rst | TcpFlags.Ack, 0, 0);
         Protocol.Events.Increment(TcpEvent.ResetsSent);
     }
 

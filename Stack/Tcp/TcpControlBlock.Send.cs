@@ -55,10 +55,10 @@ internal sealed partial class TcpControlBlock
                 {
                     return false;
                 }
-                SendData(_sender.Nxt, length, fin);
+                SendData(length, fin);
                 return true;
             case SendStep.Fin:
-                SendData(_sender.Nxt, 0, fin: true);
+                SendData(0, fin: true);
                 return false;
             case SendStep.ZeroWindow:
                 StartPersist(); // RFC 9293 §3.8.6.1: probe a zero window
@@ -113,9 +113,10 @@ internal sealed partial class TcpControlBlock
         return fin ? flags | TcpFlags.Fin : flags;
     }
 
-    /// <summary>Sends <paramref name="length"/> new bytes at <paramref name="seq"/> (= SND.NXT), with FIN when asked, and records them in flight.</summary>
-    private void SendData(SequenceNumber seq, int length, bool fin)
+    /// <summary>Sends <paramref name="length"/> new bytes at SND.NXT, with FIN when asked, and records them in flight.</summary>
+    private void SendData(int length, bool fin)
     {
+        SequenceNumber seq = _sender.Nxt;
         int segmentSize = CurrentMss;
         if (!EmitSegment(seq, DataFlags(seq, length, fin), seq - _sender.Una, length, segmentSize))
         {
@@ -124,7 +125,7 @@ internal sealed partial class TcpControlBlock
         int sequenceLength = length + (fin ? 1 : 0);
         _scoreboard.Append(seq, sequenceLength, Protocol.Now.Ticks, fin, segmentSize);
         _counters.NewData(length);
-        _sender.OnSent(seq, sequenceLength);
+        _sender.OnSent(sequenceLength);
         if (_rtxDeadline == Never && !_persisting)
         {
             ArmRetransmit();
@@ -206,14 +207,14 @@ internal sealed partial class TcpControlBlock
         bool retransmitted = !_sender.TryProbeWithNewData(mss, maxChunk, DataEnd, out int length, out bool fin);
         if (!retransmitted)
         {
-            SendData(_sender.Nxt, length, fin);
+            SendData(length, fin);
         }
         else
         {
             _scoreboard.TailSegment(mss, out SequenceNumber start, out length, out fin);
             RetransmitRange(start, length, fin);
         }
-        _recovery.OnProbeSent(retransmitted, _sender.Max);
+        _recovery.OnProbeSent(retransmitted, _sender.Nxt);
         ArmRetransmit(); // RFC 8985 §7.3: the RTO runs after a probe
     }
 }

@@ -152,7 +152,7 @@ internal sealed partial class TcpControlBlock
             }
             if (_recovery.ReorderDeadline <= now)
             {
-                _recovery.OnReorderTimeout(_sender.Una, _sender.Max, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
+                _recovery.OnReorderTimeout(_sender.Una, _sender.Nxt, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
                 Output();
             }
             if (_delackDeadline <= now)
@@ -180,7 +180,7 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void OnRetransmissionTimeout()
     {
-        if (_sender.Max == _sender.Una)
+        if (_sender.Nxt == _sender.Una)
         {
             if (CanSendData(_state) && DataEnd > _sender.Nxt)
             {
@@ -208,7 +208,7 @@ internal sealed partial class TcpControlBlock
                 SendSyn(ack: true);
                 break;
             default:
-                _recovery.OnRetransmissionTimeout(_sender.Una, _sender.Max, _retries, Protocol.Now);
+                _recovery.OnRetransmissionTimeout(_sender.Una, _sender.Nxt, _retries, Protocol.Now);
                 Output();
                 break;
         }
@@ -224,13 +224,13 @@ internal sealed partial class TcpControlBlock
             return;
         }
         Protocol.Events.Increment(TcpEvent.WindowProbes);
-        if (_sender.Max > _sender.Una)
+        if (_sender.Nxt > _sender.Una)
         {
             RetransmitRange(_sender.Una, 1, fin: false); // the previous probe's byte, not yet accepted
         }
         else
         {
-            SendData(_sender.Nxt, 1, fin: false);
+            SendData(1, fin: false);
         }
         _persistInterval = _persistInterval * 2 > Protocol.Options.MaxPersistInterval ? Protocol.Options.MaxPersistInterval : _persistInterval * 2;
         _rtxDeadline = Protocol.Now + _persistInterval;

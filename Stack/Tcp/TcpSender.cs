@@ -1,5 +1,5 @@
 // Layer: transport (TCP), send side. The send sequence space (RFC 9293 §3.3.1: SND.UNA, SND.NXT, SND.WND,
-// SND.WL1, SND.WL2, and SND.MAX, the highest sent), the bytes behind it (SendBuffer), the effective send MSS
+// SND.WL1, SND.WL2), the bytes behind it (SendBuffer), the effective send MSS
 // (RFC 9293 §3.7.1), the segmentation decision of each send opportunity — one MSS, or with GSO the most whole
 // segments a 64 KiB super-segment holds — under Nagle (§3.7.4) and sender-side SWS avoidance (§3.8.6.2.1), and
 // the room the link has for more (LinkBackPressure).
@@ -41,10 +41,12 @@ internal enum SendStep
 }
 
 /// <summary>
-/// The send side of one connection. Invariants (checked by TcpSenderTests): SND.UNA ≤ SND.NXT ≤ SND.MAX; the
+/// The send side of one connection. Invariants (checked by TcpSenderTests): SND.UNA ≤ SND.NXT, and SND.NXT
+/// never goes back — it is also the highest sequence number sent (RFC 6675 HighData, RACK's SND.MAX): after a
+/// timeout what is resent is marked in the SACK scoreboard, not rewound to (RFC 6675 §5.1); the
 /// window is taken only from a segment newer than the last one that set it (SND.WL1/SND.WL2, RFC 9293 §3.10.7.4
 /// fifth) and the largest window seen never shrinks; an ACK is acceptable only within
-/// [SND.UNA − MAX.SND.WND, SND.MAX] (RFC 5961 §5.2); a decision never exceeds the data queued, the largest
+/// [SND.UNA − MAX.SND.WND, SND.NXT] (RFC 5961 §5.2); a decision never exceeds the data queued, the largest
 /// chunk, the peer's window or the congestion window, cuts a super-segment into whole MSS segments unless its
 /// short tail could go on its own, and lets a segment shorter than the MSS go only as Nagle and SWS avoidance
 /// allow; the effective MSS is never below <see cref="MinimumSendMss"/>. Not thread-safe: the connection's lock
@@ -67,7 +69,6 @@ internal sealed class TcpSender
         Iss = iss;
         Una = iss;
         Nxt = iss;
-        Max = iss;
         _buffer = new SendBuffer(pool);
         BufferLimit = bufferLimit;
         Mss = mss;
@@ -79,11 +80,8 @@ internal sealed class TcpSender
     /// <summary>SND.UNA: the oldest unacknowledged sequence number.</summary>
     public SequenceNumber Una { get; private set; }
 
-    /// <summary>SND.NXT: the next sequence number to send.</summary>
+    /// <summary>SND.NXT: the next sequence number of new data, one past the highest sent.</summary>
     public SequenceNumber Nxt { get; private set; }
-
-    /// <summary>The highest sequence number sent (SND.NXT stays below it while holes are resent).</summary>
-    public SequenceNumber Max { get; private set; }
 
     /// <summary>SND.WND: the peer's window, scaled, in bytes.</summary>
     public long Window { get; private set; }
@@ -115,27 +113,14 @@ internal sealed class TcpSender
     /// <summary>Room on the link.</summary>
     public LinkBackPressure Link { get; } = new();
 
-    /// <summary>Bytes sent and not yet acknowledged (SND.MAX − SND.UNA).</summary>
-    public long Outstanding => Max - Una;
+    /// <summary>Sequence numbers sent and not yet acknowledged (SND.NXT − SND.UNA).</summary>
+    public long Outstanding => Nxt - Una;
 
     /// <summary>Sequence number just past the application's data (where the FIN goes); our SYN counts while unacknowledged.</summary>
     public SequenceNumber DataEnd(bool synOutstanding) => Una + _buffer.Length + (synOutstanding ? 1 : 0);
 
     /// <summary>Our FIN has been sent (it is the last sequence number sent).</summary>
-    public bool FinSent(SequenceNumber dataEnd) => FinQueued && Max == dataEnd + 1;
-
-    /// <summary>
-    /// The sequence number for a segment without text: the highest sent (SND.NXT may have gone back after an
-    /// RTO, and the peer would find an older number unacceptable), but never past the peer's window.
-    /// </summary>
-    public SequenceNumber AcceptableSequence
-    {
-        get
-        {
-            SequenceNumber windowEnd = Una + (int)Math.Min(Window, int.MaxValue / 2);
-            return Max <= windowEnd ? Max : SequenceNumber.Max(windowEnd, Nxt);
-        }
-    }
+    public bool FinSent(SequenceNumber dataEnd) => FinQueued && Nxt == dataEnd + 1;
 
     /// <summary>Sets the effective MSS (handshake, path MTU), at least <see cref="MinimumSendMss"/>.</summary>
     public void SetMss(int mss) => Mss = Math.Max(mss, MinimumSendMss);
@@ -143,11 +128,11 @@ internal sealed class TcpSender
     /// <summary>Our SYN is going out: the first time it takes sequence number ISS (returns true); again, nothing changes.</summary>
     public bool OnSynSent()
     {
-        if (Max != Iss)
+        if (Nxt != Iss)
         {
             return false;
         }
-        Nxt = Max = Iss + 1;
+        Nxt = Iss + 1;
         return true;
     }
 
@@ -163,7 +148,7 @@ internal sealed class TcpSender
     /// <summary>A SYN cookie's SYN-ACK was our SYN: it is sent (SND.NXT = ISS + 1), and the window waits for the ACK.</summary>
     public void RestoreSynSent(SequenceNumber irs)
     {
-        Nxt = Max = Iss + 1;
+        Nxt = Iss + 1;
         _wl1 = irs;
         _wl2 = Iss;
     }
@@ -194,8 +179,8 @@ internal sealed class TcpSender
         return false;
     }
 
-    /// <summary>RFC 5961 §5.2: an ACK is acceptable when SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.MAX.</summary>
-    public bool IsAcceptableAck(SequenceNumber ack) => !(ack > Max || ack < Una - (int)Math.Min(MaxWindow, int.MaxValue / 2));
+    /// <summary>RFC 5961 §5.2: an ACK is acceptable when SND.UNA − MAX.SND.WND ≤ SEG.ACK ≤ SND.NXT.</summary>
+    public bool IsAcceptableAck(SequenceNumber ack) => !(ack > Nxt || ack < Una - (int)Math.Min(MaxWindow, int.MaxValue / 2));
 
     /// <summary>The peer's SYN-ACK acknowledged our SYN (RFC 9293 §3.10.7.3): SND.UNA = SEG.ACK.</summary>
     public void AcknowledgeSyn(SequenceNumber ack) => Una = ack;
@@ -209,25 +194,17 @@ internal sealed class TcpSender
         int dataAcked = Math.Min(ack - Una, dataEnd - Una);
         _buffer.Consume(dataAcked);
         Una = ack;
-        if (Nxt < Una)
-        {
-            Nxt = Una;
-        }
         return dataAcked;
     }
 
-    /// <summary><paramref name="length"/> sequence numbers of new data (and FIN) left at <paramref name="seq"/> (= SND.NXT).</summary>
-    public void OnSent(SequenceNumber seq, int length)
-    {
-        Nxt = seq + length;
-        if (Nxt > Max)
-        {
-            Max = Nxt;
-        }
-    }
+    /// <summary><paramref name="length"/> sequence numbers of new data (and FIN) left at SND.NXT.</summary>
+    public void OnSent(int length) => Nxt += length;
 
-    /// <summary>The zero window opened while only probe bytes were out: they count as unsent again (SND.NXT = SND.MAX = SND.UNA).</summary>
-    public void RewindToUna() => Nxt = Max = Una;
+    /// <summary>
+    /// The zero window opened while only probe bytes were out: they count as unsent again (SND.NXT = SND.UNA) —
+    /// the one case where SND.NXT goes back, with nothing in the scoreboard.
+    /// </summary>
+    public void RewindToUna() => Nxt = Una;
 
     /// <summary>The application closed its send side.</summary>
     public void QueueFin() => FinQueued = true;
@@ -333,7 +310,7 @@ internal sealed class TcpSender
         }
         if (length <= 0)
         {
-            return Window == 0 && Max == Una ? SendStep.ZeroWindow : SendStep.Nothing;
+            return Window == 0 && Nxt == Una ? SendStep.ZeroWindow : SendStep.Nothing;
         }
         fin = finPending && length == available;
         if (length < mss && !fin && !MaySendSmall(length, available, noDelay, overrideSws))

@@ -281,7 +281,7 @@ public class SackScoreboardTests
         TcpSackList blocks = Blocks(
             (At(2).Value, At(1).Value),                 // right before left
             (At(0).Value, At(0).Value + (1u << 31)),    // longer than 2^30
-            (At(4).Value, At(8).Value));                // beyond SND.MAX
+            (At(4).Value, At(8).Value));                // beyond SND.NXT
         Assert.False(board.ApplySackBlocks(blocks, At(1), Start, At(4), ref info));
         Assert.Equal(0, board.SackedBytes);
         Assert.Equal(0, info.NewlyDelivered);
