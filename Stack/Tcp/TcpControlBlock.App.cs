@@ -17,7 +17,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _rcvScale = Options.WindowScaling ? OfferedReceiveScale() : (byte)0;
+            _receiver.WindowScale = Options.WindowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
             _state = TcpState.SynSent;
             Protocol.Events.Increment(TcpEvent.ActiveOpens);
             SendSyn(ack: false);
@@ -31,12 +31,11 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _irs = syn.SequenceNumber;
-            _rcvNxt = _irs + 1;
+            _receiver.OnSyn(syn.SequenceNumber);
             ApplyPeerSynOptions(syn);
-            _sender.TakeSynWindow(syn.WindowSize, _irs, _sender.Iss);
+            _sender.TakeSynWindow(syn.WindowSize, _receiver.Irs, _sender.Iss);
             _state = TcpState.SynReceived;
-            _lastAckSent = _rcvNxt;
+            _receiver.NoteSynAckSent();
             SendSyn(ack: true);
             ArmTimer();
         }
@@ -52,15 +51,69 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _irs = syn.SequenceNumber;
-            _rcvNxt = _irs + 1;
+            _receiver.OnSyn(syn.SequenceNumber);
             ApplyPeerSynOptions(syn);
-            _sender.RestoreSynSent(_irs);
-            _rcvAdv = _rcvNxt + Math.Min(_receiveBufferLimit, ushort.MaxValue); // what the SYN-ACK advertised
-            _lastAckSent = _rcvNxt;
+            _sender.RestoreSynSent(_receiver.Irs);
+            _receiver.RestoreSynAck();
             _state = TcpState.SynReceived;
             _ignoreNextTimestampRtt = true; // the cookie rewrote our TSval's low bits: its echo is no RTT sample
         }
+    }
+
+    /// <summary>
+    /// RECEIVE (RFC 9293 §3.10.3): copies readable bytes into <paramref name="destination"/> — pieces are taken
+    /// under the lock and copied after it is released. Returns the byte count; 0 with <paramref name="endOfStream"/>
+    /// after the peer's FIN, or with <paramref name="wouldBlock"/> when nothing is readable yet.
+    /// </summary>
+    internal int Receive(Span<byte> destination, out bool endOfStream, out bool wouldBlock)
+    {
+        endOfStream = false;
+        wouldBlock = false;
+        int total;
+        RxPiece[] pieces;
+        int count;
+        lock (Gate)
+        {
+            if (_receiver.ReadyBytes == 0)
+            {
+                if (_error != SocketError.Success && _error != SocketError.Shutdown)
+                {
+                    ThrowError();
+                }
+                endOfStream = _receiver.FinReceived || _state == TcpState.Closed;
+                wouldBlock = !endOfStream;
+                return 0;
+            }
+            if (destination.IsEmpty)
+            {
+                return 0;
+            }
+            total = _receiver.BeginRead(destination.Length, out pieces, out count);
+        }
+        int copied = 0;
+        for (int i = 0; i < count; i++)
+        {
+            ref RxPiece piece = ref pieces[i];
+            piece.Packet.CopyTo(piece.Offset, destination.Slice(copied, piece.Length));
+            copied += piece.Length;
+            piece.Packet.Release();
+            piece = default;
+        }
+        lock (Gate)
+        {
+            _receiver.EndRead(total);
+            if (Options.BufferAutoTuning)
+            {
+                TimeSpan rtt = _rtt.HasSample ? _rtt.SmoothedRtt : TimeSpan.FromMilliseconds(1);
+                _receiver.TuneBuffer(total, Protocol.Now, rtt < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : rtt, Options.MaxReceiveBufferSize);
+            }
+            if (_state is not TcpState.Closed and not TcpState.SynSent and not TcpState.SynReceived && !_receiver.FinReceived && _receiver.WindowOpenedByRead())
+            {
+                SendAck(); // a window update (RFC 9293 §3.8.6.2.2)
+            }
+        }
+        Flush();
+        return total;
     }
 
     /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>
@@ -191,10 +244,10 @@ internal sealed partial class TcpControlBlock
             _appClosed = true;
             if (_state == TcpState.Closed)
             {
-                _receiveQueue.Clear();
+                _receiver.Clear();
                 return;
             }
-            if (_receiveQueue.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
+            if (_receiver.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
             {
                 // RFC 2525 §2.17: closing with unread data sends RST so the peer knows it was not read.
                 SendReset();
@@ -208,7 +261,7 @@ internal sealed partial class TcpControlBlock
                     _closeDeadline = Protocol.Now + Protocol.Options.FinWait2Timeout;
                     ArmTimer();
                 }
-                _receiveQueue.Clear();
+                _receiver.Clear();
             }
             SignalAll(); // a pending read or write sees the disposed stream (NetworkStream semantics)
         }
@@ -223,7 +276,7 @@ internal sealed partial class TcpControlBlock
             _appClosed = true;
             if (_state == TcpState.Closed)
             {
-                _receiveQueue.Clear();
+                _receiver.Clear();
                 return;
             }
             if (_state is not (TcpState.SynSent or TcpState.TimeWait))
@@ -231,7 +284,7 @@ internal sealed partial class TcpControlBlock
                 SendReset();
             }
             Terminate(SocketError.ConnectionAborted);
-            _receiveQueue.Clear();
+            _receiver.Clear();
         }
         Flush();
     }
@@ -241,7 +294,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_receiveQueue.ReadyBytes > 0 || _finReceived || _state == TcpState.Closed || _error != SocketError.Success)
+            if (_receiver.ReadyBytes > 0 || _receiver.FinReceived || _state == TcpState.Closed || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -319,9 +372,9 @@ internal sealed partial class TcpControlBlock
                 SlowStartThreshold = _cc.SlowStartThreshold,
                 CongestionControl = _cc.Algorithm,
                 SendBufferSize = _sender.BufferLimit,
-                ReceiveBufferSize = _receiveBufferLimit,
+                ReceiveBufferSize = _receiver.BufferLimit,
                 SendWindow = _sender.Window,
-                ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
+                ReceiveWindow = _receiver.Window,
                 MaxSegmentSize = _sender.Mss,
                 BytesSent = _counters.BytesSent,
                 BytesReceived = _counters.BytesReceived,
@@ -340,7 +393,7 @@ internal sealed partial class TcpControlBlock
                 Timestamps = _timestamps,
                 Sack = _sack,
                 SendQueued = _sender.Buffered,
-                ReceiveQueued = _receiveQueue.ReadyBytes,
+                ReceiveQueued = _receiver.ReadyBytes,
             };
         }
     }

@@ -20,9 +20,7 @@ internal struct TcpSegment
 
 internal sealed partial class TcpControlBlock
 {
-    private bool _finPending;            // a FIN arrived ahead of missing data
     private bool _ignoreNextTimestampRtt;
-    private SequenceNumber _finSequence;
 
     /// <summary>Processes one segment for this connection; the packet is borrowed.</summary>
     internal void OnSegment(ref TcpSegment seg)
@@ -46,7 +44,7 @@ internal sealed partial class TcpControlBlock
             if (_state != TcpState.Closed)
             {
                 Output();
-                if (_ackNow)
+                if (_receiver.AckNow)
                 {
                     SendAck();
                 }
@@ -89,8 +87,7 @@ internal sealed partial class TcpControlBlock
             Protocol.Drops.Increment(TcpDropReason.SynSentIgnored);
             return;
         }
-        _irs = h.SequenceNumber;
-        _rcvNxt = _irs + 1;
+        _receiver.OnSyn(h.SequenceNumber);
         ApplyPeerSynOptions(h);
         _sender.TakeSynWindow(h.WindowSize, h.SequenceNumber, ack); // never scaled in a SYN (RFC 7323 §2.2)
         if (hasAck)
@@ -99,9 +96,7 @@ internal sealed partial class TcpControlBlock
             _sender.AcknowledgeSyn(ack);
             StopRetransmit();
             SetState(TcpState.Established);
-            _rcvAdv = _rcvNxt;
-            UpdateReceiveWindow(force: true);
-            _ackNow = true;
+            _receiver.OpenAfterSynSent();
         }
         else
         {
@@ -121,7 +116,7 @@ internal sealed partial class TcpControlBlock
         int offset = seg.PayloadOffset;
         int payload = seg.PayloadLength;
 
-        if (_state == TcpState.SynReceived && syn && segSeq == _irs && !rst)
+        if (_state == TcpState.SynReceived && syn && segSeq == _receiver.Irs && !rst)
         {
             if (!hasAck)
             {
@@ -130,7 +125,7 @@ internal sealed partial class TcpControlBlock
             }
             syn = false; // simultaneous open: the SYN is old, its ACK is new; ACK the SYN-ACK
             seq += 1;
-            _ackNow = true;
+            _receiver.RequestAck();
         }
 
         // RFC 7323 §5.3 R1 (PAWS): a timestamp older than TS.Recent marks an old duplicate.
@@ -142,18 +137,13 @@ internal sealed partial class TcpControlBlock
         }
 
         // First: sequence number acceptability (RFC 9293 §3.10.7.4 table).
-        int rcvWnd = Math.Max(0, _rcvAdv - _rcvNxt);
         int segLen = payload + (syn ? 1 : 0) + (fin ? 1 : 0);
-        SequenceNumber windowEnd = _rcvNxt + rcvWnd;
-        bool acceptable = segLen == 0
-            ? (rcvWnd == 0 ? seq == _rcvNxt : seq.InWindow(_rcvNxt, windowEnd))
-            : rcvWnd > 0 ? seq.InWindow(_rcvNxt, windowEnd) || (seq + (segLen - 1)).InWindow(_rcvNxt, windowEnd)
-            : seq == _rcvNxt; // zero window: still take the ACK, RST and URG of a segment at RCV.NXT (text trimmed below)
-        if (!acceptable)
+        SequenceNumber windowEnd = _receiver.Nxt + _receiver.Window;
+        if (!_receiver.IsAcceptable(seq, segLen))
         {
-            if (payload > 0 && seq + payload <= _rcvNxt)
+            if (payload > 0 && seq + payload <= _receiver.Nxt)
             {
-                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + payload).Value); // an old duplicate (RFC 2883 §4.1.1)
+                _receiver.NoteDuplicate(seq, seq + payload); // an old duplicate (RFC 2883 §4.1.1)
             }
             Protocol.Drops.Increment(TcpDropReason.OutOfWindow);
             if (!rst)
@@ -167,7 +157,7 @@ internal sealed partial class TcpControlBlock
             return;
         }
         bool hadSyn = syn;
-        int front = _rcvNxt - seq;
+        int front = _receiver.Nxt - seq;
         if (front > 0)
         {
             if (syn)
@@ -179,8 +169,8 @@ internal sealed partial class TcpControlBlock
             int cut = Math.Min(front, payload);
             if (cut > 0)
             {
-                _duplicateReceived = new TcpSackBlock(seq.Value, (seq + cut).Value); // partly old (RFC 2883 §4.1.1)
-                _ackNow = true;
+                _receiver.NoteDuplicate(seq, seq + cut); // partly old (RFC 2883 §4.1.1)
+                _receiver.RequestAck();
             }
             offset += cut;
             payload -= cut;
@@ -194,13 +184,13 @@ internal sealed partial class TcpControlBlock
         {
             payload = Math.Max(0, windowEnd - seq);
             fin = false; // RFC 9293 §3.10.7.4: trim what lies beyond the window, FIN included
-            _ackNow = true; // and tell the sender where the window is (this answers a zero-window probe)
+            _receiver.RequestAck(); // and tell the sender where the window is (this answers a zero-window probe)
         }
 
         // Second: RST (RFC 5961 §3.2: reset only on an exact match; in the window → challenge ACK).
         if (rst)
         {
-            if (segSeq != _rcvNxt)
+            if (segSeq != _receiver.Nxt)
             {
                 Protocol.Drops.Increment(TcpDropReason.RstChallenged);
                 SendChallengeAck();
@@ -302,21 +292,24 @@ internal sealed partial class TcpControlBlock
                     Terminate(SocketError.ConnectionReset);
                     return;
                 }
-                AcceptText(seq, seg.Packet, offset, payload);
+                int delivered = _receiver.Accept(seq, seg.Packet, offset, payload, Protocol.Now, out bool delayedAckArmed);
+                if (delayedAckArmed)
+                {
+                    ArmTimer();
+                }
+                if (delivered > 0)
+                {
+                    SignalReadable();
+                }
             }
         }
 
         // Eighth: FIN, processed when everything before it has arrived.
         if (fin)
         {
-            _finPending = true;
-            _finSequence = seq + payload;
-            if (_finSequence != _rcvNxt)
-            {
-                _ackNow = true;
-            }
+            _receiver.NoteFin(seq + payload);
         }
-        if (_finPending && _finSequence == _rcvNxt && !_finReceived)
+        if (_receiver.FinReady)
         {
             ProcessFin();
         }
@@ -345,11 +338,11 @@ internal sealed partial class TcpControlBlock
             if (newHasTimestamps && _timestamps)
             {
                 int delta = unchecked((int)(syn.Timestamps!.Value.Value - _tsRecent));
-                honor = delta > 0 || (delta == 0 && seq > _rcvNxt);
+                honor = delta > 0 || (delta == 0 && seq > _receiver.Nxt);
             }
             else
             {
-                honor = _timestamps || seq > _rcvNxt; // old incarnation had timestamps: its duplicates are PAWS-safe
+                honor = _timestamps || seq > _receiver.Nxt; // old incarnation had timestamps: its duplicates are PAWS-safe
             }
             if (!honor)
             {
@@ -458,10 +451,7 @@ internal sealed partial class TcpControlBlock
 
     private void ProcessFin()
     {
-        _rcvNxt += 1;
-        _finReceived = true;
-        _ackNow = true;
-        _delackDeadline = Never;
+        _receiver.TakeFin();
         switch (_state)
         {
             case TcpState.SynReceived:
@@ -491,7 +481,7 @@ internal sealed partial class TcpControlBlock
         _rtxDeadline = Never;
         _persisting = false;
         _keepaliveDeadline = Never;
-        _receiveQueue.ClearOutOfOrder();
+        _receiver.ClearOutOfOrder();
         _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
     }
 

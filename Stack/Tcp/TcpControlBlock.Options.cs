@@ -7,30 +7,11 @@ namespace NetStack.Tcp;
 internal sealed partial class TcpControlBlock
 {
     private readonly int _ourMss;
-    private byte _rcvScale;         // shift applied to ours
     private bool _windowScaling;
     private bool _timestamps;
     private bool _sack;
     private uint _tsRecent;         // TS.Recent (RFC 7323 §4.3)
-    private SequenceNumber _lastAckSent;
     private readonly uint _tsOffset;
-
-    /// <summary>
-    /// The shift we offer: the smallest that lets the largest receive buffer (auto-tuning's maximum, or the fixed
-    /// size) fit the 16-bit field (RFC 7323 §2.3).
-    /// </summary>
-    private byte OfferedReceiveScale() => OfferedReceiveScale(Options);
-
-    internal static byte OfferedReceiveScale(TcpConnectionOptions options)
-    {
-        int largest = options.BufferAutoTuning ? Math.Max(options.ReceiveBufferSize, options.MaxReceiveBufferSize) : options.ReceiveBufferSize;
-        byte shift = 0;
-        while (shift < TcpOption.MaxWindowScale && (largest >> shift) > ushort.MaxValue)
-        {
-            shift++;
-        }
-        return shift;
-    }
 
     /// <summary>Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).</summary>
     private uint TimestampNow => unchecked((uint)(long)Protocol.Now.TotalMilliseconds + _tsOffset);
@@ -41,7 +22,7 @@ internal sealed partial class TcpControlBlock
         repr.MaxSegmentSize = (ushort)Math.Min(_ourMss, ushort.MaxValue);
         if (synAck ? _windowScaling : Options.WindowScaling)
         {
-            repr.WindowScale = _rcvScale;
+            repr.WindowScale = _receiver.WindowScale;
         }
         if (synAck ? _sack : Options.Sack)
         {
@@ -59,7 +40,7 @@ internal sealed partial class TcpControlBlock
         int peerMss = syn.MaxSegmentSize is ushort mss and > 0 ? mss : DefaultPeerMss;
         _windowScaling = Options.WindowScaling && syn.WindowScale.HasValue;
         _sender.WindowScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
-        _rcvScale = _windowScaling ? OfferedReceiveScale() : (byte)0;
+        _receiver.WindowScale = _windowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
         _timestamps = Options.Timestamps && syn.Timestamps.HasValue;
         if (_timestamps)
         {
@@ -78,7 +59,7 @@ internal sealed partial class TcpControlBlock
     /// <summary>RFC 7323 §4.3 (and §5.3 R3): remember the peer's TSval of an in-order segment.</summary>
     private void UpdateTsRecent(in TcpRepr seg, SequenceNumber seq)
     {
-        if (_timestamps && seg.Timestamps is TcpTimestamps ts && seq <= _lastAckSent && unchecked((int)(ts.Value - _tsRecent)) >= 0)
+        if (_timestamps && seg.Timestamps is TcpTimestamps ts && seq <= _receiver.LastAckSent && unchecked((int)(ts.Value - _tsRecent)) >= 0)
         {
             _tsRecent = ts.Value;
         }

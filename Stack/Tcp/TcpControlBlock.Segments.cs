@@ -62,25 +62,6 @@ internal sealed partial class TcpControlBlock
         Protocol.Events.Increment(TcpEvent.ResetsSent);
     }
 
-    /// <summary>The window field: free receive space, scaled, never moving the right edge left (RFC 9293 §3.8.6.2.2).</summary>
-    private ushort WindowField(bool syn)
-    {
-        if (syn)
-        {
-            int window = Math.Min(_receiveBufferLimit, ushort.MaxValue);
-            _rcvAdv = _rcvNxt + window;
-            return (ushort)window;
-        }
-        UpdateReceiveWindow(force: false);
-        long scaled = (long)(_rcvAdv - _rcvNxt + (1 << _rcvScale) - 1) >> _rcvScale; // round up: the edge never retreats
-        if (scaled > ushort.MaxValue)
-        {
-            scaled = ushort.MaxValue;
-        }
-        _rcvAdv = SequenceNumber.Max(_rcvAdv, _rcvNxt + (int)(scaled << _rcvScale));
-        return (ushort)scaled;
-    }
-
     /// <summary>
     /// Payload bytes that fit a segment sent now: the effective MSS (which already allows for timestamps) less
     /// the SACK option our ACK will carry while data is out of order (RFC 9293 §3.7.1: the MSS counts options;
@@ -90,11 +71,11 @@ internal sealed partial class TcpControlBlock
     {
         get
         {
-            if (!_sack || _receiveQueue.OutOfOrderCount == 0)
+            if (!_sack || _receiver.OutOfOrderCount == 0)
             {
                 return _sender.Mss;
             }
-            var probe = new TcpRepr { SackBlocks = _receiveQueue.SackBlocks() };
+            var probe = new TcpRepr { SackBlocks = _receiver.SackBlocks() };
             if (_timestamps)
             {
                 probe.Timestamps = default(TcpTimestamps);
@@ -117,12 +98,12 @@ internal sealed partial class TcpControlBlock
             SourcePort = Tuple.LocalPort,
             DestinationPort = Tuple.RemotePort,
             SequenceNumber = seq.Value,
-            AcknowledgmentNumber = (flags & TcpFlags.Ack) != 0 ? _rcvNxt.Value : 0,
+            AcknowledgmentNumber = (flags & TcpFlags.Ack) != 0 ? _receiver.Nxt.Value : 0,
             Flags = flags,
         };
         if ((flags & TcpFlags.Rst) == 0 || (flags & TcpFlags.Ack) != 0)
         {
-            repr.WindowSize = (flags & TcpFlags.Rst) != 0 ? (ushort)0 : WindowField(syn);
+            repr.WindowSize = (flags & TcpFlags.Rst) != 0 ? (ushort)0 : syn ? _receiver.SynWindow() : _receiver.WindowField();
         }
         if (syn)
         {
@@ -134,14 +115,9 @@ internal sealed partial class TcpControlBlock
             {
                 repr.Timestamps = new TcpTimestamps(TimestampNow, _tsRecent);
             }
-            if (_sack && length == 0 && (flags & TcpFlags.Fin) == 0 && _duplicateReceived is TcpSackBlock duplicate)
+            if (_sack && _receiver.TryGetSackBlocks(pureAck: length == 0 && (flags & TcpFlags.Fin) == 0, out TcpSackList blocks))
             {
-                repr.SackBlocks = _receiveQueue.SackBlocks(duplicate); // RFC 2883 §4: D-SACK first, on the ACK it caused
-                _duplicateReceived = null;
-            }
-            else if (_sack && _receiveQueue.OutOfOrderCount > 0)
-            {
-                repr.SackBlocks = _receiveQueue.SackBlocks(); // RFC 2018 §4
+                repr.SackBlocks = blocks; // RFC 2018 §4; a D-SACK first on the pure ACK it caused (RFC 2883 §4)
             }
         }
         int headerLength = repr.BufferLength;
@@ -176,10 +152,7 @@ internal sealed partial class TcpControlBlock
         }
         if ((flags & TcpFlags.Ack) != 0)
         {
-            _lastAckSent = _rcvNxt;
-            _delackDeadline = Never;
-            _ackNow = false;
-            _segmentsSinceAck = 0;
+            _receiver.OnAckSent();
         }
         _counters.SegmentOut(wireSegments);
         Enqueue(packet);

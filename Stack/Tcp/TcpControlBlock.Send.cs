@@ -45,6 +45,15 @@ internal sealed partial class TcpControlBlock
         ArmLossProbe();
     }
 
+    /// <summary>After the congestion window moved: buffer auto-tuning keeps room for two windows of data (Linux's tcp_sndbuf_expand).</summary>
+    private void TuneSendBuffer()
+    {
+        if (Options.BufferAutoTuning && _sender.GrowBuffer(_cc.CongestionWindow, Options.MaxSendBufferSize))
+        {
+            SignalWritable();
+        }
+    }
+
     /// <summary>Acts on the sender's next decision; returns true while the opportunity goes on.</summary>
     private bool SendNewSegment(ref SendOpportunity op, SequenceNumber dataEnd, bool overrideSws)
     {

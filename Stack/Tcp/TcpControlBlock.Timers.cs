@@ -12,7 +12,6 @@ internal sealed partial class TcpControlBlock
     private readonly ITimer _timer;
     private TimeSpan _armedDue = Never;
     private TimeSpan _rtxDeadline = Never;     // retransmission or persist
-    private TimeSpan _delackDeadline = Never;
     private TimeSpan _keepaliveDeadline = Never;
     private TimeSpan _closeDeadline = Never;   // FIN-WAIT-2 timeout or the end of TIME-WAIT
     private int _retries;
@@ -59,22 +58,13 @@ internal sealed partial class TcpControlBlock
         }
     }
 
-    private void ArmDelayedAck()
-    {
-        if (_delackDeadline == Never)
-        {
-            _delackDeadline = Protocol.Now + Protocol.Options.DelayedAckTimeout;
-            ArmTimer();
-        }
-    }
-
     /// <summary>Sets the clock timer to the earliest deadline; a later deadline is left for the early firing to re-arm (cheap on every ACK).</summary>
     private void ArmTimer()
     {
         TimeSpan due = _rtxDeadline;
-        if (_delackDeadline < due)
+        if (_receiver.DelayedAckDeadline < due)
         {
-            due = _delackDeadline;
+            due = _receiver.DelayedAckDeadline;
         }
         if (_keepaliveDeadline < due)
         {
@@ -155,9 +145,9 @@ internal sealed partial class TcpControlBlock
                 _recovery.OnReorderTimeout(_sender.Una, _sender.Nxt, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
                 Output();
             }
-            if (_delackDeadline <= now)
+            if (_receiver.DelayedAckDeadline <= now)
             {
-                _delackDeadline = Never;
+                _receiver.CancelDelayedAck();
                 SendAck();
             }
             if (_keepaliveDeadline <= now)

@@ -24,7 +24,7 @@ internal sealed partial class TcpControlBlock
     private readonly SackScoreboard _scoreboard = new();
     private readonly CongestionController _cc;
     private LossRecovery _recovery;
-    private readonly ReceiveQueue _receiveQueue = new();
+    private readonly TcpReceiver _receiver;
     private readonly RttEstimator _rtt;
     private readonly TcpConnectionCounters _counters;
     private List<PacketBuffer> _outbox = [];
@@ -34,13 +34,6 @@ internal sealed partial class TcpControlBlock
     private TcpState _state;
     private SocketError _error;
     private bool _removed;
-
-    // Receive sequence variables.
-    private SequenceNumber _irs;
-    private SequenceNumber _rcvNxt;
-    private SequenceNumber _rcvAdv;   // right edge of the window we advertised (RCV.NXT + RCV.WND)
-    private bool _finReceived;
-    private int _rcvMss = 536;
 
     internal TcpControlBlock(TcpProtocol protocol, TcpFourTuple tuple, RouteInfo route, TcpConnectionOptions options, SequenceNumber iss, TcpConnectionListener? listener)
     {
@@ -58,7 +51,7 @@ internal sealed partial class TcpControlBlock
         _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
         _counters = new TcpConnectionCounters(protocol.Events);
         _recovery = CreateLossRecovery(options.Sack);
-        InitializeBuffers();
+        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
         _tsOffset = protocol.TimestampOffset(tuple);
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
@@ -118,13 +111,14 @@ internal sealed partial class TcpControlBlock
         _scoreboard.Clear();
         if (error != SocketError.Success)
         {
-            _receiveQueue.Clear();
+            _receiver.Clear();
         }
         else
         {
-            _receiveQueue.ClearOutOfOrder();
+            _receiver.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _rtxDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _receiver.CancelDelayedAck();
         _sender.Link.Stop();
         _recovery.StopTimers();
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -143,7 +137,7 @@ internal sealed partial class TcpControlBlock
         _timer.Dispose();
         if (Connection is null || _appClosed)
         {
-            _receiveQueue.Clear(); // nobody will read it
+            _receiver.Clear(); // nobody will read it
         }
     }
 
