@@ -1,5 +1,6 @@
 // Layer: transport (TCP). Retransmission timer computation (RFC 6298 §2–§5): SRTT/RTTVAR, clamped RTO,
-// exponential backoff; and the minimum RTT that RACK (RFC 8985 §6.1) measures reordering against.
+// exponential backoff, the timing of one segment where nothing better measures (our SYN, §3 with Karn's rule);
+// and the minimum RTT that RACK (RFC 8985 §6.1) measures reordering against.
 namespace NetStack.Tcp;
 
 /// <summary>
@@ -10,6 +11,10 @@ namespace NetStack.Tcp;
 internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpan maxRto)
 {
     private static readonly TimeSpan s_granularity = TimeSpan.FromMilliseconds(1); // G, RFC 6298 §2
+
+    private bool _timing;
+    private SequenceNumber _timedSequence;
+    private TimeSpan _timedAt;
 
     public TimeSpan SmoothedRtt { get; private set; }
 
@@ -47,6 +52,30 @@ internal sealed class RttEstimator(TimeSpan initialRto, TimeSpan minRto, TimeSpa
         }
         TimeSpan variance = RttVariance * 4;
         Rto = Clamp(SmoothedRtt + (variance > s_granularity ? variance : s_granularity), minRto, maxRto);
+    }
+
+    /// <summary>Starts timing the segment at <paramref name="seq"/>, sent at <paramref name="now"/> (RFC 6298 §3).</summary>
+    public void StartTiming(SequenceNumber seq, TimeSpan now)
+    {
+        _timing = true;
+        _timedSequence = seq;
+        _timedAt = now;
+    }
+
+    /// <summary>The timed segment was sent again: its ACK would be ambiguous (Karn's rule, RFC 6298 §3).</summary>
+    public void CancelTiming() => _timing = false;
+
+    /// <summary>An ACK past the timed segment ends the timing: true with the time it took.</summary>
+    public bool TryCompleteTiming(SequenceNumber ack, TimeSpan now, out TimeSpan sample)
+    {
+        sample = default;
+        if (!_timing || ack <= _timedSequence)
+        {
+            return false;
+        }
+        _timing = false;
+        sample = now - _timedAt;
+        return true;
     }
 
     /// <summary>Doubles the RTO after a timeout (RFC 6298 §5.5), up to the maximum.</summary>

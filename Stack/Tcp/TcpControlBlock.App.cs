@@ -56,7 +56,7 @@ internal sealed partial class TcpControlBlock
             _sender.RestoreSynSent(_receiver.Irs);
             _receiver.RestoreSynAck();
             _state = TcpState.SynReceived;
-            _ignoreNextTimestampRtt = true; // the cookie rewrote our TSval's low bits: its echo is no RTT sample
+            _timestamps.IgnoreNextEcho(); // the cookie rewrote our TSval's low bits: its echo is no RTT sample
         }
     }
 
@@ -390,7 +390,7 @@ internal sealed partial class TcpControlBlock
                 SackedBytes = _scoreboard.SackedBytes,
                 LostBytes = _scoreboard.LostBytes,
                 WindowScaling = _windowScaling,
-                Timestamps = _timestamps,
+                Timestamps = _timestamps.Enabled,
                 Sack = _sack,
                 SendQueued = _sender.Buffered,
                 ReceiveQueued = _receiver.ReadyBytes,

@@ -8,13 +8,7 @@ internal sealed partial class TcpControlBlock
 {
     private readonly int _ourMss;
     private bool _windowScaling;
-    private bool _timestamps;
     private bool _sack;
-    private uint _tsRecent;         // TS.Recent (RFC 7323 §4.3)
-    private readonly uint _tsOffset;
-
-    /// <summary>Our timestamp clock: milliseconds plus a per-connection offset (RFC 7323 §5.4).</summary>
-    private uint TimestampNow => unchecked((uint)(long)Protocol.Now.TotalMilliseconds + _tsOffset);
 
     /// <summary>Fills the options of a SYN or SYN-ACK: all we offer, or (passive) only what the peer offered.</summary>
     private void AddSynOptions(ref TcpRepr repr, bool synAck)
@@ -28,9 +22,9 @@ internal sealed partial class TcpControlBlock
         {
             repr.SackPermitted = true;
         }
-        if (synAck ? _timestamps : Options.Timestamps)
+        if (synAck ? _timestamps.Enabled : Options.Timestamps)
         {
-            repr.Timestamps = new TcpTimestamps(TimestampNow, synAck ? _tsRecent : 0);
+            repr.Timestamps = new TcpTimestamps(_timestamps.Value(Protocol.Now), synAck ? _timestamps.Recent : 0);
         }
     }
 
@@ -41,27 +35,14 @@ internal sealed partial class TcpControlBlock
         _windowScaling = Options.WindowScaling && syn.WindowScale.HasValue;
         _sender.WindowScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
         _receiver.WindowScale = _windowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
-        _timestamps = Options.Timestamps && syn.Timestamps.HasValue;
-        if (_timestamps)
-        {
-            _tsRecent = syn.Timestamps!.Value.Value;
-        }
+        _timestamps.Negotiate(Options.Timestamps && syn.Timestamps.HasValue, syn.Timestamps?.Value ?? 0);
         _sack = Options.Sack && syn.SackPermitted;
         if (_recovery.UsesSack != _sack)
         {
             _recovery = CreateLossRecovery(_sack); // chosen once per connection, before any data
         }
         // RFC 9293 §3.7.1: Eff.snd.MSS = min(SendMSS + 20, MMS_S) − TCP header (options included) − IP header.
-        _sender.SetMss(Math.Min(peerMss, _ourMss) - (_timestamps ? 12 : 0));
+        _sender.SetMss(Math.Min(peerMss, _ourMss) - (_timestamps.Enabled ? 12 : 0));
         _cc.Initialize(_sender.Mss);
-    }
-
-    /// <summary>RFC 7323 §4.3 (and §5.3 R3): remember the peer's TSval of an in-order segment.</summary>
-    private void UpdateTsRecent(in TcpRepr seg, SequenceNumber seq)
-    {
-        if (_timestamps && seg.Timestamps is TcpTimestamps ts && seq <= _receiver.LastAckSent && unchecked((int)(ts.Value - _tsRecent)) >= 0)
-        {
-            _tsRecent = ts.Value;
-        }
     }
 }

@@ -17,13 +17,11 @@ internal sealed partial class TcpControlBlock
         EmitSegment(_sender.Iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0);
         if (_sender.OnSynSent())
         {
-            _rttTiming = true;
-            _rttSequence = _sender.Iss;
-            _rttStart = Protocol.Now;
+            _rtt.StartTiming(_sender.Iss, Protocol.Now);
         }
         else
         {
-            _rttTiming = false; // Karn
+            _rtt.CancelTiming(); // Karn
         }
         if (_rtxDeadline == Never)
         {
@@ -76,11 +74,11 @@ internal sealed partial class TcpControlBlock
                 return _sender.Mss;
             }
             var probe = new TcpRepr { SackBlocks = _receiver.SackBlocks() };
-            if (_timestamps)
+            if (_timestamps.Enabled)
             {
                 probe.Timestamps = default(TcpTimestamps);
             }
-            int sackBytes = probe.OptionsLength - (_timestamps ? 12 : 0);
+            int sackBytes = probe.OptionsLength - (_timestamps.Enabled ? 12 : 0);
             return Math.Max(_sender.Mss - sackBytes, TcpSender.MinimumSendMss);
         }
     }
@@ -111,9 +109,9 @@ internal sealed partial class TcpControlBlock
         }
         else if ((flags & TcpFlags.Rst) == 0)
         {
-            if (_timestamps)
+            if (_timestamps.Enabled)
             {
-                repr.Timestamps = new TcpTimestamps(TimestampNow, _tsRecent);
+                repr.Timestamps = _timestamps.Option(Protocol.Now);
             }
             if (_sack && _receiver.TryGetSackBlocks(pureAck: length == 0 && (flags & TcpFlags.Fin) == 0, out TcpSackList blocks))
             {

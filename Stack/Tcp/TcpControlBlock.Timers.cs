@@ -20,10 +20,6 @@ internal sealed partial class TcpControlBlock
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
 
-    // Karn/RFC 6298 timing of one segment when timestamps are off.
-    private bool _rttTiming;
-    private SequenceNumber _rttSequence;
-    private TimeSpan _rttStart;
 
     private void ArmRetransmit()
     {
@@ -188,7 +184,7 @@ internal sealed partial class TcpControlBlock
             return;
         }
         _rtt.Backoff();
-        _rttTiming = false;
+        _rtt.CancelTiming();
         switch (_state)
         {
             case TcpState.SynSent:

@@ -7,6 +7,7 @@ using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Network;
 using NetStack.Tcp.Congestion;
+using NetStack.Wire;
 
 namespace NetStack.Tcp;
 
@@ -27,6 +28,7 @@ internal sealed partial class TcpControlBlock
     private readonly TcpReceiver _receiver;
     private readonly RttEstimator _rtt;
     private readonly TcpConnectionCounters _counters;
+    private readonly TcpTimestampState _timestamps;
     private List<PacketBuffer> _outbox = [];
     private List<PacketBuffer> _sending = [];
     private bool _flushing;
@@ -52,7 +54,7 @@ internal sealed partial class TcpControlBlock
         _counters = new TcpConnectionCounters(protocol.Events);
         _recovery = CreateLossRecovery(options.Sack);
         _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
-        _tsOffset = protocol.TimestampOffset(tuple);
+        _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
     }
@@ -139,6 +141,58 @@ internal sealed partial class TcpControlBlock
         {
             _receiver.Clear(); // nobody will read it
         }
+    }
+
+    /// <summary>
+    /// A SYN for this connection's 4-tuple (RFC 6191 §2, RFC 1122 §4.2.2.13). In TIME-WAIT a SYN that is provably
+    /// new — a newer timestamp, or without timestamps a higher sequence number — ends this incarnation so that
+    /// the SYN can open the next one: returns true, the caller hands the SYN to the listener. A SYN that is not
+    /// provably new is dropped silently (TIME-WAIT goes on) and counted; returns false with
+    /// <paramref name="dropped"/> set. Any other state: false, the segment is processed as usual.
+    /// </summary>
+    internal bool TryReopenFromTimeWait(in TcpRepr syn, out bool dropped, out SequenceNumber sendEnd)
+    {
+        dropped = false;
+        lock (Gate)
+        {
+            sendEnd = _sender.Nxt;
+            if (_state != TcpState.TimeWait)
+            {
+                return false;
+            }
+            bool newHasTimestamps = Options.Timestamps && syn.Timestamps.HasValue;
+            SequenceNumber seq = syn.SequenceNumber;
+            bool honor;
+            if (newHasTimestamps && _timestamps.Enabled)
+            {
+                int delta = _timestamps.AfterRecent(syn.Timestamps!.Value.Value);
+                honor = delta > 0 || (delta == 0 && seq > _receiver.Nxt);
+            }
+            else
+            {
+                honor = _timestamps.Enabled || seq > _receiver.Nxt; // old incarnation had timestamps: its duplicates are PAWS-safe
+            }
+            if (!honor)
+            {
+                dropped = true;
+                Protocol.Drops.Increment(TcpDropReason.TimeWaitSynIgnored);
+                return false;
+            }
+            Terminate(SocketError.Success);
+        }
+        Flush();
+        return true;
+    }
+
+    /// <summary>TIME-WAIT (RFC 9293 §3.10.7.4): 2·MSL, during which the peer's retransmitted FIN is ACKed again.</summary>
+    private void EnterTimeWait()
+    {
+        SetState(TcpState.TimeWait);
+        _rtxDeadline = Never;
+        _persisting = false;
+        _keepaliveDeadline = Never;
+        _receiver.ClearOutOfOrder();
+        _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
     }
 
     /// <summary>Queues a built packet for the link; sent by <see cref="Flush"/> once the lock is released.</summary>

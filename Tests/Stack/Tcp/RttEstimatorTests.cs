@@ -102,4 +102,24 @@ public class RttEstimatorTests
         rtt.Sample(20 * Ms);
         Assert.Equal(10 * Ms, rtt.MinRtt);
     }
+
+    [Fact]
+    public void Rfc6298_3_TimedSegment_IsMeasuredByTheFirstAckPastIt()
+    {
+        RttEstimator rtt = Make();
+        rtt.StartTiming(100, TimeSpan.FromSeconds(1));
+        Assert.False(rtt.TryCompleteTiming(100, TimeSpan.FromSeconds(2), out _)); // not past it
+        Assert.True(rtt.TryCompleteTiming(101, TimeSpan.FromSeconds(1.25), out TimeSpan sample));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), sample);
+        Assert.False(rtt.TryCompleteTiming(102, TimeSpan.FromSeconds(3), out _)); // once
+    }
+
+    [Fact]
+    public void Rfc6298_3_Karn_RetransmittedTimedSegment_IsNotMeasured()
+    {
+        RttEstimator rtt = Make();
+        rtt.StartTiming(100, TimeSpan.Zero);
+        rtt.CancelTiming();
+        Assert.False(rtt.TryCompleteTiming(101, TimeSpan.FromSeconds(1), out _));
+    }
 }
