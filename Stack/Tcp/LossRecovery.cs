@@ -64,6 +64,9 @@ internal abstract class LossRecovery
     /// <summary>When the tail loss probe fires (TLP), or never.</summary>
     public virtual TimeSpan ProbeDeadline => Never;
 
+    /// <summary>The earlier of the two.</summary>
+    public virtual TimeSpan NextDeadline => Never;
+
     /// <summary>
     /// Bytes in flight as RFC 6675 §4 counts them, of <paramref name="outstanding"/> = SND.NXT − SND.UNA: not
     /// SACKed, not deemed lost (or retransmitted since), and without SACK not reported gone by duplicate ACKs.

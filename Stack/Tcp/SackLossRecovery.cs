@@ -22,6 +22,8 @@ internal sealed class SackLossRecovery(SackScoreboard scoreboard, CongestionCont
 
     public override TimeSpan ProbeDeadline => _rack.ProbeDeadline;
 
+    public override TimeSpan NextDeadline => _rack.ProbeDeadline < _rack.ReorderDeadline ? _rack.ProbeDeadline : _rack.ReorderDeadline;
+
     public override bool OnSackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber sndUna, SequenceNumber sndNxt, ref DeliveryInfo info)
     {
         if (!Scoreboard.ApplySackBlocks(blocks, ack, sndUna, sndNxt, ref info))

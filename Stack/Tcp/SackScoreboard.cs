@@ -15,12 +15,10 @@ internal enum SentFlags : byte
     Sacked = 1,
     /// <summary>Deemed lost and not retransmitted since (RFC 6675 IsLost, RFC 8985 §6.2 step 5, or an RTO).</summary>
     Lost = 2,
-    /// <summary>A retransmission of it is in flight.</summary>
-    Retransmitted = 4,
     /// <summary>Retransmitted at least once: no RTT sample from it (Karn, RFC 6298 §3).</summary>
-    EverRetransmitted = 8,
+    EverRetransmitted = 4,
     /// <summary>Its last sequence number is our FIN.</summary>
-    Fin = 16,
+    Fin = 8,
 }
 
 /// <summary>One transmitted range of sequence space.</summary>
@@ -88,8 +86,7 @@ internal struct DeliveryInfo
 /// <summary>
 /// The SACK scoreboard of one connection: records covering [SND.UNA, SND.NXT), in sequence order.
 /// Invariants (checked by SackScoreboardTests): the records are contiguous and non-empty; a record is never both
-/// SACKed and lost; <see cref="SackedBytes"/>, <see cref="LostBytes"/> and <see cref="RetransmittedBytes"/> are
-/// the sums over the records so marked (SACKed first, then lost, then retransmitted); a SACK block's edges are
+/// SACKed and lost; <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's edges are
 /// rounded inward to the segment boundaries the data was sent on, so there is never more than one record per
 /// segment sent, whatever the peer reports. Not thread-safe: the connection's lock guards it. Amortized O(1) at
 /// the head (ACKs) and at the tail (new data); O(n) to split in the middle (SACK edges, partial loss marks).
@@ -109,9 +106,6 @@ internal sealed class SackScoreboard
 
     /// <summary>Bytes marked lost and not yet retransmitted.</summary>
     public long LostBytes { get; private set; }
-
-    /// <summary>Bytes whose retransmission is in flight.</summary>
-    public long RetransmittedBytes { get; private set; }
 
     /// <summary>Highest sequence number SACKed (RACK.fack), or the queue's start when nothing is.</summary>
     public SequenceNumber HighestSacked { get; private set; }
@@ -145,7 +139,7 @@ internal sealed class SackScoreboard
     {
         _head = 0;
         _count = 0;
-        SackedBytes = LostBytes = RetransmittedBytes = 0;
+        SackedBytes = LostBytes = 0;
     }
 
     /// <summary>Removes what <paramref name="ack"/> covers cumulatively, trimming a partly covered record.</summary>
@@ -327,7 +321,7 @@ internal sealed class SackScoreboard
             return 0;
         }
         Account(s.Flags, -s.Length);
-        s.Flags = (s.Flags & ~SentFlags.Retransmitted) | SentFlags.Lost;
+        s.Flags |= SentFlags.Lost;
         Account(s.Flags, s.Length);
         return s.Length;
     }
@@ -452,7 +446,7 @@ internal sealed class SackScoreboard
         // One record for the whole retransmission (a contiguous run of lost ranges, never SACKed ones).
         ref SentSegment merged = ref this[first];
         merged.Length = end - merged.Start;
-        merged.Flags = kept | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
+        merged.Flags = kept | SentFlags.EverRetransmitted;
         merged.SentAt = sentAt;
         merged.Order = order;
         merged.SegmentSize = segmentSize;
@@ -498,10 +492,6 @@ internal sealed class SackScoreboard
         else if ((flags & SentFlags.Lost) != 0)
         {
             LostBytes += delta;
-        }
-        else if ((flags & SentFlags.Retransmitted) != 0)
-        {
-            RetransmittedBytes += delta;
         }
     }
 

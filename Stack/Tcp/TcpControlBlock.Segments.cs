@@ -85,12 +85,11 @@ internal sealed partial class TcpControlBlock
 
     /// <summary>
     /// Builds one segment with payload from the send buffer (by reference) and queues it for the link. Payload
-    /// over <paramref name="segmentSize"/> makes a GSO super-segment: <see cref="GsoOptions"/> with that MSS and
-    /// the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL, ARCHITECTURE.md §2 step 2, §4).
+    /// over <paramref name="segmentSize"/> makes a GSO super-segment. Returns false when the payload could not be
+    /// referenced (nothing is queued).
     /// </summary>
     private bool EmitSegment(SequenceNumber seq, TcpFlags flags, int bufferOffset, int length, int segmentSize = int.MaxValue)
     {
-        bool syn = (flags & TcpFlags.Syn) != 0;
         var repr = new TcpRepr
         {
             SourcePort = Tuple.LocalPort,
@@ -99,25 +98,7 @@ internal sealed partial class TcpControlBlock
             AcknowledgmentNumber = (flags & TcpFlags.Ack) != 0 ? _receiver.Nxt.Value : 0,
             Flags = flags,
         };
-        if ((flags & TcpFlags.Rst) == 0 || (flags & TcpFlags.Ack) != 0)
-        {
-            repr.WindowSize = (flags & TcpFlags.Rst) != 0 ? (ushort)0 : syn ? _receiver.SynWindow() : _receiver.WindowField();
-        }
-        if (syn)
-        {
-            AddSynOptions(ref repr, synAck: (flags & TcpFlags.Ack) != 0);
-        }
-        else if ((flags & TcpFlags.Rst) == 0)
-        {
-            if (_timestamps.Enabled)
-            {
-                repr.Timestamps = _timestamps.Option(Protocol.Now);
-            }
-            if (_sack && _receiver.TryGetSackBlocks(pureAck: length == 0 && (flags & TcpFlags.Fin) == 0, out TcpSackList blocks))
-            {
-                repr.SackBlocks = blocks; // RFC 2018 §4; a D-SACK first on the pure ACK it caused (RFC 2883 §4)
-            }
-        }
+        AddWindowAndOptions(ref repr, pureAck: length == 0 && (flags & TcpFlags.Fin) == 0);
         int headerLength = repr.BufferLength;
         PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Protocol.Headroom);
         Span<byte> header = packet.Append(headerLength);
@@ -127,27 +108,7 @@ internal sealed partial class TcpControlBlock
             packet.Release();
             return false;
         }
-        uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
-        int wireSegments = 1;
-        if (length > segmentSize)
-        {
-            wireSegments = (length + segmentSize - 1) / segmentSize;
-            TcpHeader.WritePartialChecksum(header, pseudo);
-            packet.Gso = new GsoOptions
-            {
-                Type = Tuple.RemoteAddress.IsV4 ? GsoType.TcpV4 : GsoType.TcpV6,
-                NeedsChecksum = true,
-                HeaderLength = (ushort)headerLength, // the network layer adds its header to this and to ChecksumStart
-                MaxSegmentSize = (ushort)segmentSize,
-                ChecksumStart = 0,
-                ChecksumOffset = TcpHeader.ChecksumOffset,
-            };
-            packet.SegmentsRepresented = wireSegments;
-        }
-        else
-        {
-            TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
-        }
+        int wireSegments = SealChecksum(packet, header, length, segmentSize);
         if ((flags & TcpFlags.Ack) != 0)
         {
             _receiver.OnAckSent();
@@ -155,5 +116,66 @@ internal sealed partial class TcpControlBlock
         _counters.SegmentOut(wireSegments);
         Enqueue(packet);
         return true;
+    }
+
+    /// <summary>
+    /// The window field (RFC 9293 §3.8.6.2.2; a SYN's unscaled, RFC 7323 §2.2; none on a bare RST) and the
+    /// options: a SYN's negotiation, else timestamps and SACK blocks (RFC 2018 §4), a D-SACK first on the
+    /// pure ACK that the duplicate caused (RFC 2883 §4).
+    /// </summary>
+    private void AddWindowAndOptions(ref TcpRepr repr, bool pureAck)
+    {
+        TcpFlags flags = repr.Flags;
+        bool syn = (flags & TcpFlags.Syn) != 0;
+        bool rst = (flags & TcpFlags.Rst) != 0;
+        if (!rst || (flags & TcpFlags.Ack) != 0)
+        {
+            repr.WindowSize = rst ? (ushort)0 : syn ? _receiver.SynWindow() : _receiver.WindowField();
+        }
+        if (syn)
+        {
+            AddSynOptions(ref repr, synAck: (flags & TcpFlags.Ack) != 0);
+            return;
+        }
+        if (rst)
+        {
+            return;
+        }
+        if (_timestamps.Enabled)
+        {
+            repr.Timestamps = _timestamps.Option(Protocol.Now);
+        }
+        if (_sack && _receiver.TryGetSackBlocks(pureAck, out TcpSackList blocks))
+        {
+            repr.SackBlocks = blocks;
+        }
+    }
+
+    /// <summary>
+    /// The checksum over the segment, or for a super-segment (payload over <paramref name="segmentSize"/>)
+    /// <see cref="GsoOptions"/> with that MSS and the pseudo-header sum in the checksum field (CHECKSUM_PARTIAL,
+    /// ARCHITECTURE.md §2 step 2, §4). Returns the wire segments it stands for.
+    /// </summary>
+    private int SealChecksum(PacketBuffer packet, Span<byte> header, int length, int segmentSize)
+    {
+        uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
+        if (length <= segmentSize)
+        {
+            TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
+            return 1;
+        }
+        int wireSegments = (length + segmentSize - 1) / segmentSize;
+        TcpHeader.WritePartialChecksum(header, pseudo);
+        packet.Gso = new GsoOptions
+        {
+            Type = Tuple.RemoteAddress.IsV4 ? GsoType.TcpV4 : GsoType.TcpV6,
+            NeedsChecksum = true,
+            HeaderLength = (ushort)header.Length, // the network layer adds its header to this and to ChecksumStart
+            MaxSegmentSize = (ushort)segmentSize,
+            ChecksumStart = 0,
+            ChecksumOffset = TcpHeader.ChecksumOffset,
+        };
+        packet.SegmentsRepresented = wireSegments;
+        return wireSegments;
     }
 }

@@ -20,19 +20,21 @@ internal sealed partial class TcpControlBlock
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
 
-
+    /// <summary>(Re)starts the retransmission timer: RTO from now (RFC 6298 §5.1, §5.3).</summary>
     private void ArmRetransmit()
     {
         _rtxDeadline = Protocol.Now + _rtt.Rto;
         ArmTimer();
     }
 
+    /// <summary>Stops the retransmission timer: nothing is in flight (RFC 6298 §5.2).</summary>
     private void StopRetransmit()
     {
         _rtxDeadline = Never;
         _retries = 0;
     }
 
+    /// <summary>The peer's window is zero with data to send: probe it, first after one RTO (RFC 9293 §3.8.6.1).</summary>
     private void StartPersist()
     {
         if (_persisting)
@@ -45,6 +47,7 @@ internal sealed partial class TcpControlBlock
         ArmTimer();
     }
 
+    /// <summary>The window opened: no more probes.</summary>
     private void StopPersist()
     {
         if (_persisting)
@@ -58,30 +61,12 @@ internal sealed partial class TcpControlBlock
     private void ArmTimer()
     {
         TimeSpan due = _rtxDeadline;
-        if (_receiver.DelayedAckDeadline < due)
-        {
-            due = _receiver.DelayedAckDeadline;
-        }
-        if (_keepaliveDeadline < due)
-        {
-            due = _keepaliveDeadline;
-        }
-        if (_closeDeadline < due)
-        {
-            due = _closeDeadline;
-        }
-        if (_recovery.ProbeDeadline < due)
-        {
-            due = _recovery.ProbeDeadline;
-        }
-        if (_recovery.ReorderDeadline < due)
-        {
-            due = _recovery.ReorderDeadline;
-        }
-        if (_sender.Link.RetryDeadline < due)
-        {
-            due = _sender.Link.RetryDeadline;
-        }
+        due = _receiver.DelayedAckDeadline < due ? _receiver.DelayedAckDeadline : due;
+        due = _keepaliveDeadline < due ? _keepaliveDeadline : due;
+        due = _closeDeadline < due ? _closeDeadline : due;
+        TimeSpan recovery = _recovery.NextDeadline;
+        due = recovery < due ? recovery : due;
+        due = _sender.Link.RetryDeadline < due ? _sender.Link.RetryDeadline : due;
         if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
         {
             return;
@@ -100,64 +85,67 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             _armedDue = Never;
-            TimeSpan now = Protocol.Now;
-            if (_closeDeadline <= now)
+            if (RunDueTimers(Protocol.Now))
             {
-                _closeDeadline = Never;
-                if (_state is TcpState.TimeWait or TcpState.FinWait2)
-                {
-                    Terminate(SocketError.Success);
-                    goto done;
-                }
+                ArmTimer();
             }
-            if (_recovery.ProbeDeadline <= now)
-            {
-                _recovery.CancelProbe();
-                OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
-            }
-            if (_rtxDeadline <= now)
-            {
-                _rtxDeadline = Never;
-                if (_persisting)
-                {
-                    OnPersistTimeout();
-                }
-                else
-                {
-                    OnRetransmissionTimeout();
-                }
-                if (_state == TcpState.Closed)
-                {
-                    goto done;
-                }
-            }
-            if (_sender.Link.RetryDeadline <= now)
-            {
-                _sender.Link.Resume();
-                Output();
-            }
-            if (_recovery.ReorderDeadline <= now)
-            {
-                _recovery.OnReorderTimeout(_sender.Una, _sender.Nxt, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
-                Output();
-            }
-            if (_receiver.DelayedAckDeadline <= now)
-            {
-                _receiver.CancelDelayedAck();
-                SendAck();
-            }
-            if (_keepaliveDeadline <= now)
-            {
-                OnKeepalive(now);
-                if (_state == TcpState.Closed)
-                {
-                    goto done;
-                }
-            }
-            ArmTimer();
         }
-    done:
         Flush();
+    }
+
+    /// <summary>Runs what is due, in a fixed order. Returns false when the connection ended.</summary>
+    private bool RunDueTimers(TimeSpan now)
+    {
+        if (_closeDeadline <= now)
+        {
+            _closeDeadline = Never;
+            if (_state is TcpState.TimeWait or TcpState.FinWait2)
+            {
+                Terminate(SocketError.Success); // 2·MSL passed, or the FIN-WAIT-2 timeout
+                return false;
+            }
+        }
+        if (_recovery.ProbeDeadline <= now)
+        {
+            _recovery.CancelProbe();
+            OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
+        }
+        if (_rtxDeadline <= now)
+        {
+            _rtxDeadline = Never;
+            if (_persisting)
+            {
+                OnPersistTimeout();
+            }
+            else
+            {
+                OnRetransmissionTimeout();
+            }
+            if (_state == TcpState.Closed)
+            {
+                return false;
+            }
+        }
+        if (_sender.Link.RetryDeadline <= now)
+        {
+            _sender.Link.Resume();
+            Output();
+        }
+        if (_recovery.ReorderDeadline <= now)
+        {
+            _recovery.OnReorderTimeout(_sender.Una, _sender.Nxt, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
+            Output();
+        }
+        if (_receiver.DelayedAckDeadline <= now)
+        {
+            _receiver.CancelDelayedAck();
+            SendAck();
+        }
+        if (_keepaliveDeadline <= now)
+        {
+            OnKeepalive(now);
+        }
+        return _state != TcpState.Closed;
     }
 
     /// <summary>

@@ -1,8 +1,12 @@
-// Layer: transport (TCP). The transmission control block (RFC 9293 §3.3.1): one connection's state and
-// variables, guarded by its own lock. Split by concern: Input (segment arrival, RFC 9293 §3.10.7), Output
-// (segmentization, send side), Receive (receive window, delivery to the application), Timers (RFC 6298
-// retransmission, persist, delayed ACK, keepalive, FIN-WAIT-2, TIME-WAIT), Options (negotiation).
-// Packets are built under the lock but handed to the link only after it is released (outbox).
+// Layer: transport (TCP). The transmission control block (RFC 9293 §3.3.1): the coordinator of one connection.
+// It owns the lock, the state (RFC 9293 §3.3.2) and its transitions, the one clock timer and the outbox, and calls
+// into its parts — each a type with its own invariants and tests, none touching another: TcpSender (send sequence
+// space, segmentation, link room), TcpReceiver (receive window, ACK policy, out-of-order queue, reader),
+// SackScoreboard, LossRecovery (SACK with RACK-TLP, or NewReno), CongestionController, RttEstimator,
+// TcpTimestampState, TcpConnectionCounters. The coordinator's other files: Arrival (RFC 9293 §3.10.7 steps), Ack
+// (the fifth step), Send (send opportunities, repair, link refusals), Segments (the segment builder), Timers,
+// Negotiation (SYN options), App (the user calls). Packets are built under the lock and handed to the link only
+// after it is released (Flush).
 using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Network;
@@ -11,6 +15,11 @@ using NetStack.Wire;
 
 namespace NetStack.Tcp;
 
+/// <summary>
+/// One connection. Every member runs under <see cref="Gate"/> (the parts are not thread-safe); nothing blocks or
+/// copies application data under it; segments go to the outbox, and <see cref="Flush"/> hands them to the link
+/// in order once the lock is released (ARCHITECTURE.md §5).
+/// </summary>
 internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;

@@ -90,7 +90,7 @@ public class ReceiveQueueTests
         var queue = new ReceiveQueue();
         Add(queue, pool, Nxt, Nxt + 100, 100, out _);
         Add(queue, pool, Nxt, Nxt + 50, 200, out _); // covers [50, 250): only [50, 100) and [200, 250) are new
-        Assert.Equal(200, queue.OutOfOrderBytes);
+        Assert.Equal(3, queue.OutOfOrderCount);
         SequenceNumber next = Add(queue, pool, Nxt, Nxt, 50, out _);
         Assert.Equal(Nxt + 250, next);
         byte[] read = ReadAll(queue);

@@ -1,5 +1,6 @@
 // Layer: transport (TCP). Option negotiation on SYN segments: MSS (RFC 9293 §3.7.1, clamped to the route's
-// MTU), window scale (RFC 7323 §2), timestamps (RFC 7323 §3–§5), SACK-permitted (RFC 2018 §2).
+// MTU), window scale (RFC 7323 §2), timestamps (RFC 7323 §3–§5), SACK-permitted (RFC 2018 §2) — and so which
+// loss recovery the connection runs.
 using NetStack.Wire;
 
 namespace NetStack.Tcp;
