@@ -4,7 +4,6 @@
 // segments a 64 KiB super-segment holds — under Nagle (§3.7.4) and sender-side SWS avoidance (§3.8.6.2.1), and
 // the room the link has for more (LinkBackPressure).
 using NetStack.Buffers;
-using NetStack.Network;
 using NetStack.Wire;
 
 namespace NetStack.Tcp;
