@@ -33,9 +33,6 @@ internal sealed class ReceiveQueue
     /// <summary>In-order bytes waiting for the application.</summary>
     public int ReadyBytes { get; private set; }
 
-    /// <summary>Out-of-order bytes held.</summary>
-    public int OutOfOrderBytes { get; private set; }
-
     /// <summary>Out-of-order pieces held.</summary>
     public int OutOfOrderCount => _outOfOrder.Count;
 
@@ -160,7 +157,6 @@ internal sealed class ReceiveQueue
             piece.Packet.Release();
         }
         _outOfOrder.Clear();
-        OutOfOrderBytes = 0;
         _hasLatest = false;
     }
 
@@ -172,7 +168,6 @@ internal sealed class ReceiveQueue
             piece.Packet.Release();
         }
         _outOfOrder.Clear();
-        OutOfOrderBytes = 0;
         _hasLatest = false;
     }
 
@@ -199,7 +194,6 @@ internal sealed class ReceiveQueue
         {
             RxPiece piece = _outOfOrder[0];
             _outOfOrder.RemoveAt(0);
-            OutOfOrderBytes -= piece.Length;
             int old = rcvNxt - piece.Sequence;
             if (old >= piece.Length)
             {
@@ -247,7 +241,6 @@ internal sealed class ReceiveQueue
                     Length = length,
                     Sequence = cursor,
                 });
-                OutOfOrderBytes += length;
                 i++;
                 any = true;
             }

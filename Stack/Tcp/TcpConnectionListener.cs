@@ -122,6 +122,15 @@ public sealed class TcpConnectionListener : IDisposable
             _tcp.Drops.Increment(TcpDropReason.ListenerIgnored);
             return;
         }
+        OnSyn(info, segment.Header, issFloor);
+    }
+
+    /// <summary>
+    /// RFC 9293 §3.10.7.2 third: a SYN opens a half-open connection (SYN-RECEIVED, answered with SYN-ACK), or
+    /// with SYN cookies (RFC 4987 §3.6) is answered with no state kept; past the backlog it is dropped.
+    /// </summary>
+    private void OnSyn(in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor)
+    {
         TcpControlBlock? tcb;
         TcpSynCookieMode cookies = _tcp.Options.SynCookies;
         lock (_gate)
@@ -142,7 +151,7 @@ public sealed class TcpConnectionListener : IDisposable
             }
             else
             {
-                tcb = _tcp.CreatePassive(this, info, segment.Header, issFloor);
+                tcb = _tcp.CreatePassive(this, info, syn, issFloor);
                 if (tcb is null)
                 {
                     _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
@@ -153,10 +162,10 @@ public sealed class TcpConnectionListener : IDisposable
         }
         if (tcb is null)
         {
-            _tcp.SendSynCookie(info, segment.Header, ConnectionOptions);
+            _tcp.SendSynCookie(info, syn, ConnectionOptions);
             return;
         }
-        tcb.StartPassiveOpen(segment.Header); // third: SYN → SYN-ACK, SYN-RECEIVED (text in a SYN is not queued)
+        tcb.StartPassiveOpen(syn); // text in a SYN is not queued
     }
 
     /// <summary>
@@ -178,22 +187,7 @@ public sealed class TcpConnectionListener : IDisposable
             _tcp.Drops.Increment(TcpDropReason.BadSynCookie);
             return false;
         }
-        // The SYN as the cookie remembers it: timestamps only if the ACK carries them (then TSecr holds the options).
-        var syn = new TcpRepr
-        {
-            SourcePort = ack.SourcePort,
-            DestinationPort = ack.DestinationPort,
-            SequenceNumber = peerIsn,
-            Flags = TcpFlags.Syn,
-            MaxSegmentSize = (ushort)mss,
-        };
-        if (ack.Timestamps is TcpTimestamps ts && ConnectionOptions.Timestamps)
-        {
-            (byte? scale, bool sack) = TcpSynCookies.DecodeTimestamp(ts.Echo);
-            syn.WindowScale = scale;
-            syn.SackPermitted = sack;
-            syn.Timestamps = new TcpTimestamps(ts.Value, 0);
-        }
+        TcpRepr syn = CookieSyn(ack, peerIsn, mss);
         TcpControlBlock? tcb;
         lock (_gate)
         {
@@ -214,6 +208,27 @@ public sealed class TcpConnectionListener : IDisposable
         tcb.RestoreFromCookie(syn);
         tcb.OnSegment(ref segment);
         return true;
+    }
+
+    /// <summary>The SYN as a valid cookie remembers it: timestamps only if the ACK carries them (then its TSecr holds the options).</summary>
+    private TcpRepr CookieSyn(in TcpRepr ack, uint peerIsn, int mss)
+    {
+        var syn = new TcpRepr
+        {
+            SourcePort = ack.SourcePort,
+            DestinationPort = ack.DestinationPort,
+            SequenceNumber = peerIsn,
+            Flags = TcpFlags.Syn,
+            MaxSegmentSize = (ushort)mss,
+        };
+        if (ack.Timestamps is TcpTimestamps ts && ConnectionOptions.Timestamps)
+        {
+            (byte? scale, bool sack) = TcpSynCookies.DecodeTimestamp(ts.Echo);
+            syn.WindowScale = scale;
+            syn.SackPermitted = sack;
+            syn.Timestamps = new TcpTimestamps(ts.Value, 0);
+        }
+        return syn;
     }
 
     /// <summary>A passive connection reached ESTABLISHED: queue it for accept. Called under the connection's lock.</summary>

@@ -17,7 +17,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _rcvScale = Options.WindowScaling ? OfferedReceiveScale() : (byte)0;
+            _receiver.WindowScale = Options.WindowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
             _state = TcpState.SynSent;
             Protocol.Events.Increment(TcpEvent.ActiveOpens);
             SendSyn(ack: false);
@@ -31,15 +31,11 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _irs = syn.SequenceNumber;
-            _rcvNxt = _irs + 1;
+            _receiver.OnSyn(syn.SequenceNumber);
             ApplyPeerSynOptions(syn);
-            _sndWnd = syn.WindowSize;
-            _maxSndWnd = _sndWnd;
-            _sndWl1 = _irs;
-            _sndWl2 = _iss;
+            _sender.TakeSynWindow(syn.WindowSize, _receiver.Irs, _sender.Iss);
             _state = TcpState.SynReceived;
-            _lastAckSent = _rcvNxt;
+            _receiver.NoteSynAckSent();
             SendSyn(ack: true);
             ArmTimer();
         }
@@ -55,17 +51,69 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            _irs = syn.SequenceNumber;
-            _rcvNxt = _irs + 1;
+            _receiver.OnSyn(syn.SequenceNumber);
             ApplyPeerSynOptions(syn);
-            _sndNxt = _sndMax = _iss + 1;
-            _sndWl1 = _irs;
-            _sndWl2 = _iss;
-            _rcvAdv = _rcvNxt + Math.Min(_receiveBufferLimit, ushort.MaxValue); // what the SYN-ACK advertised
-            _lastAckSent = _rcvNxt;
+            _sender.RestoreSynSent(_receiver.Irs);
+            _receiver.RestoreSynAck();
             _state = TcpState.SynReceived;
-            _ignoreNextTimestampRtt = true; // the cookie rewrote our TSval's low bits: its echo is no RTT sample
+            _timestamps.IgnoreNextEcho(); // the cookie rewrote our TSval's low bits: its echo is no RTT sample
         }
+    }
+
+    /// <summary>
+    /// RECEIVE (RFC 9293 §3.10.3): copies readable bytes into <paramref name="destination"/> — pieces are taken
+    /// under the lock and copied after it is released. Returns the byte count; 0 with <paramref name="endOfStream"/>
+    /// after the peer's FIN, or with <paramref name="wouldBlock"/> when nothing is readable yet.
+    /// </summary>
+    internal int Receive(Span<byte> destination, out bool endOfStream, out bool wouldBlock)
+    {
+        endOfStream = false;
+        wouldBlock = false;
+        int total;
+        RxPiece[] pieces;
+        int count;
+        lock (Gate)
+        {
+            if (_receiver.ReadyBytes == 0)
+            {
+                if (_error != SocketError.Success && _error != SocketError.Shutdown)
+                {
+                    ThrowError();
+                }
+                endOfStream = _receiver.FinReceived || _state == TcpState.Closed;
+                wouldBlock = !endOfStream;
+                return 0;
+            }
+            if (destination.IsEmpty)
+            {
+                return 0;
+            }
+            total = _receiver.BeginRead(destination.Length, out pieces, out count);
+        }
+        int copied = 0;
+        for (int i = 0; i < count; i++)
+        {
+            ref RxPiece piece = ref pieces[i];
+            piece.Packet.CopyTo(piece.Offset, destination.Slice(copied, piece.Length));
+            copied += piece.Length;
+            piece.Packet.Release();
+            piece = default;
+        }
+        lock (Gate)
+        {
+            _receiver.EndRead(total);
+            if (Options.BufferAutoTuning)
+            {
+                TimeSpan rtt = _rtt.HasSample ? _rtt.SmoothedRtt : TimeSpan.FromMilliseconds(1);
+                _receiver.TuneBuffer(total, Protocol.Now, rtt < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : rtt, Options.MaxReceiveBufferSize);
+            }
+            if (_state is not TcpState.Closed and not TcpState.SynSent and not TcpState.SynReceived && !_receiver.FinReceived && _receiver.WindowOpenedByRead())
+            {
+                SendAck(); // a window update (RFC 9293 §3.8.6.2.2)
+            }
+        }
+        Flush();
+        return total;
     }
 
     /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>
@@ -79,23 +127,23 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = _sendBufferLimit - _sendBuffer.Length;
+                int space = _sender.BufferSpace;
                 if (space <= 0)
                 {
                     break;
                 }
-                region = _sendBuffer.Reserve(Math.Min(space, data.Length - total));
+                region = _sender.Reserve(Math.Min(space, data.Length - total));
             }
             data.Slice(total, region.Length).CopyTo(region); // the one copy in: application → send buffer
             bool output;
             lock (Gate)
             {
-                _sendBuffer.Commit(region.Length);
+                _sender.Commit(region.Length);
                 total += region.Length;
                 sinceOutput += region.Length;
                 // One send opportunity per 64 KiB copied (or at the end), not per buffer chunk: super-segments
                 // stay as large as GSO allows, and the first bytes still leave while the rest is copied.
-                output = total == data.Length || sinceOutput >= MaxSendBurst || _sendBuffer.Length >= _sendBufferLimit;
+                output = total == data.Length || sinceOutput >= MaxSendBurst || _sender.BufferSpace <= 0;
                 if (output)
                 {
                     sinceOutput = 0;
@@ -129,7 +177,7 @@ internal sealed partial class TcpControlBlock
         {
             ThrowError();
         }
-        if (_finQueued || _appClosed)
+        if (_sender.FinQueued || _appClosed)
         {
             throw new IOException("The connection's send side is shut down.", new SocketException((int)SocketError.Shutdown));
         }
@@ -160,18 +208,18 @@ internal sealed partial class TcpControlBlock
 
     private void ShutdownSendLocked()
     {
-        if (_finQueued)
+        if (_sender.FinQueued)
         {
             return;
         }
         switch (_state)
         {
             case TcpState.Established:
-                _finQueued = true;
+                _sender.QueueFin();
                 SetState(TcpState.FinWait1);
                 break;
             case TcpState.CloseWait:
-                _finQueued = true;
+                _sender.QueueFin();
                 SetState(TcpState.LastAck);
                 break;
             case TcpState.SynSent:
@@ -196,10 +244,10 @@ internal sealed partial class TcpControlBlock
             _appClosed = true;
             if (_state == TcpState.Closed)
             {
-                _receiveQueue.Clear();
+                _receiver.Clear();
                 return;
             }
-            if (_receiveQueue.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
+            if (_receiver.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
             {
                 // RFC 2525 §2.17: closing with unread data sends RST so the peer knows it was not read.
                 SendReset();
@@ -213,7 +261,7 @@ internal sealed partial class TcpControlBlock
                     _closeDeadline = Protocol.Now + Protocol.Options.FinWait2Timeout;
                     ArmTimer();
                 }
-                _receiveQueue.Clear();
+                _receiver.Clear();
             }
             SignalAll(); // a pending read or write sees the disposed stream (NetworkStream semantics)
         }
@@ -228,7 +276,7 @@ internal sealed partial class TcpControlBlock
             _appClosed = true;
             if (_state == TcpState.Closed)
             {
-                _receiveQueue.Clear();
+                _receiver.Clear();
                 return;
             }
             if (_state is not (TcpState.SynSent or TcpState.TimeWait))
@@ -236,7 +284,7 @@ internal sealed partial class TcpControlBlock
                 SendReset();
             }
             Terminate(SocketError.ConnectionAborted);
-            _receiveQueue.Clear();
+            _receiver.Clear();
         }
         Flush();
     }
@@ -246,7 +294,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_receiveQueue.ReadyBytes > 0 || _finReceived || _state == TcpState.Closed || _error != SocketError.Success)
+            if (_receiver.ReadyBytes > 0 || _receiver.FinReceived || _state == TcpState.Closed || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -259,7 +307,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sendBuffer.Length < _sendBufferLimit || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -323,29 +371,29 @@ internal sealed partial class TcpControlBlock
                 CongestionWindow = _cc.CongestionWindow,
                 SlowStartThreshold = _cc.SlowStartThreshold,
                 CongestionControl = _cc.Algorithm,
-                SendBufferSize = _sendBufferLimit,
-                ReceiveBufferSize = _receiveBufferLimit,
-                SendWindow = _sndWnd,
-                ReceiveWindow = Math.Max(0, _rcvAdv - _rcvNxt),
-                MaxSegmentSize = _effectiveMss,
-                BytesSent = _bytesSent,
-                BytesReceived = _bytesReceived,
-                BytesRetransmitted = _bytesRetransmitted,
-                SegmentsSent = _segmentsSent,
-                SegmentsReceived = _segmentsReceived,
-                Retransmissions = _retransmits,
-                Timeouts = _timeouts,
-                FastRetransmits = _fastRetransmits,
-                Recoveries = _recoveries,
-                LossProbes = _lossProbes,
-                DuplicateSacks = _dsacks,
-                SackedBytes = _sent.SackedBytes,
-                LostBytes = _sent.LostBytes,
+                SendBufferSize = _sender.BufferLimit,
+                ReceiveBufferSize = _receiver.BufferLimit,
+                SendWindow = _sender.Window,
+                ReceiveWindow = _receiver.Window,
+                MaxSegmentSize = _sender.Mss,
+                BytesSent = _counters.BytesSent,
+                BytesReceived = _counters.BytesReceived,
+                BytesRetransmitted = _counters.BytesRetransmitted,
+                SegmentsSent = _counters.SegmentsSent,
+                SegmentsReceived = _counters.SegmentsReceived,
+                Retransmissions = _counters.Retransmissions,
+                Timeouts = _counters.Timeouts,
+                FastRetransmits = _counters.Recoveries, // each fast recovery begins with one fast retransmit
+                Recoveries = _counters.Recoveries,
+                LossProbes = _counters.LossProbes,
+                DuplicateSacks = _counters.DuplicateSacks,
+                SackedBytes = _scoreboard.SackedBytes,
+                LostBytes = _scoreboard.LostBytes,
                 WindowScaling = _windowScaling,
-                Timestamps = _timestamps,
+                Timestamps = _timestamps.Enabled,
                 Sack = _sack,
-                SendQueued = _sendBuffer.Length,
-                ReceiveQueued = _receiveQueue.ReadyBytes,
+                SendQueued = _sender.Buffered,
+                ReceiveQueued = _receiver.ReadyBytes,
             };
         }
     }

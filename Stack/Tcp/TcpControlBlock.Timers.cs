@@ -12,34 +12,29 @@ internal sealed partial class TcpControlBlock
     private readonly ITimer _timer;
     private TimeSpan _armedDue = Never;
     private TimeSpan _rtxDeadline = Never;     // retransmission or persist
-    private TimeSpan _delackDeadline = Never;
     private TimeSpan _keepaliveDeadline = Never;
     private TimeSpan _closeDeadline = Never;   // FIN-WAIT-2 timeout or the end of TIME-WAIT
     private int _retries;
     private bool _persisting;
     private TimeSpan _persistInterval;
-    private bool _overrideSws;
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
-    private long _timeouts;
 
-    // Karn/RFC 6298 timing of one segment when timestamps are off.
-    private bool _rttTiming;
-    private SequenceNumber _rttSequence;
-    private TimeSpan _rttStart;
-
+    /// <summary>(Re)starts the retransmission timer: RTO from now (RFC 6298 §5.1, §5.3).</summary>
     private void ArmRetransmit()
     {
         _rtxDeadline = Protocol.Now + _rtt.Rto;
         ArmTimer();
     }
 
+    /// <summary>Stops the retransmission timer: nothing is in flight (RFC 6298 §5.2).</summary>
     private void StopRetransmit()
     {
         _rtxDeadline = Never;
         _retries = 0;
     }
 
+    /// <summary>The peer's window is zero with data to send: probe it, first after one RTO (RFC 9293 §3.8.6.1).</summary>
     private void StartPersist()
     {
         if (_persisting)
@@ -52,6 +47,7 @@ internal sealed partial class TcpControlBlock
         ArmTimer();
     }
 
+    /// <summary>The window opened: no more probes.</summary>
     private void StopPersist()
     {
         if (_persisting)
@@ -61,43 +57,16 @@ internal sealed partial class TcpControlBlock
         }
     }
 
-    private void ArmDelayedAck()
-    {
-        if (_delackDeadline == Never)
-        {
-            _delackDeadline = Protocol.Now + Protocol.Options.DelayedAckTimeout;
-            ArmTimer();
-        }
-    }
-
     /// <summary>Sets the clock timer to the earliest deadline; a later deadline is left for the early firing to re-arm (cheap on every ACK).</summary>
     private void ArmTimer()
     {
         TimeSpan due = _rtxDeadline;
-        if (_delackDeadline < due)
-        {
-            due = _delackDeadline;
-        }
-        if (_keepaliveDeadline < due)
-        {
-            due = _keepaliveDeadline;
-        }
-        if (_closeDeadline < due)
-        {
-            due = _closeDeadline;
-        }
-        if (_probeDeadline < due)
-        {
-            due = _probeDeadline;
-        }
-        if (_rackDeadline < due)
-        {
-            due = _rackDeadline;
-        }
-        if (_linkRetryDeadline < due)
-        {
-            due = _linkRetryDeadline;
-        }
+        due = _receiver.DelayedAckDeadline < due ? _receiver.DelayedAckDeadline : due;
+        due = _keepaliveDeadline < due ? _keepaliveDeadline : due;
+        due = _closeDeadline < due ? _closeDeadline : due;
+        TimeSpan recovery = _recovery.NextDeadline;
+        due = recovery < due ? recovery : due;
+        due = _sender.Link.RetryDeadline < due ? _sender.Link.RetryDeadline : due;
         if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
         {
             return;
@@ -116,66 +85,67 @@ internal sealed partial class TcpControlBlock
                 return;
             }
             _armedDue = Never;
-            TimeSpan now = Protocol.Now;
-            if (_closeDeadline <= now)
+            if (RunDueTimers(Protocol.Now))
             {
-                _closeDeadline = Never;
-                if (_state is TcpState.TimeWait or TcpState.FinWait2)
-                {
-                    Terminate(SocketError.Success);
-                    goto done;
-                }
+                ArmTimer();
             }
-            if (_probeDeadline <= now)
-            {
-                _probeDeadline = Never;
-                OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
-            }
-            if (_rtxDeadline <= now)
-            {
-                _rtxDeadline = Never;
-                if (_persisting)
-                {
-                    OnPersistTimeout();
-                }
-                else
-                {
-                    OnRetransmissionTimeout();
-                }
-                if (_state == TcpState.Closed)
-                {
-                    goto done;
-                }
-            }
-            if (_linkRetryDeadline <= now)
-            {
-                _linkRetryDeadline = Never;
-                OnLinkMayHaveRoom();
-                Output();
-            }
-            if (_rackDeadline <= now)
-            {
-                _rackDeadline = Never;
-                DetectLosses(default); // RFC 8985 §6.3: the reordering window ran out
-                Output();
-            }
-            if (_delackDeadline <= now)
-            {
-                _delackDeadline = Never;
-                SendAck();
-            }
-            if (_keepaliveDeadline <= now)
-            {
-                OnKeepalive(now);
-                if (_state == TcpState.Closed)
-                {
-                    goto done;
-                }
-            }
-            ArmTimer();
         }
-    done:
         Flush();
+    }
+
+    /// <summary>Runs what is due, in a fixed order. Returns false when the connection ended.</summary>
+    private bool RunDueTimers(TimeSpan now)
+    {
+        if (_closeDeadline <= now)
+        {
+            _closeDeadline = Never;
+            if (_state is TcpState.TimeWait or TcpState.FinWait2)
+            {
+                Terminate(SocketError.Success); // 2·MSL passed, or the FIN-WAIT-2 timeout
+                return false;
+            }
+        }
+        if (_recovery.ProbeDeadline <= now)
+        {
+            _recovery.CancelProbe();
+            OnLossProbe(); // before the RTO: a probe due with it goes in its place and re-arms it
+        }
+        if (_rtxDeadline <= now)
+        {
+            _rtxDeadline = Never;
+            if (_persisting)
+            {
+                OnPersistTimeout();
+            }
+            else
+            {
+                OnRetransmissionTimeout();
+            }
+            if (_state == TcpState.Closed)
+            {
+                return false;
+            }
+        }
+        if (_sender.Link.RetryDeadline <= now)
+        {
+            _sender.Link.Resume();
+            Output();
+        }
+        if (_recovery.ReorderDeadline <= now)
+        {
+            _recovery.OnReorderTimeout(_sender.Una, _sender.Nxt, _sender.Mss, now); // RFC 8985 §6.3: the reordering window ran out
+            Output();
+        }
+        if (_receiver.DelayedAckDeadline <= now)
+        {
+            _receiver.CancelDelayedAck();
+            SendAck();
+        }
+        if (_keepaliveDeadline <= now)
+        {
+            OnKeepalive(now);
+        }
+        return _state != TcpState.Closed;
     }
 
     /// <summary>
@@ -184,19 +154,16 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     private void OnRetransmissionTimeout()
     {
-        if (_sndMax == _sndUna)
+        if (_sender.Nxt == _sender.Una)
         {
-            if (CanSendData(_state) && DataEnd > _sndNxt)
+            if (CanSendData(_state) && DataEnd > _sender.Nxt)
             {
-                _overrideSws = true; // RFC 9293 §3.8.6.2.1 override timeout
-                Output();
-                _overrideSws = false;
+                Output(overrideSws: true); // RFC 9293 §3.8.6.2.1 override timeout
             }
             return;
         }
         _retries++;
-        _timeouts++;
-        Protocol.Events.Increment(TcpEvent.RetransmissionTimeouts);
+        _counters.Timeout();
         int limit = _state is TcpState.SynSent or TcpState.SynReceived ? Protocol.Options.MaxSynRetransmissions : Protocol.Options.MaxRetransmissions;
         if (_retries > limit)
         {
@@ -205,7 +172,7 @@ internal sealed partial class TcpControlBlock
             return;
         }
         _rtt.Backoff();
-        _rttTiming = false;
+        _rtt.CancelTiming();
         switch (_state)
         {
             case TcpState.SynSent:
@@ -215,17 +182,7 @@ internal sealed partial class TcpControlBlock
                 SendSyn(ack: true);
                 break;
             default:
-                _cc.OnRetransmissionTimeout(_sndMax - _sndUna, Protocol.Now);
-                _recovery = RecoveryState.Loss;
-                _recoveryPoint = _sndMax;
-                _renoSacked = 0;
-                _tlpOutstanding = false;
-                _probeDeadline = Never;
-                if (_retries > 1)
-                {
-                    _sent.ClearSacks(); // a second timeout in a row: the peer may have reneged on its SACKs (RFC 2018 §8)
-                }
-                _sent.MarkAllLost();
+                _recovery.OnRetransmissionTimeout(_sender.Una, _sender.Nxt, _retries, Protocol.Now);
                 Output();
                 break;
         }
@@ -235,19 +192,19 @@ internal sealed partial class TcpControlBlock
     /// <summary>A zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off, never giving up while ACKed.</summary>
     private void OnPersistTimeout()
     {
-        if (!CanSendData(_state) || DataEnd == _sndUna)
+        if (!CanSendData(_state) || DataEnd == _sender.Una)
         {
             _persisting = false;
             return;
         }
         Protocol.Events.Increment(TcpEvent.WindowProbes);
-        if (_sndMax > _sndUna)
+        if (_sender.Nxt > _sender.Una)
         {
-            RetransmitRange(_sndUna, 1, fin: false); // the previous probe's byte, not yet accepted
+            RetransmitRange(_sender.Una, 1, fin: false); // the previous probe's byte, not yet accepted
         }
         else
         {
-            SendData(_sndNxt, 1, fin: false);
+            SendData(1, fin: false);
         }
         _persistInterval = _persistInterval * 2 > Protocol.Options.MaxPersistInterval ? Protocol.Options.MaxPersistInterval : _persistInterval * 2;
         _rtxDeadline = Protocol.Now + _persistInterval;
@@ -268,7 +225,7 @@ internal sealed partial class TcpControlBlock
         }
         _keepaliveProbes++;
         Protocol.Events.Increment(TcpEvent.KeepaliveProbes);
-        EmitSegment(_sndNxt - 1, Wire.TcpFlags.Ack, 0, 0);
+        EmitSegment(_sender.Nxt - 1, Wire.TcpFlags.Ack, 0, 0);
         _keepaliveDeadline = now + Options.KeepAliveInterval;
     }
 

@@ -1,14 +1,25 @@
-// Layer: transport (TCP). The transmission control block (RFC 9293 §3.3.1): one connection's state and
-// variables, guarded by its own lock. Split by concern: Input (segment arrival, RFC 9293 §3.10.7), Output
-// (segmentization, send side), Receive (receive window, delivery to the application), Timers (RFC 6298
-// retransmission, persist, delayed ACK, keepalive, FIN-WAIT-2, TIME-WAIT), Options (negotiation).
-// Packets are built under the lock but handed to the link only after it is released (outbox).
+// Layer: transport (TCP). The transmission control block (RFC 9293 §3.3.1): the coordinator of one connection.
+// It owns the lock, the state (RFC 9293 §3.3.2) and its transitions, the one clock timer and the outbox, and calls
+// into its parts — each a type with its own invariants and tests, none touching another: TcpSender (send sequence
+// space, segmentation, link room), TcpReceiver (receive window, ACK policy, out-of-order queue, reader),
+// SackScoreboard, LossRecovery (SACK with RACK-TLP, or NewReno), CongestionController, RttEstimator,
+// TcpTimestampState, TcpConnectionCounters. The coordinator's other files: Arrival (RFC 9293 §3.10.7 steps), Ack
+// (the fifth step), Send (send opportunities, repair, link refusals), Segments (the segment builder), Timers,
+// Negotiation (SYN options), App (the user calls). Packets are built under the lock and handed to the link only
+// after it is released (Flush).
 using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Network;
+using NetStack.Tcp.Congestion;
+using NetStack.Wire;
 
 namespace NetStack.Tcp;
 
+/// <summary>
+/// One connection. Every member runs under <see cref="Gate"/> (the parts are not thread-safe); nothing blocks or
+/// copies application data under it; segments go to the outbox, and <see cref="Flush"/> hands them to the link
+/// in order once the lock is released (ARCHITECTURE.md §5).
+/// </summary>
 internal sealed partial class TcpControlBlock
 {
     internal readonly TcpProtocol Protocol;
@@ -19,9 +30,14 @@ internal sealed partial class TcpControlBlock
     internal readonly TcpFourTuple Tuple;
     internal RouteInfo Route;
 
-    private readonly SendBuffer _sendBuffer;
-    private readonly ReceiveQueue _receiveQueue = new();
+    private readonly TcpSender _sender;
+    private readonly SackScoreboard _scoreboard = new();
+    private readonly CongestionController _cc;
+    private LossRecovery _recovery;
+    private readonly TcpReceiver _receiver;
     private readonly RttEstimator _rtt;
+    private readonly TcpConnectionCounters _counters;
+    private readonly TcpTimestampState _timestamps;
     private List<PacketBuffer> _outbox = [];
     private List<PacketBuffer> _sending = [];
     private bool _flushing;
@@ -29,24 +45,6 @@ internal sealed partial class TcpControlBlock
     private TcpState _state;
     private SocketError _error;
     private bool _removed;
-
-    // Send sequence variables (RFC 9293 §3.3.1).
-    private SequenceNumber _iss;
-    private SequenceNumber _sndUna;
-    private SequenceNumber _sndNxt;
-    private SequenceNumber _sndMax;   // highest sequence number sent (SND.NXT can go back after an RTO)
-    private SequenceNumber _sndWl1;
-    private SequenceNumber _sndWl2;
-    private long _sndWnd;
-    private long _maxSndWnd;
-    private bool _finQueued;
-
-    // Receive sequence variables.
-    private SequenceNumber _irs;
-    private SequenceNumber _rcvNxt;
-    private SequenceNumber _rcvAdv;   // right edge of the window we advertised (RCV.NXT + RCV.WND)
-    private bool _finReceived;
-    private int _rcvMss = 536;
 
     internal TcpControlBlock(TcpProtocol protocol, TcpFourTuple tuple, RouteInfo route, TcpConnectionOptions options, SequenceNumber iss, TcpConnectionListener? listener)
     {
@@ -57,19 +55,15 @@ internal sealed partial class TcpControlBlock
         Listener = listener;
         _readWaiter = new TcpWaiter(Gate);
         _writeWaiter = new TcpWaiter(Gate);
-        _iss = iss;
-        _sndUna = iss;
-        _sndNxt = iss;
-        _sndMax = iss;
-        _sendBuffer = new SendBuffer(protocol.Stack.Pool);
         TcpProtocolOptions p = protocol.Options;
         _rtt = new RttEstimator(p.InitialRto, p.MinRto, p.MaxRto);
         _ourMss = MssForMtu(route);
-        _effectiveMss = Math.Min(_ourMss, DefaultPeerMss);
-        _cc = CreateCongestionController(options.CongestionControl, _effectiveMss);
-        InitializeBuffers();
-        _recoveryPoint = iss;
-        _tsOffset = protocol.TimestampOffset(tuple);
+        _sender = new TcpSender(iss, protocol.Stack.Pool, options.SendBufferSize, Math.Min(_ourMss, DefaultPeerMss));
+        _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
+        _counters = new TcpConnectionCounters(protocol.Events);
+        _recovery = CreateLossRecovery(options.Sack);
+        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
+        _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
     }
@@ -124,17 +118,20 @@ internal sealed partial class TcpControlBlock
             _error = error;
         }
         _state = TcpState.Closed;
-        _sendBuffer.Clear();
-        _sent.Clear();
+        _sender.ClearBuffer();
+        _scoreboard.Clear();
         if (error != SocketError.Success)
         {
-            _receiveQueue.Clear();
+            _receiver.Clear();
         }
         else
         {
-            _receiveQueue.ClearOutOfOrder();
+            _receiver.ClearOutOfOrder();
         }
-        _rtxDeadline = _delackDeadline = _keepaliveDeadline = _closeDeadline = _probeDeadline = _rackDeadline = _linkRetryDeadline = Never;
+        _rtxDeadline = _keepaliveDeadline = _closeDeadline = Never;
+        _receiver.CancelDelayedAck();
+        _sender.Link.Stop();
+        _recovery.StopTimers();
         _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _establishedSignal.TrySetResult(false);
         if (Listener is { } listener)
@@ -151,8 +148,60 @@ internal sealed partial class TcpControlBlock
         _timer.Dispose();
         if (Connection is null || _appClosed)
         {
-            _receiveQueue.Clear(); // nobody will read it
+            _receiver.Clear(); // nobody will read it
         }
+    }
+
+    /// <summary>
+    /// A SYN for this connection's 4-tuple (RFC 6191 §2, RFC 1122 §4.2.2.13). In TIME-WAIT a SYN that is provably
+    /// new — a newer timestamp, or without timestamps a higher sequence number — ends this incarnation so that
+    /// the SYN can open the next one: returns true, the caller hands the SYN to the listener. A SYN that is not
+    /// provably new is dropped silently (TIME-WAIT goes on) and counted; returns false with
+    /// <paramref name="dropped"/> set. Any other state: false, the segment is processed as usual.
+    /// </summary>
+    internal bool TryReopenFromTimeWait(in TcpRepr syn, out bool dropped, out SequenceNumber sendEnd)
+    {
+        dropped = false;
+        lock (Gate)
+        {
+            sendEnd = _sender.Nxt;
+            if (_state != TcpState.TimeWait)
+            {
+                return false;
+            }
+            bool newHasTimestamps = Options.Timestamps && syn.Timestamps.HasValue;
+            SequenceNumber seq = syn.SequenceNumber;
+            bool honor;
+            if (newHasTimestamps && _timestamps.Enabled)
+            {
+                int delta = _timestamps.AfterRecent(syn.Timestamps!.Value.Value);
+                honor = delta > 0 || (delta == 0 && seq > _receiver.Nxt);
+            }
+            else
+            {
+                honor = _timestamps.Enabled || seq > _receiver.Nxt; // old incarnation had timestamps: its duplicates are PAWS-safe
+            }
+            if (!honor)
+            {
+                dropped = true;
+                Protocol.Drops.Increment(TcpDropReason.TimeWaitSynIgnored);
+                return false;
+            }
+            Terminate(SocketError.Success);
+        }
+        Flush();
+        return true;
+    }
+
+    /// <summary>TIME-WAIT (RFC 9293 §3.10.7.4): 2·MSL, during which the peer's retransmitted FIN is ACKed again.</summary>
+    private void EnterTimeWait()
+    {
+        SetState(TcpState.TimeWait);
+        _rtxDeadline = Never;
+        _persisting = false;
+        _keepaliveDeadline = Never;
+        _receiver.ClearOutOfOrder();
+        _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
     }
 
     /// <summary>Queues a built packet for the link; sent by <see cref="Flush"/> once the lock is released.</summary>
@@ -218,6 +267,28 @@ internal sealed partial class TcpControlBlock
             }
         }
     }
+
+    /// <summary>Records in the scoreboard (tests: a hostile peer must not be able to multiply them).</summary>
+    internal int ScoreboardRecords
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _scoreboard.Count;
+            }
+        }
+    }
+
+    private static CongestionController CreateCongestionController(TcpCongestionControl algorithm, int mss) => algorithm switch
+    {
+        TcpCongestionControl.NewReno => new NewRenoCongestionControl(mss),
+        _ => new CubicCongestionControl(mss),
+    };
+
+    private LossRecovery CreateLossRecovery(bool sack) => sack
+        ? new SackLossRecovery(_scoreboard, _cc, _counters, _rtt, _sender.Iss)
+        : new NewRenoLossRecovery(_scoreboard, _cc, _counters, _sender.Iss);
 
     internal static int MssForMtu(in RouteInfo route) =>
         Math.Max(route.Mtu - (route.Destination.IsV4 ? 20 : 40) - 20, 64); // RFC 9293 §3.7.1, RFC 879

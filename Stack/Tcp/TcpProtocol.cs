@@ -417,7 +417,7 @@ public sealed class TcpProtocol : ITransportProtocol
             bool sack = options.Sack && syn.SackPermitted;
             if (peerScale.HasValue)
             {
-                reply.WindowScale = TcpControlBlock.OfferedReceiveScale(options);
+                reply.WindowScale = TcpReceiver.OfferedScale(options);
             }
             reply.SackPermitted = sack;
             uint now = unchecked((uint)(long)Now.TotalMilliseconds + TimestampOffset(tuple));

@@ -5,7 +5,6 @@
 // scale and SACK-permitted, which the ACK's TSecr echoes back.
 using System.Buffers.Binary;
 using System.Security.Cryptography;
-using NetStack.Network;
 
 namespace NetStack.Tcp;
 

@@ -421,7 +421,7 @@ public class TcpLifecycleTests
             uint iss = h.Read().Tcp.SequenceNumber;
             h.Inject(TcpTestHarness.Peer(1001, iss + 1, TcpFlags.Ack));
             Assert.True(l.TryAccept(out TcpConnection? c));
-            Assert.Equal(TcpControlBlock.MinimumSendMss, c!.GetStatistics().MaxSegmentSize);
+            Assert.Equal(TcpSender.MinimumSendMss, c!.GetStatistics().MaxSegmentSize);
             Assert.Equal(480, c.TryWrite(Data(480)));
             var segments = new List<Segment>();
             while (h.TryRead() is Segment s)
@@ -429,7 +429,7 @@ public class TcpLifecycleTests
                 segments.Add(s);
             }
             Assert.NotEmpty(segments);
-            Assert.All(segments, s => Assert.Equal(TcpControlBlock.MinimumSendMss, s.Payload.Length));
+            Assert.All(segments, s => Assert.Equal(TcpSender.MinimumSendMss, s.Payload.Length));
             c.Abort();
         }
     }

@@ -1,7 +1,9 @@
-// Layer: transport (TCP), send side. The scoreboard of what is in flight (RFC 6675 §3, RFC 8985 §5.2): one
-// record per transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with
-// its latest transmit time and whether it is SACKed, lost, or retransmitted. The bytes themselves stay in the
-// SendBuffer; this holds only sequence ranges and state.
+// Layer: transport (TCP), send side. The SACK scoreboard (RFC 6675 §3, RFC 8985 §5.2): one record per
+// transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with its latest
+// transmit time and whether it is SACKed, lost, or retransmitted; the SACK blocks of each ACK are applied here,
+// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges.
+using NetStack.Wire;
+
 namespace NetStack.Tcp;
 
 /// <summary>State of one transmitted range.</summary>
@@ -13,12 +15,10 @@ internal enum SentFlags : byte
     Sacked = 1,
     /// <summary>Deemed lost and not retransmitted since (RFC 6675 IsLost, RFC 8985 §6.2 step 5, or an RTO).</summary>
     Lost = 2,
-    /// <summary>A retransmission of it is in flight.</summary>
-    Retransmitted = 4,
     /// <summary>Retransmitted at least once: no RTT sample from it (Karn, RFC 6298 §3).</summary>
-    EverRetransmitted = 8,
+    EverRetransmitted = 4,
     /// <summary>Its last sequence number is our FIN.</summary>
-    Fin = 16,
+    Fin = 8,
 }
 
 /// <summary>One transmitted range of sequence space.</summary>
@@ -84,11 +84,14 @@ internal struct DeliveryInfo
 }
 
 /// <summary>
-/// The records covering [SND.UNA, SND.MAX), in sequence order, contiguous. Not thread-safe: the connection's
-/// lock guards it. Amortized O(1) at the head (ACKs) and at the tail (new data); O(n) to split in the middle
-/// (SACK edges, partial loss marks), with n bounded by the flight divided by the smallest segment.
+/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.NXT), in sequence order.
+/// Invariants (checked by SackScoreboardTests): the records are contiguous and non-empty; a record is never both
+/// SACKed and lost; <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's edges are
+/// rounded inward to the segment boundaries the data was sent on, so there is never more than one record per
+/// segment sent, whatever the peer reports. Not thread-safe: the connection's lock guards it. Amortized O(1) at
+/// the head (ACKs) and at the tail (new data); O(n) to split in the middle (SACK edges, partial loss marks).
 /// </summary>
-internal sealed class SentSegmentQueue
+internal sealed class SackScoreboard
 {
     private SentSegment[] _items = new SentSegment[16];
     private int _head;
@@ -103,9 +106,6 @@ internal sealed class SentSegmentQueue
 
     /// <summary>Bytes marked lost and not yet retransmitted.</summary>
     public long LostBytes { get; private set; }
-
-    /// <summary>Bytes whose retransmission is in flight.</summary>
-    public long RetransmittedBytes { get; private set; }
 
     /// <summary>Highest sequence number SACKed (RACK.fack), or the queue's start when nothing is.</summary>
     public SequenceNumber HighestSacked { get; private set; }
@@ -139,7 +139,7 @@ internal sealed class SentSegmentQueue
     {
         _head = 0;
         _count = 0;
-        SackedBytes = LostBytes = RetransmittedBytes = 0;
+        SackedBytes = LostBytes = 0;
     }
 
     /// <summary>Removes what <paramref name="ack"/> covers cumulatively, trimming a partly covered record.</summary>
@@ -180,6 +180,43 @@ internal sealed class SentSegmentQueue
         {
             HighestSacked = ack;
         }
+    }
+
+    /// <summary>What an ACK is about to change: starts with RACK.fack as it was (<see cref="HighestSacked"/>).</summary>
+    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = _count > 0 };
+
+    /// <summary>
+    /// Takes the SACK blocks of an acceptable ACK (RFC 2018 §4). A first block below the cumulative ACK, or inside
+    /// the second block, is a D-SACK (RFC 2883 §4): it reports data received twice, is not applied, and makes this
+    /// return true. Malformed blocks, and blocks with nothing of [<paramref name="una"/>, <paramref name="nxt"/>),
+    /// are ignored.
+    /// </summary>
+    public bool ApplySackBlocks(in TcpSackList blocks, SequenceNumber ack, SequenceNumber una, SequenceNumber nxt, ref DeliveryInfo info)
+    {
+        bool duplicate = false;
+        for (int i = 0; i < blocks.Count; i++)
+        {
+            var left = new SequenceNumber(blocks[i].Left);
+            var right = new SequenceNumber(blocks[i].Right);
+            if (right <= left || right - left > 1 << 30)
+            {
+                continue; // malformed
+            }
+            if (i == 0 && (right <= ack || (blocks.Count > 1 && left >= new SequenceNumber(blocks[1].Left) && right <= new SequenceNumber(blocks[1].Right))))
+            {
+                duplicate = true;
+                continue;
+            }
+            if (left < una || right > nxt)
+            {
+                if (right <= una || left >= nxt)
+                {
+                    continue; // nothing of it is in flight
+                }
+            }
+            Sack(left, right, ref info);
+        }
+        return duplicate;
     }
 
     /// <summary>
@@ -284,7 +321,7 @@ internal sealed class SentSegmentQueue
             return 0;
         }
         Account(s.Flags, -s.Length);
-        s.Flags = (s.Flags & ~SentFlags.Retransmitted) | SentFlags.Lost;
+        s.Flags |= SentFlags.Lost;
         Account(s.Flags, s.Length);
         return s.Length;
     }
@@ -314,6 +351,55 @@ internal sealed class SentSegmentQueue
             }
         }
         HighestSacked = _count > 0 ? this[0].Start : HighestSacked;
+    }
+
+    /// <summary>Marks what of [<paramref name="start"/>, <paramref name="end"/>) is recorded lost, splitting records at its edges.</summary>
+    public void MarkLostRange(SequenceNumber start, SequenceNumber end)
+    {
+        int i = SplitAt(start);
+        SplitAt(end);
+        for (; i < _count && this[i].Start < end; i++)
+        {
+            MarkLost(i);
+        }
+    }
+
+    /// <summary>
+    /// The first run of contiguous lost records, from the first lost one, while it is shorter than
+    /// <paramref name="maxLength"/> (whole records: the run may pass it by the last record's length).
+    /// <paramref name="fin"/>: the run ends with our FIN. False when nothing is marked lost.
+    /// </summary>
+    public bool TryGetLostRun(int maxLength, out SequenceNumber start, out int length, out bool fin)
+    {
+        int i = FirstLost();
+        start = default;
+        length = 0;
+        fin = false;
+        if (i < 0)
+        {
+            return false;
+        }
+        start = this[i].Start;
+        for (int j = i; j < _count && length < maxLength; j++)
+        {
+            ref SentSegment s = ref this[j];
+            if (!s.Is(SentFlags.Lost) || s.Start != start + length)
+            {
+                break;
+            }
+            length += s.Length;
+            fin = s.Is(SentFlags.Fin);
+        }
+        return true;
+    }
+
+    /// <summary>The last segment sent (at most <paramref name="mss"/> bytes of the last record): what a loss probe resends.</summary>
+    public void TailSegment(int mss, out SequenceNumber start, out int length, out bool fin)
+    {
+        ref SentSegment last = ref this[_count - 1];
+        length = Math.Min(last.Length, mss);
+        start = last.End - length;
+        fin = last.Is(SentFlags.Fin);
     }
 
     /// <summary>Index of the first record marked lost, or -1.</summary>
@@ -360,7 +446,7 @@ internal sealed class SentSegmentQueue
         // One record for the whole retransmission (a contiguous run of lost ranges, never SACKed ones).
         ref SentSegment merged = ref this[first];
         merged.Length = end - merged.Start;
-        merged.Flags = kept | SentFlags.Retransmitted | SentFlags.EverRetransmitted;
+        merged.Flags = kept | SentFlags.EverRetransmitted;
         merged.SentAt = sentAt;
         merged.Order = order;
         merged.SegmentSize = segmentSize;
@@ -406,10 +492,6 @@ internal sealed class SentSegmentQueue
         else if ((flags & SentFlags.Lost) != 0)
         {
             LostBytes += delta;
-        }
-        else if ((flags & SentFlags.Retransmitted) != 0)
-        {
-            RetransmittedBytes += delta;
         }
     }
 
