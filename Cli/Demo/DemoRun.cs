@@ -111,7 +111,7 @@ internal static class DemoRun
         PrintGro(output, "server", network.ServerLink);
         if (network.Options.Impairment is not null)
         {
-            output.WriteLine($"wire: client→server {Wire(network.Wire.AToB.Impairment)}; server→client {Wire(network.Wire.BToA?.Impairment)}");
+            output.WriteLine($"wire: client→server {Wire(network.ClientHost.OutboundImpairment)}; server→client {Wire(network.ServerHost.OutboundImpairment)}");
         }
         if (network.Capture is { } capture)
         {

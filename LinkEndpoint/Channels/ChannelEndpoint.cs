@@ -55,6 +55,7 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     {
         _options = options ?? new ChannelEndpointOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.OutboundQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.DeviceHeaderLength);
         Mtu = _options.Mtu;
         var tags = new KeyValuePair<string, object?>[] { new("endpoint", _options.Name) };
         _events = new ReasonCounters<ChannelEvent>(s_meter, "netstack.link.channel.events", "Channel endpoint events", tags);
@@ -78,15 +79,11 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     /// <inheritdoc/>
     public int Mtu { get; set; }
 
-    /// <summary>Room kept in front of outbound packets for the device's own header (a 10-byte virtio_net_hdr).</summary>
-    public int MaxHeaderLength => 10;
+    /// <summary>Room the stack keeps in front of outbound packets for the device's own header (<see cref="ChannelEndpointOptions.DeviceHeaderLength"/>).</summary>
+    public int MaxHeaderLength => _options.DeviceHeaderLength;
 
     /// <inheritdoc/>
-    public ReadOnlyMemory<byte> LinkAddress => ReadOnlyMemory<byte>.Empty;
-
-    /// <inheritdoc/>
-    public LinkCapabilities Capabilities =>
-        LinkCapabilities.RxChecksumOffload | (_options.Gso == GsoSupport.Host ? LinkCapabilities.TxChecksumOffload : LinkCapabilities.None);
+    public LinkCapabilities Capabilities => LinkCapabilities.RxChecksumOffload;
 
     /// <inheritdoc/>
     public int GsoMaxSize => _options.Gso == GsoSupport.None ? 0 : _options.GsoMaxSize;

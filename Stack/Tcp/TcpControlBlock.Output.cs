@@ -300,7 +300,7 @@ internal sealed partial class TcpControlBlock
             }
         }
         int headerLength = repr.BufferLength;
-        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Protocol.Headroom);
+        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Route.Nic.MaxHeaderLength);
         Span<byte> header = packet.Append(headerLength);
         repr.Emit(header);
         if (length > 0 && !_sendBuffer.AppendTo(packet, bufferOffset, length))

@@ -51,6 +51,48 @@ public class SimulationImpairmentTests
     }
 
     [Fact]
+    public void Chain_TwoDelayStages_OuterReportsTheEarliestDue_AndDeliversThroughBoth()
+    {
+        using var pool = new LeakCheckedPool();
+        var time = new FakeTimeProvider(Start);
+        var sink = new CollectingSink(time);
+        var inner = new ImpairmentStage(sink, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(10) }, seed: 1, time);
+        using var outer = new ImpairmentStage(inner, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(30) }, seed: 2, time);
+        Send(outer, pool, 1);
+        inner.Enqueue(pool.Pool.RentCopy(TestPackets.Numbered(1))); // held behind the outer stage
+        Assert.Equal(TimeSpan.FromMilliseconds(10), outer.TimeUntilNextDue);
+
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, outer.DeliverDue()); // the inner stage's packet, reached through the outer one
+        Assert.Equal([1], sink.Indexes());
+        Assert.Equal(TimeSpan.FromMilliseconds(20), outer.TimeUntilNextDue);
+
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.Equal(1, outer.DeliverDue()); // to the inner stage, which holds it 10 ms more
+        Assert.Equal(TimeSpan.FromMilliseconds(10), outer.TimeUntilNextDue);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, outer.DeliverDue());
+        Assert.Equal([1, 0], sink.Indexes());
+        Assert.Null(outer.TimeUntilNextDue);
+    }
+
+    [Fact]
+    public void Dispose_ReleasesWhatEveryStageOfTheChainHolds()
+    {
+        using var pool = new LeakCheckedPool();
+        var time = new FakeTimeProvider(Start);
+        var sink = new CollectingSink(time);
+        var inner = new ImpairmentStage(sink, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(10) }, seed: 1, time);
+        var outer = new ImpairmentStage(inner, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(30) }, seed: 2, time);
+        Send(outer, pool, 3);
+        inner.Enqueue(pool.Pool.RentCopy(TestPackets.Numbered(9)));
+        outer.Dispose();
+        Assert.Equal(3, outer.Discarded);
+        Assert.Equal(1, inner.Discarded);
+        Assert.Empty(sink.Packets);
+    }
+
+    [Fact]
     public void Loss100_DropsEverything_CountedAsLoss()
     {
         using var pool = new LeakCheckedPool();
