@@ -20,7 +20,7 @@ public sealed class InMemoryHost
     private readonly ImpairmentSlot _inboundSlot;
 
     internal InMemoryHost(InMemoryNetwork network, int index, string name, NetworkStack stack, bool ownsStack, ChannelEndpoint link,
-        IPAddress? ipv4, IPAddress? ipv6, PcapWriter? capture, InMemoryHostOptions options, InMemorySwitch @switch)
+        IPAddress ipv4, IPAddress ipv6, PcapWriter? capture, InMemoryHostOptions options, InMemorySwitch @switch)
     {
         Network = network;
         Index = index;
@@ -65,11 +65,11 @@ public sealed class InMemoryHost
     /// <summary>The NIC's link endpoint (its GRO and counters).</summary>
     public ChannelEndpoint Link { get; }
 
-    /// <summary>The host's IPv4 address on this network, or null.</summary>
-    public IPAddress? Ipv4 { get; }
+    /// <summary>The host's IPv4 address on this network.</summary>
+    public IPAddress Ipv4 { get; }
 
-    /// <summary>The host's IPv6 address on this network, or null.</summary>
-    public IPAddress? Ipv6 { get; }
+    /// <summary>The host's IPv6 address on this network.</summary>
+    public IPAddress Ipv6 { get; }
 
     /// <summary>The capture of the host's traffic, or null.</summary>
     public PcapWriter? Capture { get; }
@@ -118,7 +118,7 @@ public sealed class InMemoryHost
     public void SetInboundImpairment(ImpairmentOptions? options) => Change(_inboundSlot, options);
 
     /// <inheritdoc/>
-    public override string ToString() => $"{Name} ({string.Join(", ", new[] { Ipv4, Ipv6 }.Where(a => a is not null))})";
+    public override string ToString() => $"{Name} ({Ipv4}, {Ipv6})";
 
     /// <summary>Disposes both chains (decorators and impairment stages, releasing what they hold), never the link or the switch.</summary>
     internal void DisposeChains()

@@ -246,8 +246,12 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
     private InMemoryHost Join(NetworkStack stack, bool ownsStack, InMemoryHostOptions options, int index)
     {
         string name = options.Name ?? $"host{index + 1}";
-        IPAddress? ipv4 = options.Ipv4 ?? Nth(Options.Ipv4Subnet, index + 1);
-        IPAddress? ipv6 = options.Ipv6 ?? Nth(Options.Ipv6Subnet, index + 1);
+        IPAddress ipv4 = options.Ipv4 ?? Nth(Options.Ipv4Subnet, index + 1);
+        IPAddress ipv6 = options.Ipv6 ?? Nth(Options.Ipv6Subnet, index + 1);
+        if (ipv4.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || ipv6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            throw new ArgumentException("Ipv4 must be an IPv4 address and Ipv6 an IPv6 one.", nameof(options));
+        }
         var link = new ChannelEndpoint(new ChannelEndpointOptions
         {
             Name = name,
@@ -273,17 +277,9 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
                     throw new InvalidOperationException("Hosts must join one at a time.");
                 }
                 host = new InMemoryHost(this, index, name, stack, ownsStack, link, ipv4, ipv6, capture, options, _switch);
-                var addresses = new List<NetAddress>(2);
-                if (ipv4 is not null)
-                {
-                    addresses.Add(NetAddress.FromIPAddress(ipv4));
-                    host.Nic.AddAddress(new NetPrefix(addresses[^1], SamePrefix(ipv4, Options.Ipv4Subnet)));
-                }
-                if (ipv6 is not null)
-                {
-                    addresses.Add(NetAddress.FromIPAddress(ipv6));
-                    host.Nic.AddAddress(new NetPrefix(addresses[^1], SamePrefix(ipv6, Options.Ipv6Subnet)));
-                }
+                NetAddress[] addresses = [NetAddress.FromIPAddress(ipv4), NetAddress.FromIPAddress(ipv6)];
+                host.Nic.AddAddress(new NetPrefix(addresses[0], SamePrefix(ipv4, Options.Ipv4Subnet)));
+                host.Nic.AddAddress(new NetPrefix(addresses[1], SamePrefix(ipv6, Options.Ipv6Subnet)));
                 _switch.AddHost(host, addresses);
                 _hosts.Add(host);
             }
@@ -303,8 +299,9 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
     private static int SamePrefix(IPAddress address, IPNetwork subnet) =>
         subnet.Contains(address) ? subnet.PrefixLength : address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128;
 
-    /// <summary>The <paramref name="n"/>-th address of <paramref name="subnet"/>, or null when the subnet has no room for it.</summary>
-    private static IPAddress? Nth(IPNetwork subnet, int n)
+    /// <summary>The <paramref name="n"/>-th address of <paramref name="subnet"/>.</summary>
+    /// <exception cref="InvalidOperationException">The subnet has no room for it.</exception>
+    private static IPAddress Nth(IPNetwork subnet, int n)
     {
         Span<byte> bytes = stackalloc byte[16];
         _ = subnet.BaseAddress.TryWriteBytes(bytes, out int length);
@@ -312,7 +309,8 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         int hostBits = (length * 8) - subnet.PrefixLength;
         if (hostBits < 31 && n >= (1 << hostBits) - 1)
         {
-            return null; // past the last host address (for IPv4, the broadcast address)
+            // Past the last host address (for IPv4, the broadcast address).
+            throw new InvalidOperationException($"{subnet} has no address for host {n}: name its addresses or use a larger subnet.");
         }
         if (length == 4)
         {

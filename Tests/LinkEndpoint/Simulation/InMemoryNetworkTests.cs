@@ -27,7 +27,7 @@ public class InMemoryNetworkTests
     private static void SendRaw(InMemoryHost from, LeakCheckedPool pool, string destination, int index = 0)
     {
         byte[] bytes = TestPackets.Numbered(index);
-        from.Ipv4!.TryWriteBytes(bytes.AsSpan(12, 4), out _);
+        from.Ipv4.TryWriteBytes(bytes.AsSpan(12, 4), out _);
         IPAddress.Parse(destination).TryWriteBytes(bytes.AsSpan(16, 4), out _);
         bytes[27] ^= 0x5A;
         Assert.Equal(1, from.Link.WritePackets([pool.Pool.RentCopy(bytes)]));
@@ -66,8 +66,8 @@ public class InMemoryNetworkTests
             using UdpEndpoint atC = c.Stack.Udp.CreateEndpoint();
             atC.Bind(new IPEndPoint(IPAddress.IPv6Any, 53));
             using UdpEndpoint fromA = a.Stack.Udp.CreateEndpoint();
-            fromA.SendTo("to c"u8, new IPEndPoint(c.Ipv4!, 53));
-            fromA.SendTo("to c again"u8, new IPEndPoint(c.Ipv6!, 53));
+            fromA.SendTo("to c"u8, new IPEndPoint(c.Ipv4, 53));
+            fromA.SendTo("to c again"u8, new IPEndPoint(c.Ipv6, 53));
             network.Driver!.RunUntil(() => atC.Available == 2, TimeSpan.FromSeconds(1));
             Assert.Equal(2, atC.Available);
             Assert.Equal(0, Arrived(b));
@@ -177,7 +177,7 @@ public class InMemoryNetworkTests
             {
                 InMemoryHost a = network.AddHost(new InMemoryHostOptions { PcapPath = path });
                 InMemoryHost b = network.AddHost();
-                Task<TimeSpan> ping = a.Stack.Icmp.PingAsync(NetAddress.FromIPAddress(b.Ipv4!), 56, TimeSpan.FromSeconds(1));
+                Task<TimeSpan> ping = a.Stack.Icmp.PingAsync(NetAddress.FromIPAddress(b.Ipv4), 56, TimeSpan.FromSeconds(1));
                 Assert.True(network.Driver!.RunUntil(() => a.Stack.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived] == 1, TimeSpan.FromSeconds(1)));
             }
             pool.AssertNoLeaks();
@@ -211,7 +211,7 @@ public class InMemoryNetworkTests
                 });
             }
             using TcpConnectionListener listener = hosts[1].Stack.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80));
-            TcpConnection[] clients = [hosts[0].Stack.Tcp.Connect(new IPEndPoint(hosts[1].Ipv4!, 80)), hosts[2].Stack.Tcp.Connect(new IPEndPoint(hosts[1].Ipv6!, 80))];
+            TcpConnection[] clients = [hosts[0].Stack.Tcp.Connect(new IPEndPoint(hosts[1].Ipv4, 80)), hosts[2].Stack.Tcp.Connect(new IPEndPoint(hosts[1].Ipv6, 80))];
             var servers = new List<TcpConnection>();
             byte[] data = Packets.Payload(200_000, seed);
             int[] sent = new int[2];
@@ -268,7 +268,7 @@ public class InMemoryNetworkTests
             InMemoryHost client = network.AddHost(), server = network.AddHost();
             using TcpConnectionListener listener = server.Stack.Tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, 7));
             Task<TcpConnection> accept = listener.AcceptAsync().AsTask();
-            await using TcpConnection c = await client.Stack.Tcp.ConnectAsync(new IPEndPoint(server.Ipv6!, 7));
+            await using TcpConnection c = await client.Stack.Tcp.ConnectAsync(new IPEndPoint(server.Ipv6, 7));
             await using TcpConnection s = await accept;
             byte[] data = Packets.Payload(1 << 20, 3);
             Task write = Task.Run(async () =>
