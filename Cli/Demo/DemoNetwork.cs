@@ -44,21 +44,22 @@ internal sealed class DemoNetwork : IAsyncDisposable
     public static readonly System.Net.IPAddress ClientAddress = System.Net.IPAddress.Parse("10.0.0.1");
     public static readonly System.Net.IPAddress ServerAddress = System.Net.IPAddress.Parse("10.0.0.2");
 
+    private readonly InMemoryNetwork _network;
+
     public DemoNetwork(DemoNetworkOptions options)
     {
         Options = options;
-        Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo");
-        Network = new InMemoryNetwork(new InMemoryNetworkOptions
+        _network = new InMemoryNetwork(new InMemoryNetworkOptions
         {
             Seed = options.Seed,
-            Pool = Pool,
+            Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo"),
             Gso = options.Gso,
             Gro = options.Gro,
             GroMaxFlows = options.GroMaxFlows,
             Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() } },
             Name = "demo",
         });
-        ClientHost = Network.AddHost(new InMemoryHostOptions
+        ClientHost = _network.AddHost(new InMemoryHostOptions
         {
             Name = "client",
             Ipv4 = ClientAddress,
@@ -66,14 +67,10 @@ internal sealed class DemoNetwork : IAsyncDisposable
             PcapPath = options.PcapPath,
             Pcap = new PcapWriterOptions { SnapshotLength = options.PcapSnapshotLength, QueueCapacity = 65536 },
         });
-        ServerHost = Network.AddHost(new InMemoryHostOptions { Name = "server", Ipv4 = ServerAddress, OutboundImpairment = options.Impairment });
+        ServerHost = _network.AddHost(new InMemoryHostOptions { Name = "server", Ipv4 = ServerAddress, OutboundImpairment = options.Impairment });
     }
 
     public DemoNetworkOptions Options { get; }
-
-    public PacketBufferPool Pool { get; }
-
-    public InMemoryNetwork Network { get; }
 
     public InMemoryHost ClientHost { get; }
 
@@ -93,5 +90,5 @@ internal sealed class DemoNetwork : IAsyncDisposable
 
     public PcapWriter? Capture => ClientHost.Capture;
 
-    public ValueTask DisposeAsync() => Network.DisposeAsync();
+    public ValueTask DisposeAsync() => _network.DisposeAsync();
 }

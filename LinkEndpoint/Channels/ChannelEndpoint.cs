@@ -1,3 +1,5 @@
+// Layer: link endpoints. The channel endpoint between a stack and a packet device (TUN, an in-memory wire, a test):
+// inbound RX validation and GRO into the stack's dispatcher, outbound a bounded queue the device drains.
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;

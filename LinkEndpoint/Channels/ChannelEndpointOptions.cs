@@ -1,3 +1,5 @@
+// Layer: link endpoints. What a channel endpoint offers the stack (MTU, GSO, the device's header room) and how its
+// queues and GRO are sized.
 namespace NetStack.Link.Channels;
 
 /// <summary>Configuration of a <see cref="ChannelEndpoint"/>.</summary>

@@ -1,3 +1,4 @@
+// Helpers of the capture tests: reading pcap files back (SharpPcap, tshark when installed).
 using System.Buffers.Binary;
 using System.Diagnostics;
 using NetStack.Buffers;

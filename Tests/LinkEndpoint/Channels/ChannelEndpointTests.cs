@@ -1,3 +1,5 @@
+// ChannelEndpoint: what it advertises, RX validation and GRO on the inbound side, back-pressure and close on the
+// outbound side.
 using NetStack.Buffers;
 using NetStack.Link;
 using NetStack.Link.Channels;

@@ -1,3 +1,5 @@
+// ImpairmentStage: each impairment at 0 and 100 %, rates within bounds, delay and rate exact on a fake clock, seeds
+// replaying, chains of stages, and every drop counted.
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
@@ -7,7 +9,7 @@ using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Simulation;
 
-public class SimulationImpairmentTests
+public class ImpairmentStageTests
 {
     private static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 

@@ -1,3 +1,5 @@
+// PcapWriter and the pcap tap: exact records (bytes, lengths, timestamps), the background writer under load, drops
+// counted, snapshot lengths, and tshark's view of our captures.
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
 using NetStack.Link;
@@ -11,7 +13,7 @@ using Xunit.Abstractions;
 
 namespace NetStack.Tests.LinkEndpoint.Capture;
 
-public sealed class CaptureTests(ITestOutputHelper output) : IDisposable
+public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
     private readonly List<string> _files = [];
