@@ -32,7 +32,8 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
 {
     private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Link.Simulation.Network", "1.0");
 
-    private readonly Lock _gate = new();
+    private readonly Lock _gate = new();      // the host list
+    private readonly Lock _joinGate = new();  // one host joins at a time
     private readonly List<InMemoryHost> _hosts = [];
     private readonly InMemorySwitch _switch;
     private readonly PipeLink _wire;
@@ -100,31 +101,9 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
     public InMemoryHost AddHost(InMemoryHostOptions? options = null)
     {
         options ??= new InMemoryHostOptions();
-        int index = NextIndex();
-        NetworkStackOptions stackOptions = (options.Stack ?? Options.Stack ?? new NetworkStackOptions()) with { TimeProvider = Clock, Pool = Pool };
-        if (Options.Mode == InMemoryNetworkMode.Deterministic)
+        lock (_joinGate)
         {
-            // Nothing random: the stack's choices and TCP's ISN key follow from the seed and the host's place.
-            int seed = unchecked((Options.Seed * 1000) + index);
-            stackOptions = stackOptions with
-            {
-                RandomSeed = stackOptions.RandomSeed ?? seed,
-                Tcp = stackOptions.Tcp with
-                {
-                    IsnSecret = stackOptions.Tcp.IsnSecret ?? BitConverter.GetBytes(seed),
-                    RandomSeed = stackOptions.Tcp.RandomSeed ?? seed,
-                },
-            };
-        }
-        var stack = new NetworkStack(stackOptions);
-        try
-        {
-            return Join(stack, ownsStack: true, options, index);
-        }
-        catch
-        {
-            stack.Dispose();
-            throw;
+            return AddHostCore(options);
         }
     }
 
@@ -132,7 +111,10 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
     public InMemoryHost Attach(NetworkStack stack, InMemoryHostOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
-        return Join(stack, ownsStack: false, options ?? new InMemoryHostOptions(), NextIndex());
+        lock (_joinGate)
+        {
+            return Join(stack, ownsStack: false, options ?? new InMemoryHostOptions(), NextIndex());
+        }
     }
 
     /// <summary>
@@ -243,6 +225,36 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         }
     }
 
+    private InMemoryHost AddHostCore(InMemoryHostOptions options)
+    {
+        int index = NextIndex();
+        NetworkStackOptions stackOptions = (options.Stack ?? Options.Stack ?? new NetworkStackOptions()) with { TimeProvider = Clock, Pool = Pool };
+        if (Options.Mode == InMemoryNetworkMode.Deterministic)
+        {
+            // Nothing random: the stack's choices and TCP's ISN key follow from the seed and the host's place.
+            int seed = unchecked((Options.Seed * 1000) + index);
+            stackOptions = stackOptions with
+            {
+                RandomSeed = stackOptions.RandomSeed ?? seed,
+                Tcp = stackOptions.Tcp with
+                {
+                    IsnSecret = stackOptions.Tcp.IsnSecret ?? BitConverter.GetBytes(seed),
+                    RandomSeed = stackOptions.Tcp.RandomSeed ?? seed,
+                },
+            };
+        }
+        var stack = new NetworkStack(stackOptions);
+        try
+        {
+            return Join(stack, ownsStack: true, options, index);
+        }
+        catch
+        {
+            stack.Dispose();
+            throw;
+        }
+    }
+
     private InMemoryHost Join(NetworkStack stack, bool ownsStack, InMemoryHostOptions options, int index)
     {
         string name = options.Name ?? $"host{index + 1}";
@@ -251,6 +263,11 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         if (ipv4.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || ipv6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
         {
             throw new ArgumentException("Ipv4 must be an IPv4 address and Ipv6 an IPv6 one.", nameof(options));
+        }
+        NetAddress[] addresses = [NetAddress.FromIPAddress(ipv4), NetAddress.FromIPAddress(ipv6)];
+        if (Array.Find(addresses, _switch.IsTaken) is { IsNone: false } taken)
+        {
+            throw new ArgumentException($"{taken} belongs to another host already.", nameof(options));
         }
         var link = new ChannelEndpoint(new ChannelEndpointOptions
         {
@@ -269,21 +286,15 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
                 PcapWriterOptions pcap = options.Pcap ?? new PcapWriterOptions { Synchronous = Options.Mode == InMemoryNetworkMode.Deterministic };
                 capture = new PcapWriter(path, pcap.TimeProvider is null ? pcap with { TimeProvider = Clock } : pcap);
             }
-            InMemoryHost host;
+            var host = new InMemoryHost(this, index, name, stack, ownsStack, link, ipv4, ipv6, capture, options, _switch);
             lock (_gate)
             {
-                if (_hosts.Count != index)
-                {
-                    throw new InvalidOperationException("Hosts must join one at a time.");
-                }
-                host = new InMemoryHost(this, index, name, stack, ownsStack, link, ipv4, ipv6, capture, options, _switch);
-                NetAddress[] addresses = [NetAddress.FromIPAddress(ipv4), NetAddress.FromIPAddress(ipv6)];
                 host.Nic.AddAddress(new NetPrefix(addresses[0], SamePrefix(ipv4, Options.Ipv4Subnet)));
                 host.Nic.AddAddress(new NetPrefix(addresses[1], SamePrefix(ipv6, Options.Ipv6Subnet)));
                 _switch.AddHost(host, addresses);
+                host.Wire = _wire.Add(link, host.OutboundEntry, splitGso: false);
                 _hosts.Add(host);
             }
-            host.Wire = _wire.Add(link, host.OutboundEntry, splitGso: false);
             OnImpairmentChanged();
             return host;
         }

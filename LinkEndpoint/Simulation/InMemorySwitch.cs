@@ -54,6 +54,9 @@ internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops)
         }
     }
 
+    /// <summary>True when a host owns <paramref name="address"/> already.</summary>
+    public bool IsTaken(NetAddress address) => Volatile.Read(ref _addresses).ContainsKey(address);
+
     /// <summary>Sends packets for <paramref name="prefix"/> that no host owns to <paramref name="via"/>.</summary>
     public void AddRoute(NetPrefix prefix, InMemoryHost via)
     {

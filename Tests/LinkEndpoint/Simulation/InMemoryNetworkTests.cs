@@ -112,6 +112,42 @@ public class InMemoryNetworkTests
     }
 
     [Fact]
+    public void Attach_OneStackOnTwoNetworks_GetsANicOnEach_ReachesBoth_AndOutlivesThem()
+    {
+        using var pool = new LeakCheckedPool();
+        var clock = new NetStack.Simulation.ManualClock();
+        using var router = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool });
+        var left = new InMemoryNetwork(new InMemoryNetworkOptions { Mode = InMemoryNetworkMode.Deterministic, Clock = clock, Pool = pool.Pool, Name = "left" });
+        var right = new InMemoryNetwork(new InMemoryNetworkOptions
+        {
+            Mode = InMemoryNetworkMode.Deterministic,
+            Clock = clock,
+            Pool = pool.Pool,
+            Ipv4Subnet = IPNetwork.Parse("10.0.1.0/24"),
+            Ipv6Subnet = IPNetwork.Parse("fd01::/64"),
+            Name = "right",
+        });
+        InMemoryHost leftPort = left.Attach(router, new InMemoryHostOptions { Name = "r-left", Ipv4 = IPAddress.Parse("10.0.0.254") });
+        InMemoryHost rightPort = right.Attach(router);
+        InMemoryHost a = left.AddHost(), b = right.AddHost();
+        Assert.Equal(["r-left", "host1"], router.Nics.Select(n => n.Name));
+        Assert.Equal(IPAddress.Parse("10.0.1.1"), rightPort.Ipv4);
+        Assert.Equal(IPAddress.Parse("10.0.1.2"), b.Ipv4);
+        foreach ((InMemoryNetwork network, InMemoryHost peer) in new[] { (left, a), (right, b) })
+        {
+            long before = router.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived];
+            _ = router.Icmp.PingAsync(NetAddress.FromIPAddress(peer.Ipv4), 8, TimeSpan.FromSeconds(1));
+            Assert.True(network.Driver!.RunUntil(() => router.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived] > before, TimeSpan.FromSeconds(1)));
+        }
+        left.Dispose();
+        right.Dispose();
+        Assert.True(leftPort.Link.IsClosed && rightPort.Link.IsClosed);
+        Assert.False(leftPort.OwnsStack);
+        Assert.Equal(2, router.Nics.Count); // the stack is its owner's to dispose
+        pool.AssertNoLeaks();
+    }
+
+    [Fact]
     public void Connected_False_PartitionsTheHost_BothWays_UntilItIsTrueAgain()
     {
         using var pool = new LeakCheckedPool();
