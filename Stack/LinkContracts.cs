@@ -46,8 +46,8 @@ public interface INetworkDispatcher
 /// <summary>A network device as the stack sees it (mirrors gVisor's LinkEndpoint).</summary>
 public interface ILinkEndpoint
 {
-    /// <summary>Largest IP packet (header included) the link carries without GSO.</summary>
-    int Mtu { get; set; }
+    /// <summary>Largest IP packet (header included) the link carries without GSO; the stack reads it for every route.</summary>
+    int Mtu { get; }
 
     /// <summary>
     /// Bytes the endpoint or its device may push in front of an outbound packet (a virtio_net_hdr); the stack's

@@ -78,7 +78,7 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     /// <summary>Inbound drops by reason.</summary>
     public ReasonCounters<RxDropReason> RxDrops => _drops;
 
-    /// <inheritdoc/>
+    /// <summary>Largest IP packet (header included) the link carries without GSO; changeable while the stack runs.</summary>
     public int Mtu { get; set; }
 
     /// <summary>Room the stack keeps in front of outbound packets for the device's own header (<see cref="ChannelEndpointOptions.DeviceHeaderLength"/>).</summary>
