@@ -1,7 +1,8 @@
+// `Bench tcp`: one TCP stream between two stacks on a live InMemoryNetwork, measured end to end (throughput, CPU,
+// allocations), with optional loss on either direction.
 using System.Diagnostics;
 using System.Net;
 using NetStack.Buffers;
-using NetStack.Link;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
 using NetStack.Network;
@@ -11,7 +12,7 @@ using NetStack.Tcp.Congestion;
 namespace NetStack.Bench;
 
 /// <summary>
-/// End-to-end TCP throughput between two stacks in one process over an in-memory PipeLink on the system clock
+/// End-to-end TCP throughput between two stacks in one process on a live InMemoryNetwork (system clock)
 /// (no simulation): one stream, A writes as fast as it can, B reads. Prints Gbit/s, CPU time per GiB and
 /// allocations per MiB. <c>dotnet run -c Release --project Bench -- tcp [--seconds 5] [--gso host|software|none] [--mtu 1500]</c>.
 /// </summary>
@@ -48,20 +49,30 @@ internal static class TcpThroughput
     private static async Task<int> RunAsync(double seconds, GsoSupport gso, int mtu, bool gro, TcpCongestionControl cc, double loss, double ackLoss, bool hash)
     {
         var pool = new PacketBufferPool(new PacketBufferPoolOptions(), "bench");
-        var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "a" });
-        var linkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Mtu = mtu, EnableGro = gro, Name = "b" });
         var options = new TcpProtocolOptions { Connection = new TcpConnectionOptions { CongestionControl = cc } };
-        using var a = new NetworkStack(new NetworkStackOptions { Pool = pool, Tcp = options });
-        using var b = new NetworkStack(new NetworkStackOptions { Pool = pool, Tcp = options });
-        a.CreateNic(linkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        b.CreateNic(linkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        TcpProtocol tcpA = a.Tcp;
-        TcpProtocol tcpB = b.Tcp;
-        ImpairmentOptions? impair = loss > 0 ? new ImpairmentOptions { LossPercent = loss, QueueLimit = 100_000 } : null;
-        ImpairmentOptions? impairBack = ackLoss > 0 ? new ImpairmentOptions { LossPercent = ackLoss, QueueLimit = 100_000 } : null;
-        using var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = impair, BToA = impairBack, Seed = 1 });
-        using var stop = new CancellationTokenSource();
-        Task pump = wire.RunAsync(stop.Token);
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions
+        {
+            Seed = 1,
+            Pool = pool,
+            Gso = gso,
+            Mtu = mtu,
+            Gro = gro,
+            Stack = new NetworkStackOptions { Tcp = options },
+            Name = "bench",
+        });
+        InMemoryHost a = network.AddHost(new InMemoryHostOptions
+        {
+            Name = "a",
+            OutboundImpairment = loss > 0 ? new ImpairmentOptions { LossPercent = loss, QueueLimit = 100_000 } : null,
+        });
+        InMemoryHost b = network.AddHost(new InMemoryHostOptions
+        {
+            Name = "b",
+            OutboundImpairment = ackLoss > 0 ? new ImpairmentOptions { LossPercent = ackLoss, QueueLimit = 100_000 } : null,
+        });
+        ChannelEndpoint linkA = a.Link, linkB = b.Link;
+        TcpProtocol tcpA = a.Stack.Tcp;
+        TcpProtocol tcpB = b.Stack.Tcp;
 
         using TcpConnectionListener listener = tcpB.Listen(new IPEndPoint(IPAddress.Any, 5201));
         Task<TcpConnection> accept = listener.AcceptAsync().AsTask();
@@ -118,10 +129,6 @@ internal static class TcpThroughput
         Console.WriteLine($"  tcp B events {tcpB.Events}; drops {tcpB.Drops}; link A {linkA.Events}; link B {linkB.Events}");
         await client.DisposeAsync();
         await server.DisposeAsync();
-        stop.Cancel();
-        await pump;
-        linkA.Close();
-        linkB.Close();
         return 0;
     }
 }

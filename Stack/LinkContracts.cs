@@ -14,12 +14,8 @@ public enum LinkCapabilities
     None = 0,
     /// <summary>Inbound packets have had their checksums verified; the stack need not re-validate packets marked <see cref="PacketBuffer.RxChecksumValidated"/>.</summary>
     RxChecksumOffload = 1 << 0,
-    /// <summary>The endpoint (or the device behind it) completes outbound transport checksums, so the stack may send partial ones.</summary>
-    TxChecksumOffload = 1 << 1,
     /// <summary>Packets written are delivered back to this host (a loopback device).</summary>
-    Loopback = 1 << 2,
-    /// <summary>Link-layer address resolution is needed (never true for the L3 links NetStack ships).</summary>
-    ResolutionRequired = 1 << 3,
+    Loopback = 1 << 1,
 }
 
 /// <summary>Which kind of segmentation offload an endpoint accepts on <see cref="ILinkEndpoint.WritePackets"/>.</summary>
@@ -50,14 +46,14 @@ public interface INetworkDispatcher
 /// <summary>A network device as the stack sees it (mirrors gVisor's LinkEndpoint).</summary>
 public interface ILinkEndpoint
 {
-    /// <summary>Largest IP packet (header included) the link carries without GSO.</summary>
-    int Mtu { get; set; }
+    /// <summary>Largest IP packet (header included) the link carries without GSO; the stack reads it for every route.</summary>
+    int Mtu { get; }
 
-    /// <summary>Bytes of link-layer headers the endpoint may push in front of a packet; the stack reserves this much headroom.</summary>
+    /// <summary>
+    /// Bytes the endpoint or its device may push in front of an outbound packet (a virtio_net_hdr); the stack's
+    /// transports reserve this much headroom beyond the IP header (<c>Nic.MaxHeaderLength</c>).
+    /// </summary>
     int MaxHeaderLength { get; }
-
-    /// <summary>The link address (empty for L3 devices such as TUN).</summary>
-    ReadOnlyMemory<byte> LinkAddress { get; }
 
     /// <summary>What the endpoint does for the stack.</summary>
     LinkCapabilities Capabilities { get; }

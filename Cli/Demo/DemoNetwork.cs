@@ -1,7 +1,6 @@
-// netstack demo: two stacks in one process over the in-memory pipe link (GRO on, GSO offered), live on the system
-// clock, with optional impairments and a pcap capture of the client's side.
+// netstack demo: two stacks in one process on a live InMemoryNetwork (GRO on, GSO offered), with optional
+// impairments and a pcap capture of the client's side.
 using NetStack.Buffers;
-using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
@@ -36,76 +35,60 @@ internal sealed record DemoNetworkOptions
         };
 }
 
-/// <summary>Client stack 10.0.0.1 / fd00::1 and server stack 10.0.0.2 / fd00::2 joined by a <see cref="PipeLink"/> running in the background.</summary>
+/// <summary>
+/// The demo's two hosts on a live <see cref="InMemoryNetwork"/>: the client 10.0.0.1 / fd00::1 (captured when asked)
+/// and the server 10.0.0.2 / fd00::2, the same impairment on what each sends.
+/// </summary>
 internal sealed class DemoNetwork : IAsyncDisposable
 {
     public static readonly System.Net.IPAddress ClientAddress = System.Net.IPAddress.Parse("10.0.0.1");
     public static readonly System.Net.IPAddress ServerAddress = System.Net.IPAddress.Parse("10.0.0.2");
 
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _run;
+    private readonly InMemoryNetwork _network;
 
     public DemoNetwork(DemoNetworkOptions options)
     {
         Options = options;
-        Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo");
-        ClientLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "client", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
-        ServerLink = new ChannelEndpoint(new ChannelEndpointOptions { Name = "server", Gso = options.Gso, GroMaxFlows = options.GroMaxFlows, EnableGro = options.Gro });
-        var tcpOptions = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() };
-        Client = new NetworkStack(new NetworkStackOptions { Pool = Pool, Tcp = tcpOptions });
-        Server = new NetworkStack(new NetworkStackOptions { Pool = Pool, Tcp = tcpOptions });
-        ILinkEndpoint clientNic = ClientLink;
-        if (options.PcapPath is { } path)
+        _network = new InMemoryNetwork(new InMemoryNetworkOptions
         {
-            Capture = new PcapWriter(path, new PcapWriterOptions { SnapshotLength = options.PcapSnapshotLength, QueueCapacity = 65536 });
-            clientNic = new PcapTapEndpoint(ClientLink, Capture);
-        }
-        Nic clientNicOnStack = Client.CreateNic(clientNic);
-        clientNicOnStack.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        clientNicOnStack.AddAddress(NetPrefix.Parse("fd00::1/64"));
-        Nic serverNic = Server.CreateNic(ServerLink);
-        serverNic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        serverNic.AddAddress(NetPrefix.Parse("fd00::2/64"));
-        ClientTcp = Client.Tcp;
-        ServerTcp = Server.Tcp;
-        ImpairmentOptions? impairment = options.Impairment;
-        Wire = new PipeLink(ClientLink, ServerLink, ServerLink, ClientLink, new PipeLinkOptions { AToB = impairment, BToA = impairment, Seed = options.Seed, Name = "demo" });
-        _run = Wire.RunAsync(_stop.Token);
+            Seed = options.Seed,
+            Pool = new PacketBufferPool(new PacketBufferPoolOptions(), "demo"),
+            Gso = options.Gso,
+            Gro = options.Gro,
+            GroMaxFlows = options.GroMaxFlows,
+            Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() } },
+            Name = "demo",
+        });
+        ClientHost = _network.AddHost(new InMemoryHostOptions
+        {
+            Name = "client",
+            Ipv4 = ClientAddress,
+            OutboundImpairment = options.Impairment,
+            PcapPath = options.PcapPath,
+            Pcap = new PcapWriterOptions { SnapshotLength = options.PcapSnapshotLength, QueueCapacity = 65536 },
+        });
+        ServerHost = _network.AddHost(new InMemoryHostOptions { Name = "server", Ipv4 = ServerAddress, OutboundImpairment = options.Impairment });
     }
 
     public DemoNetworkOptions Options { get; }
 
-    public PacketBufferPool Pool { get; }
+    public InMemoryHost ClientHost { get; }
 
-    public ChannelEndpoint ClientLink { get; }
+    public InMemoryHost ServerHost { get; }
 
-    public ChannelEndpoint ServerLink { get; }
+    public NetworkStack Client => ClientHost.Stack;
 
-    public NetworkStack Client { get; }
+    public NetworkStack Server => ServerHost.Stack;
 
-    public NetworkStack Server { get; }
+    public ChannelEndpoint ClientLink => ClientHost.Link;
 
-    public TcpProtocol ClientTcp { get; }
+    public ChannelEndpoint ServerLink => ServerHost.Link;
 
-    public TcpProtocol ServerTcp { get; }
+    public TcpProtocol ClientTcp => Client.Tcp;
 
-    public PipeLink Wire { get; }
+    public TcpProtocol ServerTcp => Server.Tcp;
 
-    public PcapWriter? Capture { get; }
+    public PcapWriter? Capture => ClientHost.Capture;
 
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _run.ConfigureAwait(false);
-        Wire.Dispose();
-        Client.Dispose();
-        Server.Dispose();
-        ClientLink.Close();
-        ServerLink.Close();
-        if (Capture is not null)
-        {
-            await Capture.DisposeAsync().ConfigureAwait(false);
-        }
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _network.DisposeAsync();
 }

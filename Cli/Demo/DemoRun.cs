@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using NetStack.Cli.Serve;
 using NetStack.Gro;
 using NetStack.Http;
 using NetStack.Link;
@@ -22,13 +23,13 @@ internal static class DemoRun
     {
         DemoNetworkOptions net = options.Network;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"netstack demo: Kestrel on 10.0.0.2:80 ⇄ HttpClient on 10.0.0.1, two stacks in one process over the in-memory pipe link"));
+            $"netstack demo: Kestrel on 10.0.0.2:80 ⇄ HttpClient on 10.0.0.1, two stacks in one process on an in-memory network"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {(options.Http2 ? "HTTP/2 (h2c)" : "HTTP/1.1")}, GRO {(net.Gro ? $"on ({net.GroMaxFlows} flows)" : "off")}, GSO {net.Gso}, {(net.Connection?.CongestionControl ?? NetStack.Tcp.Congestion.TcpCongestionControl.Cubic)}, loss {net.LossPercent} %, delay {net.Delay.TotalMilliseconds} ms, reorder {net.ReorderPercent} %, seed {net.Seed}{(net.PcapPath is null ? "" : ", capture → " + net.PcapPath)}"));
 
         await using var network = new DemoNetwork(net);
-        await using DemoServer server = await DemoServer.StartAsync(network.Server, new IPEndPoint(IPAddress.Any, 80),
-            options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1, cancellationToken).ConfigureAwait(false);
+        await using var server = new HttpService();
+        await server.StartAsync(network.Server, 80, protocols: options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1, cancellationToken: cancellationToken).ConfigureAwait(false);
         var clientConnections = new ConcurrentQueue<TcpConnection>();
         using var handler = NetStackHttp.CreateHandler(network.Client);
         var connect = handler.ConnectCallback!;
@@ -63,7 +64,7 @@ internal static class DemoRun
         if (options.DownloadBytes > 0)
         {
             results.Add(await WithProgressAsync("download", options.DownloadBytes, progress, options.Progress, output,
-                () => DemoTransfers.DownloadAsync(client, options.DownloadBytes, "1", progress, cancellationToken)).ConfigureAwait(false));
+                () => DemoTransfers.DownloadAsync(client, options.DownloadBytes, progress, cancellationToken)).ConfigureAwait(false));
         }
         if (options.UploadBytes > 0)
         {
@@ -103,7 +104,7 @@ internal static class DemoRun
 
         TcpConnection? bulkClient = clientConnections.OrderByDescending(c => c.GetStatistics().BytesReceived + c.GetStatistics().BytesSent).FirstOrDefault();
         PrintTcp(output, "client", bulkClient?.GetStatistics());
-        PrintTcp(output, "server", server.BulkConnection?.GetStatistics());
+        PrintTcp(output, "server", server.LastBulkConnection?.GetStatistics());
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TCP connections opened by the client: {clientConnections.Count}; client drops: {Nz(network.ClientTcp.Drops.ToString())}; server drops: {Nz(network.ServerTcp.Drops.ToString())}"));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"link queue full (segments lost before the wire): client {network.ClientTcp.Events[TcpEvent.LinkQueueFull]:N0}, server {network.ServerTcp.Events[TcpEvent.LinkQueueFull]:N0}"));
@@ -111,7 +112,7 @@ internal static class DemoRun
         PrintGro(output, "server", network.ServerLink);
         if (network.Options.Impairment is not null)
         {
-            output.WriteLine($"wire: client→server {Wire(network.Wire.AToB.Impairment)}; server→client {Wire(network.Wire.BToA?.Impairment)}");
+            output.WriteLine($"wire: client→server {Wire(network.ClientHost.OutboundImpairment)}; server→client {Wire(network.ServerHost.OutboundImpairment)}");
         }
         if (network.Capture is { } capture)
         {

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Security.Cryptography;
+using NetStack.Cli.Serve;
 
 namespace NetStack.Cli.Demo;
 
@@ -30,13 +31,13 @@ internal static class DemoTransfers
 {
     private const int ChunkSize = 256 * 1024;
 
-    /// <summary>GET /download: hashes the body as it arrives, then asks the server for the hash of what it sent.</summary>
-    public static async Task<TransferResult> DownloadAsync(HttpClient client, long length, string id, TransferProgress progress, CancellationToken cancellationToken)
+    /// <summary>GET /bytes/N: hashes the body as it arrives; the server sent the pattern, whose digest is known beforehand.</summary>
+    public static async Task<TransferResult> DownloadAsync(HttpClient client, long length, TransferProgress progress, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var watch = Stopwatch.StartNew();
         long received;
-        using (HttpResponseMessage response = await client.GetAsync(string.Create(CultureInfo.InvariantCulture, $"download?bytes={length}&id={id}"), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false))
+        using (HttpResponseMessage response = await client.GetAsync(string.Create(CultureInfo.InvariantCulture, $"bytes/{length}"), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false))
         {
             response.EnsureSuccessStatusCode();
             Stream body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -46,9 +47,8 @@ internal static class DemoTransfers
             }
         }
         TimeSpan elapsed = watch.Elapsed;
-        string sent = await client.GetStringAsync("hash?id=" + id, cancellationToken).ConfigureAwait(false);
         string got = Convert.ToHexStringLower(hash.GetHashAndReset());
-        return new TransferResult("download", received == length ? received : -1, elapsed, sent, got);
+        return new TransferResult("download", received == length ? received : -1, elapsed, DemoPattern.Digest(length), got);
     }
 
     /// <summary>Reads <paramref name="stream"/> to its end in large chunks, hashing each; returns the byte count.</summary>
@@ -66,18 +66,18 @@ internal static class DemoTransfers
         return total;
     }
 
-    /// <summary>POST /upload: sends the pattern (its digest known beforehand); the server answers with the count and hash of what arrived.</summary>
+    /// <summary>POST /sha256: sends the pattern (its digest known beforehand); the server answers with the hash and count of what arrived.</summary>
     public static async Task<TransferResult> UploadAsync(HttpClient client, long length, TransferProgress progress, CancellationToken cancellationToken)
     {
         using var content = new PatternContent(length, progress);
         var watch = Stopwatch.StartNew();
-        using HttpResponseMessage response = await client.PostAsync("upload", content, cancellationToken).ConfigureAwait(false);
+        using HttpResponseMessage response = await client.PostAsync("sha256", content, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
-        string answer = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        string answer = (await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false)).TrimEnd('\n');
         TimeSpan elapsed = watch.Elapsed;
-        string[] parts = answer.Split(' ');
-        long count = parts.Length == 2 && long.TryParse(parts[0], CultureInfo.InvariantCulture, out long c) ? c : -1;
-        return new TransferResult("upload", count == length ? count : -1, elapsed, content.Hash, parts.Length == 2 ? parts[1] : answer);
+        long count = response.Headers.TryGetValues(HttpService.BodyLengthHeader, out var values)
+            && long.TryParse(values.FirstOrDefault(), CultureInfo.InvariantCulture, out long c) ? c : -1;
+        return new TransferResult("upload", count == length ? count : -1, elapsed, content.Hash, answer);
     }
 
     /// <summary>Sequential short GETs (keep-alive, or a new connection each with Connection: close); requests per second.</summary>

@@ -1,3 +1,4 @@
+// `netstack serve`: the chargen service (RFC 864 over TCP).
 using NetStack.Tcp;
 
 namespace NetStack.Cli.Serve;

@@ -1,3 +1,4 @@
+// `netstack serve`: the discard service (RFC 863 over TCP).
 using NetStack.Tcp;
 
 namespace NetStack.Cli.Serve;

@@ -1,3 +1,4 @@
+// `netstack serve`: the TCP echo service (RFC 862).
 using NetStack.Tcp;
 
 namespace NetStack.Cli.Serve;

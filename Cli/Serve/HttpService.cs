@@ -1,6 +1,7 @@
-// `netstack serve`: the HTTP test service, Kestrel over the stack through the NetStack transport (AspNetCore/).
-// GET /bytes/N streams N bytes of the demo's deterministic pattern (one shared block, no per-request buffer of N
-// bytes); POST /sha256 answers the hex SHA-256 of the request body, hashed where it lies in Kestrel's input pipe.
+// The HTTP test service of `netstack serve` and `netstack demo`: Kestrel over the stack through the NetStack transport
+// (AspNetCore/). GET /bytes/N streams N bytes of the demo's deterministic pattern (one shared block, no per-request
+// buffer of N bytes); POST /sha256 answers the hex SHA-256 of the request body, hashed where it lies in Kestrel's
+// input pipe; GET /hello is the short request.
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Net;
@@ -18,8 +19,9 @@ using NetStack.Tcp;
 namespace NetStack.Cli.Serve;
 
 /// <summary>
-/// HTTP/1.1 on the stack (Kestrel, the NetStack transport): <c>GET /bytes/N</c> and <c>POST /sha256</c>.
-/// Byte <c>i</c> of every <c>/bytes</c> body is <c>DemoPattern.Block[i % DemoPattern.BlockLength]</c>.
+/// HTTP on the stack (Kestrel, the NetStack transport; HTTP/1.1 unless asked for h2c): <c>GET /bytes/N</c>,
+/// <c>POST /sha256</c> and <c>GET /hello</c>. Byte <c>i</c> of every <c>/bytes</c> body is
+/// <c>DemoPattern.Block[i % DemoPattern.BlockLength]</c>.
 /// </summary>
 public sealed class HttpService : IAsyncDisposable
 {
@@ -31,6 +33,7 @@ public sealed class HttpService : IAsyncDisposable
 
     private const int ChunkSize = 64 * 1024;
     private const int FlushEvery = 256 * 1024;
+    private static readonly byte[] Hello = "hello"u8.ToArray();
 
     private IHost? _host;
     private long _requests;
@@ -60,8 +63,19 @@ public sealed class HttpService : IAsyncDisposable
     /// <summary>"length sha256" of the last complete <c>POST /sha256</c> body, or null.</summary>
     public string? LastUpload => Volatile.Read(ref _lastUpload);
 
+    /// <summary>The TCP connection of the last <c>/bytes</c> or <c>/sha256</c> request (for its statistics), or null.</summary>
+    public TcpConnection? LastBulkConnection => Volatile.Read(ref _lastBulk);
+
+    private TcpConnection? _lastBulk;
+
     /// <summary>Starts Kestrel on <paramref name="port"/> of every address of <paramref name="stack"/>.</summary>
-    public void Start(NetworkStack stack, int port, TcpConnectionOptions? connectionOptions = null)
+    public void Start(NetworkStack stack, int port, TcpConnectionOptions? connectionOptions = null, HttpProtocols protocols = HttpProtocols.Http1) =>
+        // Off any synchronization context: binding over the stack is immediate, nothing here waits on the network.
+        Task.Run(() => StartAsync(stack, port, connectionOptions, protocols)).GetAwaiter().GetResult();
+
+    /// <inheritdoc cref="Start"/>
+    public async Task StartAsync(NetworkStack stack, int port, TcpConnectionOptions? connectionOptions = null, HttpProtocols protocols = HttpProtocols.Http1,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(stack);
         Port = port;
@@ -71,13 +85,12 @@ public sealed class HttpService : IAsyncDisposable
                 {
                     kestrel.AddServerHeader = false;
                     kestrel.Limits.MaxRequestBodySize = null; // uploads of any size: they are hashed as they stream
-                    kestrel.ListenNetStack(stack, new IPEndPoint(IPAddress.IPv6Any, port), listen => listen.Protocols = HttpProtocols.Http1);
+                    kestrel.ListenNetStack(stack, new IPEndPoint(IPAddress.IPv6Any, port), listen => listen.Protocols = protocols);
                 })
                 .UseNetStack(transport => transport.ConnectionOptions = connectionOptions)
                 .Configure(app => app.Run(HandleAsync)))
             .Build();
-        // Off any synchronization context: binding over the stack is immediate, nothing here waits on the network.
-        Task.Run(() => _host.StartAsync()).GetAwaiter().GetResult();
+        await _host.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task HandleAsync(HttpContext context)
@@ -93,6 +106,10 @@ public sealed class HttpService : IAsyncDisposable
             else if (path == "/sha256")
             {
                 await Sha256Async(context).ConfigureAwait(false);
+            }
+            else if (path == "/hello")
+            {
+                await HelloAsync(context).ConfigureAwait(false);
             }
             else
             {
@@ -123,6 +140,7 @@ public sealed class HttpService : IAsyncDisposable
         {
             return;
         }
+        NoteBulkConnection(context);
         PipeWriter writer = context.Response.BodyWriter;
         CancellationToken aborted = context.RequestAborted;
         long sent = 0, unflushed = 0;
@@ -147,6 +165,17 @@ public sealed class HttpService : IAsyncDisposable
         }
     }
 
+    private static async Task HelloAsync(HttpContext context)
+    {
+        if (!HttpMethods.IsGet(context.Request.Method))
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            return;
+        }
+        context.Response.ContentLength = Hello.Length;
+        await context.Response.Body.WriteAsync(Hello, context.RequestAborted).ConfigureAwait(false);
+    }
+
     private async Task Sha256Async(HttpContext context)
     {
         if (!HttpMethods.IsPost(context.Request.Method))
@@ -154,6 +183,7 @@ public sealed class HttpService : IAsyncDisposable
             context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
             return;
         }
+        NoteBulkConnection(context);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         PipeReader reader = context.Request.BodyReader;
         CancellationToken aborted = context.RequestAborted;
@@ -179,6 +209,9 @@ public sealed class HttpService : IAsyncDisposable
         context.Response.Headers[BodyLengthHeader] = received.ToString(CultureInfo.InvariantCulture);
         await context.Response.WriteAsync(hex + "\n", aborted).ConfigureAwait(false);
     }
+
+    private void NoteBulkConnection(HttpContext context) =>
+        Volatile.Write(ref _lastBulk, context.Features.Get<INetStackConnectionFeature>()?.Connection);
 
     /// <summary>One line of counters.</summary>
     public override string ToString() =>

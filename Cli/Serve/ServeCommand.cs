@@ -1,3 +1,4 @@
+// `netstack serve`: the command line, the run until Ctrl-C or SIGTERM, and the counters printed at the end.
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;

@@ -1,3 +1,4 @@
+// `netstack serve`: what the command was asked to do (device, addresses, offloads, ports, buffers, capture).
 using NetStack.Link.Tun;
 using NetStack.Network;
 

@@ -1,3 +1,5 @@
+// `netstack serve`: a stack on a TUN device with the test services running on it, and its optional capture (a pcap
+// tap on both of the TUN layer's decorator chains).
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Cli.Iperf3;
@@ -18,14 +20,14 @@ public sealed class StackHost : IAsyncDisposable
     private readonly List<TcpService> _services = [];
     private UdpEchoService? _udpEcho;
     private HttpService? _http;
-    private readonly PcapTapEndpoint? _tap;
+    private readonly PcapWriter? _capture;
 
-    private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapTapEndpoint? tap)
+    private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapWriter? capture)
     {
         Tun = tun;
         Stack = stack;
         Tcp = tcp;
-        _tap = tap;
+        _capture = capture;
     }
 
     /// <summary>
@@ -60,26 +62,31 @@ public sealed class StackHost : IAsyncDisposable
     public static StackHost Start(ServeOptions options, ILoggerFactory? loggerFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var tunOptions = TunOptions(options, loggerFactory);
-        TunEndpoint tun = TunEndpoint.Open(options.Tun, tunOptions);
+        PcapWriter? capture = options.Pcap is null ? null : new PcapWriter(options.Pcap);
+        TunEndpoint? tun = null;
         try
         {
+            tun = TunEndpoint.Open(options.Tun, TunOptions(options, loggerFactory, capture));
             if (tun.Device.GetMtu() != options.Mtu)
             {
                 tun.Device.SetMtu(options.Mtu);
             }
             tun.Device.SetUp();
-            return Start(tun, options, loggerFactory);
+            return Start(tun, options, loggerFactory, capture);
         }
         catch
         {
-            tun.Dispose();
+            tun?.Dispose();
+            capture?.Dispose();
             throw;
         }
     }
 
-    /// <summary>The TUN endpoint options that <paramref name="options"/> asks for.</summary>
-    public static TunEndpointOptions TunOptions(ServeOptions options, ILoggerFactory? loggerFactory)
+    /// <summary>
+    /// The TUN endpoint options that <paramref name="options"/> asks for; with <paramref name="capture"/>, a pcap tap
+    /// on both directions at the stack's edge of the device.
+    /// </summary>
+    public static TunEndpointOptions TunOptions(ServeOptions options, ILoggerFactory? loggerFactory, PcapWriter? capture = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         var tun = new TunEndpointOptions
@@ -95,12 +102,17 @@ public sealed class StackHost : IAsyncDisposable
             Pool = Pool,
             Name = options.Tun,
             LoggerFactory = loggerFactory,
+            Inbound = capture is null ? null : sink => new PcapTapSink(sink, capture),
+            Outbound = capture is null ? null : sink => new PcapTapSink(sink, capture),
         };
         return options.OutboundQueue is int queue ? tun with { OutboundQueueCapacity = queue } : tun;
     }
 
-    /// <summary>Builds the stack over an open endpoint (which the host then owns) and starts everything.</summary>
-    public static StackHost Start(TunEndpoint tun, ServeOptions options, ILoggerFactory? loggerFactory = null)
+    /// <summary>
+    /// Builds the stack over an open endpoint (which the host then owns, with <paramref name="capture"/>, the writer
+    /// its taps write to) and starts everything.
+    /// </summary>
+    public static StackHost Start(TunEndpoint tun, ServeOptions options, ILoggerFactory? loggerFactory = null, PcapWriter? capture = null)
     {
         ArgumentNullException.ThrowIfNull(tun);
         ArgumentNullException.ThrowIfNull(options);
@@ -110,14 +122,13 @@ public sealed class StackHost : IAsyncDisposable
             LoggerFactory = loggerFactory,
             Tcp = new TcpProtocolOptions { Connection = ConnectionOptions(options) },
         });
-        PcapTapEndpoint? tap = options.Pcap is null ? null : new PcapTapEndpoint(tun.Channel, new PcapWriter(options.Pcap), ownsWriter: true);
-        Nic nic = stack.CreateNic(tap ?? (ILinkEndpoint)tun.Channel, options.Tun);
+        Nic nic = stack.CreateNic(tun.Channel, options.Tun);
         foreach (NetPrefix address in options.Addresses)
         {
             nic.AddAddress(address);
         }
         TcpProtocol tcp = stack.Tcp;
-        var host = new StackHost(tun, stack, tcp, tap);
+        var host = new StackHost(tun, stack, tcp, capture);
         host.StartService(new EchoService(), options.EchoPort);
         host.StartService(new DiscardService(), options.DiscardPort);
         host.StartService(new ChargenService(), options.ChargenPort);
@@ -205,7 +216,10 @@ public sealed class StackHost : IAsyncDisposable
             await _udpEcho.DisposeAsync().ConfigureAwait(false);
         }
         Tun.Dispose();
-        _tap?.Close();
+        if (_capture is not null)
+        {
+            await _capture.DisposeAsync().ConfigureAwait(false);
+        }
         Stack.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+// `netstack serve`: the UDP echo service (RFC 862).
 using System.Net;
 using NetStack.Network;
 using NetStack.Udp;

@@ -1,38 +1,32 @@
+// Layer: capture. The pcap tap: a sink decorator that captures every packet passing it, on a wire, in front of an
+// endpoint or at the TUN layer's edge, both directions through one writer when placed on both chains.
 using NetStack.Buffers;
 
 namespace NetStack.Link.Capture;
 
 /// <summary>
-/// An <see cref="IPacketSink"/> decorator for wires: captures each packet into a <see cref="PcapWriter"/>, then
-/// passes it (and its reference) on to the inner sink.
+/// A <see cref="PacketSinkDecorator"/> that captures each packet into a <see cref="PcapWriter"/>, then passes it (and
+/// its reference) on to the inner sink. The writer takes its own reference (ARCHITECTURE.md §3) and belongs to the
+/// caller: one writer may serve several taps (both directions of a port).
 /// </summary>
-public sealed class PcapTapSink : IPacketSink
+public sealed class PcapTapSink : PacketSinkDecorator
 {
-    private readonly IPacketSink _inner;
-
     /// <summary>Captures into <paramref name="writer"/> what flows into <paramref name="inner"/>.</summary>
     public PcapTapSink(IPacketSink inner, PcapWriter writer)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(writer);
-        _inner = inner;
         Writer = writer;
     }
 
     /// <summary>Where captured packets go.</summary>
     public PcapWriter Writer { get; }
 
-    /// <summary>The sink packets are forwarded to.</summary>
-    public IPacketSink Inner => _inner;
-
-    /// <summary>Captures the packet (the writer takes its own reference), then hands it to the inner sink.</summary>
-    public void Enqueue(PacketBuffer packet)
+    /// <summary>Captures the packet, then hands it to the inner sink.</summary>
+    public override void Enqueue(PacketBuffer packet)
     {
         ArgumentNullException.ThrowIfNull(packet);
         Writer.Write(packet);
-        _inner.Enqueue(packet);
+        Inner.Enqueue(packet);
     }
-
-    /// <inheritdoc/>
-    public void Flush() => _inner.Flush();
 }

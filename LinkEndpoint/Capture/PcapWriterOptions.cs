@@ -1,3 +1,4 @@
+// Layer: capture. How a pcap writer queues, truncates and timestamps what it captures.
 namespace NetStack.Link.Capture;
 
 /// <summary>How a <see cref="PcapWriter"/> behaves.</summary>

@@ -1,3 +1,5 @@
+// Layer: link endpoints. The channel endpoint's inbound GRO: packets of a batch coalesced per TCP flow, delivered to
+// the stack at the end of the batch (ARCHITECTURE.md §4).
 using NetStack.Buffers;
 using NetStack.Gro;
 

@@ -1,3 +1,5 @@
+// Layer: link endpoints. The channel endpoint's outbound side: the bounded queue the stack writes and the device
+// drains in batches (IPacketSource), with back-pressure instead of silent drops.
 using System.Threading.Channels;
 using NetStack.Buffers;
 

@@ -1,3 +1,5 @@
+// Layer: link endpoints. The channel endpoint between a stack and a packet device (TUN, an in-memory wire, a test):
+// inbound RX validation and GRO into the stack's dispatcher, outbound a bounded queue the device drains.
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;
@@ -55,6 +57,7 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     {
         _options = options ?? new ChannelEndpointOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.OutboundQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(_options.DeviceHeaderLength);
         Mtu = _options.Mtu;
         var tags = new KeyValuePair<string, object?>[] { new("endpoint", _options.Name) };
         _events = new ReasonCounters<ChannelEvent>(s_meter, "netstack.link.channel.events", "Channel endpoint events", tags);
@@ -75,18 +78,14 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     /// <summary>Inbound drops by reason.</summary>
     public ReasonCounters<RxDropReason> RxDrops => _drops;
 
-    /// <inheritdoc/>
+    /// <summary>Largest IP packet (header included) the link carries without GSO; changeable while the stack runs.</summary>
     public int Mtu { get; set; }
 
-    /// <summary>Room kept in front of outbound packets for the device's own header (a 10-byte virtio_net_hdr).</summary>
-    public int MaxHeaderLength => 10;
+    /// <summary>Room the stack keeps in front of outbound packets for the device's own header (<see cref="ChannelEndpointOptions.DeviceHeaderLength"/>).</summary>
+    public int MaxHeaderLength => _options.DeviceHeaderLength;
 
     /// <inheritdoc/>
-    public ReadOnlyMemory<byte> LinkAddress => ReadOnlyMemory<byte>.Empty;
-
-    /// <inheritdoc/>
-    public LinkCapabilities Capabilities =>
-        LinkCapabilities.RxChecksumOffload | (_options.Gso == GsoSupport.Host ? LinkCapabilities.TxChecksumOffload : LinkCapabilities.None);
+    public LinkCapabilities Capabilities => LinkCapabilities.RxChecksumOffload;
 
     /// <inheritdoc/>
     public int GsoMaxSize => _options.Gso == GsoSupport.None ? 0 : _options.GsoMaxSize;

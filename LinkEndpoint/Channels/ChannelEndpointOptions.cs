@@ -1,3 +1,5 @@
+// Layer: link endpoints. What a channel endpoint offers the stack (MTU, GSO, the device's header room) and how its
+// queues and GRO are sized.
 namespace NetStack.Link.Channels;
 
 /// <summary>Configuration of a <see cref="ChannelEndpoint"/>.</summary>
@@ -20,6 +22,13 @@ public sealed record ChannelEndpointOptions
 
     /// <summary>Flows GRO holds at once during a batch; the oldest is flushed when a new one needs room.</summary>
     public int GroMaxFlows { get; init; } = 64;
+
+    /// <summary>
+    /// Bytes the device behind the endpoint pushes in front of each outbound packet (the TUN layer's 10-byte
+    /// virtio_net_hdr; 0 for an in-memory wire): the endpoint's <see cref="ILinkEndpoint.MaxHeaderLength"/>, which the
+    /// stack's transports keep as headroom so the device writes its header in place.
+    /// </summary>
+    public int DeviceHeaderLength { get; init; }
 
     /// <summary>Name used in metric tags.</summary>
     public string Name { get; init; } = "channel";

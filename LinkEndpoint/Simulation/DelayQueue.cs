@@ -1,3 +1,4 @@
+// Layer: simulated links. The impairment stage's delay line: a bounded heap of held packets by due time.
 using NetStack.Buffers;
 
 namespace NetStack.Link.Simulation;

@@ -1,3 +1,5 @@
+// Layer: simulated links. A seeded impairment decorator (loss, duplication, corruption, rate, delay, reordering)
+// over any IPacketSink: the one way a wire, the in-memory network or the TUN layer impairs traffic (ARCHITECTURE.md §5).
 using System.Diagnostics.Metrics;
 using NetStack.Buffers;
 
@@ -16,18 +18,18 @@ namespace NetStack.Link.Simulation;
 /// clock, the same seed and the same calls give the same delivered packets, bit for bit and in the same order.
 /// The stage keeps no timer. Due packets are released to the inner sink by <see cref="DeliverDue"/> (or
 /// <see cref="Flush"/>); its driver (e.g. <see cref="PipeLink"/>) asks <see cref="TimeUntilNextDue"/> when to call again.
+/// Both also reach the sinks behind the stage, so a chain of decorators is driven through its outermost one.
 /// </para>
 /// <para>
 /// Like every <see cref="IPacketSink"/>, a stage is driven by one thread at a time. Counters may be read from any
 /// thread. No allocation per packet: copies come from the packet's pool and the heap is reused.
 /// </para>
 /// </remarks>
-public sealed class ImpairmentStage : IPacketSink, IDisposable
+public sealed class ImpairmentStage : PacketSinkDecorator
 {
     /// <summary>Name of the <see cref="Meter"/> every stage publishes its counters on.</summary>
     public const string MeterName = "NetStack.Link.Simulation";
 
-    private readonly IPacketSink _inner;
     private readonly Random _random;
     private readonly TimeProvider _time;
     private readonly DelayQueue _queue;
@@ -58,11 +60,10 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
     /// <param name="timeProvider">The clock (the stack's, or a fake one in a simulation); <see cref="TimeProvider.System"/> when null.</param>
     /// <param name="name">Name used as the <c>stage</c> tag of the metrics.</param>
     public ImpairmentStage(IPacketSink inner, ImpairmentOptions options, int seed, TimeProvider? timeProvider = null, string? name = null)
+        : base(inner)
     {
-        ArgumentNullException.ThrowIfNull(inner);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _inner = inner;
         Options = options;
         Seed = seed;
         Name = name ?? "impairment";
@@ -102,9 +103,6 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
 
     /// <summary>Name used in metric tags.</summary>
     public string Name { get; }
-
-    /// <summary>The sink surviving packets go to.</summary>
-    public IPacketSink Inner => _inner;
 
     /// <summary>Packets held now (delayed, reordered or waiting for the rate limiter).</summary>
     public int HeldCount => Volatile.Read(ref _heldCount);
@@ -148,10 +146,12 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
     };
 
     /// <summary>
-    /// How long until the earliest held packet is due (<see cref="TimeSpan.Zero"/> if one is due already), or
-    /// null when nothing is held.
+    /// How long until the earliest held packet is due here or behind (<see cref="TimeSpan.Zero"/> if one is due
+    /// already), or null when nothing is held.
     /// </summary>
-    public TimeSpan? TimeUntilNextDue
+    public override TimeSpan? TimeUntilNextDue => Earliest(OwnTimeUntilNextDue, Inner.TimeUntilNextDue);
+
+    private TimeSpan? OwnTimeUntilNextDue
     {
         get
         {
@@ -169,7 +169,7 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
     /// Takes one packet (and its reference) and applies the impairments. A packet due at once goes straight to the
     /// inner sink when nothing is held before it; otherwise it waits for <see cref="DeliverDue"/> or <see cref="Flush"/>.
     /// </summary>
-    public void Enqueue(PacketBuffer packet)
+    public override void Enqueue(PacketBuffer packet)
     {
         ArgumentNullException.ThrowIfNull(packet);
         _received++;
@@ -199,19 +199,21 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
     }
 
     /// <summary>Releases the packets that are due and ends the inner sink's batch.</summary>
-    public void Flush()
+    public override void Flush()
     {
         if (DeliverDue() == 0)
         {
-            _inner.Flush();
+            Inner.Flush();
         }
     }
 
     /// <summary>
     /// Hands every held packet whose time has come to the inner sink, earliest first, and flushes the inner sink if
-    /// any went. Returns how many went.
+    /// any went; then lets the sinks behind deliver theirs. Returns how many went.
     /// </summary>
-    public int DeliverDue()
+    public override int DeliverDue() => DeliverOwnDue() + Inner.DeliverDue();
+
+    private int DeliverOwnDue()
     {
         if (_queue.Count == 0)
         {
@@ -225,11 +227,11 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
             Volatile.Write(ref _heldCount, _queue.Count);
             _delivered++;
             n++;
-            _inner.Enqueue(p);
+            Inner.Enqueue(p);
         }
         if (n > 0)
         {
-            _inner.Flush();
+            Inner.Flush();
         }
         return n;
     }
@@ -243,16 +245,22 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
     }
 
     /// <summary>Releases every held packet and stops publishing metrics; packets offered later are released and counted as discarded.</summary>
-    public void Dispose()
+    protected override void Dispose(bool disposing)
     {
         if (_disposed)
         {
             return;
         }
         _disposed = true;
-        Clear();
-        _meter.Dispose();
+        if (disposing)
+        {
+            Clear();
+            _meter.Dispose();
+        }
     }
+
+    /// <summary>Disposes this stage alone, leaving the sinks behind it in use (a stage swapped out of a chain).</summary>
+    internal void DisposeStage() => Dispose(disposing: true);
 
     private void Admit(PacketBuffer packet)
     {
@@ -292,7 +300,7 @@ public sealed class ImpairmentStage : IPacketSink, IDisposable
         if (due <= now && _queue.Count == 0)
         {
             _delivered++;
-            _inner.Enqueue(packet);
+            Inner.Enqueue(packet);
             return;
         }
         _queue.Push(packet, due);

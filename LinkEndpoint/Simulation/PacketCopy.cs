@@ -1,3 +1,4 @@
+// Layer: simulated links. Deep packet copies for the impairments (duplication, copy-on-write corruption) and floods.
 using NetStack.Buffers;
 
 namespace NetStack.Link.Simulation;

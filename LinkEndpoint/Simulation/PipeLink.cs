@@ -1,3 +1,5 @@
+// Layer: simulated links. A cable between two endpoints' device sides (or a one-way wire, or the ports of an
+// InMemoryNetwork): pumps sources into sink chains, deterministically step by step or live in the background.
 namespace NetStack.Link.Simulation;
 
 /// <summary>
@@ -16,7 +18,9 @@ public sealed class PipeLink : IDisposable
     private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
 
     private readonly TimeProvider _time;
-    private readonly PipeLinkDirection[] _directions;
+    private PipeLinkDirection[] _directions;
+    private TaskCompletionSource _changed = NewSignal();
+    private readonly bool _runsUntilStopped;
     private int _busy;
     private bool _disposed;
 
@@ -38,13 +42,10 @@ public sealed class PipeLink : IDisposable
     }
 
     private PipeLink(IPacketSource aOutbound, IPacketSink bInbound, PipeLinkOptions? options, (IPacketSource Source, IPacketSink Sink)? back)
+        : this(options, runsUntilStopped: false)
     {
         ArgumentNullException.ThrowIfNull(aOutbound);
         ArgumentNullException.ThrowIfNull(bInbound);
-        Options = options ?? new PipeLinkOptions();
-        ArgumentOutOfRangeException.ThrowIfLessThan(Options.BatchSize, 1, nameof(options));
-        ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxBatchesPerPump, 1, nameof(options));
-        _time = Options.TimeProvider ?? TimeProvider.System;
         AToB = MakeDirection(aOutbound, bInbound, Options.AToB, Options.Seed, "a-to-b");
         if (back is { } b)
         {
@@ -57,11 +58,26 @@ public sealed class PipeLink : IDisposable
         }
     }
 
+    /// <summary>A link with no direction yet, whose <see cref="RunAsync"/> runs until stopped: <see cref="InMemoryNetwork"/> adds one direction per port.</summary>
+    internal PipeLink(PipeLinkOptions? options, bool runsUntilStopped = true)
+    {
+        Options = options ?? new PipeLinkOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.BatchSize, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxBatchesPerPump, 1, nameof(options));
+        _time = Options.TimeProvider ?? TimeProvider.System;
+        _directions = [];
+        _runsUntilStopped = runsUntilStopped;
+        AToB = null!;
+    }
+
     /// <summary>The options the link was made with.</summary>
     public PipeLinkOptions Options { get; }
 
     /// <summary>The A → B direction.</summary>
     public PipeLinkDirection AToB { get; }
+
+    /// <summary>Every direction, in pump order.</summary>
+    internal IReadOnlyList<PipeLinkDirection> Directions => Volatile.Read(ref _directions);
 
     /// <summary>The B → A direction (null for a one-way link).</summary>
     public PipeLinkDirection? BToA { get; }
@@ -72,7 +88,7 @@ public sealed class PipeLink : IDisposable
         get
         {
             int n = 0;
-            foreach (PipeLinkDirection d in _directions)
+            foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
             {
                 n += d.Held;
             }
@@ -117,7 +133,7 @@ public sealed class PipeLink : IDisposable
                 {
                     continue;
                 }
-                if (AllSourcesCompleted() && InFlight == 0)
+                if (!_runsUntilStopped && AllSourcesCompleted() && NextDue() is null)
                 {
                     break;
                 }
@@ -130,7 +146,7 @@ public sealed class PipeLink : IDisposable
         }
         finally
         {
-            foreach (PipeLinkDirection d in _directions)
+            foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
             {
                 d.PendingWait = null;
                 d.ReleaseInFlight();
@@ -147,16 +163,52 @@ public sealed class PipeLink : IDisposable
             return;
         }
         _disposed = true;
-        foreach (PipeLinkDirection d in _directions)
+        foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
         {
             d.Impairment?.Dispose();
         }
     }
 
+    /// <summary>Adds a one-way direction (a port of an <see cref="InMemoryNetwork"/>); a running <see cref="RunAsync"/> starts waiting on its source.</summary>
+    internal PipeLinkDirection Add(IPacketSource source, IPacketSink sink, bool splitGso)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(sink);
+        var direction = new PipeLinkDirection(source, sink, null, Options.BatchSize, Options.MaxBatchesPerPump, splitGso);
+        PipeLinkDirection[] current, next;
+        do
+        {
+            current = Volatile.Read(ref _directions);
+            next = [.. current, direction];
+        }
+        while (Interlocked.CompareExchange(ref _directions, next, current) != current);
+        Wake();
+        return direction;
+    }
+
+    /// <summary>Makes a waiting <see cref="RunAsync"/> look again (a direction was added, something changed).</summary>
+    internal void Wake() => Interlocked.Exchange(ref _changed, NewSignal()).TrySetResult();
+
+    /// <summary>When the next packet held anywhere on the link falls due, or null when none is held.</summary>
+    internal TimeSpan? NextDue()
+    {
+        TimeSpan? next = null;
+        foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
+        {
+            if (d.TimeUntilNextDue is TimeSpan t && (next is null || t < next))
+            {
+                next = t;
+            }
+        }
+        return next;
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private int PumpCore()
     {
         int moved = 0;
-        foreach (PipeLinkDirection d in _directions)
+        foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
         {
             moved += d.Pump();
         }
@@ -165,7 +217,7 @@ public sealed class PipeLink : IDisposable
 
     private bool AllSourcesCompleted()
     {
-        foreach (PipeLinkDirection d in _directions)
+        foreach (PipeLinkDirection d in Volatile.Read(ref _directions))
         {
             if (!d.SourceCompleted)
             {
@@ -177,24 +229,18 @@ public sealed class PipeLink : IDisposable
 
     private async Task WaitForWorkAsync(CancellationToken cancellationToken)
     {
+        Task changed = Volatile.Read(ref _changed).Task;
+        PipeLinkDirection[] directions = Volatile.Read(ref _directions);
         long computedAt = _time.GetTimestamp();
-        TimeSpan? nextDue = null;
-        foreach (PipeLinkDirection d in _directions)
-        {
-            TimeSpan? due = d.Impairment?.TimeUntilNextDue;
-            if (due is { } t && (nextDue is null || t < nextDue))
-            {
-                nextDue = t;
-            }
-        }
+        TimeSpan? nextDue = NextDue();
         if (nextDue == TimeSpan.Zero)
         {
             return;
         }
 
         // At most one pending wait per source, kept across iterations until it completes.
-        var waits = new List<Task>(3);
-        foreach (PipeLinkDirection d in _directions)
+        var waits = new List<Task>(directions.Length + 2) { changed };
+        foreach (PipeLinkDirection d in directions)
         {
             if (!d.SourceCompleted)
             {
@@ -215,14 +261,10 @@ public sealed class PipeLink : IDisposable
                 return;
             }
         }
-        if (waits.Count == 0)
-        {
-            return;
-        }
         await Task.WhenAny(waits).ConfigureAwait(false);
         delayCancel?.Cancel();
         cancellationToken.ThrowIfCancellationRequested();
-        foreach (PipeLinkDirection d in _directions)
+        foreach (PipeLinkDirection d in directions)
         {
             if (d.PendingWait is { IsCompleted: true } done)
             {

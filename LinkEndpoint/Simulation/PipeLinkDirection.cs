@@ -1,3 +1,5 @@
+// Layer: simulated links. One direction of a wire: a source's packets pumped into a chain of sinks (impairment,
+// capture, tracer, the receiving endpoint), super-segments split into wire segments on the way when asked.
 using NetStack.Buffers;
 using NetStack.Link.Gso;
 
@@ -9,7 +11,8 @@ public sealed class PipeLinkDirection
     private readonly PacketBuffer[] _batch;
     private readonly int _maxBatches;
     private readonly IPacketSink _entry;
-    private readonly PacketBuffer[]? _segments; // scratch for splitting super-segments; null when they pass through
+    private PacketBuffer[]? _segments; // scratch for splitting super-segments, made on first use
+    private volatile bool _splitGso;
     private long _packetsRead;
     private long _superSegmentsSplit;
     private long _splitFailures;
@@ -22,13 +25,15 @@ public sealed class PipeLinkDirection
         _entry = (IPacketSink?)impairment ?? sink;
         _batch = new PacketBuffer[batchSize];
         _maxBatches = maxBatches;
-        _segments = splitGso ? new PacketBuffer[GsoSegmenter.MaxSegmentCount] : null;
+        _splitGso = splitGso;
     }
 
-    /// <summary>Segments a 64 KiB super-segment can hold at the smallest MSS a stack sends (48 bytes).</summary>
-
     /// <summary>True when super-segments are split into wire segments before the impairment stage.</summary>
-    public bool SplitsGso => _segments is not null;
+    public bool SplitsGso
+    {
+        get => _splitGso;
+        internal set => _splitGso = value;
+    }
 
     /// <summary>Super-segments split into wire segments.</summary>
     public long SuperSegmentsSplit => Interlocked.Read(ref _superSegmentsSplit);
@@ -39,10 +44,10 @@ public sealed class PipeLinkDirection
     /// <summary>Where packets come from.</summary>
     public IPacketSource Source { get; }
 
-    /// <summary>Where packets finally go.</summary>
+    /// <summary>Where packets go (the receiving endpoint, or the first of the decorators in front of it).</summary>
     public IPacketSink Sink { get; }
 
-    /// <summary>The impairment stage between them, or null for a perfect wire.</summary>
+    /// <summary>The impairment stage the link put between them, or null for a perfect wire.</summary>
     public ImpairmentStage? Impairment { get; }
 
     /// <summary>Packets taken from the source.</summary>
@@ -57,7 +62,10 @@ public sealed class PipeLinkDirection
     /// <summary>Packets held by the impairment stage.</summary>
     internal int Held => Impairment?.HeldCount ?? 0;
 
-    /// <summary>Moves what is ready: reads up to the batch limit, releases due packets, ends the sink's batch. Returns packets read plus packets released from the delay heap.</summary>
+    /// <summary>When the next packet held anywhere along the direction falls due, or null when none is held.</summary>
+    internal TimeSpan? TimeUntilNextDue => _entry.TimeUntilNextDue;
+
+    /// <summary>Moves what is ready: reads up to the batch limit, releases due packets, ends the sink's batch. Returns packets read plus packets released from delay.</summary>
     internal int Pump()
     {
         int read = 0;
@@ -76,19 +84,12 @@ public sealed class PipeLinkDirection
         {
             Interlocked.Add(ref _packetsRead, read);
         }
-        int released = 0;
-        if (Impairment is not null)
+        // Held packets that fell due go now (ending their batch), then the batch read here ends: a flush with nothing
+        // new behind it is a no-op, so the order of the two never changes what the receiver sees.
+        int released = _entry.DeliverDue();
+        if (read > 0)
         {
-            released = Impairment.DeliverDue();
-            if (released == 0 && read > 0)
-            {
-                // Packets due at once went straight through the stage: end the sink's batch.
-                Sink.Flush();
-            }
-        }
-        else if (read > 0)
-        {
-            Sink.Flush();
+            _entry.Flush();
         }
         return read + released;
     }
@@ -99,7 +100,7 @@ public sealed class PipeLinkDirection
     /// <summary>Splits a super-segment into wire segments (a NIC's TSO) or hands it over whole (a veth pair); takes the reference.</summary>
     private void ForwardSuperSegment(PacketBuffer packet)
     {
-        if (_segments is null)
+        if (!_splitGso)
         {
             if (packet.Gso.NeedsChecksum)
             {
@@ -108,7 +109,8 @@ public sealed class PipeLinkDirection
             _entry.Enqueue(packet);
             return;
         }
-        bool split = GsoSegmenter.TrySplit(packet, packet.Pool, _segments, out int count, out _);
+        PacketBuffer[] segments = _segments ??= new PacketBuffer[GsoSegmenter.MaxSegmentCount];
+        bool split = GsoSegmenter.TrySplit(packet, packet.Pool, segments, out int count, out _);
         packet.Release();
         if (!split)
         {
@@ -118,8 +120,8 @@ public sealed class PipeLinkDirection
         Interlocked.Increment(ref _superSegmentsSplit);
         for (int i = 0; i < count; i++)
         {
-            PacketBuffer segment = _segments[i];
-            _segments[i] = null!;
+            PacketBuffer segment = segments[i];
+            segments[i] = null!;
             _entry.Enqueue(segment);
         }
     }

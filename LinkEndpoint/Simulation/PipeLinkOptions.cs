@@ -1,3 +1,4 @@
+// Layer: simulated links. How a PipeLink treats super-segments, impairs each direction and batches its pumps.
 namespace NetStack.Link.Simulation;
 
 /// <summary>What a <see cref="PipeLink"/> does with a GSO super-segment (a packet with <see cref="GsoOptions"/>).</summary>

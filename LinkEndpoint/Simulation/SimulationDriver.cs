@@ -1,3 +1,5 @@
+// Layer: simulated links. The deterministic driver: pump every wire until nothing moves, then jump the manual
+// clock to the next timer or delayed packet (ARCHITECTURE.md §5).
 using NetStack.Simulation;
 
 namespace NetStack.Link.Simulation;
@@ -93,17 +95,16 @@ public sealed class SimulationDriver
 
     private bool PumpOnceQuiet() => PumpOnce() > 0;
 
-    private static TimeSpan? Earlier(TimeSpan? next, PipeLinkDirection? direction) =>
-        direction?.Impairment?.TimeUntilNextDue is TimeSpan t && (next is null || t < next) ? t : next;
-
     /// <summary>Time until the next timer or delayed packet, or null.</summary>
     public TimeSpan? NextEvent()
     {
         TimeSpan? next = Clock.TimeUntilNextTimer;
         foreach (PipeLink link in _links)
         {
-            next = Earlier(next, link.AToB);
-            next = Earlier(next, link.BToA);
+            if (link.NextDue() is TimeSpan t && (next is null || t < next))
+            {
+                next = t;
+            }
         }
         return next;
     }

@@ -1,3 +1,5 @@
+// Layer: link endpoints, Linux TUN. The start-up probes that switch TCP and UDP GRO on write off on kernels that
+// reject GRO'd writes.
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Wire;

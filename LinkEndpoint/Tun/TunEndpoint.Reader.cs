@@ -1,8 +1,10 @@
+// Layer: link endpoints, Linux TUN. The reader thread: batched readv into buffers sized to what arrives, the virtio
+// header judged, super-packets delivered or split, everything enqueued into the channel's GRO (through the inbound
+// decorators, if any) and flushed per batch; then the ACKs that work queued are written inline.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NetStack.Buffers;
 using NetStack.Link.Gso;
-using NetStack.Link.Simulation;
 
 namespace NetStack.Link.Tun;
 
@@ -16,11 +18,10 @@ public sealed partial class TunEndpoint
     private PacketBuffer? _spill;
     private int _headCapacity;
     private int _spillCapacity;
-    private IPacketSink _inbound = null!;
+    private IPacketSink? _inbound; // the decorators in front of the channel's inbound side, or null
     private int _readerThreadId = -1;
     private bool _readerInBatch; // reader thread only: stack work now runs inside a read batch
     private bool _inlinePending; // reader thread only: that work queued outbound packets
-    private ImpairmentStage? _inboundStage;
 
     private void InitializeReader()
     {
@@ -31,11 +32,11 @@ public sealed partial class TunEndpoint
         // for the next read. A batch of MTU-sized packets costs one small chunk each and one spare slab.
         _headCapacity = Math.Max(256, _pool.Options.SizeClasses[0] - ReaderHeadroom);
         _spillCapacity = Math.Max(_pool.MaxPooledChunkSize, 65535 + 1024);
-        if (_options.InboundImpairment is { } impairment)
+        _inbound = _options.Inbound?.Invoke(Channel);
+        if (ReferenceEquals(_inbound, Channel))
         {
-            _inboundStage = new ImpairmentStage(Channel, impairment, _options.ImpairmentSeed, TimeProvider.System, _options.Name + "-in");
+            _inbound = null;
         }
-        _inbound = _inboundStage ?? (IPacketSink)Channel;
     }
 
     private unsafe void ReadLoop()
@@ -49,7 +50,7 @@ public sealed partial class TunEndpoint
             while (!_stop.IsCancellationRequested)
             {
                 fds[0].Revents = fds[1].Revents = 0;
-                int timeout = _inboundStage?.TimeUntilNextDue is TimeSpan due ? (int)Math.Ceiling(due.TotalMilliseconds) : -1;
+                int timeout = _inbound?.TimeUntilNextDue is TimeSpan due ? (int)Math.Ceiling(due.TotalMilliseconds) : -1;
                 int ready = LinuxNative.Poll(fds, 2, timeout);
                 if (ready < 0)
                 {
@@ -65,7 +66,7 @@ public sealed partial class TunEndpoint
                 {
                     return;
                 }
-                _inboundStage?.DeliverDue();
+                _inbound?.DeliverDue();
                 if (ready == 0)
                 {
                     continue;
@@ -108,7 +109,7 @@ public sealed partial class TunEndpoint
         }
         if (n > 0)
         {
-            _inbound.Flush();
+            FlushInbound();
             Events.Increment(TunEvent.ReadBatches);
         }
         _readerInBatch = false;
@@ -192,7 +193,7 @@ public sealed partial class TunEndpoint
                 _ = VirtioNetHeader.TryParse(_readHeader, out VirtioNetHeader vh, out _);
                 return Inbound(packet, in vh);
             }
-            _inbound.Enqueue(packet);
+            EnqueueInbound(packet);
             return ReadResult.Packet;
         }
     }
@@ -216,7 +217,7 @@ public sealed partial class TunEndpoint
         }
         if (!packet.Gso.IsGso)
         {
-            _inbound.Enqueue(packet);
+            EnqueueInbound(packet);
             return ReadResult.Packet;
         }
         Events.Increment(TunEvent.GsoPacketsRead);
@@ -224,7 +225,7 @@ public sealed partial class TunEndpoint
         {
             return SplitInbound(packet);
         }
-        _inbound.Enqueue(packet);
+        EnqueueInbound(packet);
         return ReadResult.Packet;
     }
 
@@ -247,9 +248,35 @@ public sealed partial class TunEndpoint
             PacketBuffer segment = _split[i];
             _split[i] = null!;
             segment.RxChecksumValidated = trusted; // fresh checksums over data the kernel vouched for
-            _inbound.Enqueue(segment);
+            EnqueueInbound(segment);
         }
         return ReadResult.Packet;
+    }
+
+    /// <summary>One packet to the channel's GRO, through the inbound decorators when there are any.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EnqueueInbound(PacketBuffer packet)
+    {
+        if (_inbound is null)
+        {
+            Channel.EnqueueGro(packet);
+        }
+        else
+        {
+            _inbound.Enqueue(packet);
+        }
+    }
+
+    private void FlushInbound()
+    {
+        if (_inbound is null)
+        {
+            Channel.FlushGro();
+        }
+        else
+        {
+            _inbound.Flush();
+        }
     }
 
     private void ReleaseReaderBuffers()
@@ -258,7 +285,7 @@ public sealed partial class TunEndpoint
         _head = null;
         _spill?.Release();
         _spill = null;
-        _inboundStage?.Dispose();
+        (_inbound as IDisposable)?.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,10 +1,11 @@
+// Layer: link endpoints, Linux TUN. The write path: batched drains of the channel's outbound queue (through the outbound
+// decorators, if any), ACK filtering, TCP and UDP GRO on write, one writev of virtio header + pieces per packet.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Gro;
 using NetStack.Link.Channels;
 using NetStack.Link.Gso;
-using NetStack.Link.Simulation;
 using NetStack.Wire;
 
 namespace NetStack.Link.Tun;
@@ -24,7 +25,7 @@ public sealed partial class TunEndpoint
     private readonly AtomicIdRenumberer _atomicIds = new();
     private AckFilter? _ackFilter;
     private UdpWriteCoalescer? _udpGro;
-    private ImpairmentStage? _outboundStage;
+    private IPacketSink? _outbound; // the decorators in front of the device writer, or null
     private DeviceSink? _deviceSink;
 
     private void InitializeWriter()
@@ -44,10 +45,10 @@ public sealed partial class TunEndpoint
         {
             _udpGro = new UdpWriteCoalescer(CollectWritten);
         }
-        if (_options.OutboundImpairment is { } impairment)
+        if (_options.Outbound is { } decorate)
         {
             _deviceSink = new DeviceSink(this, _options.WriteBatchSize);
-            _outboundStage = new ImpairmentStage(_deviceSink, impairment, _options.ImpairmentSeed + 1, TimeProvider.System, _options.Name + "-out");
+            _outbound = decorate(_deviceSink);
         }
         if (_options.AckFilter)
         {
@@ -62,7 +63,7 @@ public sealed partial class TunEndpoint
     /// <summary>
     /// The writer loop: waits on <see cref="_writerSignal"/> (set by <see cref="OnOutboundQueued"/> for packets other
     /// threads queue, and by the reader when it leaves some), then drains the queue in batches while it holds the
-    /// write turn. With an outbound impairment stage it also wakes when a held packet falls due.
+    /// write turn. With outbound decorators that hold packets (an impairment stage) it also wakes when one falls due.
     /// </summary>
     private async Task WriteLoopAsync(CancellationToken cancellationToken)
     {
@@ -71,7 +72,7 @@ public sealed partial class TunEndpoint
             Task? pending = null;
             while (!cancellationToken.IsCancellationRequested)
             {
-                if (_outboundStage?.TimeUntilNextDue is TimeSpan due)
+                if (_outbound?.TimeUntilNextDue is TimeSpan due)
                 {
                     // Held (delayed, reordered) packets are due before anything new may arrive: wait for whichever comes first.
                     pending ??= _writerSignal.WaitAsync().AsTask();
@@ -125,14 +126,14 @@ public sealed partial class TunEndpoint
             int written = 0, n;
             while ((n = Channel.ReadBatch(_writeBatch)) > 0)
             {
-                if (_outboundStage is { } stage)
+                if (_outbound is { } decorators)
                 {
                     for (int i = 0; i < n; i++)
                     {
-                        stage.Enqueue(_writeBatch[i]);
+                        decorators.Enqueue(_writeBatch[i]);
                         _writeBatch[i] = null!;
                     }
-                    stage.Flush();
+                    decorators.Flush();
                 }
                 else
                 {
@@ -161,7 +162,7 @@ public sealed partial class TunEndpoint
         }
         try
         {
-            _outboundStage!.DeliverDue();
+            _outbound!.DeliverDue();
         }
         finally
         {
@@ -513,7 +514,7 @@ public sealed partial class TunEndpoint
 
     private void ReleaseWriterBuffers()
     {
-        _outboundStage?.Dispose();
+        (_outbound as IDisposable)?.Dispose();
         _deviceSink?.Clear();
         _writeGro?.Flush(); // anything held goes to _writeOut, released below unwritten
         _udpGro?.Flush();
@@ -530,7 +531,7 @@ public sealed partial class TunEndpoint
         }
     }
 
-    /// <summary>Where the outbound impairment stage delivers: a batch for <see cref="WriteBatch"/> at each flush.</summary>
+    /// <summary>Where the outbound decorators deliver: a batch for <see cref="WriteBatch"/> at each flush.</summary>
     private sealed class DeviceSink(TunEndpoint owner, int capacity) : IPacketSink
     {
         private readonly PacketBuffer[] _batch = new PacketBuffer[capacity];

@@ -65,6 +65,7 @@ public sealed partial class TunEndpoint : IDisposable
             Gso = device.HasVnetHeader ? GsoSupport.Host : GsoSupport.None,
             OutboundQueueCapacity = _options.OutboundQueueCapacity,
             EnableGro = _options.EnableGro,
+            DeviceHeaderLength = device.HasVnetHeader ? VirtioNetHeader.Length : 0, // written into the headroom
             Name = _options.Name,
         });
         TcpGroOnWrite = device.HasVnetHeader && _options.TcpGroOnWrite;

@@ -1,6 +1,9 @@
+// Layer: link endpoints, Linux TUN. What a TunEndpoint does: offloads, GRO on write, batch sizes, queue bounds, and
+// the decorators (capture, impairment) at the stack's edge of the device.
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
 using NetStack.Link.Gso;
+using NetStack.Link.Capture;
 using NetStack.Link.Simulation;
 
 namespace NetStack.Link.Tun;
@@ -77,16 +80,20 @@ public sealed record TunEndpointOptions
     public PacketBufferPool Pool { get; init; } = PacketBufferPool.Shared;
 
     /// <summary>
-    /// Seeded impairment (loss, reordering, …) of packets read from the device before the stack sees them: a test
-    /// hook for kernels without netem. Null (the default) costs nothing.
+    /// Decorators between the device and the channel endpoint's inbound side (a <see cref="PcapTapSink"/>, an
+    /// <see cref="ImpairmentStage"/> for kernels without netem, a test tracer): given the sink packets read from the
+    /// device go to, returns the sink to enqueue into instead. The endpoint drives what it returns (its due packets
+    /// on the reader thread) and disposes it. Null (the default) costs nothing.
     /// </summary>
-    public ImpairmentOptions? InboundImpairment { get; init; }
+    public Func<IPacketSink, IPacketSink>? Inbound { get; init; }
 
-    /// <summary>Seeded impairment of the stack's packets before they are written to the device (test hook).</summary>
-    public ImpairmentOptions? OutboundImpairment { get; init; }
-
-    /// <summary>Seed of the impairment stages.</summary>
-    public int ImpairmentSeed { get; init; } = 1;
+    /// <summary>
+    /// Decorators between the channel endpoint's outbound queue and the device: given the sink that writes batches to
+    /// the device, returns the sink drained packets go through instead (one call per packet; the writer flushes it
+    /// at the end of each drained batch). The endpoint drives and disposes what it returns. Null (the default): drained
+    /// batches go straight to the write path.
+    /// </summary>
+    public Func<IPacketSink, IPacketSink>? Outbound { get; init; }
 
     /// <summary>Name used in metric tags and logs.</summary>
     public string Name { get; init; } = "tun";

@@ -345,14 +345,13 @@ public sealed class IcmpProtocol
         // RFC 1812 §4.3.2.3: quote as much as fits in 576 bytes (v4); RFC 4443 §2.4(c): within the minimum MTU.
         int limit = (v4 ? IcmpV4Header.MaxErrorDatagramLength - Ipv4Header.MinLength : IcmpV6Header.MaxErrorPacketLength - Ipv6Header.Length) - IcmpV4Header.HeaderLength;
         int quoteLength = Math.Min(offending.Length, limit);
-        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength, 64);
-        if (!message.AppendReference(offending, 0, quoteLength))
-        {
-            message.Release();
-            return;
-        }
         if (_stack.TryResolveRoute(offenderSource, offenderDestination.IsMulticast ? default : offenderDestination, out RouteInfo route) != SendResult.Sent
             && _stack.TryResolveRoute(offenderSource, default, out route) != SendResult.Sent)
+        {
+            return;
+        }
+        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength, IcmpV4Header.HeaderLength + route.Nic.MaxHeaderLength);
+        if (!message.AppendReference(offending, 0, quoteLength))
         {
             message.Release();
             return;
@@ -408,7 +407,7 @@ public sealed class IcmpProtocol
             return resolved;
         }
         bool v4 = destination.IsV4;
-        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength + (payload is null ? payloadLength : 0), 64);
+        PacketBuffer message = _stack.Pool.Rent(IcmpV4Header.HeaderLength + (payload is null ? payloadLength : 0), IcmpV4Header.HeaderLength + route.Nic.MaxHeaderLength);
         if (payload is null)
         {
             Span<byte> data = message.Append(payloadLength);

@@ -203,7 +203,7 @@ public sealed partial class NetworkStack
             {
                 int length = Math.Min(perFragment, transportLength - offset);
                 bool more = offset + length < transportLength;
-                PacketBuffer fragment = Pool.Rent(0, Ipv6Header.Length + Ipv6FragmentHeader.Length + 16);
+                PacketBuffer fragment = Pool.Rent(0, Ipv6Header.Length + Ipv6FragmentHeader.Length + route.Nic.Link.MaxHeaderLength);
                 if (!fragment.AppendReference(packet, Ipv6Header.Length + offset, length))
                 {
                     fragment.Release();

@@ -39,6 +39,15 @@ public sealed class Nic : INetworkDispatcher
     /// <summary>The link MTU.</summary>
     public int Mtu => Link.Mtu;
 
+    /// <summary>
+    /// Headroom a transport reserves in front of its header for a packet through this NIC: room for the IP header
+    /// (up to 60 bytes for IPv4 with options; 64) plus what the link pushes (<see cref="ILinkEndpoint.MaxHeaderLength"/>).
+    /// </summary>
+    public int MaxHeaderLength => NetworkHeaderRoom + Link.MaxHeaderLength;
+
+    /// <summary>Headroom kept for the IP header in front of a transport header.</summary>
+    internal const int NetworkHeaderRoom = 64;
+
     /// <summary>Assigned addresses with their prefixes.</summary>
     public IReadOnlyList<NetPrefix> Addresses => Volatile.Read(ref _addresses);
 

@@ -100,7 +100,7 @@ internal sealed partial class TcpControlBlock
         };
         AddWindowAndOptions(ref repr, pureAck: length == 0 && (flags & TcpFlags.Fin) == 0);
         int headerLength = repr.BufferLength;
-        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Protocol.Headroom);
+        PacketBuffer packet = Protocol.Stack.Pool.Rent(headerLength, Route.Nic.MaxHeaderLength);
         Span<byte> header = packet.Append(headerLength);
         repr.Emit(header);
         if (length > 0 && !_sender.AppendPayload(packet, bufferOffset, length))

@@ -44,7 +44,6 @@ public sealed class TcpProtocol : ITransportProtocol
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
-        Headroom = 64 + 16;
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -73,8 +72,6 @@ public sealed class TcpProtocol : ITransportProtocol
 
     /// <summary>Overrides the RFC 6528 ISN (tests that start sequence numbers near 2^32).</summary>
     internal Func<uint>? IsnOverride { get; set; }
-
-    internal int Headroom { get; }
 
     internal TcpSynCookies Cookies { get; }
 
@@ -424,7 +421,7 @@ public sealed class TcpProtocol : ITransportProtocol
             reply.Timestamps = new TcpTimestamps(TcpSynCookies.EncodeTimestamp(now, peerScale, sack), ts.Value);
         }
         int length = reply.BufferLength;
-        PacketBuffer packet = Stack.Pool.Rent(length, Headroom);
+        PacketBuffer packet = Stack.Pool.Rent(length, route.Nic.MaxHeaderLength);
         Span<byte> bytes = packet.Append(length);
         reply.Emit(bytes);
         TcpHeader.WriteChecksum(bytes, NetworkStack.PseudoHeaderSum(route, IpProtocol.Tcp, bytes.Length));
@@ -451,7 +448,7 @@ public sealed class TcpProtocol : ITransportProtocol
         {
             return;
         }
-        PacketBuffer packet = Stack.Pool.Rent(TcpHeader.MinLength, Headroom);
+        PacketBuffer packet = Stack.Pool.Rent(TcpHeader.MinLength, route.Nic.MaxHeaderLength);
         Span<byte> bytes = packet.Append(TcpHeader.MinLength);
         reply.Emit(bytes);
         TcpHeader.WriteChecksum(bytes, NetworkStack.PseudoHeaderSum(route, IpProtocol.Tcp, bytes.Length));

@@ -143,7 +143,7 @@ public sealed class UdpEndpoint : IDisposable
         {
             throw new SocketException((int)(resolved == SendResult.NoRoute ? SocketError.NetworkUnreachable : SocketError.AddressNotAvailable));
         }
-        PacketBuffer packet = stack.Pool.Rent(UdpHeader.HeaderLength + data.Length, 64 + Ipv6FragmentHeader.Length);
+        PacketBuffer packet = stack.Pool.Rent(UdpHeader.HeaderLength + data.Length, route.Nic.MaxHeaderLength);
         Span<byte> datagram = packet.Append(UdpHeader.HeaderLength + data.Length);
         new UdpRepr { SourcePort = key.LocalPort, DestinationPort = port, PayloadLength = data.Length }.Emit(datagram);
         data.CopyTo(datagram[UdpHeader.HeaderLength..]);

@@ -88,7 +88,11 @@ internal sealed class InteropRig : IAsyncDisposable
             TunEndpointOptions tunOptions = StackHost.TunOptions(options, null);
             if (useFallback)
             {
-                tunOptions = tunOptions with { InboundImpairment = fallback, OutboundImpairment = fallback };
+                tunOptions = tunOptions with
+                {
+                    Inbound = sink => new ImpairmentStage(sink, fallback!, seed: 1, TimeProvider.System, "tun-in"),
+                    Outbound = sink => new ImpairmentStage(sink, fallback!, seed: 2, TimeProvider.System, "tun-out"),
+                };
             }
             var tun = new TunEndpoint(device, tunOptions);
             return new InteropRig(ns, StackHost.Start(tun, options), impairment);

@@ -8,8 +8,9 @@ using NetStack.Http;
 namespace NetStack.Tests.Cli.Serve;
 
 /// <summary>
-/// `netstack serve`'s HTTP service (Kestrel over the NetStack transport) on the demo's in-memory two-stack wire,
-/// HttpClient on the other stack: exact bodies of GET /bytes/N, digests of POST /sha256, and the error statuses.
+/// The HTTP test service of `netstack serve` and `netstack demo` (Kestrel over the NetStack transport) on the demo's
+/// in-memory network, HttpClient on the other stack: exact bodies of GET /bytes/N, digests of POST /sha256, GET
+/// /hello, the bulk connection it remembers, and the error statuses.
 /// </summary>
 public sealed class HttpServiceTests : IAsyncLifetime
 {
@@ -126,6 +127,24 @@ public sealed class HttpServiceTests : IAsyncLifetime
         using HttpResponseMessage response = await _client.SendAsync(request);
         Assert.Equal(status, response.StatusCode);
         Assert.Equal(0, _service.BytesOut);
+    }
+
+    [Fact]
+    public async Task GetHello_AnswersHello_OtherMethodsAreRefused()
+    {
+        Assert.Equal("hello", await _client.GetStringAsync("hello"));
+        using HttpResponseMessage post = await _client.PostAsync("hello", new ByteArrayContent([1]));
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.Null(_service.LastBulkConnection); // a short request is not a bulk transfer
+    }
+
+    [Fact]
+    public async Task BulkRequests_RememberTheirTcpConnection_ForItsStatistics()
+    {
+        byte[] body = await _client.GetByteArrayAsync("bytes/100000");
+        Assert.Equal(100000, body.Length);
+        NetStack.Tcp.TcpConnection connection = Assert.IsType<NetStack.Tcp.TcpConnection>(_service.LastBulkConnection);
+        Assert.True(connection.GetStatistics().BytesSent >= 100000);
     }
 
     [Fact]

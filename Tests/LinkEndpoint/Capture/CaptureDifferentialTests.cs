@@ -1,4 +1,4 @@
-// Differential checks on packets our stack really sent and received (captured by PcapTapEndpoint): PacketDotNet
+// Differential checks on packets our stack really sent and received (captured by a host's pcap tap): PacketDotNet
 // parses every one as we do, and tshark's checksum verdicts equal `netstack pcap check`'s, on the capture and on a
 // copy with corrupted bytes. tshark is skipped, with the reason shown, where it is not installed.
 using System.Diagnostics;

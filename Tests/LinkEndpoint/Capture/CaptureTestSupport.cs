@@ -1,3 +1,4 @@
+// Helpers of the capture tests: reading pcap files back (SharpPcap, tshark when installed).
 using System.Buffers.Binary;
 using System.Diagnostics;
 using NetStack.Buffers;
@@ -97,60 +98,4 @@ internal sealed class TsharkFactAttribute : FactAttribute
             Skip = "tshark is not on PATH: install it (apt-get install tshark) to check captures for malformed packets.";
         }
     }
-}
-
-/// <summary>A link endpoint double: takes up to <see cref="Accept"/> packets per write and releases them at once (the worst case for a tap).</summary>
-internal sealed class FakeLinkEndpoint : ILinkEndpoint
-{
-    public int Accept { get; set; } = int.MaxValue;
-
-    public List<byte[]> Sent { get; } = [];
-
-    public INetworkDispatcher? Dispatcher { get; private set; }
-
-    public bool Closed { get; private set; }
-
-    public int Mtu { get; set; } = 1500;
-
-    public int MaxHeaderLength => 0;
-
-    public ReadOnlyMemory<byte> LinkAddress => ReadOnlyMemory<byte>.Empty;
-
-    public LinkCapabilities Capabilities => LinkCapabilities.RxChecksumOffload;
-
-    public int GsoMaxSize => 65535;
-
-    public GsoSupport SupportedGso => GsoSupport.Software;
-
-    public bool IsAttached => Dispatcher is not null;
-
-    public void Attach(INetworkDispatcher? dispatcher) => Dispatcher = dispatcher;
-
-    public int WritePackets(ReadOnlySpan<PacketBuffer> packets)
-    {
-        int n = Math.Min(Accept, packets.Length);
-        for (int i = 0; i < n; i++)
-        {
-            Sent.Add(packets[i].ToArray());
-            packets[i].Release();
-        }
-        return n;
-    }
-
-    /// <summary>Simulates the device receiving a packet: deliver to the dispatcher, then release (the dispatcher borrows).</summary>
-    public void Receive(PacketBuffer packet)
-    {
-        Dispatcher!.DeliverNetworkPacket(packet.NetworkProtocol, packet);
-        packet.Release();
-    }
-
-    public void Close() => Closed = true;
-}
-
-/// <summary>A dispatcher double that records what it is given.</summary>
-internal sealed class RecordingDispatcher : INetworkDispatcher
-{
-    public List<(NetworkProtocol Protocol, byte[] Bytes)> Delivered { get; } = [];
-
-    public void DeliverNetworkPacket(NetworkProtocol protocol, PacketBuffer packet) => Delivered.Add((protocol, packet.ToArray()));
 }

@@ -1,11 +1,10 @@
-// Real traffic of our own stack, captured by the tap: two stacks over a simulated wire exchange TCP (IPv4 and IPv6,
-// both directions, with FIN), UDP (a datagram large enough to be fragmented) and pings, while a PcapTapEndpoint on
-// one side writes every packet it sends and receives. The differential and `pcap check` tests read this capture.
+// Real traffic of our own stack, captured by the tap: two stacks on a deterministic in-memory network exchange TCP
+// (IPv4 and IPv6, both directions, with FIN), UDP (a datagram large enough to be fragmented) and pings, while one
+// host's capture writes every packet it sends and receives. The differential and `pcap check` tests read it.
 using System.Net;
 using NetStack.Buffers;
 using NetStack.Link;
 using NetStack.Link.Capture;
-using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
 using NetStack.Network;
 using NetStack.Simulation;
@@ -41,26 +40,28 @@ internal static class CapturedTraffic
     private static byte[][] Capture()
     {
         string path = Path.Combine(Path.GetTempPath(), $"netstack-live-{Guid.NewGuid():N}.pcap");
-        var clock = new ManualClock();
         var pool = new LeakCheckedPool(new PacketBufferPoolOptions { DebugTracking = false });
-        // No GRO on the tapped side: the tap sees inbound packets after GRO, and the tests want wire packets.
-        var linkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = GsoSupport.None, EnableGro = false, Name = "a" });
-        var linkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = GsoSupport.None, Name = "b" });
-        var writer = new PcapWriter(path, new PcapWriterOptions { Synchronous = true, TimeProvider = clock });
-        var a = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool, Tcp = new TcpProtocolOptions { IsnSecret = [1], RandomSeed = 1 } });
-        var b = new NetworkStack(new NetworkStackOptions { TimeProvider = clock, Pool = pool.Pool, Tcp = new TcpProtocolOptions { IsnSecret = [2], RandomSeed = 2 } });
-        var tap = new PcapTapEndpoint(linkA, writer, ownsWriter: true);
-        Nic nicA = a.CreateNic(tap);
-        nicA.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        nicA.AddAddress(NetPrefix.Parse("fd00::1/64"));
-        Nic nicB = b.CreateNic(linkB);
-        nicB.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        nicB.AddAddress(NetPrefix.Parse("fd00::2/64"));
+        var delay = new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(1), QueueLimit = 10000 };
+        var network = new InMemoryNetwork(new InMemoryNetworkOptions { Mode = InMemoryNetworkMode.Deterministic, Seed = 3, Pool = pool.Pool, Gso = GsoSupport.None });
+        // The capture sees A's packets on the wire side of its link (before GRO): what was sent and received.
+        InMemoryHost hostA = network.AddHost(new InMemoryHostOptions
+        {
+            Name = "a",
+            Gro = false,
+            Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { IsnSecret = [1], RandomSeed = 1 } },
+            OutboundImpairment = delay,
+            PcapPath = path,
+        });
+        InMemoryHost hostB = network.AddHost(new InMemoryHostOptions
+        {
+            Name = "b",
+            Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { IsnSecret = [2], RandomSeed = 2 } },
+            OutboundImpairment = delay,
+        });
+        NetworkStack a = hostA.Stack, b = hostB.Stack;
         TcpProtocol tcpA = a.Tcp;
         TcpProtocol tcpB = b.Tcp;
-        var delay = new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(1), QueueLimit = 10000 };
-        var wire = new PipeLink(linkA, linkB, linkB, linkA, new PipeLinkOptions { AToB = delay, BToA = delay, Seed = 3, TimeProvider = clock });
-        var driver = new SimulationDriver(clock, wire);
+        SimulationDriver driver = network.Driver!;
         try
         {
             using TcpConnectionListener listener = tcpB.Listen(new IPEndPoint(IPAddress.IPv6Any, 50080));
@@ -133,11 +134,7 @@ internal static class CapturedTraffic
         }
         finally
         {
-            wire.Dispose();
-            a.Dispose();
-            b.Dispose();
-            tap.Close(); // closes linkA and flushes the capture
-            linkB.Close();
+            network.Dispose(); // finishes the capture
         }
         try
         {

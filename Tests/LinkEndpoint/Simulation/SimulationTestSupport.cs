@@ -1,3 +1,4 @@
+// Helpers of the simulation tests: packets built with PacketDotNet, an independent checksum validator, a collecting sink.
 using System.Buffers.Binary;
 using System.Net;
 using NetStack.Buffers;

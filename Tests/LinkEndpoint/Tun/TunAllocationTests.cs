@@ -1,3 +1,4 @@
+// The TUN data path allocates nothing per packet, read or write, once warm.
 using NetStack.Buffers;
 using NetStack.Link.Tun;
 using NetStack.Tests.Support;

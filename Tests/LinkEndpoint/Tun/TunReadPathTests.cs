@@ -1,3 +1,4 @@
+// The TUN read side over a fake device: virtio headers judged, super-packets delivered or split, checksums trusted or completed.
 using System.Buffers.Binary;
 using NetStack.Link.Channels;
 using NetStack.Link.Tun;

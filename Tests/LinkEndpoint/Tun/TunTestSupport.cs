@@ -1,3 +1,4 @@
+// Helpers of the TUN tests: a fake TUN device over a socket pair, GSO packets, a capturing dispatcher.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Checksums;

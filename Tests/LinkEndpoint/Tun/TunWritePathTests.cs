@@ -1,3 +1,4 @@
+// The TUN write side over a fake device: virtio header + pieces per writev, GRO on write, the software path.
 using NetStack.Buffers;
 using NetStack.Link;
 using NetStack.Link.Gso;

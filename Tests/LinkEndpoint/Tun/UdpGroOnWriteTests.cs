@@ -1,3 +1,4 @@
+// UDP GRO on write: a flow's datagrams leave as one USO packet that the kernel cuts back into exactly them.
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Link.Tun;

@@ -25,8 +25,6 @@ internal sealed class RawTestLink : ILinkEndpoint
 
     public int MaxHeaderLength => 0;
 
-    public ReadOnlyMemory<byte> LinkAddress => ReadOnlyMemory<byte>.Empty;
-
     public LinkCapabilities Capabilities => LinkCapabilities.None;
 
     public int GsoMaxSize => 0;

@@ -1,12 +1,11 @@
-// Two NetworkStacks joined by a simulated wire (ChannelEndpoint ⇄ PipeLink ⇄ ChannelEndpoint) with seeded
-// loss, reordering and duplication, a shared ManualClock and the SimulationDriver: UDP datagrams (fragmented
-// ones too) and pings both ways over IPv4 and IPv6; every delivery intact, runs replay by seed, nothing leaks.
+// Two NetworkStacks on a deterministic InMemoryNetwork with seeded loss, reordering and duplication, a shared
+// ManualClock and the SimulationDriver: UDP datagrams (fragmented ones too) and pings both ways over IPv4 and
+// IPv6; every delivery intact, runs replay by seed, nothing leaks.
 using System.Buffers.Binary;
 using System.Net;
 using NetStack.Buffers;
 using NetStack.Icmp;
 using NetStack.Link;
-using NetStack.Link.Channels;
 using NetStack.Link.Simulation;
 using NetStack.Network;
 using NetStack.Simulation;
@@ -15,54 +14,41 @@ using NetStack.Udp;
 
 namespace NetStack.Tests.Stack.Network;
 
+/// <summary>Two stacks (10.0.0.1 / fd00::1 and 10.0.0.2 / fd00::2) on a deterministic in-memory network, the same impairment on what each sends.</summary>
 internal sealed class TwoStacks : IDisposable
 {
     private readonly LeakCheckedPool _pool = new(new PacketBufferPoolOptions()); // counts without per-rental stack traces
+    private readonly InMemoryNetwork _network;
 
     public TwoStacks(ImpairmentOptions? impairment, int seed)
     {
-        A = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = _pool.Pool });
-        B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = _pool.Pool });
-        LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Name = "a", Gso = GsoSupport.None });
-        LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Name = "b", Gso = GsoSupport.None });
-        Nic a = A.CreateNic(LinkA);
-        a.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        a.AddAddress(NetPrefix.Parse("fd00::1/64"));
-        Nic b = B.CreateNic(LinkB);
-        b.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-        b.AddAddress(NetPrefix.Parse("fd00::2/64"));
-        Wire = new PipeLink(LinkA, LinkB, LinkB, LinkA, new PipeLinkOptions
+        _network = new InMemoryNetwork(new InMemoryNetworkOptions
         {
-            AToB = impairment,
-            BToA = impairment,
+            Mode = InMemoryNetworkMode.Deterministic,
             Seed = seed,
-            TimeProvider = Clock,
+            Pool = _pool.Pool,
+            Gso = GsoSupport.None,
             Name = "two-stacks",
         });
-        Driver = new SimulationDriver(Clock, Wire);
+        HostA = _network.AddHost(new InMemoryHostOptions { Name = "a", OutboundImpairment = impairment });
+        HostB = _network.AddHost(new InMemoryHostOptions { Name = "b", OutboundImpairment = impairment });
     }
 
-    public ManualClock Clock { get; } = new();
+    public InMemoryHost HostA { get; }
 
-    public NetworkStack A { get; }
+    public InMemoryHost HostB { get; }
 
-    public NetworkStack B { get; }
+    public ManualClock Clock => Driver.Clock;
 
-    public ChannelEndpoint LinkA { get; }
+    public NetworkStack A => HostA.Stack;
 
-    public ChannelEndpoint LinkB { get; }
+    public NetworkStack B => HostB.Stack;
 
-    public PipeLink Wire { get; }
-
-    public SimulationDriver Driver { get; }
+    public SimulationDriver Driver => _network.Driver!;
 
     public void Dispose()
     {
-        Wire.Dispose();
-        LinkA.Close();
-        LinkB.Close();
-        A.Dispose();
-        B.Dispose();
+        _network.Dispose();
         _pool.AssertNoLeaks();
     }
 }
@@ -144,7 +130,7 @@ public class TwoStackSimulationTests
             Assert.Equal(0, s.A.Reassembler.DatagramsInFlight);
             Assert.Equal(0, s.B.Reassembler.DatagramsInFlight);
         }
-        ImpairmentStage? ab = s.Wire.AToB.Impairment, ba = s.Wire.BToA!.Impairment;
+        ImpairmentStage? ab = s.HostA.OutboundImpairment, ba = s.HostB.OutboundImpairment;
         return new RunResult(atB, atA, (ab?.DroppedLoss ?? 0) + (ba?.DroppedLoss ?? 0), (ab?.Duplicated ?? 0) + (ba?.Duplicated ?? 0),
             (ab?.Reordered ?? 0) + (ba?.Reordered ?? 0));
     }

@@ -1,3 +1,5 @@
+// The TCP simulations' world: two stacks on a deterministic InMemoryNetwork, seeded impairments both ways, an optional
+// trace of every packet; and SimulatedFlow, a seeded byte stream hashed on both ends.
 using System.Net;
 using System.Security.Cryptography;
 using NetStack.Buffers;
@@ -12,22 +14,23 @@ using NetStack.Tests.Support;
 namespace NetStack.Tests.Stack.Tcp;
 
 /// <summary>
-/// Two stacks (10.0.0.1 and 10.0.0.2) over a seeded, impaired PipeLink, driven by the SimulationDriver on a
-/// ManualClock: deterministic, and every packet that crosses the wire can be traced.
+/// Two stacks (10.0.0.1 and 10.0.0.2) on a deterministic <see cref="InMemoryNetwork"/> with seeded impairments,
+/// driven by its SimulationDriver on a ManualClock: every packet that crosses the wire can be traced.
 /// </summary>
 internal sealed class TcpSimulationWorld : IDisposable
 {
     public static readonly IPEndPoint ServerEndPoint = new(IPAddress.Parse("10.0.0.2"), 80);
 
-    public readonly ManualClock Clock = new();
     public readonly LeakCheckedPool Pool = new(new PacketBufferPoolOptions { DebugTracking = false });
+    public readonly InMemoryNetwork Network;
+    public readonly ManualClock Clock;
     public readonly ChannelEndpoint LinkA;
     public readonly ChannelEndpoint LinkB;
     public readonly NetworkStack A;
     public readonly NetworkStack B;
     public readonly TcpProtocol TcpA;
     public readonly TcpProtocol TcpB;
-    public readonly PipeLink Wire;
+    public readonly (PipeLinkDirection AToB, PipeLinkDirection BToA) Wire;
     public readonly SimulationDriver Driver;
 
     /// <param name="impairment">Both directions' impairments (a 2 ms delay is always added).</param>
@@ -36,30 +39,26 @@ internal sealed class TcpSimulationWorld : IDisposable
     /// <param name="options">TCP options for both sides (ISN secrets and seeds are filled in).</param>
     public TcpSimulationWorld(ImpairmentOptions? impairment, int seed, Action<bool, TimeSpan, PacketBuffer>? trace = null, TcpProtocolOptions? options = null, GsoSupport gso = GsoSupport.None, PipeLinkGso wireGso = PipeLinkGso.Auto, TimeSpan? delay = null)
     {
-        LinkA = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "a" });
-        LinkB = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, Name = "b" });
         options ??= new TcpProtocolOptions();
-        A = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed, Tcp = options with { IsnSecret = [1], RandomSeed = seed } });
-        B = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = seed + 1, Tcp = options with { IsnSecret = [2], RandomSeed = seed + 1 } });
-        A.CreateNic(LinkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-        B.CreateNic(LinkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
         var wire = (impairment ?? new ImpairmentOptions()) with { Delay = delay ?? TimeSpan.FromMilliseconds(2), QueueLimit = 10000 };
-        TcpA = A.Tcp;
-        TcpB = B.Tcp;
-        IPacketSink toB = trace is null ? LinkB : new TracingSink(LinkB, Clock, true, trace);
-        IPacketSink toA = trace is null ? LinkA : new TracingSink(LinkA, Clock, false, trace);
-        Wire = new PipeLink(LinkA, toB, LinkB, toA, new PipeLinkOptions { AToB = wire, BToA = wire, Seed = seed, TimeProvider = Clock, Gso = wireGso });
-        Driver = new SimulationDriver(Clock, Wire);
+        Network = new InMemoryNetwork(new InMemoryNetworkOptions { Mode = InMemoryNetworkMode.Deterministic, Seed = seed, Pool = Pool.Pool, Gso = gso, WireGso = wireGso });
+        Clock = Network.Driver!.Clock;
+        InMemoryHost a = Network.AddHost(Host("a", seed, [1], options, wire, trace, toB: false));
+        InMemoryHost b = Network.AddHost(Host("b", seed + 1, [2], options, wire, trace, toB: true));
+        (A, B, LinkA, LinkB, TcpA, TcpB) = (a.Stack, b.Stack, a.Link, b.Link, a.Stack.Tcp, b.Stack.Tcp);
+        Wire = (a.Wire, b.Wire);
+        Driver = Network.Driver;
     }
 
-    public void Dispose()
+    private InMemoryHostOptions Host(string name, int seed, byte[] isnSecret, TcpProtocolOptions options, ImpairmentOptions wire, Action<bool, TimeSpan, PacketBuffer>? trace, bool toB) => new()
     {
-        Wire.Dispose();
-        A.Dispose();
-        B.Dispose();
-        LinkA.Close();
-        LinkB.Close();
-    }
+        Name = name,
+        Stack = new NetworkStackOptions { RandomSeed = seed, Tcp = options with { IsnSecret = isnSecret, RandomSeed = seed } },
+        OutboundImpairment = wire,
+        Inbound = trace is null ? null : link => new TracingSink(link, Clock, toB, trace),
+    };
+
+    public void Dispose() => Network.Dispose();
 
     /// <summary>After Dispose: every buffer went back to the pool.</summary>
     public void AssertNoLeaks() => Pool.AssertNoLeaks();
@@ -75,15 +74,14 @@ internal sealed class TcpSimulationWorld : IDisposable
     public string Describe(params TcpConnection?[] connections) =>
         $"t={Clock.Elapsed} {string.Join(" | ", connections.Select(c => c?.GetStatistics().ToString() ?? "-"))}\nA drops {TcpA.Drops} events {TcpA.Events}\nB drops {TcpB.Drops} events {TcpB.Events}";
 
-    private sealed class TracingSink(IPacketSink inner, ManualClock clock, bool toB, Action<bool, TimeSpan, PacketBuffer> trace) : IPacketSink
+    /// <summary>Hands every packet to the trace (direction, virtual time, bytes) on its way into the receiving link.</summary>
+    private sealed class TracingSink(IPacketSink inner, ManualClock clock, bool toB, Action<bool, TimeSpan, PacketBuffer> trace) : PacketSinkDecorator(inner)
     {
-        public void Enqueue(PacketBuffer packet)
+        public override void Enqueue(PacketBuffer packet)
         {
             trace(toB, clock.Elapsed, packet);
-            inner.Enqueue(packet);
+            Inner.Enqueue(packet);
         }
-
-        public void Flush() => inner.Flush();
     }
 }
 

@@ -15,33 +15,13 @@ public class TcpStreamApiTests
 {
     private sealed class LiveWorld : IDisposable
     {
-        public readonly ChannelEndpoint LinkA = new(new ChannelEndpointOptions { Gso = GsoSupport.None });
-        public readonly ChannelEndpoint LinkB = new(new ChannelEndpointOptions { Gso = GsoSupport.None });
-        public readonly NetworkStack A = new(new NetworkStackOptions());
-        public readonly NetworkStack B = new(new NetworkStackOptions());
-        private readonly PipeLink _wire;
-        private readonly CancellationTokenSource _stop = new();
-        private readonly Task _run;
+        private readonly InMemoryNetwork _network = new(new InMemoryNetworkOptions { Gso = GsoSupport.None });
+        public readonly NetworkStack A;
+        public readonly NetworkStack B;
 
-        public LiveWorld()
-        {
-            A.CreateNic(LinkA).AddAddress(NetPrefix.Parse("10.0.0.1/24"));
-            B.CreateNic(LinkB).AddAddress(NetPrefix.Parse("10.0.0.2/24"));
-            _wire = new PipeLink(LinkA, LinkB, LinkB, LinkA);
-            _run = _wire.RunAsync(_stop.Token);
-        }
+        public LiveWorld() => (A, B) = (_network.AddHost().Stack, _network.AddHost().Stack);
 
-        public void Dispose()
-        {
-            _stop.Cancel();
-            _run.Wait(TimeSpan.FromSeconds(5));
-            _wire.Dispose();
-            A.Dispose();
-            B.Dispose();
-            LinkA.Close();
-            LinkB.Close();
-            _stop.Dispose();
-        }
+        public void Dispose() => _network.Dispose();
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+// ImpairmentStage: each impairment at 0 and 100 %, rates within bounds, delay and rate exact on a fake clock, seeds
+// replaying, chains of stages, and every drop counted.
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
@@ -7,7 +9,7 @@ using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Simulation;
 
-public class SimulationImpairmentTests
+public class ImpairmentStageTests
 {
     private static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -48,6 +50,48 @@ public class SimulationImpairmentTests
         Assert.Equal(0, stage.Dropped);
         Assert.Equal(200, stage.Delivered);
         Assert.Equal(0, stage.HeldCount);
+    }
+
+    [Fact]
+    public void Chain_TwoDelayStages_OuterReportsTheEarliestDue_AndDeliversThroughBoth()
+    {
+        using var pool = new LeakCheckedPool();
+        var time = new FakeTimeProvider(Start);
+        var sink = new CollectingSink(time);
+        var inner = new ImpairmentStage(sink, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(10) }, seed: 1, time);
+        using var outer = new ImpairmentStage(inner, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(30) }, seed: 2, time);
+        Send(outer, pool, 1);
+        inner.Enqueue(pool.Pool.RentCopy(TestPackets.Numbered(1))); // held behind the outer stage
+        Assert.Equal(TimeSpan.FromMilliseconds(10), outer.TimeUntilNextDue);
+
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, outer.DeliverDue()); // the inner stage's packet, reached through the outer one
+        Assert.Equal([1], sink.Indexes());
+        Assert.Equal(TimeSpan.FromMilliseconds(20), outer.TimeUntilNextDue);
+
+        time.Advance(TimeSpan.FromMilliseconds(20));
+        Assert.Equal(1, outer.DeliverDue()); // to the inner stage, which holds it 10 ms more
+        Assert.Equal(TimeSpan.FromMilliseconds(10), outer.TimeUntilNextDue);
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        Assert.Equal(1, outer.DeliverDue());
+        Assert.Equal([1, 0], sink.Indexes());
+        Assert.Null(outer.TimeUntilNextDue);
+    }
+
+    [Fact]
+    public void Dispose_ReleasesWhatEveryStageOfTheChainHolds()
+    {
+        using var pool = new LeakCheckedPool();
+        var time = new FakeTimeProvider(Start);
+        var sink = new CollectingSink(time);
+        var inner = new ImpairmentStage(sink, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(10) }, seed: 1, time);
+        var outer = new ImpairmentStage(inner, new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(30) }, seed: 2, time);
+        Send(outer, pool, 3);
+        inner.Enqueue(pool.Pool.RentCopy(TestPackets.Numbered(9)));
+        outer.Dispose();
+        Assert.Equal(3, outer.Discarded);
+        Assert.Equal(1, inner.Discarded);
+        Assert.Empty(sink.Packets);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+// PcapWriter and the pcap tap: exact records (bytes, lengths, timestamps), the background writer under load, drops
+// counted, snapshot lengths, and tshark's view of our captures.
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
 using NetStack.Link;
@@ -11,7 +13,7 @@ using Xunit.Abstractions;
 
 namespace NetStack.Tests.LinkEndpoint.Capture;
 
-public sealed class CaptureTests(ITestOutputHelper output) : IDisposable
+public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
 {
     private static readonly DateTimeOffset Start = new(2025, 3, 4, 5, 6, 7, TimeSpan.Zero);
     private readonly List<string> _files = [];
@@ -150,45 +152,6 @@ public sealed class CaptureTests(ITestOutputHelper output) : IDisposable
         var record = Assert.Single(CaptureFiles.Read(path).Records);
         Assert.Equal(bytes.AsSpan(0, 100).ToArray(), record.Data);
         Assert.Equal((uint)bytes.Length, record.PacketLength);
-    }
-
-    [Fact]
-    public void TapEndpoint_CapturesTakenOutboundAndDeliveredInbound_AndForwardsTheRest()
-    {
-        string path = NewFile();
-        using var pool = new LeakCheckedPool();
-        var time = new FakeTimeProvider(Start);
-        var inner = new FakeLinkEndpoint { Accept = 2 };
-        var dispatcher = new RecordingDispatcher();
-        var writer = new PcapWriter(path, new PcapWriterOptions { Synchronous = true, TimeProvider = time });
-        var tap = new PcapTapEndpoint(inner, writer, ownsWriter: true);
-
-        tap.Mtu = 9000;
-        Assert.Equal(9000, inner.Mtu);
-        Assert.Equal(inner.GsoMaxSize, tap.GsoMaxSize);
-        Assert.Equal(inner.SupportedGso, tap.SupportedGso);
-        Assert.Equal(inner.Capabilities, tap.Capabilities);
-        Assert.False(tap.IsAttached);
-        tap.Attach(dispatcher);
-        Assert.True(tap.IsAttached);
-
-        byte[] out1 = TestPackets.Ipv4Tcp(1, 100), out2 = TestPackets.Ipv6Tcp(2, 200), out3 = TestPackets.Ipv4Udp(30);
-        PacketBuffer[] batch = [pool.Pool.RentCopy(out1), TestPackets.Fragmented(pool, out2, 40, 80), pool.Pool.RentCopy(out3)];
-        Assert.Equal(2, tap.WritePackets(batch)); // back-pressure: the third stays with the caller
-        Assert.Equal(1, batch[2].ReferenceCount);
-        batch[2].Release();
-
-        byte[] in1 = TestPackets.Ipv6Udp(64);
-        PacketBuffer received = TestPackets.Fragmented(pool, in1, 48);
-        inner.Receive(received);
-        tap.Attach(null);
-        Assert.False(tap.IsAttached);
-
-        tap.Close();
-        Assert.True(inner.Closed);
-        Assert.Equal(new[] { out1, out2 }, inner.Sent);
-        Assert.Equal(NetworkProtocol.IPv6, Assert.Single(dispatcher.Delivered).Protocol);
-        Assert.Equal(new[] { out1, out2, in1 }, CaptureFiles.Read(path).Records.Select(r => r.Data));
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+// PacketQueue and PipeLink: order, drops, back-pressure, pumping step by step and live, GSO split or pass-through,
+// and no allocation per packet.
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
 using NetStack.Link;
@@ -6,7 +8,7 @@ using NetStack.Tests.Support;
 
 namespace NetStack.Tests.LinkEndpoint.Simulation;
 
-public class SimulationPipeLinkTests
+public class PipeLinkTests
 {
     private static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
@@ -301,7 +303,7 @@ public class SimulationPipeLinkTests
     }
 }
 
-public class SimulationAllocationTests
+public class PipeLinkAllocationTests
 {
     private sealed class ReleasingSink : IPacketSink
     {
