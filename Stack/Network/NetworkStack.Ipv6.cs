@@ -29,14 +29,16 @@ public sealed partial class NetworkStack
         var destination = NetAddress.FromV6(ip.Destination);
         // RFC 4291 §2.7: multicast is never a source; ::1 never arrives from outside (§2.5.3); :: is only used
         // by a host without an address (DAD), which we do not take part in.
-        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
+        bool loopbackLink = (nic.Link.Capabilities & LinkCapabilities.Loopback) != 0;
+        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && !loopbackLink))
         {
             Drops.Increment(IpDropReason.BadSourceAddress);
             return;
         }
-        if (!nic.Promiscuous && !nic.HasAddress(destination))
+        // The kernel's ND/MLD multicast on a fresh TUN link is NotForUs here (or ICMP's, on a promiscuous NIC).
+        if (IsMartian(nic, source, destination, loopbackLink) is var martian && martian != IpDropReason.None)
         {
-            Drops.Increment(IpDropReason.NotForUs); // includes the kernel's ND/MLD multicast on a fresh TUN link
+            Drops.Increment(martian);
             return;
         }
         bool located = IpLayout.TryLocate(ip, out IpLayout layout, out _);

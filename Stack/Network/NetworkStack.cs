@@ -64,7 +64,7 @@ public sealed partial class NetworkStack : IDisposable
         Logger = Options.LoggerFactory?.CreateLogger("NetStack.Network") ?? NullLogger.Instance;
         Drops = new ReasonCounters<IpDropReason>(s_meter, "netstack.ip.drops", "Packets dropped by the network layer");
         Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts");
-        PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout);
+        PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout, Options.Ipv4MinPathMtu);
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
         Udp = new UdpProtocol(this, random.Next(Options.EphemeralPortMin, Options.EphemeralPortMax + 1));
         _transports[(int)IpProtocol.Udp] = Udp;
