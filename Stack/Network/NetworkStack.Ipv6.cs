@@ -8,7 +8,8 @@ namespace NetStack.Network;
 
 public sealed partial class NetworkStack
 {
-    private int _ipv6FragmentId;
+    private readonly SipHash _ipv6FragmentIds;
+    private long _ipv6FragmentCount;
 
     /// <summary>IPv6 input (RFC 8200 §3–§4). The packet is borrowed.</summary>
     private void DeliverIpv6(Nic nic, PacketBuffer packet)
@@ -164,6 +165,17 @@ public sealed partial class NetworkStack
         return true;
     }
 
+    /// <summary>
+    /// An unpredictable Identification (RFC 7739 §5, RFC 8200 §4.5): a keyed PRF of the destination and a counter,
+    /// random to anyone without the stack's key, as Linux draws a random non-zero value per datagram since 5.13.
+    /// </summary>
+    private uint NextIpv6FragmentId(NetAddress destination)
+    {
+        uint id = (uint)_ipv6FragmentIds.Hash((ulong)(destination.Value >> 64), (ulong)destination.Value,
+            (ulong)Interlocked.Increment(ref _ipv6FragmentCount), 0, 0);
+        return id == 0 ? 1 : id;
+    }
+
     private SendResult SendIpv6(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte hopLimit, byte trafficClass, bool dontFragment)
     {
         if (packet.Length > ushort.MaxValue || packet.Headroom < Ipv6Header.Length)
@@ -197,7 +209,7 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.FragmentationFailed);
             return SendResult.FragmentationFailed;
         }
-        uint id = (uint)Interlocked.Increment(ref _ipv6FragmentId);
+        uint id = NextIpv6FragmentId(route.Destination);
         SendResult result = SendResult.Sent;
         try
         {
