@@ -49,6 +49,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly Lock _reassemblyLock = new();
     private readonly ITimer _housekeeping;
     private readonly Ipv4IdGenerator _ipv4Ids;
+    private readonly LimitLog _reassemblyLimited;
     private Nic[] _nics = [];
     private bool _disposed;
 
@@ -73,6 +74,7 @@ public sealed partial class NetworkStack : IDisposable
         Tcp = new TcpProtocol(this, Options.Tcp);
         _transports[(int)IpProtocol.Tcp] = Tcp;
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
+        _reassemblyLimited = new LimitLog(Logger, Clock, "reassembly memory or per-source quota (datagrams evicted or dropped)");
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
 
@@ -291,9 +293,15 @@ public sealed partial class NetworkStack : IDisposable
     private void Reassemble(Nic nic, PacketBuffer fragment)
     {
         ReassemblyResult result;
+        long evictedBefore = _reassembler.Events[ReassemblyEvent.DatagramEvicted];
         lock (_reassemblyLock)
         {
             result = _reassembler.Process(fragment.AddRef());
+        }
+        if (_reassembler.Events[ReassemblyEvent.DatagramEvicted] != evictedBefore
+            || result.DropReason is ReassemblyDropReason.MemoryLimit or ReassemblyDropReason.SourceQuota)
+        {
+            _reassemblyLimited.Hit();
         }
         switch (result.Status)
         {

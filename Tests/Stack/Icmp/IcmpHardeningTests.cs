@@ -100,7 +100,7 @@ public class IcmpHardeningTests
     {
         using var pool = new NetStack.Tests.Support.LeakCheckedPool();
         using var stack = new NetworkStack(new NetworkStackOptions { Pool = pool.Pool, TimeProvider = new ManualClock() });
-        var link = new RecordingLink();
+        var link = new RawTestLink();
         Nic nic = stack.CreateNic(link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.1/24"));
         var transport = new RecordingTransport();
@@ -112,9 +112,10 @@ public class IcmpHardeningTests
         BinaryPrimitives.WriteUInt32BigEndian(segment.AsSpan(4), 0x01020304);
         segment[12] = 0x50;
         byte[] quoted = Pkt.Ip4(IpProtocol.Tcp, segment, src: StackHarness.Local4, dst: StackHarness.Peer4);
-        link.Deliver(pool.Pool, Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 4, 1200, quoted.AsSpan(0, 28)), src: NetAddress.Parse("10.0.0.254")));
+        link.Inject(pool.Pool.RentCopy(Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 4, 1200, quoted.AsSpan(0, 28)), src: NetAddress.Parse("10.0.0.254"))));
         // A quote cut after the ports carries no sequence number.
-        link.Deliver(pool.Pool, Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 3, 0, quoted.AsSpan(0, 24)), src: NetAddress.Parse("10.0.0.254")));
+        link.Inject(pool.Pool.RentCopy(Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 3, 0, quoted.AsSpan(0, 24)), src: NetAddress.Parse("10.0.0.254"))));
+        link.Close();
 
         Assert.Equal(2, transport.Errors.Count);
         IcmpError tooBig = transport.Errors[0];
@@ -156,46 +157,5 @@ public class IcmpHardeningTests
         }
 
         public void DeliverIcmpError(in IcmpError error) => Errors.Add(error);
-    }
-
-    /// <summary>A link that hands a packet to the stack and drops whatever the stack sends.</summary>
-    private sealed class RecordingLink : ILinkEndpoint
-    {
-        private INetworkDispatcher? _dispatcher;
-
-        public int Mtu { get; set; } = 1500;
-
-        public int MaxHeaderLength => 0;
-
-        public ReadOnlyMemory<byte> LinkAddress => ReadOnlyMemory<byte>.Empty;
-
-        public LinkCapabilities Capabilities => LinkCapabilities.None;
-
-        public int GsoMaxSize => 0;
-
-        public GsoSupport SupportedGso => GsoSupport.None;
-
-        public bool IsAttached => _dispatcher is not null;
-
-        public void Attach(INetworkDispatcher? dispatcher) => _dispatcher = dispatcher;
-
-        public void Deliver(PacketBufferPool pool, byte[] bytes)
-        {
-            using PacketBuffer packet = pool.RentCopy(bytes);
-            _dispatcher?.DeliverNetworkPacket(NetworkProtocol.None, packet);
-        }
-
-        public int WritePackets(ReadOnlySpan<PacketBuffer> packets)
-        {
-            foreach (PacketBuffer p in packets)
-            {
-                p.Release();
-            }
-            return packets.Length;
-        }
-
-        public void Close()
-        {
-        }
     }
 }
