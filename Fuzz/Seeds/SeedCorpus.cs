@@ -60,6 +60,7 @@ public static partial class SeedCorpus
         AddChecksumInputs(Add, packets);
         AddChannelBatches(Add, packets);
         AddOffloadSeeds(Add);
+        AddTunSeeds(Add);
         AddReassemblySeeds(Add);
         AddStackSeeds(Add, packets);
         AddPcapFrameSeeds(Add, packets);

@@ -67,6 +67,13 @@ public readonly record struct IcmpError
     /// <summary>Quoted destination port.</summary>
     public ushort RemotePort { get; init; }
 
-    /// <summary>Bytes 4–7 of the quoted transport header (the TCP sequence number, RFC 5927 §4.1).</summary>
+    /// <summary>
+    /// Bytes 4–7 of the quoted transport header: for TCP the sequence number of the segment the error is about,
+    /// which a connection must find within SND.UNA..SND.NXT before it acts on the error (RFC 5927 §4.1). Valid only
+    /// when <see cref="HasQuotedSequence"/>.
+    /// </summary>
     public uint QuotedSequence { get; init; }
+
+    /// <summary>True when the quote held at least 8 bytes of the transport header, so <see cref="QuotedSequence"/> is real (not a zero filler).</summary>
+    public bool HasQuotedSequence { get; init; }
 }

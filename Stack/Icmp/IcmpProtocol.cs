@@ -27,6 +27,12 @@ public enum IcmpEvent
     ErrorsReceived,
     /// <summary>Path MTU lowered by an ICMP message.</summary>
     PathMtuUpdates,
+    /// <summary>Echo requests not answered because of the rate limits (global, or per destination when <see cref="NetworkStackOptions.IcmpRateMask"/> names echo replies).</summary>
+    EchoRepliesRateLimited,
+    /// <summary>Error messages received and dropped because their source is over <see cref="NetworkStackOptions.IcmpErrorInputPerSecond"/>.</summary>
+    ErrorsInputRateLimited,
+    /// <summary>Packet Too Big messages ignored: below the IPv6 minimum MTU (RFC 8201 §4), or quoting a packet we did not send.</summary>
+    PathMtuIgnored,
     /// <summary>Dropped: message too short or malformed.</summary>
     DroppedMalformed,
     /// <summary>Dropped: checksum wrong.</summary>
@@ -42,16 +48,32 @@ public sealed class IcmpProtocol
     private readonly NetworkStack _stack;
     private readonly ConcurrentDictionary<(ushort Id, ushort Seq), TaskCompletionSource<long>> _pings = new();
     private readonly Lock _bucketLock = new();
+    private readonly AddressRateLimiter? _perDestination;
+    private readonly AddressRateLimiter _perSourceInput;
+    private readonly LimitLog _outputLimited;
+    private readonly LimitLog _inputLimited;
     private double _tokens;
     private long _lastRefill;
     private int _nextPingId;
+
+    /// <summary>Linux's XRLIM_BURST_FACTOR: a destination may receive this many rate-limited messages at once.</summary>
+    private const int PerDestinationBurst = 6;
 
     internal IcmpProtocol(NetworkStack stack, int firstPingId)
     {
         _stack = stack;
         _nextPingId = firstPingId;
-        _tokens = stack.Options.IcmpErrorBurst;
+        NetworkStackOptions options = stack.Options;
+        _tokens = options.IcmpMsgsBurst;
         _lastRefill = stack.Clock.GetTimestamp();
+        if (options.IcmpRateLimit > TimeSpan.Zero)
+        {
+            _perDestination = new AddressRateLimiter(stack.Clock, options.IcmpPeerTableSize, options.IcmpRateLimit, PerDestinationBurst);
+        }
+        _perSourceInput = new AddressRateLimiter(stack.Clock, options.IcmpPeerTableSize,
+            TimeSpan.FromSeconds(1.0 / Math.Max(1, options.IcmpErrorInputPerSecond)), options.IcmpErrorInputBurst);
+        _outputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP output rate limit (icmp_msgs_per_sec / icmp_ratelimit)");
+        _inputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP error input rate limit per source");
         Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events");
     }
 
@@ -127,6 +149,11 @@ public sealed class IcmpProtocol
             // pinged — unless that was a multicast or broadcast address (a promiscuous NIC takes them): then from
             // one of ours, never from a group (RFC 1122 §3.2.1.3, RFC 4443 §4.2).
             NetAddress replySource = info.Destination.IsMulticast || info.Nic.IsBroadcast(info.Destination) ? default : info.Destination;
+            if (!AllowOutput(info.Source, info.Nic, IcmpRateClass.EchoReply))
+            {
+                Events.Increment(IcmpEvent.EchoRepliesRateLimited);
+                return;
+            }
             if (SendEcho(info.Source, replySource, request: false, id, seq, packet, info.TransportLength - IcmpV4Header.HeaderLength,
                     payloadOffset: info.TransportOffset + IcmpV4Header.HeaderLength, trafficClass: info.TrafficClass) == SendResult.Sent)
             {
@@ -148,6 +175,13 @@ public sealed class IcmpProtocol
         }
         if (TryClassifyError(v4, type, code, out IcmpErrorKind kind))
         {
+            // A flood of (forged) errors from one source costs a table lookup each, not a quote parse.
+            if (!_perSourceInput.TryTake(info.Source))
+            {
+                Events.Increment(IcmpEvent.ErrorsInputRateLimited);
+                _inputLimited.Hit();
+                return;
+            }
             HandleError(info, packet, kind, code, mtu, v4);
             return;
         }
@@ -262,13 +296,17 @@ public sealed class IcmpProtocol
             {
                 mtu = 576;
             }
-            // RFC 8201 §4 / RFC 5927 §4.1: only trust a message that quotes a packet we could have sent.
-            if (_stack.IsLocalAddress(local) || info.Nic.Spoofing)
+            // RFC 8201 §4: a Packet Too Big below the IPv6 minimum link MTU is discarded. RFC 5927 §4.1: only trust
+            // a message that quotes a packet we could have sent. An IPv4 value below min_pmtu is raised to it.
+            if (!PathMtuCache.IsAcceptable(remote, mtu) || (!_stack.IsLocalAddress(local) && !info.Nic.Spoofing))
             {
-                mtu = _stack.PathMtu.Update(remote, mtu);
-                Events.Increment(IcmpEvent.PathMtuUpdates);
+                Events.Increment(IcmpEvent.PathMtuIgnored);
+                return;
             }
+            mtu = _stack.PathMtu.Update(remote, mtu);
+            Events.Increment(IcmpEvent.PathMtuUpdates);
         }
+        bool hasSequence = quoted.Length >= transport + 8;
         var error = new IcmpError
         {
             Kind = kind,
@@ -280,7 +318,8 @@ public sealed class IcmpProtocol
             Protocol = protocol,
             LocalPort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + TcpHeader.SourcePortOffset)..]) : (ushort)0,
             RemotePort = quoted.Length >= transport + 4 ? BinaryPrimitives.ReadUInt16BigEndian(quoted[(transport + TcpHeader.DestinationPortOffset)..]) : (ushort)0,
-            QuotedSequence = quoted.Length >= transport + 8 ? TcpHeader.GetSequenceNumber(quoted[transport..]) : 0,
+            QuotedSequence = hasSequence ? TcpHeader.GetSequenceNumber(quoted[transport..]) : 0,
+            HasQuotedSequence = hasSequence,
         };
         Events.Increment(IcmpEvent.ErrorsReceived);
         _stack.Transport(protocol)?.DeliverIcmpError(error);
@@ -337,7 +376,7 @@ public sealed class IcmpProtocol
             Events.Increment(IcmpEvent.ErrorsSuppressed);
             return;
         }
-        if (!TakeToken())
+        if (!AllowOutput(offenderSource, null, RateClassOf(kind)))
         {
             Events.Increment(IcmpEvent.ErrorsRateLimited);
             return;
@@ -462,7 +501,52 @@ public sealed class IcmpProtocol
     private static bool IsNonInitialFragment(PacketBuffer packet) =>
         IpLayout.TryLocate(packet.Head, packet.Length, out IpLayout layout, out _) && !layout.HasTransportHeader;
 
-    /// <summary>Token bucket over the stack's clock (RFC 4443 §2.4(f)).</summary>
+    /// <summary>The ICMPv4 type whose bit in <see cref="NetworkStackOptions.IcmpRateMask"/> governs a message (ICMPv6 maps onto it).</summary>
+    private enum IcmpRateClass
+    {
+        EchoReply = 0,
+        DestinationUnreachable = 3,
+        PacketTooBig = -1, // never limited: "don't limit PMTU discovery" (Linux's icmpv4_mask_allow)
+        TimeExceeded = 11,
+        ParameterProblem = 12,
+    }
+
+    private static IcmpRateClass RateClassOf(IcmpErrorKind kind) => kind switch
+    {
+        IcmpErrorKind.PacketTooBig => IcmpRateClass.PacketTooBig,
+        IcmpErrorKind.TimeExceeded or IcmpErrorKind.ReassemblyTimeExceeded => IcmpRateClass.TimeExceeded,
+        IcmpErrorKind.ParameterProblem or IcmpErrorKind.UnrecognizedNextHeader or IcmpErrorKind.UnrecognizedOption
+            or IcmpErrorKind.IncompleteHeaderChain => IcmpRateClass.ParameterProblem,
+        _ => IcmpRateClass.DestinationUnreachable,
+    };
+
+    /// <summary>
+    /// Whether a message of <paramref name="rateClass"/> to <paramref name="destination"/> may go out: first the
+    /// destination's own bucket when the mask names the type (Linux's <c>icmpv4_xrlim_allow</c>; not on a loopback
+    /// link), then the stack's global bucket (<c>icmp_global_allow</c>). Packet Too Big passes both.
+    /// </summary>
+    private bool AllowOutput(NetAddress destination, Nic? nic, IcmpRateClass rateClass)
+    {
+        if (rateClass == IcmpRateClass.PacketTooBig)
+        {
+            return true;
+        }
+        bool loopback = nic is not null && (nic.Link.Capabilities & LinkCapabilities.Loopback) != 0;
+        if (_perDestination is not null && !loopback && (_stack.Options.IcmpRateMask & (1u << (int)rateClass)) != 0
+            && !_perDestination.TryTake(destination))
+        {
+            _outputLimited.Hit();
+            return false;
+        }
+        if (!TakeToken())
+        {
+            _outputLimited.Hit();
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The stack's global token bucket over its clock (RFC 4443 §2.4(f), Linux's <c>icmp_global_allow</c>).</summary>
     private bool TakeToken()
     {
         lock (_bucketLock)
@@ -470,7 +554,7 @@ public sealed class IcmpProtocol
             long now = _stack.Clock.GetTimestamp();
             double elapsed = (now - _lastRefill) / (double)_stack.Clock.TimestampFrequency;
             _lastRefill = now;
-            _tokens = Math.Min(_stack.Options.IcmpErrorBurst, _tokens + (elapsed * _stack.Options.IcmpErrorsPerSecond));
+            _tokens = Math.Min(_stack.Options.IcmpMsgsBurst, _tokens + (elapsed * _stack.Options.IcmpMsgsPerSecond));
             if (_tokens < 1)
             {
                 return false;

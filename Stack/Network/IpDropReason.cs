@@ -19,6 +19,20 @@ public enum IpDropReason
     BadSourceAddress,
     /// <summary>Destination is not an address of the NIC and the NIC is not promiscuous.</summary>
     NotForUs,
+    /// <summary>
+    /// Martian source: one of our own addresses arriving from a link (a LAND attack; Linux's <c>fib_validate_source</c>
+    /// refuses a local source on a non-loopback device).
+    /// </summary>
+    MartianSourceOwnAddress,
+    /// <summary>Martian source: 0.0.0.0/8 other than 0.0.0.0 itself (RFC 1122 §3.2.1.3, RFC 6890; Linux's <c>ipv4_is_zeronet</c>).</summary>
+    MartianSourceZeroNetwork,
+    /// <summary>Martian source: an IPv4-mapped IPv6 address, ::ffff:0:0/96 (RFC 4291 §2.5.5.2; Linux's <c>ip6_rcv_core</c>).</summary>
+    MartianSourceIpv4Mapped,
+    /// <summary>
+    /// Martian destination accepted by a promiscuous NIC: loopback, unspecified or 0.0.0.0/8, IPv4-mapped, or
+    /// multicast to anything but ICMP; never handed to a listener or the forwarder (Linux's <c>ip_route_input_slow</c>).
+    /// </summary>
+    MartianDestination,
     /// <summary>IPv6 fixed header malformed or payload length past the packet (RFC 8200 §3).</summary>
     Ipv6BadHeader,
     /// <summary>IPv6 extension-header chain malformed or longer than the walker's limit.</summary>

@@ -1,34 +1,49 @@
+// Layer: network. IPv4 identification (RFC 791, RFC 6864 §4, RFC 7739 §5) as Linux's ip_idents does it: a
+// keyed hash of the flow picks a counter, and a counter idle for a while jumps by a random amount.
 namespace NetStack.Network;
 
 /// <summary>
 /// IPv4 Identification values (RFC 791; RFC 6864 §4): unique per (source, destination, protocol) for as long
-/// as fragments may live, and not predictable across flows. A keyed hash of the triple picks one of many
-/// counters, each starting at a random value — the same idea as Linux's ip_idents, written anew.
+/// as fragments may live, and not a side channel across flows (RFC 7739 §5). SipHash, keyed per stack, of the
+/// triple picks one of <see cref="Buckets"/> counters, each starting at a random value; as in Linux's
+/// <c>ip_idents_reserve</c>, a counter whose last use was <c>n</c> milliseconds ago first moves on by a
+/// pseudo-random amount below <c>n</c>, so a host that shares a bucket with someone else's flow cannot count that
+/// flow's packets by watching its own IDs, and the IDs of one flow do not reveal how busy the host is.
 /// </summary>
 internal sealed class Ipv4IdGenerator
 {
-    private const int Buckets = 2048;
-    private readonly int[] _counters = new int[Buckets];
-    private readonly ulong _key0;
-    private readonly ulong _key1;
+    /// <summary>Counters (Linux sizes its table between 2048 and 256 Ki by memory).</summary>
+    internal const int Buckets = 4096;
 
-    /// <param name="seed">Fixes the keys and initial counters (reproducible simulations); null draws them from the system's CSPRNG.</param>
-    public Ipv4IdGenerator(int? seed)
+    private readonly int[] _counters = new int[Buckets];
+    private readonly long[] _lastUse = new long[Buckets];
+    private readonly SipHash _bucketKey;
+    private readonly SipHash _jumpKey;
+    private readonly TimeProvider _clock;
+    private readonly long _ticksPerMillisecond;
+
+    /// <param name="clock">The stack's clock (idle time of a counter).</param>
+    /// <param name="random">Fixes the keys and initial counters (reproducible simulations); null draws them from the system's CSPRNG.</param>
+    public Ipv4IdGenerator(TimeProvider clock, Random? random)
     {
-        Span<byte> keys = stackalloc byte[16 + (Buckets * 2)];
-        if (seed is int s)
+        _clock = clock;
+        _ticksPerMillisecond = Math.Max(1, clock.TimestampFrequency / 1000);
+        _bucketKey = SipHash.Create(random);
+        _jumpKey = SipHash.Create(random);
+        Span<byte> starts = stackalloc byte[Buckets * 2];
+        if (random is not null)
         {
-            new Random(s).NextBytes(keys);
+            random.NextBytes(starts);
         }
         else
         {
-            System.Security.Cryptography.RandomNumberGenerator.Fill(keys);
+            System.Security.Cryptography.RandomNumberGenerator.Fill(starts);
         }
-        _key0 = BitConverter.ToUInt64(keys);
-        _key1 = BitConverter.ToUInt64(keys[8..]);
+        long now = clock.GetTimestamp() / _ticksPerMillisecond;
         for (int i = 0; i < Buckets; i++)
         {
-            _counters[i] = BitConverter.ToUInt16(keys[(16 + (2 * i))..]);
+            _counters[i] = BitConverter.ToUInt16(starts[(2 * i)..]);
+            _lastUse[i] = now;
         }
     }
 
@@ -38,11 +53,15 @@ internal sealed class Ipv4IdGenerator
     /// </summary>
     public ushort Next(uint source, uint destination, byte protocol, int count = 1)
     {
-        ulong h = ((ulong)source << 32 | destination) ^ _key0;
-        h = (h ^ (h >> 33)) * 0xFF51AFD7ED558CCDUL;
-        h ^= protocol * 0x9E3779B97F4A7C15UL ^ _key1;
-        h = (h ^ (h >> 33)) * 0xC4CEB9FE1A85EC53UL;
-        int bucket = (int)((h ^ (h >> 33)) % Buckets);
-        return (ushort)(Interlocked.Add(ref _counters[bucket], count) - count + 1);
+        ulong hash = _bucketKey.Hash(((ulong)destination << 32) | source, protocol, 0, 0, 0);
+        int bucket = (int)(hash % Buckets);
+        long now = _clock.GetTimestamp() / _ticksPerMillisecond;
+        long last = Volatile.Read(ref _lastUse[bucket]);
+        int jump = 0;
+        if (now > last && Interlocked.CompareExchange(ref _lastUse[bucket], now, last) == last)
+        {
+            jump = (int)(_jumpKey.Hash(hash, (ulong)now, 0, 0, 0) % (ulong)Math.Min(now - last, 65536)); // Linux: get_random_u32_below(now - old)
+        }
+        return (ushort)(Interlocked.Add(ref _counters[bucket], count + jump) - count + 1);
     }
 }

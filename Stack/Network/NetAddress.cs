@@ -45,6 +45,12 @@ public readonly record struct NetAddress : IComparable<NetAddress>
     /// <summary>Limited broadcast 255.255.255.255 (RFC 919).</summary>
     public bool IsLimitedBroadcast => IsV4 && V4 == 0xFFFF_FFFF;
 
+    /// <summary>"This network", 0.0.0.0/8: only ever a source while a host learns its address (RFC 1122 §3.2.1.3, RFC 6890).</summary>
+    public bool IsZeroNetwork => IsV4 && (V4 >> 24) == 0;
+
+    /// <summary>An IPv4-mapped IPv6 address, ::ffff:0:0/96 (RFC 4291 §2.5.5.2): for APIs only, never on the wire.</summary>
+    public bool IsIpv4Mapped => !IsV4 && !IsNone && (_value >> 32) == 0xFFFF;
+
     /// <summary>Loopback: 127.0.0.0/8 or ::1.</summary>
     public bool IsLoopback => IsV4 ? (V4 >> 24) == 127 : _value == UInt128.One;
 

@@ -40,15 +40,16 @@ public sealed partial class NetworkStack
         var destination = NetAddress.FromV4(ip.Destination);
         // RFC 1122 §3.2.1.3: a host silently discards a datagram whose source is broadcast, multicast or
         // (off a loopback link) 127/8; 0.0.0.0 is only valid while a host learns its address.
+        bool loopbackLink = (nic.Link.Capabilities & LinkCapabilities.Loopback) != 0;
         if (source.IsMulticast || source.IsLimitedBroadcast || nic.IsBroadcast(source) || source.IsUnspecified
-            || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
+            || (source.IsLoopback && !loopbackLink))
         {
             Drops.Increment(IpDropReason.BadSourceAddress);
             return;
         }
-        if (!nic.Promiscuous && !nic.HasAddress(destination))
+        if (IsMartian(nic, source, destination, loopbackLink) is var martian && martian != IpDropReason.None)
         {
-            Drops.Increment(IpDropReason.NotForUs); // broadcast and multicast reception are not supported
+            Drops.Increment(martian);
             return;
         }
         IpLayout layout = IpLayout.Of(ip);
@@ -63,6 +64,41 @@ public sealed partial class NetworkStack
             return;
         }
         DeliverTransport(Info(nic, source, destination, layout, ttl, trafficClass), packet, layout.ProtocolFieldOffset);
+    }
+
+    /// <summary>
+    /// The martian checks of Linux's <c>ip_route_input_slow</c> and <c>ip6_rcv_core</c> that the version-specific
+    /// source rules above leave: a source that is one of our own addresses (LAND) or in 0.0.0.0/8 or IPv4-mapped
+    /// (RFC 1122 §3.2.1.3, RFC 4291 §2.5.5.2, RFC 6890); a destination that is not ours (NotForUs unless the NIC is
+    /// promiscuous) and, on a promiscuous NIC, one that no host may be: loopback (off a loopback link),
+    /// unspecified or 0.0.0.0/8, IPv4-mapped. Multicast destinations are left to <see cref="DeliverTransport"/>,
+    /// which lets only ICMP have them. <see cref="IpDropReason.None"/> when the packet may go on.
+    /// </summary>
+    private IpDropReason IsMartian(Nic nic, NetAddress source, NetAddress destination, bool loopbackLink)
+    {
+        if (source.IsZeroNetwork)
+        {
+            return IpDropReason.MartianSourceZeroNetwork;
+        }
+        if (source.IsIpv4Mapped)
+        {
+            return IpDropReason.MartianSourceIpv4Mapped;
+        }
+        if (!loopbackLink && IsLocalAddress(source))
+        {
+            return IpDropReason.MartianSourceOwnAddress;
+        }
+        if (nic.HasAddress(destination))
+        {
+            return IpDropReason.None;
+        }
+        if (!nic.Promiscuous)
+        {
+            return IpDropReason.NotForUs; // broadcast and multicast reception are not supported
+        }
+        return (destination.IsLoopback && !loopbackLink) || destination.IsUnspecified || destination.IsZeroNetwork || destination.IsIpv4Mapped
+            ? IpDropReason.MartianDestination
+            : IpDropReason.None;
     }
 
     private static IpPacketInfo Info(Nic nic, NetAddress source, NetAddress destination, in IpLayout layout, byte timeToLive, byte trafficClass) => new()
@@ -84,6 +120,11 @@ public sealed partial class NetworkStack
         {
             Events.Increment(IpEvent.PacketsDelivered);
             Icmp.Deliver(info, packet);
+            return;
+        }
+        if (info.Destination.IsMulticast)
+        {
+            Drops.Increment(IpDropReason.MartianDestination); // a promiscuous NIC's group traffic is ICMP's alone
             return;
         }
         ITransportProtocol? transport = _transports[(int)info.Protocol];
@@ -219,6 +260,7 @@ public sealed partial class NetworkStack
             LocalPort = ports ? BinaryPrimitives.ReadUInt16BigEndian(head[ipHeaderLength..]) : (ushort)0,
             RemotePort = ports ? BinaryPrimitives.ReadUInt16BigEndian(head[(ipHeaderLength + 2)..]) : (ushort)0,
             QuotedSequence = ports ? BinaryPrimitives.ReadUInt32BigEndian(head[(ipHeaderLength + 4)..]) : 0,
+            HasQuotedSequence = ports,
         });
     }
 

@@ -8,7 +8,8 @@ namespace NetStack.Network;
 
 public sealed partial class NetworkStack
 {
-    private int _ipv6FragmentId;
+    private readonly SipHash _ipv6FragmentIds;
+    private long _ipv6FragmentCount;
 
     /// <summary>IPv6 input (RFC 8200 §3–§4). The packet is borrowed.</summary>
     private void DeliverIpv6(Nic nic, PacketBuffer packet)
@@ -29,14 +30,16 @@ public sealed partial class NetworkStack
         var destination = NetAddress.FromV6(ip.Destination);
         // RFC 4291 §2.7: multicast is never a source; ::1 never arrives from outside (§2.5.3); :: is only used
         // by a host without an address (DAD), which we do not take part in.
-        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && (nic.Link.Capabilities & LinkCapabilities.Loopback) == 0))
+        bool loopbackLink = (nic.Link.Capabilities & LinkCapabilities.Loopback) != 0;
+        if (source.IsMulticast || source.IsUnspecified || (source.IsLoopback && !loopbackLink))
         {
             Drops.Increment(IpDropReason.BadSourceAddress);
             return;
         }
-        if (!nic.Promiscuous && !nic.HasAddress(destination))
+        // The kernel's ND/MLD multicast on a fresh TUN link is NotForUs here (or ICMP's, on a promiscuous NIC).
+        if (IsMartian(nic, source, destination, loopbackLink) is var martian && martian != IpDropReason.None)
         {
-            Drops.Increment(IpDropReason.NotForUs); // includes the kernel's ND/MLD multicast on a fresh TUN link
+            Drops.Increment(martian);
             return;
         }
         bool located = IpLayout.TryLocate(ip, out IpLayout layout, out _);
@@ -162,6 +165,17 @@ public sealed partial class NetworkStack
         return true;
     }
 
+    /// <summary>
+    /// An unpredictable Identification (RFC 7739 §5, RFC 8200 §4.5): a keyed PRF of the destination and a counter,
+    /// random to anyone without the stack's key, as Linux draws a random non-zero value per datagram since 5.13.
+    /// </summary>
+    private uint NextIpv6FragmentId(NetAddress destination)
+    {
+        uint id = (uint)_ipv6FragmentIds.Hash((ulong)(destination.Value >> 64), (ulong)destination.Value,
+            (ulong)Interlocked.Increment(ref _ipv6FragmentCount), 0, 0);
+        return id == 0 ? 1 : id;
+    }
+
     private SendResult SendIpv6(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte hopLimit, byte trafficClass, bool dontFragment)
     {
         if (packet.Length > ushort.MaxValue || packet.Headroom < Ipv6Header.Length)
@@ -195,7 +209,7 @@ public sealed partial class NetworkStack
             Drops.Increment(IpDropReason.FragmentationFailed);
             return SendResult.FragmentationFailed;
         }
-        uint id = (uint)Interlocked.Increment(ref _ipv6FragmentId);
+        uint id = NextIpv6FragmentId(route.Destination);
         SendResult result = SendResult.Sent;
         try
         {

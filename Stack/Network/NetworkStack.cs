@@ -49,6 +49,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly Lock _reassemblyLock = new();
     private readonly ITimer _housekeeping;
     private readonly Ipv4IdGenerator _ipv4Ids;
+    private readonly LimitLog _reassemblyLimited;
     private Nic[] _nics = [];
     private bool _disposed;
 
@@ -58,19 +59,22 @@ public sealed partial class NetworkStack : IDisposable
         Options = options ?? new NetworkStackOptions();
         Clock = Options.TimeProvider;
         Pool = Options.Pool;
-        Random random = Options.RandomSeed is int seed ? new Random(seed) : new Random();
-        _ipv4Ids = new Ipv4IdGenerator(Options.RandomSeed);
-        _ipv6FragmentId = random.Next();
+        Random? seeded = Options.RandomSeed is int seed ? new Random(seed) : null;
+        Random random = seeded ?? new Random();
+        _ipv4Ids = new Ipv4IdGenerator(Clock, seeded);
+        _ipv6FragmentIds = SipHash.Create(seeded);
+        EphemeralPorts = new EphemeralPortSelector(Options.EphemeralPortMin, Options.EphemeralPortMax, seeded);
         Logger = Options.LoggerFactory?.CreateLogger("NetStack.Network") ?? NullLogger.Instance;
         Drops = new ReasonCounters<IpDropReason>(s_meter, "netstack.ip.drops", "Packets dropped by the network layer");
         Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts");
-        PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout);
+        PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout, Options.Ipv4MinPathMtu);
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
-        Udp = new UdpProtocol(this, random.Next(Options.EphemeralPortMin, Options.EphemeralPortMax + 1));
+        Udp = new UdpProtocol(this);
         _transports[(int)IpProtocol.Udp] = Udp;
         Tcp = new TcpProtocol(this, Options.Tcp);
         _transports[(int)IpProtocol.Tcp] = Tcp;
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
+        _reassemblyLimited = new LimitLog(Logger, Clock, "reassembly memory or per-source quota (datagrams evicted or dropped)");
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
 
@@ -85,6 +89,12 @@ public sealed partial class NetworkStack : IDisposable
 
     /// <summary>Logger for rare events.</summary>
     public ILogger Logger { get; }
+
+    /// <summary>
+    /// Ephemeral ports for every transport, chosen per RFC 6056 (algorithm 4 when the remote end is known, a random
+    /// start otherwise) within <see cref="NetworkStackOptions.EphemeralPortMin"/>–<see cref="NetworkStackOptions.EphemeralPortMax"/>.
+    /// </summary>
+    internal EphemeralPortSelector EphemeralPorts { get; }
 
     /// <summary>The route table.</summary>
     public RouteTable Routes { get; } = new();
@@ -283,9 +293,15 @@ public sealed partial class NetworkStack : IDisposable
     private void Reassemble(Nic nic, PacketBuffer fragment)
     {
         ReassemblyResult result;
+        long evictedBefore = _reassembler.Events[ReassemblyEvent.DatagramEvicted];
         lock (_reassemblyLock)
         {
             result = _reassembler.Process(fragment.AddRef());
+        }
+        if (_reassembler.Events[ReassemblyEvent.DatagramEvicted] != evictedBefore
+            || result.DropReason is ReassemblyDropReason.MemoryLimit or ReassemblyDropReason.SourceQuota)
+        {
+            _reassemblyLimited.Hit();
         }
         switch (result.Status)
         {

@@ -26,11 +26,57 @@ public sealed record NetworkStackOptions
     /// <summary>Fragment reassembly limits for both IP versions (memory, datagrams, timeouts).</summary>
     public ReassemblyOptions Reassembly { get; init; } = new();
 
-    /// <summary>ICMP errors the stack may send per second (token bucket; RFC 1812 §4.3.2.8, RFC 4443 §2.4(f)).</summary>
-    public int IcmpErrorsPerSecond { get; init; } = 100;
+    /// <summary>
+    /// ICMP messages the stack may send per second in all, errors and echo replies (one token bucket; RFC 1812
+    /// §4.3.2.8, RFC 4443 §2.4(f)). Linux's <c>net.ipv4.icmp_msgs_per_sec</c>, default 1000. Fragmentation
+    /// needed and Packet Too Big are exempt, as in Linux ("don't limit PMTU discovery"). Linux also exempts echo
+    /// replies unless <c>icmp_ratemask</c> names them; here they always count, so a flood of echo requests with
+    /// forged sources reflects at most this many replies.
+    /// </summary>
+    public int IcmpMsgsPerSecond { get; init; } = 1000;
 
-    /// <summary>Burst of ICMP errors allowed above the rate.</summary>
-    public int IcmpErrorBurst { get; init; } = 50;
+    /// <summary>Burst of ICMP messages allowed above <see cref="IcmpMsgsPerSecond"/> (Linux's <c>net.ipv4.icmp_msgs_burst</c>, default 50).</summary>
+    public int IcmpMsgsBurst { get; init; } = 50;
+
+    /// <summary>
+    /// Per destination, the time that earns one more ICMP message of a type in <see cref="IcmpRateMask"/>, with a
+    /// burst of six (Linux's <c>net.ipv4.icmp_ratelimit</c>, default 1000 ms, and its XRLIM_BURST_FACTOR). Zero
+    /// turns the per-destination limit off. Destinations are tracked in a table of
+    /// <see cref="IcmpPeerTableSize"/> entries; links with <see cref="LinkCapabilities.Loopback"/> are not limited.
+    /// </summary>
+    public TimeSpan IcmpRateLimit { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Which ICMPv4 types the per-destination limit applies to, one bit per type (Linux's
+    /// <c>net.ipv4.icmp_ratemask</c>, default 0x1818: destination unreachable, source quench, time exceeded,
+    /// parameter problem; fragmentation needed is always exempt). ICMPv6 messages count as their ICMPv4
+    /// counterparts (destination unreachable as 3, time exceeded as 11, parameter problem as 12, echo reply as 0;
+    /// Packet Too Big never), which matches Linux's <c>icmpv6 ratemask</c> default of 0-1,3-127.
+    /// </summary>
+    public uint IcmpRateMask { get; init; } = 0x1818;
+
+    /// <summary>
+    /// Addresses the per-destination ICMP output budget and the per-source ICMP input limit each track at most
+    /// (least recently used forgotten first, in O(1)). Default 4096.
+    /// </summary>
+    public int IcmpPeerTableSize { get; init; } = 4096;
+
+    /// <summary>
+    /// ICMP error messages accepted per second from one source address (a token bucket per source, burst
+    /// <see cref="IcmpErrorInputBurst"/>); the rest are dropped before their quote is read, so a flood of forged
+    /// errors costs one table lookup each. Linux has no such limit; default 100.
+    /// </summary>
+    public int IcmpErrorInputPerSecond { get; init; } = 100;
+
+    /// <summary>Burst of ICMP errors accepted from one source above <see cref="IcmpErrorInputPerSecond"/>. Default 50.</summary>
+    public int IcmpErrorInputBurst { get; init; } = 50;
+
+    /// <summary>
+    /// The lowest path MTU an ICMPv4 "fragmentation needed" can set: lower values are raised to it (Linux's
+    /// <c>net.ipv4.route.min_pmtu</c>, default 552). For IPv6 the floor is the minimum link MTU, 1280, and a
+    /// Packet Too Big below it is discarded (RFC 8201 §4).
+    /// </summary>
+    public int Ipv4MinPathMtu { get; init; } = 552;
 
     /// <summary>How often the stack's housekeeping timer runs (reassembly expiry, path-MTU ageing).</summary>
     public TimeSpan HousekeepingInterval { get; init; } = TimeSpan.FromSeconds(1);

@@ -35,12 +35,10 @@ public sealed class UdpProtocol : ITransportProtocol
     private readonly NetworkStack _stack;
     private readonly ConcurrentDictionary<UdpKey, UdpEndpoint> _bindings = new();
     private readonly Lock _bindLock = new();
-    private int _nextEphemeral;
 
-    internal UdpProtocol(NetworkStack stack, int firstEphemeral)
+    internal UdpProtocol(NetworkStack stack)
     {
         _stack = stack;
-        _nextEphemeral = firstEphemeral;
         Drops = new ReasonCounters<UdpDropReason>(s_meter, "netstack.udp.drops", "UDP datagrams dropped");
     }
 
@@ -62,22 +60,17 @@ public sealed class UdpProtocol : ITransportProtocol
         {
             if (key.LocalPort == 0)
             {
-                int span = _stack.Options.EphemeralPortMax - _stack.Options.EphemeralPortMin + 1;
-                for (int i = 0; i < span; i++)
-                {
-                    int port = _stack.Options.EphemeralPortMin + ((_nextEphemeral - _stack.Options.EphemeralPortMin + i) % span);
-                    var candidate = key with { LocalPort = (ushort)port };
-                    if (!PortInUse(candidate))
-                    {
-                        _nextEphemeral = port + 1;
-                        key = candidate;
-                        break;
-                    }
-                }
-                if (key.LocalPort == 0)
+                // RFC 6056: algorithm 4 over the 3-tuple when connecting, a random start when only binding.
+                EphemeralPortSelector ports = _stack.EphemeralPorts;
+                var state = (this, key);
+                bool found = key.RemotePort != 0
+                    ? ports.TrySelect(key.LocalAddress, key.RemoteAddress, key.RemotePort, state, static (s, p) => !s.Item1.PortInUse(s.key with { LocalPort = p }), out ushort port)
+                    : ports.TrySelect(state, static (s, p) => !s.Item1.PortInUse(s.key with { LocalPort = p }), out port);
+                if (!found)
                 {
                     throw new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.AddressAlreadyInUse);
                 }
+                key = key with { LocalPort = port };
             }
             else if ((previous is null || previous.Value.LocalPort != key.LocalPort) && PortInUse(key))
             {

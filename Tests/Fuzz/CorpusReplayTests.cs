@@ -79,8 +79,8 @@ public class CorpusReplayTests(ITestOutputHelper output)
     public void Targets_are_registered_by_convention()
     {
         IReadOnlyList<IFuzzTarget> all = FuzzTargets.CreateAll();
-        Assert.Equal(["ChannelInbound", "Checksum", "Gro", "GsoSplit", "IcmpV4", "IcmpV6", "IpLayout", "Ipv4", "Ipv4Reassembly", "Ipv6", "Ipv6Reassembly",
-            "PcapFrame", "RxValidation", "StackInbound", "Tcp", "TcpConnection", "Udp"],
+        Assert.Equal(["AckFilter", "ChannelInbound", "Checksum", "Gro", "GsoSplit", "IcmpV4", "IcmpV6", "IpLayout", "Ipv4", "Ipv4Reassembly", "Ipv6",
+            "Ipv6Reassembly", "PcapFrame", "RxValidation", "StackInbound", "Tcp", "TcpConnection", "TunInbound", "Udp", "UdpWriteCoalescer"],
             all.Select(t => t.Name).Order(StringComparer.Ordinal));
         foreach (IFuzzTarget target in all)
         {

@@ -21,10 +21,13 @@ namespace NetStack.Network.Fragmentation;
 /// DF on an IPv4 fragment is ignored (it is about sending). An IPv6 atomic fragment (offset 0, M clear) is
 /// returned at once without its fragment header and never touches reassembly state (RFC 6946 §4).</para>
 /// <para>Limits: memory is charged as the pooled memory each held fragment pins (see
-/// <see cref="ReassemblyOptions.MaxBytes"/>). When a fragment would exceed it, or a new datagram would exceed
-/// <see cref="ReassemblyOptions.MaxDatagrams"/>, the oldest other datagrams are evicted first (counted as
-/// <see cref="ReassemblyDropReason.Evicted"/>): a flood then costs the oldest, probably stale, datagrams rather
-/// than blocking every new one until the flood times out. Time comes only from the <see cref="TimeProvider"/>:
+/// <see cref="ReassemblyOptions.MaxBytes"/>), and a fragment pinning far more than its size is copied first.
+/// Each source address has a quota (<see cref="ReassemblyOptions.MaxBytesPerSource"/>,
+/// <see cref="ReassemblyOptions.MaxDatagramsPerSource"/>): past it the source loses its own oldest datagrams.
+/// When the whole budget (<see cref="ReassemblyOptions.MaxBytes"/>, <see cref="ReassemblyOptions.MaxDatagrams"/>)
+/// is full, the oldest datagrams of the source holding the most are evicted (counted as
+/// <see cref="ReassemblyDropReason.Evicted"/>): a flood from a few sources costs those sources, and a flood from
+/// many costs the oldest datagrams of the heaviest, rather than blocking every new one until it times out. Time comes only from the <see cref="TimeProvider"/>:
 /// the driver calls <see cref="ExpireDue()"/>, and every <see cref="Process"/> expires what is due first.</para>
 /// <para>Not thread-safe: one driver calls it (ARCHITECTURE.md §5). No input bytes make it throw.</para>
 /// </summary>
@@ -41,6 +44,8 @@ public sealed partial class FragmentReassembler : IDisposable
     private readonly Dictionary<FragmentKey, ReassemblyContext> _contexts;
     private readonly Stack<ReassemblyContext> _free;
     private readonly KeyQuarantine _quarantine;
+    private readonly Dictionary<SourceKey, SourceUsage> _sources;
+    private readonly Stack<SourceUsage> _freeSources;
     private readonly ReassemblyContext?[] _oldest = new ReassemblyContext?[2]; // per version: [0] IPv4, [1] IPv6
     private readonly ReassemblyContext?[] _newest = new ReassemblyContext?[2];
     private readonly long[] _timeoutTicks = new long[2];
@@ -64,6 +69,8 @@ public sealed partial class FragmentReassembler : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxDatagrams, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxFragmentsPerDatagram, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfNegative(_options.MaxQuarantinedKeys, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxBytesPerSource, 1, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxDatagramsPerSource, 1, nameof(options));
         _timeoutTicks[0] = ToTicks(_options.Ipv4Timeout);
         _timeoutTicks[1] = ToTicks(_options.Ipv6Timeout);
         if (_options.QuarantineTime is { } quarantine)
@@ -80,6 +87,8 @@ public sealed partial class FragmentReassembler : IDisposable
         int initial = Math.Min(_options.MaxDatagrams, 64);
         _contexts = new Dictionary<FragmentKey, ReassemblyContext>(initial);
         _free = new Stack<ReassemblyContext>(initial);
+        _sources = new Dictionary<SourceKey, SourceUsage>(initial);
+        _freeSources = new Stack<SourceUsage>(initial);
         _quarantine = new KeyQuarantine(_options.MaxQuarantinedKeys);
         Drops = new ReasonCounters<ReassemblyDropReason>(s_meter, "netstack.network.reassembly.drops", "Fragments dropped by reassembly, by reason");
         Events = new ReasonCounters<ReassemblyEvent>(s_meter, "netstack.network.reassembly.events", "Reassembly events");
@@ -102,6 +111,13 @@ public sealed partial class FragmentReassembler : IDisposable
 
     /// <summary>Fragments held now.</summary>
     public int FragmentsHeld => _fragmentsHeld;
+
+    /// <summary>Source addresses with at least one datagram in reassembly.</summary>
+    public int SourcesHeld => _sources.Count;
+
+    /// <summary>Memory charged to the fragments of <paramref name="source"/> (0 when it holds none).</summary>
+    public long BytesHeldBy(NetAddress source) =>
+        _sources.TryGetValue(new SourceKey(source.Value, source.IsV4 ? (byte)4 : (byte)6), out SourceUsage? usage) ? usage.Bytes : 0;
 
     /// <summary>Keys remembered after an overlap (RFC 5722), bounded by <see cref="ReassemblyOptions.MaxQuarantinedKeys"/>.</summary>
     public int QuarantinedKeys => _quarantine.Count;
@@ -197,6 +213,7 @@ public sealed partial class FragmentReassembler : IDisposable
         {
             return Drop(fragment, ReassemblyDropReason.Quarantined, notify: false); // RFC 5722 §4
         }
+        fragment = Compact(fragment);
         long cost = MemoryCost(fragment);
         int version = VersionIndex(f.Key);
         if (!_contexts.TryGetValue(f.Key, out ReassemblyContext? ctx))
@@ -205,13 +222,24 @@ public sealed partial class FragmentReassembler : IDisposable
             {
                 return Drop(fragment, ReassemblyDropReason.MemoryLimit, notify: false);
             }
-            if (_contexts.Count >= _options.MaxDatagrams && Oldest(except: null) is { } victim)
+            if (cost > _options.MaxBytesPerSource)
+            {
+                return Drop(fragment, ReassemblyDropReason.SourceQuota, notify: false);
+            }
+            // The source's own quota first: a source past it loses its own oldest datagram, nobody else's.
+            if (_sources.TryGetValue(new SourceKey(f.Key.Source, f.Key.Version), out SourceUsage? held)
+                && held.Datagrams >= _options.MaxDatagramsPerSource && held.Oldest is { } own)
+            {
+                Evict(own);
+            }
+            if (_contexts.Count >= _options.MaxDatagrams && Victim(except: null, byMemory: false) is { } victim)
             {
                 Evict(victim);
             }
             ctx = _free.Count > 0 ? _free.Pop() : new ReassemblyContext();
             ctx.Reset(f.Key, now, now + _timeoutTicks[version]);
             Link(ctx, version);
+            SourceOf(f.Key).Add(ctx); // after the evictions, which may have retired this source's usage
             _contexts.Add(f.Key, ctx);
         }
 
@@ -231,9 +259,19 @@ public sealed partial class FragmentReassembler : IDisposable
                 return Drop(fragment, verdict, notify: false);
         }
 
+        SourceUsage source = ctx.Source!;
+        while (source.Bytes + cost > _options.MaxBytesPerSource)
+        {
+            if (source.OldestExcept(ctx) is not { } own)
+            {
+                Discard(ctx, ReassemblyDropReason.SourceQuota, quarantine: false, now);
+                return Drop(fragment, ReassemblyDropReason.SourceQuota, notify: false);
+            }
+            Evict(own);
+        }
         while (_bytesHeld + cost > _options.MaxBytes)
         {
-            if (Oldest(except: ctx) is not { } victim)
+            if (Victim(except: ctx, byMemory: true) is not { } victim)
             {
                 Discard(ctx, ReassemblyDropReason.MemoryLimit, quarantine: false, now);
                 return Drop(fragment, ReassemblyDropReason.MemoryLimit, notify: false);
@@ -260,6 +298,7 @@ public sealed partial class FragmentReassembler : IDisposable
             ctx.FirstNextHeader = f.NextHeader;
         }
         ctx.Bytes += cost;
+        source.Bytes += cost;
         _bytesHeld += cost;
         _fragmentsHeld++;
         Events.Increment(ReassemblyEvent.FragmentHeld);
@@ -374,23 +413,69 @@ public sealed partial class FragmentReassembler : IDisposable
         return ReassemblyResult.Dropped(reason);
     }
 
-    /// <summary>The oldest datagram of either version other than <paramref name="except"/>, or null.</summary>
-    private ReassemblyContext? Oldest(ReassemblyContext? except)
+    /// <summary>
+    /// The datagram to evict when the whole budget is full: the oldest (other than <paramref name="except"/>) of
+    /// the source holding the most memory (<paramref name="byMemory"/>) or the most datagrams. That source is at
+    /// or above its fair share (the budget divided among the sources present), so a source within its share loses
+    /// nothing while another is above it. A scan over the sources: only a full budget gets here.
+    /// </summary>
+    private ReassemblyContext? Victim(ReassemblyContext? except, bool byMemory)
     {
         ReassemblyContext? best = null;
-        for (int v = 0; v < 2; v++)
+        long bestLoad = -1;
+        foreach (SourceUsage usage in _sources.Values)
         {
-            ReassemblyContext? c = _oldest[v];
-            if (c is not null && c == except)
+            long load = byMemory ? usage.Bytes : usage.Datagrams;
+            if (load > bestLoad && usage.OldestExcept(except) is { } candidate)
             {
-                c = c.Newer;
-            }
-            if (c is not null && (best is null || c.Created < best.Created))
-            {
-                best = c;
+                (best, bestLoad) = (candidate, load);
             }
         }
         return best;
+    }
+
+    private SourceUsage SourceOf(in FragmentKey key)
+    {
+        var sourceKey = new SourceKey(key.Source, key.Version);
+        if (!_sources.TryGetValue(sourceKey, out SourceUsage? usage))
+        {
+            usage = _freeSources.Count > 0 ? _freeSources.Pop() : new SourceUsage();
+            usage.Key = sourceKey;
+            _sources.Add(sourceKey, usage);
+        }
+        return usage;
+    }
+
+    /// <summary>
+    /// A fragment that pins more than twice what a copy of it would (it spilled into a large read chunk, or shares
+    /// one) is copied into a buffer of its own size, so a held fragment costs about what it carries.
+    /// </summary>
+    private static PacketBuffer Compact(PacketBuffer fragment)
+    {
+        int length = fragment.Length;
+        long copyCost = PerFragmentOverhead + ChunkSizeFor(fragment.Pool, length);
+        if (MemoryCost(fragment) <= 2 * copyCost)
+        {
+            return fragment;
+        }
+        PacketBuffer copy = fragment.Pool.Rent(length, headroom: 0);
+        fragment.CopyTo(copy.Append(length));
+        copy.NetworkProtocol = fragment.NetworkProtocol;
+        copy.RxChecksumValidated = fragment.RxChecksumValidated;
+        fragment.Release();
+        return copy;
+    }
+
+    private static int ChunkSizeFor(PacketBufferPool pool, int length)
+    {
+        foreach (int size in pool.Options.SizeClasses)
+        {
+            if (size >= length)
+            {
+                return size;
+            }
+        }
+        return length;
     }
 
     private void Link(ReassemblyContext ctx, int version)
@@ -430,6 +515,18 @@ public sealed partial class FragmentReassembler : IDisposable
             _newest[version] = ctx.Older;
         }
         ctx.Older = ctx.Newer = null;
+        if (ctx.Source is { } usage)
+        {
+            usage.Remove(ctx);
+            if (usage.Datagrams == 0)
+            {
+                _sources.Remove(usage.Key);
+                if (_freeSources.Count < _options.MaxDatagrams)
+                {
+                    _freeSources.Push(usage);
+                }
+            }
+        }
         _bytesHeld -= ctx.Bytes;
         _fragmentsHeld -= ctx.Count;
     }

@@ -14,6 +14,9 @@ internal sealed class ReassemblyContext
     internal long Deadline;      // timestamp at which the datagram times out
     internal ReassemblyContext? Older;
     internal ReassemblyContext? Newer;
+    internal SourceUsage? Source;          // the source's usage while linked
+    internal ReassemblyContext? SourceOlder; // the source's datagrams in arrival order
+    internal ReassemblyContext? SourceNewer;
 
     internal Entry[] Entries = new Entry[4];
     internal int Count;
@@ -38,6 +41,8 @@ internal sealed class ReassemblyContext
         Created = now;
         Deadline = deadline;
         Older = Newer = null;
+        Source = null;
+        SourceOlder = SourceNewer = null;
         Count = 0;
         TotalLength = -1;
         Received = 0;

@@ -12,13 +12,35 @@ public sealed record ReassemblyOptions
     /// <summary>
     /// Most bytes held across all datagrams, counted as the pooled memory the held fragments pin (the sizes of
     /// the chunks each fragment references, plus <see cref="FragmentReassembler.PerFragmentOverhead"/>), not
-    /// just their payload: an attacker's 8-byte fragment in a 2 KiB chunk costs 2 KiB. Default 4 MiB (Linux's
-    /// <c>ipfrag_high_thresh</c>). When a fragment would go past it, the oldest other datagrams are evicted.
+    /// just their payload: an attacker's 8-byte fragment in a 2 KiB chunk costs 2 KiB (a fragment that pins far
+    /// more than its size, such as one that spilled into a 64 KiB read chunk, is first copied into a buffer of
+    /// its own size). Default 4 MiB (Linux's <c>ipfrag_high_thresh</c>; its <c>ipfrag_low_thresh</c> has been
+    /// unused since Linux 4.17 and has no equivalent here). When a fragment would go past it, datagrams of the
+    /// source holding the most memory are evicted, oldest first, so a source within its fair share keeps its own.
     /// </summary>
     public long MaxBytes { get; init; } = 4 * 1024 * 1024;
 
-    /// <summary>Most datagrams being reassembled at once; a new one past it evicts the oldest. Default 1024.</summary>
+    /// <summary>
+    /// Most datagrams being reassembled at once; a new one past it evicts a datagram of the source holding the
+    /// most. Default 1024.
+    /// </summary>
     public int MaxDatagrams { get; init; } = 1024;
+
+    /// <summary>
+    /// Most memory (charged as for <see cref="MaxBytes"/>) that the fragments of one source address may hold. A
+    /// fragment past it evicts that source's own oldest datagrams, never another source's; one that cannot fit
+    /// even then is dropped (<see cref="ReassemblyDropReason.SourceQuota"/>). Default 1 MiB, a quarter of
+    /// <see cref="MaxBytes"/>: Linux has no byte quota per source (its inet peer only tracks a source's
+    /// fragments for <c>ipfrag_max_dist</c>), so one source there can take the whole <c>ipfrag_high_thresh</c>.
+    /// </summary>
+    public long MaxBytesPerSource { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Most datagrams one source address may have in reassembly; a new one past it evicts that source's oldest.
+    /// Default 64, Linux's <c>ipfrag_max_dist</c> (how many fragments of a source may arrive while one of its
+    /// datagrams waits before that datagram is taken as lost).
+    /// </summary>
+    public int MaxDatagramsPerSource { get; init; } = 64;
 
     /// <summary>
     /// Most fragments held for one datagram; one more discards the datagram. Default 128, the

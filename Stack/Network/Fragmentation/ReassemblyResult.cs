@@ -40,7 +40,12 @@ public enum ReassemblyDropReason
     TooManyFragments,
     /// <summary>The fragment could not fit within <see cref="ReassemblyOptions.MaxBytes"/> even after evicting every other datagram; its datagram was discarded.</summary>
     MemoryLimit,
-    /// <summary>A held fragment of the oldest datagram, evicted to make room (memory or datagram limit).</summary>
+    /// <summary>
+    /// The fragment's source was at its quota (<see cref="ReassemblyOptions.MaxBytesPerSource"/>) with no older
+    /// datagram of its own left to evict: the fragment and its datagram were dropped.
+    /// </summary>
+    SourceQuota,
+    /// <summary>A held fragment of an evicted datagram: its source's oldest (per-source quota) or the heaviest source's oldest (memory or datagram limit).</summary>
     Evicted,
     /// <summary>The reassembled datagram would reference more than <see cref="PacketBuffer.MaxPayloadSegments"/> pieces.</summary>
     SegmentLimit,

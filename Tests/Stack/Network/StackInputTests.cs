@@ -60,6 +60,8 @@ public class StackInputTests
         { "src-directed-broadcast", IpDropReason.BadSourceAddress },
         { "src-unspecified", IpDropReason.BadSourceAddress },
         { "src-loopback", IpDropReason.BadSourceAddress },
+        { "src-own", IpDropReason.MartianSourceOwnAddress },
+        { "src-zeronet", IpDropReason.MartianSourceZeroNetwork },
         { "not-for-us", IpDropReason.NotForUs },
     };
 
@@ -92,6 +94,8 @@ public class StackInputTests
                 case "src-directed-broadcast": p = Pkt.Udp4(Pkt.Data(40), src: NetAddress.Parse("10.0.0.255")); break;
                 case "src-unspecified": p = Pkt.Udp4(Pkt.Data(40), src: NetAddress.Parse("0.0.0.0")); break;
                 case "src-loopback": p = Pkt.Udp4(Pkt.Data(40), src: NetAddress.Parse("127.0.0.1")); break;
+                case "src-own": p = Pkt.Udp4(Pkt.Data(40), src: StackHarness.Local4); break; // LAND
+                case "src-zeronet": p = Pkt.Udp4(Pkt.Data(40), src: NetAddress.Parse("0.1.2.3")); break;
                 case "not-for-us": p = Pkt.Udp4(Pkt.Data(40), dst: NetAddress.Parse("10.0.0.3")); break;
             }
             h.Inject(p);
@@ -125,6 +129,8 @@ public class StackInputTests
         { "src-multicast", IpDropReason.BadSourceAddress },
         { "src-unspecified", IpDropReason.BadSourceAddress },
         { "src-loopback", IpDropReason.BadSourceAddress },
+        { "src-own", IpDropReason.MartianSourceOwnAddress },
+        { "src-v4mapped", IpDropReason.MartianSourceIpv4Mapped },
         { "not-for-us", IpDropReason.NotForUs },
         { "hbh-not-first", IpDropReason.Ipv6BadExtensionChain },
         { "bad-option-length", IpDropReason.Ipv6BadExtensionChain },
@@ -148,6 +154,8 @@ public class StackInputTests
                 case "src-multicast": p = Pkt.Udp6(Pkt.Data(40), src: NetAddress.Parse("ff02::1")); break;
                 case "src-unspecified": p = Pkt.Udp6(Pkt.Data(40), src: NetAddress.Parse("::")); break;
                 case "src-loopback": p = Pkt.Udp6(Pkt.Data(40), src: NetAddress.Parse("::1")); break;
+                case "src-own": p = Pkt.Udp6(Pkt.Data(40), src: StackHarness.Local6); break; // LAND
+                case "src-v4mapped": p = Pkt.Udp6(Pkt.Data(40), src: NetAddress.Parse("::ffff:10.0.0.2")); break;
                 case "not-for-us": p = Pkt.Udp6(Pkt.Data(40), dst: NetAddress.Parse("fd00::3")); break;
                 case "hbh-not-first":
                     p = Pkt.Ip6(IpProtocol.Ipv6DestinationOptions,
@@ -163,6 +171,30 @@ public class StackInputTests
             h.AssertNothingSent();
             Assert.Equal(1, h.Stack.Drops[reason]);
             Assert.Equal(1, h.Stack.Drops.Total);
+        }
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("0.0.0.0")]
+    [InlineData("0.1.2.3")]
+    [InlineData("239.1.2.3")]
+    [InlineData("::1")]
+    [InlineData("::")]
+    [InlineData("ff02::1")]
+    [InlineData("::ffff:10.0.0.1")]
+    public void Martian_DestinationOnAPromiscuousNic_NeverReachesAListener(string destination)
+    {
+        var (h, udp) = WithListener();
+        using (h)
+        using (udp)
+        {
+            h.Nic.Promiscuous = true;
+            NetAddress dst = NetAddress.Parse(destination);
+            h.Inject(dst.IsV4 ? Pkt.Udp4(Pkt.Data(40), dst: dst) : Pkt.Udp6(Pkt.Data(40), dst: dst));
+            Assert.Equal(0, udp.Available);
+            h.AssertNothingSent();
+            Assert.Equal(1, h.Stack.Drops[IpDropReason.MartianDestination]);
         }
     }
 
@@ -363,13 +395,20 @@ public class StackInputTests
     {
         var logs = new CapturingLoggerFactory();
         using var h = new StackHarness(loggerFactory: logs);
-        for (int i = 0; i < 10; i++)
+        for (int i = 0; i < 5; i++)
         {
             h.Inject(Pkt.Echo4Request(1, (ushort)i, Pkt.Data(8)));
             h.Inject(Pkt.Udp4(Pkt.Data(8), dport: 9));
         }
         h.Sent();
         Assert.Empty(logs.Messages);
+        // A limit reached is logged once per interval, not per packet.
+        for (int i = 0; i < 100; i++)
+        {
+            h.Inject(Pkt.Udp4(Pkt.Data(8), dport: 9));
+        }
+        h.Sent();
+        Assert.Single(logs.Messages, m => m.Contains("Limit reached", StringComparison.Ordinal));
         byte[] udp = Pkt.UdpDatagram(Pkt.Data(64), 5000, 7000, StackHarness.Peer4, StackHarness.Local4);
         h.Inject(Pkt.Ip4(IpProtocol.Udp, udp.AsSpan(0, 32), id: 79, mf: true));
         h.Clock.Advance(TimeSpan.FromSeconds(31));

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
+using NetStack.Icmp;
 using NetStack.Link.Channels;
 using NetStack.Network;
 using NetStack.Wire;
@@ -243,32 +244,36 @@ public class StackOutputTests
         Assert.Equal(2, fragments.Count);
         Assert.All(fragments, f => Assert.True(f.Length <= 1000));
         JoinV4(fragments, 1000);
-        // Never below 68 (RFC 791 §3.2).
+        // Never below min_pmtu, 552 (Linux's net.ipv4.route.min_pmtu): a forged MTU of 20 or 68 cannot starve a path.
         h.Inject(Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 4, 20, sent.AsSpan(0, 28))));
-        Assert.Equal(68, h.Stack.PathMtu.Get(StackHarness.Peer4, 1500));
-        udp.SendTo(Pkt.Data(200), Peer4);
+        Assert.Equal(552, h.Stack.PathMtu.Get(StackHarness.Peer4, 1500));
+        udp.SendTo(Pkt.Data(1000), Peer4);
         fragments = h.Sent();
-        Assert.All(fragments, f => Assert.True(f.Length <= 68));
-        JoinV4(fragments, 68);
+        Assert.All(fragments, f => Assert.True(f.Length <= 552));
+        JoinV4(fragments, 552);
         // Never raised by ICMP.
         h.Inject(Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 4, 1400, sent.AsSpan(0, 28))));
-        Assert.Equal(68, h.Stack.PathMtu.Get(StackHarness.Peer4, 1500));
+        Assert.Equal(552, h.Stack.PathMtu.Get(StackHarness.Peer4, 1500));
         h.AssertNothingSent();
     }
 
     [Fact]
-    public void Rfc8201_PacketTooBig_LowersPathMtu_NeverBelow1280()
+    public void Rfc8201_4_PacketTooBig_LowersPathMtu_BelowTheMinimumIsDiscarded()
     {
         using var h = new StackHarness();
         using var udp = h.Stack.Udp.CreateEndpoint();
         udp.SendTo(Pkt.Data(1400), Peer6);
         byte[] sent = h.SentOne();
+        // RFC 8201 §4: a Packet Too Big reporting less than 1280 is discarded, not clamped.
         h.Inject(Pkt.Ip6(IpProtocol.IcmpV6, Pkt.Icmp6(2, 0, 1000, sent.AsSpan(0, 1232))));
-        Assert.Equal(1280, h.Stack.PathMtu.Get(StackHarness.Peer6, 1500));
+        Assert.Equal(1500, h.Stack.PathMtu.Get(StackHarness.Peer6, 1500));
+        Assert.Equal(1, h.Stack.Icmp.Events[IcmpEvent.PathMtuIgnored]);
+        h.Inject(Pkt.Ip6(IpProtocol.IcmpV6, Pkt.Icmp6(2, 0, 1300, sent.AsSpan(0, 1232))));
+        Assert.Equal(1300, h.Stack.PathMtu.Get(StackHarness.Peer6, 1500));
         udp.SendTo(Pkt.Data(1400), Peer6);
         List<byte[]> fragments = h.Sent();
         Assert.Equal(2, fragments.Count);
-        Assert.Equal(1280, fragments[0].Length);
+        Assert.True(fragments[0].Length <= 1300);
         Assert.All(fragments, f => Assert.Equal(IpProtocol.Ipv6Fragment, Pkt.CheckIpv6(f).NextHeader));
     }
 

@@ -80,7 +80,7 @@ internal sealed class StackHarness : IDisposable
 
     public StackHarness(bool rawLink = false, int mtu = 1500, ReassemblyOptions? reassembly = null, int icmpBurst = 50, int icmpRate = 100,
         int udpQueue = 1024, bool debugPool = true, int ephemeralMin = 49152, int ephemeralMax = 65535,
-        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, TimeSpan? icmpRateLimit = null)
     {
         _pool = debugPool ? new LeakCheckedPool() : new LeakCheckedPool(new PacketBufferPoolOptions());
         Clock = new ManualClock();
@@ -89,8 +89,9 @@ internal sealed class StackHarness : IDisposable
             TimeProvider = Clock,
             Pool = _pool.Pool,
             Reassembly = reassembly ?? new ReassemblyOptions(),
-            IcmpErrorBurst = icmpBurst,
-            IcmpErrorsPerSecond = icmpRate,
+            IcmpMsgsBurst = icmpBurst,
+            IcmpMsgsPerSecond = icmpRate,
+            IcmpRateLimit = icmpRateLimit ?? TimeSpan.FromSeconds(1),
             UdpReceiveQueueCapacity = udpQueue,
             EphemeralPortMin = ephemeralMin,
             EphemeralPortMax = ephemeralMax,
