@@ -22,6 +22,7 @@ internal static class SandboxRunner
         {
             return status;
         }
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var forwarder = new SignalForwarder();
         using ILoggerFactory logging = new StandardErrorLoggerFactory(LogLevel.Warning);
         using SandboxLauncher? launcher = SandboxLauncher.Start(options, commandPath, out string? failure);
@@ -43,12 +44,14 @@ internal static class SandboxRunner
             ResolvConf = options.AttachPid is null,
             ParentPid = options.AttachPid is null ? Environment.ProcessId : 0,
         };
+        long spawned = System.Diagnostics.Stopwatch.GetTimestamp();
         TunDevice? device = launcher.Handshake(config, subordinate, mapIds: options.AttachPid is null, out failure);
         if (device is null)
         {
             launcher.Process.WaitForExit(TimeSpan.FromSeconds(5));
             return Fail(error, failure ?? StartFailure(options, launcher.Process));
         }
+        long handedOver = System.Diagnostics.Stopwatch.GetTimestamp();
         ISandboxStack stack;
         try
         {
@@ -61,9 +64,17 @@ internal static class SandboxRunner
         int exit;
         try
         {
+            long stackStarted = System.Diagnostics.Stopwatch.GetTimestamp();
             if (!launcher.Go())
             {
                 return Fail(error, "the namespace side ended before CMD started");
+            }
+            if (options.Stats)
+            {
+                using var self = System.Diagnostics.Process.GetCurrentProcess();
+                double beforeRun = (DateTime.Now - self.StartTime).TotalMilliseconds - System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                error.WriteLine($"start-up: .NET and the command line {beforeRun:F0} ms, spawn {Ms(started, spawned)} ms, "
+                    + $"namespace side (init start, TUN, addresses) {Ms(spawned, handedOver)} ms, stack {Ms(handedOver, stackStarted)} ms");
             }
             launcher.Process.WaitForExit();
             exit = launcher.Process.ExitCode;
@@ -137,6 +148,8 @@ internal static class SandboxRunner
         return RunDiagnostics.UserNamespacesDisabled()
             ?? $"could not create the namespaces ({exit}; unshare's message above says why): user namespaces may be disabled or blocked (seccomp in a container?)";
     }
+
+    private static long Ms(long from, long to) => (long)System.Diagnostics.Stopwatch.GetElapsedTime(from, to).TotalMilliseconds;
 
     private static int Fail(TextWriter error, string message)
     {
