@@ -229,6 +229,53 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     }
 
     [SkippableFact]
+    public void UidMap_SubordinateRanges_MappedThroughNewuidmap()
+    {
+        UnprivilegedUser.Require("newuidmap", "newgidmap");
+        Skip.IfNot(File.ReadAllText("/etc/subuid").Contains(UnprivilegedUser.Name + ":", StringComparison.Ordinal), $"{UnprivilegedUser.Name} has no range in /etc/subuid (.ci/run adds one)");
+        var (exit, maps, error) = UnprivilegedUser.NetstackRun(["--uid-map", "--", "cat", "/proc/self/uid_map", "/proc/self/gid_map"]);
+        Assert.True(exit == 0, error);
+        string[] lines = [.. maps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries)))];
+        Assert.Equal(4, lines.Length); // uid: caller → 0 and the range from 1; gid: the same
+        Assert.StartsWith("0 ", lines[0], StringComparison.Ordinal);
+        Assert.Matches(@"^1 \d+ \d+$", lines[1]);
+        Assert.StartsWith("0 ", lines[2], StringComparison.Ordinal);
+        Assert.Matches(@"^1 \d+ \d+$", lines[3]);
+    }
+
+    [SkippableFact]
+    public async Task NetstackKilled_CommandDiesWithIt()
+    {
+        UnprivilegedUser.Require();
+        using Process run = UnprivilegedUser.Start([UnprivilegedUser.Netstack, "run", "--", "sh", "-c", "echo ready; exec sleep 60"]);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Assert.Equal("ready", await run.StandardOutput.ReadLineAsync(cts.Token));
+        // CMD is a child of netstack's main thread (PR_SET_PDEATHSIG follows the thread that forked).
+        int command = int.Parse(File.ReadAllText($"/proc/{run.Id}/task/{run.Id}/children").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal("sleep", File.ReadAllText($"/proc/{command}/comm").Trim());
+        Assert.Equal(0, Kill(run.Id, 9));
+        await run.WaitForExitAsync(cts.Token);
+        var clock = Stopwatch.StartNew();
+        while (Running(command) && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+        Assert.False(Running(command), "CMD outlived netstack run");
+
+        static bool Running(int pid)
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z"; // a zombie has ended
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }
+    }
+
+    [SkippableFact]
     public void DevNetTun_NotAccessible_ErrorNamesTheFix()
     {
         UnprivilegedUser.Require();
