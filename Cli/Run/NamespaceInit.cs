@@ -38,7 +38,16 @@ internal static unsafe class NamespaceInit
         {
             return RunCommand.FailureStatus; // the host is gone
         }
-        InitConfig config = InitConfig.Decode(buffer.AsSpan(0, length));
+        InitConfig config;
+        try
+        {
+            config = InitConfig.Decode(buffer.AsSpan(0, length));
+        }
+        catch (Exception e) when (e is FormatException or KeyNotFoundException or OverflowException)
+        {
+            _ = RunNative.Send(socket, InitMessage.Encode(InitMessage.Error, $"the init could not read its config: {e.Message}"));
+            return RunCommand.FailureStatus;
+        }
         if (config.ParentPid != 0)
         {
             // CMD dies with `netstack run` (the thread that forked us is the host's main thread, alive until it exits).
@@ -186,7 +195,8 @@ internal static unsafe class NamespaceInit
     /// execve's CMD with this process's environment. Before that, what the .NET runtime changed and CMD must not
     /// inherit is put back: SIGPIPE ignored by the runtime goes back to the default, the signal mask is emptied, and the
     /// ambient capabilities unshare --keep-caps gave are cleared (CMD, root in its namespace, gets its capabilities
-    /// from that). Returns only on failure, with a shell's status: 127 not found, 126 not executable.
+    /// from that). A file the kernel cannot execute (ENOEXEC: a script without #!) runs under /bin/sh, as a shell
+    /// runs it. Returns only on failure, with a shell's status: 127 not found, 126 not executable.
     /// </summary>
     private static int Exec(string path, string[] argv)
     {
@@ -205,6 +215,18 @@ internal static unsafe class NamespaceInit
         _ = RunNative.Prctl(RunNative.PR_CAP_AMBIENT, RunNative.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         _ = RunNative.Execve(nativePath, nativeArgv, environment);
         int errno = Marshal.GetLastPInvokeError();
+        if (errno == RunNative.ENOEXEC)
+        {
+            byte** shellArgv = stackalloc byte*[argv.Length + 2];
+            shellArgv[0] = (byte*)Marshal.StringToCoTaskMemUTF8("sh");
+            shellArgv[1] = nativePath;
+            for (int i = 1; i <= argv.Length; i++)
+            {
+                shellArgv[i + 1] = nativeArgv[i];
+            }
+            _ = RunNative.Execve((byte*)Marshal.StringToCoTaskMemUTF8("/bin/sh"), shellArgv, environment);
+            errno = Marshal.GetLastPInvokeError();
+        }
         WriteError($"netstack run: {argv[0]}: {Link.Tun.LinuxNative.Describe(errno)}\n");
         return errno == RunNative.ENOENT ? 127 : 126;
     }

@@ -33,6 +33,7 @@ internal static unsafe partial class RunNative
 
     public const int SIGHUP = 1;
     public const int SIGINT = 2;
+    public const int SIGQUIT = 3;
     public const int SIGKILL = 9;
     public const int SIGPIPE = 13;
     public const int SIGTERM = 15;

@@ -46,9 +46,9 @@ internal sealed class SignalForwarder : IDisposable
             PosixSignal.SIGINT => RunNative.SIGINT,
             PosixSignal.SIGTERM => RunNative.SIGTERM,
             PosixSignal.SIGHUP => RunNative.SIGHUP,
-            _ => 3, // SIGQUIT
+            _ => RunNative.SIGQUIT,
         };
-        if (signal is RunNative.SIGINT or 3 && FromTerminal())
+        if (signal is RunNative.SIGINT or RunNative.SIGQUIT && FromTerminal())
         {
             return; // the terminal sent it to the whole foreground process group: CMD has it already
         }
