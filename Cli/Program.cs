@@ -6,6 +6,10 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
+        if (Run.NamespaceInit.IsInit(args))
+        {
+            return Run.NamespaceInit.Run(args); // `netstack run`'s init inside the namespaces: no command line to parse
+        }
         var root = new RootCommand("netstack: an embeddable userspace TCP/IP stack for .NET.");
 
         var packets = new Option<int>("--packets") { Description = "Packets to build, parse and validate.", DefaultValueFactory = _ => 2_000_000 };
@@ -35,7 +39,9 @@ internal static class Program
         root.Subcommands.Add(PcapCheckCommand.Create());
         root.Subcommands.Add(Demo.DemoCommand.Create());
         root.Subcommands.Add(Serve.ServeCommand.Create());
+        Command run = Run.RunCommand.Create();
+        root.Subcommands.Add(run);
 
-        return root.Parse(args).Invoke();
+        return root.Parse(Run.RunCommand.SeparateCommand(run, args)).Invoke();
     }
 }

@@ -2,8 +2,8 @@
 // the decorators (capture, impairment) at the stack's edge of the device.
 using Microsoft.Extensions.Logging;
 using NetStack.Buffers;
-using NetStack.Link.Gso;
 using NetStack.Link.Capture;
+using NetStack.Link.Gso;
 using NetStack.Link.Simulation;
 
 namespace NetStack.Link.Tun;

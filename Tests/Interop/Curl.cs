@@ -64,7 +64,7 @@ internal static class Curl
         return new CurlResult(curl.ExitCode, sha, length, text, await error);
     }
 
-    private static async Task<(byte[], long, string)> HashAsync(Stream stdout, CancellationToken cancellationToken)
+    internal static async Task<(byte[] Sha256, long Length, string Text)> HashAsync(Stream stdout, CancellationToken cancellationToken)
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         byte[] buffer = new byte[256 * 1024];
@@ -83,7 +83,7 @@ internal static class Curl
         return (sha.GetHashAndReset(), total, System.Text.Encoding.ASCII.GetString(start.ToArray()));
     }
 
-    private static async Task FeedAsync(Stream stdin, long length, CancellationToken cancellationToken)
+    internal static async Task FeedAsync(Stream stdin, long length, CancellationToken cancellationToken)
     {
         await using (stdin)
         {
