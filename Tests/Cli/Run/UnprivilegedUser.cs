@@ -14,8 +14,42 @@ internal static class UnprivilegedUser
 
     private static readonly Lazy<string?> s_missing = new(FindMissing);
 
-    /// <summary>The apphost of the CLI in the test output (the same program as Cli's `netstack`).</summary>
-    public static string Netstack => Path.Combine(AppContext.BaseDirectory, "NetStack.Cli");
+    private static readonly Lazy<string> s_netstack = new(() => OperatingSystem.IsWindows() ? Path.Combine(AppContext.BaseDirectory, "NetStack.Cli") : Stage());
+
+    /// <summary>
+    /// The apphost of the CLI (the same program as Cli's `netstack`), from a copy of the test output in a directory
+    /// every user can read: a clone under a home directory such as /root is out of the ordinary user's reach.
+    /// </summary>
+    public static string Netstack => s_netstack.Value;
+
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static string Stage()
+    {
+        string source = AppContext.BaseDirectory;
+        string staged = Path.Combine(Path.GetTempPath(), $"netstack-run-tests-{Environment.ProcessId}");
+        const UnixFileMode Readable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        Directory.CreateDirectory(staged, Readable);
+        foreach (string file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(staged, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!, Readable);
+            File.Copy(file, target, overwrite: true);
+            File.SetUnixFileMode(target, Readable);
+        }
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(staged, recursive: true);
+            }
+            catch (IOException)
+            {
+                // a process of the user may still hold a file: /tmp is cleaned anyway
+            }
+        };
+        return Path.Combine(staged, "NetStack.Cli");
+    }
 
     /// <summary>Skips the calling test, with the reason, unless `netstack run` can run here as <see cref="Name"/>.</summary>
     public static void Require(params string[] tools)
