@@ -57,9 +57,9 @@ public class RxValidationBenchmarks
     public uint RawChecksum() => InternetChecksum.Sum(_bytes);
 
     [Benchmark(Description = "RxChecksumValidator.Validate")]
-    public RxVerdict Validate()
+    public int Validate()
     {
         _packet.RxChecksumValidated = false;
-        return RxChecksumValidator.Validate(_packet, out _);
+        return (int)RxChecksumValidator.Validate(_packet, out _);
     }
 }

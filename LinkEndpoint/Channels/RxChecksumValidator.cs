@@ -7,7 +7,7 @@ using NetStack.Wire;
 namespace NetStack.Link.Channels;
 
 /// <summary>What RX validation decided about a packet.</summary>
-public enum RxVerdict
+internal enum RxVerdict
 {
     /// <summary>Headers are consistent and the transport checksum verified: the packet is marked <see cref="PacketBuffer.RxChecksumValidated"/>.</summary>
     Validated,
@@ -57,7 +57,7 @@ public enum RxDropReason
 /// headers in the head (as every I/O edge reads them); payload may continue in segments. Link padding past
 /// the IP length is trimmed. Never throws on packet contents.
 /// </summary>
-public static class RxChecksumValidator
+internal static class RxChecksumValidator
 {
     /// <summary>
     /// Validates <paramref name="packet"/>, sets its <see cref="PacketBuffer.NetworkProtocol"/>, and marks it

@@ -12,7 +12,7 @@ namespace NetStack.Link.Simulation;
 /// A packet offered to a full or completed queue is released and counted, never blocked on. Thread-safe: writers
 /// and a reader may run on different threads; no allocation per packet.
 /// </summary>
-public sealed class PacketQueue : IPacketSink, IPacketSource, IDisposable
+internal sealed class PacketQueue : IPacketSink, IPacketSource, IDisposable
 {
     private readonly Channel<PacketBuffer> _channel;
     private long _enqueued;

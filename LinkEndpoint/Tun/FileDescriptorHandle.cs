@@ -6,7 +6,7 @@ namespace NetStack.Link.Tun;
 /// A Linux file descriptor owned by a <see cref="SafeHandle"/>: closed exactly once, never while a call that
 /// borrowed it (through <see cref="SafeHandle.DangerousAddRef"/>) is still running.
 /// </summary>
-public sealed class FileDescriptorHandle : SafeHandle
+internal sealed class FileDescriptorHandle : SafeHandle
 {
     /// <summary>Wraps <paramref name="fd"/>; with <paramref name="ownsHandle"/> the descriptor is closed on release.</summary>
     public FileDescriptorHandle(int fd, bool ownsHandle)

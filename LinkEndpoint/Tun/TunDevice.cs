@@ -28,7 +28,7 @@ public sealed unsafe class TunDevice : IDisposable
     }
 
     /// <summary>The descriptor.</summary>
-    public FileDescriptorHandle Handle { get; }
+    internal FileDescriptorHandle Handle { get; }
 
     /// <summary>Interface name.</summary>
     public string Name { get; }

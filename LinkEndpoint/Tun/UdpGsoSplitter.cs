@@ -12,7 +12,7 @@ namespace NetStack.Link.Tun;
 /// gso_size bytes; each gets the IP and UDP headers with its own lengths, IPv4 identification + i, a fresh
 /// IPv4 header checksum and a full UDP checksum (RFC 768). Payload is referenced, not copied.
 /// </summary>
-public static class UdpGsoSplitter
+internal static class UdpGsoSplitter
 {
     /// <summary>Splits <paramref name="packet"/> into <paramref name="output"/>; false (nothing rented) on bad layout or too small an output.</summary>
     public static bool TrySplit(PacketBuffer packet, PacketBufferPool pool, Span<PacketBuffer> output, out int count)

@@ -27,7 +27,7 @@ namespace NetStack.Link.Tun;
 /// validation verifies it again, so a lying csum_start costs a counted drop, not a wrong packet. Never throws on
 /// packet contents.</para>
 /// </summary>
-public static class VirtioInbound
+internal static class VirtioInbound
 {
     /// <summary>
     /// Prepares <paramref name="packet"/> (IP packet in the head, payload possibly in segments) read with

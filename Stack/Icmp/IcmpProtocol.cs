@@ -2,6 +2,7 @@
 // handed to the transport the quoted packet belongs to (path MTU updates happen here).
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Net;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Diagnostics;
@@ -84,7 +85,13 @@ public sealed class IcmpProtocol
     /// Sends an echo request to <paramref name="destination"/> and waits for the reply; returns the round-trip
     /// time measured on the stack's clock. Throws <see cref="TimeoutException"/> when no reply comes in time.
     /// </summary>
-    public async Task<TimeSpan> PingAsync(NetAddress destination, int payloadLength = 56, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    public Task<TimeSpan> PingAsync(IPAddress destination, int payloadLength = 56, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return PingAsync(NetAddress.FromIPAddress(destination), payloadLength, timeout, cancellationToken);
+    }
+
+    internal async Task<TimeSpan> PingAsync(NetAddress destination, int payloadLength = 56, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(payloadLength);
         ushort id = (ushort)Interlocked.Increment(ref _nextPingId);

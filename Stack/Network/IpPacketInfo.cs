@@ -6,7 +6,7 @@ namespace NetStack.Network;
 /// What the network layer learned about an inbound packet, handed to the transport with the packet itself.
 /// <see cref="TransportOffset"/> is where the transport header starts in the packet (it is in the head).
 /// </summary>
-public readonly record struct IpPacketInfo
+internal readonly record struct IpPacketInfo
 {
     /// <summary>The interface it arrived on.</summary>
     public required Nic Nic { get; init; }

@@ -152,7 +152,7 @@ public sealed partial class NetworkStack
     /// Packets over the path MTU are fragmented (IPv4 without DF; IPv6 at the source, RFC 8200 §4.5) unless
     /// they carry GSO options, which the link segments.
     /// </summary>
-    public SendResult Send(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte timeToLive = 0, byte trafficClass = 0, bool dontFragment = false)
+    internal SendResult Send(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte timeToLive = 0, byte trafficClass = 0, bool dontFragment = false)
     {
         ArgumentNullException.ThrowIfNull(packet);
         return route.Destination.IsV4
@@ -278,7 +278,7 @@ public sealed partial class NetworkStack
     }
 
     /// <summary>The pseudo-header sum for a transport checksum along <paramref name="route"/> (RFC 9293 §3.1, RFC 8200 §8.1).</summary>
-    public static uint PseudoHeaderSum(in RouteInfo route, IpProtocol protocol, int transportLength) =>
+    internal static uint PseudoHeaderSum(in RouteInfo route, IpProtocol protocol, int transportLength) =>
         PseudoHeaderSum(route.Source, route.Destination, protocol, transportLength);
 
     /// <summary>The pseudo-header sum for a transport checksum between two addresses of one version.</summary>

@@ -32,7 +32,7 @@ public enum IpEvent
 /// <param name="Source">Source address to use.</param>
 /// <param name="Destination">Destination address.</param>
 /// <param name="Mtu">Path MTU: the route's or NIC's MTU, lowered by what ICMP taught us.</param>
-public readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu);
+internal readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu);
 
 /// <summary>
 /// A userspace TCP/IP stack instance: create NICs over link endpoints, give them addresses, and open
@@ -118,7 +118,7 @@ public sealed partial class NetworkStack : IDisposable
     public TcpProtocol Tcp { get; }
 
     /// <summary>Fragment reassembly (drop reasons and events).</summary>
-    public FragmentReassembler Reassembler => _reassembler;
+    internal FragmentReassembler Reassembler => _reassembler;
 
     /// <summary>The NICs.</summary>
     public IReadOnlyList<Nic> Nics => Volatile.Read(ref _nics);
@@ -136,6 +136,9 @@ public sealed partial class NetworkStack : IDisposable
         link.Attach(nic);
         return nic;
     }
+
+    /// <summary>True when some NIC owns <paramref name="address"/>.</summary>
+    public bool IsLocalAddress(System.Net.IPAddress address) => IsLocalAddress(NetAddress.FromIPAddress(address ?? throw new ArgumentNullException(nameof(address))));
 
     /// <summary>True when some NIC owns <paramref name="address"/>.</summary>
     public bool IsLocalAddress(NetAddress address)
@@ -158,7 +161,7 @@ public sealed partial class NetworkStack : IDisposable
     /// Resolves how to reach <paramref name="destination"/>: the route's NIC, a source address (the given one,
     /// which must be local unless the NIC spoofs, or the NIC's primary address) and the path MTU.
     /// </summary>
-    public SendResult TryResolveRoute(NetAddress destination, NetAddress source, out RouteInfo route)
+    internal SendResult TryResolveRoute(NetAddress destination, NetAddress source, out RouteInfo route)
     {
         route = default;
         Route? r = Routes.Find(destination);

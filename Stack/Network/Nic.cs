@@ -1,3 +1,4 @@
+using System.Net;
 using NetStack.Buffers;
 using NetStack.Wire;
 
@@ -50,6 +51,18 @@ public sealed class Nic : INetworkDispatcher
 
     /// <summary>Assigned addresses with their prefixes.</summary>
     public IReadOnlyList<NetPrefix> Addresses => Volatile.Read(ref _addresses);
+
+    /// <summary>Assigns <paramref name="address"/> with its prefix length (10.0.0.2 and 24 for 10.0.0.2/24) and adds the on-link route for the prefix.</summary>
+    public void AddAddress(IPAddress address, int prefixLength)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128);
+        AddAddress(new NetPrefix(NetAddress.FromIPAddress(address), prefixLength));
+    }
+
+    /// <summary>True when <paramref name="address"/> is one of the NIC's addresses.</summary>
+    public bool HasAddress(IPAddress address) => HasAddress(NetAddress.FromIPAddress(address ?? throw new ArgumentNullException(nameof(address))));
 
     /// <summary>Assigns an address and adds the on-link route for its prefix.</summary>
     public void AddAddress(NetPrefix prefix)

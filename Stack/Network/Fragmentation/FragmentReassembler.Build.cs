@@ -6,7 +6,7 @@ using NetStack.Wire;
 
 namespace NetStack.Network.Fragmentation;
 
-public sealed partial class FragmentReassembler
+internal sealed partial class FragmentReassembler
 {
     /// <summary>
     /// Builds the datagram of a complete context: a new head with the first fragment's header, fixed up, and

@@ -5,7 +5,7 @@ using NetStack.Wire;
 
 namespace NetStack.Network.Fragmentation;
 
-public sealed partial class FragmentReassembler
+internal sealed partial class FragmentReassembler
 {
     // Largest packet a header can describe: IPv6's 40-byte header plus a 65535-byte payload.
     private const int ScratchLength = Ipv6Header.Length + ushort.MaxValue;

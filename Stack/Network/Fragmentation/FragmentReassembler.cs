@@ -31,7 +31,7 @@ namespace NetStack.Network.Fragmentation;
 /// the driver calls <see cref="ExpireDue()"/>, and every <see cref="Process"/> expires what is due first.</para>
 /// <para>Not thread-safe: one driver calls it (ARCHITECTURE.md §5). No input bytes make it throw.</para>
 /// </summary>
-public sealed partial class FragmentReassembler : IDisposable
+internal sealed partial class FragmentReassembler : IDisposable
 {
     /// <summary>Bytes charged per held fragment on top of the chunks it references (its buffer object and bookkeeping).</summary>
     public const int PerFragmentOverhead = 64;

@@ -5,7 +5,7 @@ using NetStack.Wire;
 namespace NetStack.Network.Fragmentation;
 
 /// <summary>Outcome of <see cref="Ipv4Fragmenter.Fragment"/>.</summary>
-public enum Ipv4FragmentationStatus
+internal enum Ipv4FragmentationStatus
 {
     /// <summary>The fragments were written to the output.</summary>
     Fragmented,
@@ -30,7 +30,7 @@ public enum Ipv4FragmentationStatus
 /// offsets are multiples of 8, MF is set on all fragments but the last (which keeps the packet's own MF, so an
 /// already fragmented packet can be split again), and every header checksum is fresh.
 /// </summary>
-public static class Ipv4Fragmenter
+internal static class Ipv4Fragmenter
 {
     /// <summary>The least MTU RFC 791 §3.2 allows: "Every internet module must be able to forward a datagram of 68 octets".</summary>
     public const int MinimumMtu = 68;

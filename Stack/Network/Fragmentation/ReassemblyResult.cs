@@ -3,7 +3,7 @@ using NetStack.Buffers;
 namespace NetStack.Network.Fragmentation;
 
 /// <summary>What <see cref="FragmentReassembler.Process"/> did with a packet.</summary>
-public enum ReassemblyStatus
+internal enum ReassemblyStatus
 {
     /// <summary>The fragment was kept; its datagram is not complete yet.</summary>
     Held,
@@ -95,7 +95,7 @@ public delegate void FragmentErrorHandler(PacketBuffer packet, ReassemblyDropRea
 /// <param name="Status">What happened.</param>
 /// <param name="Packet">With <see cref="ReassemblyStatus.Completed"/>, the datagram (one reference, owned by the caller); otherwise null.</param>
 /// <param name="DropReason">With <see cref="ReassemblyStatus.Dropped"/>, why; otherwise <see cref="ReassemblyDropReason.None"/>.</param>
-public readonly record struct ReassemblyResult(ReassemblyStatus Status, PacketBuffer? Packet, ReassemblyDropReason DropReason)
+internal readonly record struct ReassemblyResult(ReassemblyStatus Status, PacketBuffer? Packet, ReassemblyDropReason DropReason)
 {
     internal static ReassemblyResult Held => new(ReassemblyStatus.Held, null, ReassemblyDropReason.None);
 

@@ -128,8 +128,8 @@ internal static class CapturedTraffic
                 }
                 return false;
             }, TimeSpan.FromSeconds(1));
-            Task<TimeSpan> ping4 = a.Icmp.PingAsync(NetAddress.Parse("10.0.0.2"), 56, TimeSpan.FromSeconds(5));
-            Task<TimeSpan> ping6 = a.Icmp.PingAsync(NetAddress.Parse("fd00::2"), 56, TimeSpan.FromSeconds(5));
+            Task<TimeSpan> ping4 = a.Icmp.PingAsync(IPAddress.Parse("10.0.0.2"), 56, TimeSpan.FromSeconds(5));
+            Task<TimeSpan> ping6 = a.Icmp.PingAsync(IPAddress.Parse("fd00::2"), 56, TimeSpan.FromSeconds(5));
             driver.RunUntil(() => ping4.IsCompleted && ping6.IsCompleted, TimeSpan.FromSeconds(5));
         }
         finally

@@ -136,7 +136,7 @@ public class InMemoryNetworkTests
         foreach ((InMemoryNetwork network, InMemoryHost peer) in new[] { (left, a), (right, b) })
         {
             long before = router.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived];
-            _ = router.Icmp.PingAsync(NetAddress.FromIPAddress(peer.Ipv4), 8, TimeSpan.FromSeconds(1));
+            _ = router.Icmp.PingAsync(peer.Ipv4, 8, TimeSpan.FromSeconds(1));
             Assert.True(network.Driver!.RunUntil(() => router.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived] > before, TimeSpan.FromSeconds(1)));
         }
         left.Dispose();
@@ -213,7 +213,7 @@ public class InMemoryNetworkTests
             {
                 InMemoryHost a = network.AddHost(new InMemoryHostOptions { PcapPath = path });
                 InMemoryHost b = network.AddHost();
-                Task<TimeSpan> ping = a.Stack.Icmp.PingAsync(NetAddress.FromIPAddress(b.Ipv4), 56, TimeSpan.FromSeconds(1));
+                Task<TimeSpan> ping = a.Stack.Icmp.PingAsync(b.Ipv4, 56, TimeSpan.FromSeconds(1));
                 Assert.True(network.Driver!.RunUntil(() => a.Stack.Icmp.Events[NetStack.Icmp.IcmpEvent.EchoRepliesReceived] == 1, TimeSpan.FromSeconds(1)));
             }
             pool.AssertNoLeaks();

@@ -187,13 +187,13 @@ public class TwoStackSimulationTests
         foreach (var (from, to) in pings)
         {
             long before = from.Icmp.Events[IcmpEvent.EchoRepliesReceived];
-            Task<TimeSpan> ping = from.Icmp.PingAsync(NetAddress.Parse(to), payloadLength: 1000);
+            Task<TimeSpan> ping = from.Icmp.PingAsync(IPAddress.Parse(to), payloadLength: 1000);
             Assert.True(s.Driver.RunUntil(() => from.Icmp.Events[IcmpEvent.EchoRepliesReceived] > before, TimeSpan.FromSeconds(2)));
             Assert.Equal(delay * 2, await ping);
         }
         // A big ping is fragmented both ways and still takes exactly two delays.
         long count = s.A.Icmp.Events[IcmpEvent.EchoRepliesReceived];
-        Task<TimeSpan> big = s.A.Icmp.PingAsync(NetAddress.Parse("fd00::2"), payloadLength: 5000);
+        Task<TimeSpan> big = s.A.Icmp.PingAsync(IPAddress.Parse("fd00::2"), payloadLength: 5000);
         Assert.True(s.Driver.RunUntil(() => s.A.Icmp.Events[IcmpEvent.EchoRepliesReceived] > count, TimeSpan.FromSeconds(2)));
         Assert.Equal(delay * 2, await big);
         Assert.True(s.B.Events[IpEvent.DatagramsReassembled] >= 1);
@@ -211,7 +211,7 @@ public class TwoStackSimulationTests
             NetworkStack from = i % 2 == 0 ? s.A : s.B;
             string to = (i % 4) switch { 0 => "10.0.0.2", 1 => "10.0.0.1", 2 => "fd00::2", _ => "fd00::1" };
             long before = from.Icmp.Events[IcmpEvent.EchoRepliesReceived];
-            Task<TimeSpan> ping = from.Icmp.PingAsync(NetAddress.Parse(to), timeout: TimeSpan.FromSeconds(1));
+            Task<TimeSpan> ping = from.Icmp.PingAsync(IPAddress.Parse(to), timeout: TimeSpan.FromSeconds(1));
             if (s.Driver.RunUntil(() => from.Icmp.Events[IcmpEvent.EchoRepliesReceived] > before, TimeSpan.FromSeconds(1.5)))
             {
                 TimeSpan rtt = await ping;

@@ -26,7 +26,7 @@ public readonly record struct Cut(int Offset, int Length, bool More)
     public int End => Offset + Length;
 }
 
-public static class Frag
+internal static class Frag
 {
     public static readonly DateTimeOffset Start = new(2025, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
