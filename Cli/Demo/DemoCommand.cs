@@ -20,6 +20,7 @@ internal sealed record DemoOptions
     public bool Http2 { get; init; }
     public long RawTcpBytes { get; init; }
     public bool Progress { get; init; } = true;
+    public DemoMode Mode { get; init; } = DemoMode.Stack;
     public DemoNetworkOptions Network { get; init; } = new();
 }
 
@@ -45,11 +46,25 @@ internal static class DemoCommand
         var noGro = new Option<bool>("--no-gro") { Description = "Turn GRO off on both links (for comparison)." };
         var tcpBuffer = new Option<string>("--tcp-buffer") { Description = "TCP send and receive buffer per connection (0: the stack's default).", DefaultValueFactory = _ => "0" };
         var cc = new Option<TcpCongestionControl>("--cc") { Description = "Congestion control of every connection: Cubic (RFC 9438 with HyStart++) or NewReno.", DefaultValueFactory = _ => TcpCongestionControl.Cubic };
+        var kernel = new Option<bool>("--kernel") { Description = "Run the same work on the kernel's sockets over 127.0.0.1 instead (the same-work baseline)." };
+        var compare = new Option<bool>("--compare") { Description = "Run on NetStack, then on the kernel's sockets, and print every figure's ratio." };
         var raw = new Option<string>("--raw-tcp") { Description = "Also send this many bytes over a bare TcpConnection (no HTTP) as a same-run baseline.", DefaultValueFactory = _ => "0" };
-        var command = new Command("demo", "Kestrel on one stack, HttpClient on another, in one process over the in-memory pipe link (GRO on): download and upload with SHA-256 checks, short requests, throughput, RTT, retransmits and GRO figures.")
+        var command = new Command("demo", "Kestrel on one stack, HttpClient on another, in one process over an in-memory network (GRO on): download and upload with SHA-256 checks, short requests, throughput, RTT, retransmits and GRO figures; --kernel does the same work on the kernel's sockets, --compare both with their ratio.")
         {
-            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer, noGro, cc,
+            download, upload, requests, closeRequests, http2, loss, delay, reorder, seed, pcap, snaplen, gso, groFlows, noProgress, raw, tcpBuffer, noGro, cc, kernel, compare,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(kernel) && r.GetValue(compare))
+            {
+                r.AddError("--kernel and --compare: choose one (--compare runs both).");
+            }
+            bool impaired = r.GetValue(loss) != 0 || r.GetValue(delay) != 0 || r.GetValue(reorder) != 0 || r.GetValue(pcap) is not null;
+            if (r.GetValue(kernel) && impaired)
+            {
+                r.AddError("--kernel runs on the kernel's loopback: --loss, --delay, --reorder and --pcap apply to NetStack's in-memory network only.");
+            }
+        });
         foreach (Option<string> size in new[] { download, upload, raw, tcpBuffer })
         {
             size.Validators.Add(r =>
@@ -110,6 +125,7 @@ internal static class DemoCommand
                 Http2 = result.GetValue(http2),
                 RawTcpBytes = rawBytes,
                 Progress = !result.GetValue(noProgress) && !Console.IsOutputRedirected,
+                Mode = result.GetValue(compare) ? DemoMode.Compare : result.GetValue(kernel) ? DemoMode.Kernel : DemoMode.Stack,
                 Network = new DemoNetworkOptions
                 {
                     LossPercent = result.GetValue(loss),

@@ -1,18 +1,29 @@
-// netstack demo: one run, start to report. Exit code 0 only when every body's SHA-256 matched.
-using System.Collections.Concurrent;
+// netstack demo: one run, start to report, on NetStack (the default), on the kernel's sockets (--kernel), or both in
+// one process with their ratio (--compare). Exit code 0 only when every body's SHA-256 matched.
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using NetStack.Cli.Serve;
-using NetStack.Gro;
-using NetStack.Http;
-using NetStack.Link;
-using NetStack.Link.Channels;
-using NetStack.Link.Simulation;
-using NetStack.Tcp;
 
 namespace NetStack.Cli.Demo;
+
+/// <summary>Where the demo runs.</summary>
+internal enum DemoMode
+{
+    /// <summary>Two NetStack stacks in one process (the default).</summary>
+    Stack,
+    /// <summary>The kernel's sockets over 127.0.0.1: the same work without NetStack.</summary>
+    Kernel,
+    /// <summary>Both, NetStack first, then the ratio of every figure.</summary>
+    Compare,
+}
+
+/// <summary>The figures of one run.</summary>
+internal sealed record DemoReport(string Target, IReadOnlyList<TransferResult> Transfers, double AllocatedPerMiB, double Cores, double KeepAliveRps, double CloseRps)
+{
+    public bool Matched => Transfers.All(t => t.Matched);
+
+    public TransferResult? Transfer(string name) => Transfers.FirstOrDefault(t => t.Name == name);
+}
 
 internal static class DemoRun
 {
@@ -21,31 +32,47 @@ internal static class DemoRun
 
     public static async Task<int> RunAsync(DemoOptions options, TextWriter output, CancellationToken cancellationToken)
     {
-        DemoNetworkOptions net = options.Network;
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"netstack demo: Kestrel on 10.0.0.2:80 ⇄ HttpClient on 10.0.0.1, two stacks in one process on an in-memory network"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  {(options.Http2 ? "HTTP/2 (h2c)" : "HTTP/1.1")}, GRO {(net.Gro ? $"on ({net.GroMaxFlows} flows)" : "off")}, GSO {net.Gso}, {(net.Connection?.CongestionControl ?? NetStack.Tcp.Congestion.TcpCongestionControl.Cubic)}, loss {net.LossPercent} %, delay {net.Delay.TotalMilliseconds} ms, reorder {net.ReorderPercent} %, seed {net.Seed}{(net.PcapPath is null ? "" : ", capture → " + net.PcapPath)}"));
+        var reports = new List<DemoReport>();
+        if (options.Mode is DemoMode.Stack or DemoMode.Compare)
+        {
+            await using var stack = new StackDemoTarget(options.Network);
+            reports.Add(await RunOnceAsync(stack, options, output, cancellationToken).ConfigureAwait(false));
+        }
+        if (options.Mode is DemoMode.Kernel or DemoMode.Compare)
+        {
+            if (options.Mode == DemoMode.Compare)
+            {
+                output.WriteLine();
+            }
+            await using var kernel = new KernelDemoTarget();
+            reports.Add(await RunOnceAsync(kernel, options, output, cancellationToken).ConfigureAwait(false));
+        }
+        if (reports.Count == 2)
+        {
+            output.WriteLine();
+            PrintComparison(output, reports[0], reports[1]);
+        }
+        bool ok = reports.TrueForAll(r => r.Matched);
+        int bodies = reports.Sum(r => r.Transfers.Count);
+        output.WriteLine(ok
+            ? string.Create(CultureInfo.InvariantCulture, $"{AllMatched} ({bodies} {(bodies == 1 ? "body" : "bodies")})")
+            : "FAILED: a body's SHA-256 or length did not match");
+        return ok ? 0 : 1;
+    }
 
-        await using var network = new DemoNetwork(net);
-        await using var server = new HttpService();
-        await server.StartAsync(network.Server, 80, protocols: options.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1, cancellationToken: cancellationToken).ConfigureAwait(false);
-        var clientConnections = new ConcurrentQueue<TcpConnection>();
-        using var handler = NetStackHttp.CreateHandler(network.Client);
-        var connect = handler.ConnectCallback!;
-        handler.ConnectCallback = async (context, token) =>
-        {
-            Stream stream = await connect(context, token).ConfigureAwait(false);
-            clientConnections.Enqueue((TcpConnection)stream);
-            return stream;
-        };
-        using var client = new HttpClient(handler)
-        {
-            BaseAddress = new Uri("http://10.0.0.2/"),
-            Timeout = Timeout.InfiniteTimeSpan,
-            DefaultRequestVersion = options.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
-        };
+    /// <summary>An HttpClient for the demo's server: no timeout (a 1 GiB body takes what it takes), the exact version asked.</summary>
+    public static HttpClient CreateClient(HttpMessageHandler handler, Uri baseAddress, bool http2) => new(handler, disposeHandler: false)
+    {
+        BaseAddress = baseAddress,
+        Timeout = Timeout.InfiniteTimeSpan,
+        DefaultRequestVersion = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+
+    private static async Task<DemoReport> RunOnceAsync(IDemoTarget target, DemoOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        output.WriteLine(target.Describe(options));
+        using HttpClient client = await target.StartAsync(options, cancellationToken).ConfigureAwait(false);
         _ = await client.GetStringAsync("hello", cancellationToken).ConfigureAwait(false); // connect and warm up
         // The expected digests, from the pattern, before any clock starts: inside a transfer the one SHA-256 pass
         // is the receiver's over what arrived (hashing on the sender too would only measure SHA-256 twice).
@@ -77,53 +104,62 @@ internal static class DemoRun
         if (options.RawTcpBytes > 0)
         {
             results.Add(await WithProgressAsync("raw TCP", options.RawTcpBytes, progress, options.Progress, output,
-                () => DemoRawTcp.TransferAsync(network, options.RawTcpBytes, progress, cancellationToken)).ConfigureAwait(false));
+                () => target.RawTcpAsync(options.RawTcpBytes, progress, cancellationToken)).ConfigureAwait(false));
         }
         long moved = options.DownloadBytes + options.UploadBytes;
-
         foreach (TransferResult r in results)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Name,-9} {FormatBytes(r.Bytes < 0 ? 0 : r.Bytes)} in {r.Elapsed.TotalSeconds:F2} s = {r.GigabitsPerSecond:F2} Gbit/s, SHA-256 {(r.Matched ? "match" : "MISMATCH")} {Short(r.ReceivedHash)}{(r.Matched ? "" : " (sent " + Short(r.SentHash) + ")")}"));
         }
+        double perMiB = moved > 0 ? allocated / (moved / 1048576.0) : 0;
+        double cores = bulkWall > TimeSpan.Zero ? cpu / bulkWall : 0;
         if (moved > 0)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"bulk: {allocated / (moved / 1048576.0):N0} B allocated per MiB moved, CPU {cpu.TotalSeconds:F1} s over {bulkWall.TotalSeconds:F1} s wall ({cpu / bulkWall:F2} cores)"));
+                $"bulk: {perMiB:N0} B allocated per MiB moved, CPU {cpu.TotalSeconds:F1} s over {bulkWall.TotalSeconds:F1} s wall ({cores:F2} cores)"));
         }
+        double keepAlive = 0, close = 0;
         if (options.KeepAliveRequests > 0)
         {
-            double rps = await DemoTransfers.ShortRequestsAsync(client, options.KeepAliveRequests, close: false, cancellationToken).ConfigureAwait(false);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"short requests: {options.KeepAliveRequests} GETs over keep-alive: {rps:N0} req/s"));
+            keepAlive = await DemoTransfers.ShortRequestsAsync(client, options.KeepAliveRequests, close: false, cancellationToken).ConfigureAwait(false);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"short requests: {options.KeepAliveRequests} GETs over keep-alive: {keepAlive:N0} req/s"));
         }
         if (options.CloseRequests > 0 && !options.Http2)
         {
-            double rps = await DemoTransfers.ShortRequestsAsync(client, options.CloseRequests, close: true, cancellationToken).ConfigureAwait(false);
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"short requests: {options.CloseRequests} GETs with Connection: close (new TCP connection each): {rps:N0} req/s"));
+            close = await DemoTransfers.ShortRequestsAsync(client, options.CloseRequests, close: true, cancellationToken).ConfigureAwait(false);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"short requests: {options.CloseRequests} GETs with Connection: close (new TCP connection each): {close:N0} req/s"));
         }
+        target.PrintDetails(output);
+        return new DemoReport(target.Name, results, perMiB, cores, keepAlive, close);
+    }
 
-        TcpConnection? bulkClient = clientConnections.OrderByDescending(c => c.GetStatistics().BytesReceived + c.GetStatistics().BytesSent).FirstOrDefault();
-        PrintTcp(output, "client", bulkClient?.GetStatistics());
-        PrintTcp(output, "server", server.LastBulkConnection?.GetStatistics());
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"TCP connections opened by the client: {clientConnections.Count}; client drops: {Nz(network.ClientTcp.Drops.ToString())}; server drops: {Nz(network.ServerTcp.Drops.ToString())}"));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"link queue full (segments lost before the wire): client {network.ClientTcp.Events[TcpEvent.LinkQueueFull]:N0}, server {network.ServerTcp.Events[TcpEvent.LinkQueueFull]:N0}"));
-        PrintGro(output, "client", network.ClientLink);
-        PrintGro(output, "server", network.ServerLink);
-        if (network.Options.Impairment is not null)
+    /// <summary>The two runs side by side, each figure of NetStack over the kernel's (above 1: NetStack does better).</summary>
+    private static void PrintComparison(TextWriter output, DemoReport ours, DemoReport kernel)
+    {
+        output.WriteLine("comparison (same work, same process; ratio = netstack ÷ kernel, higher is better for netstack):");
+        foreach (string name in new[] { "download", "upload", "raw TCP" })
         {
-            output.WriteLine($"wire: client→server {Wire(network.ClientHost.OutboundImpairment)}; server→client {Wire(network.ServerHost.OutboundImpairment)}");
+            if (ours.Transfer(name) is { } a && kernel.Transfer(name) is { } b)
+            {
+                Row(output, name + " Gbit/s", a.GigabitsPerSecond, b.GigabitsPerSecond, higherIsBetter: true);
+            }
         }
-        if (network.Capture is { } capture)
+        if (ours.KeepAliveRps > 0 && kernel.KeepAliveRps > 0)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"capture: {capture.Captured:N0} packets → {capture.Path} (dropped: {capture.DroppedQueueFull:N0} queue full)"));
+            Row(output, "keep-alive req/s", ours.KeepAliveRps, kernel.KeepAliveRps, higherIsBetter: true);
         }
+        if (ours.CloseRps > 0 && kernel.CloseRps > 0)
+        {
+            Row(output, "close req/s", ours.CloseRps, kernel.CloseRps, higherIsBetter: true);
+        }
+        Row(output, "CPU cores (bulk)", ours.Cores, kernel.Cores, higherIsBetter: false);
+    }
 
-        bool ok = results.TrueForAll(r => r.Matched);
-        output.WriteLine(ok
-            ? string.Create(CultureInfo.InvariantCulture, $"{AllMatched} ({results.Count} bodies)")
-            : "FAILED: a body's SHA-256 or length did not match");
-        return ok ? 0 : 1;
+    private static void Row(TextWriter output, string what, double ours, double kernel, bool higherIsBetter)
+    {
+        double ratio = higherIsBetter ? ours / kernel : kernel / ours;
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {what,-18} netstack {ours,10:N2}   kernel {kernel,10:N2}   ratio {ratio:F2}x"));
     }
 
     private static async Task<TransferResult> WithProgressAsync(string name, long total, TransferProgress progress, bool draw, TextWriter output, Func<Task<TransferResult>> transfer)
@@ -165,33 +201,6 @@ internal static class DemoRun
             output.Write("\r" + new string(' ', 72) + "\r");
         }
     }
-
-    private static void PrintTcp(TextWriter output, string side, TcpConnectionStatistics? s)
-    {
-        if (s is null)
-        {
-            return;
-        }
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"TCP {side}: SRTT {s.SmoothedRtt.TotalMilliseconds:F3} ms (var {s.RttVariance.TotalMilliseconds:F3}), MSS {s.MaxSegmentSize}, cwnd {s.CongestionWindow:N0} B, segments out {s.SegmentsSent:N0} / in {s.SegmentsReceived:N0}, retransmits {s.Retransmissions:N0} ({FormatBytes(s.BytesRetransmitted)}), fast retransmits {s.FastRetransmits:N0}, timeouts {s.Timeouts:N0}, SACK {(s.Sack ? "on" : "off")}"));
-    }
-
-    private static void PrintGro(TextWriter output, string side, ChannelEndpoint link)
-    {
-        if (link.Gro is not { } gro)
-        {
-            return;
-        }
-        long input = gro.Events[GroEvent.PacketsIn];
-        long delivered = gro.Events[GroEvent.SuperSegmentsOut] + gro.Events[GroEvent.SinglesOut] + gro.Events[GroEvent.PassThrough];
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"GRO {side}: {input:N0} packets in → {delivered:N0} delivered ({(delivered == 0 ? 0 : (double)input / delivered):F1} per delivery), {gro.Events[GroEvent.SuperSegmentsOut]:N0} super-segments; flushes: {Nz(gro.Flushes.ToString())}"));
-    }
-
-    private static string Wire(ImpairmentStage? stage) => stage is null ? "clean" : string.Create(CultureInfo.InvariantCulture,
-        $"{stage.Received:N0} packets, lost {stage.DroppedLoss:N0}, reordered {stage.Reordered:N0}, queue-full drops {stage.DroppedQueueFull:N0}");
-
-    private static string Nz(string? s) => string.IsNullOrEmpty(s) ? "none" : s;
 
     private static string Short(string hash) => hash.Length > 16 ? hash[..16] + "…" : hash;
 

@@ -105,6 +105,33 @@ internal static class DemoTransfers
         return count / watch.Elapsed.TotalSeconds;
     }
 
+    /// <summary>
+    /// Writes <paramref name="length"/> pattern bytes to <paramref name="sender"/>, then <paramref name="shutdown"/>
+    /// (FIN), while <paramref name="receiver"/> is read to its end and hashed: a bare-TCP transfer, no HTTP.
+    /// </summary>
+    public static async Task<TransferResult> RawAsync(Stream sender, Action shutdown, Stream receiver, long length, TransferProgress progress, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        Task<string> send = Task.Run(async () =>
+        {
+            long sent = 0;
+            while (sent < length)
+            {
+                int offset = (int)(sent % DemoPattern.BlockLength);
+                int n = (int)Math.Min(Math.Min(ChunkSize, length - sent), DemoPattern.BlockLength - offset);
+                await sender.WriteAsync(new ReadOnlyMemory<byte>(DemoPattern.Block, offset, n), cancellationToken).ConfigureAwait(false);
+                sent += n;
+            }
+            shutdown();
+            return DemoPattern.Digest(sent);
+        }, cancellationToken);
+        using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long total = await ReadAndHashAsync(receiver, received, progress, cancellationToken).ConfigureAwait(false);
+        TimeSpan elapsed = watch.Elapsed;
+        string sentHash = await send.ConfigureAwait(false);
+        return new TransferResult("raw TCP", total == length ? total : -1, elapsed, sentHash, Convert.ToHexStringLower(received.GetHashAndReset()));
+    }
+
     /// <summary>A request body of <c>length</c> pattern bytes, hashed as it is written.</summary>
     private sealed class PatternContent(long length, TransferProgress progress) : HttpContent
     {

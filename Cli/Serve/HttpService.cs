@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using NetStack.AspNetCore;
 using NetStack.Cli.Demo;
@@ -91,6 +92,29 @@ public sealed class HttpService : IAsyncDisposable
                 .Configure(app => app.Run(HandleAsync)))
             .Build();
         await _host.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts the same service on the kernel's sockets at <paramref name="endPoint"/> (port 0: any free port, then
+    /// read <see cref="Port"/>): the same-work baseline of <c>netstack demo --kernel</c>.
+    /// </summary>
+    public async Task StartOnSocketsAsync(IPEndPoint endPoint, HttpProtocols protocols = HttpProtocols.Http1, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        _host = new HostBuilder()
+            .ConfigureWebHost(web => web
+                .UseKestrel(kestrel =>
+                {
+                    kestrel.AddServerHeader = false;
+                    kestrel.Limits.MaxRequestBodySize = null;
+                    kestrel.Listen(endPoint, listen => listen.Protocols = protocols);
+                })
+                .Configure(app => app.Run(HandleAsync)))
+            .Build();
+        await _host.StartAsync(cancellationToken).ConfigureAwait(false);
+        string bound = _host.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        Port = new Uri(bound).Port;
     }
 
     private async Task HandleAsync(HttpContext context)

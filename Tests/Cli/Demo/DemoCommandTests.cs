@@ -59,6 +59,50 @@ public class DemoCommandTests
         }
     }
 
+    [Fact]
+    public async Task Demo_Compare_Runs_The_Same_Work_On_Both_And_Prints_Ratios()
+    {
+        var output = new StringWriter();
+        int exit = await DemoRun.RunAsync(new DemoOptions
+        {
+            DownloadBytes = 1 << 20,
+            UploadBytes = 1 << 20,
+            RawTcpBytes = 1 << 20,
+            KeepAliveRequests = 10,
+            CloseRequests = 3,
+            Progress = false,
+            Mode = DemoMode.Compare,
+        }, output, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        string text = output.ToString();
+        Assert.True(exit == 0, text);
+        Assert.Contains($"{DemoRun.AllMatched} (6 bodies)", text, StringComparison.Ordinal);
+        Assert.Contains("netstack demo --kernel:", text, StringComparison.Ordinal);
+        foreach (string row in new[] { "download Gbit/s", "upload Gbit/s", "raw TCP Gbit/s", "keep-alive req/s", "close req/s", "CPU cores (bulk)" })
+        {
+            Assert.Matches(System.Text.RegularExpressions.Regex.Escape(row) + @"\s+netstack\s+[0-9.,]+\s+kernel\s+[0-9.,]+\s+ratio [0-9.]+x", text);
+        }
+    }
+
+    [Fact]
+    public async Task Demo_Kernel_Runs_Only_On_Loopback_Sockets()
+    {
+        var output = new StringWriter();
+        int exit = await DemoRun.RunAsync(new DemoOptions
+        {
+            DownloadBytes = 1 << 20,
+            UploadBytes = 0,
+            KeepAliveRequests = 5,
+            CloseRequests = 0,
+            Progress = false,
+            Mode = DemoMode.Kernel,
+        }, output, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
+        string text = output.ToString();
+        Assert.True(exit == 0, text);
+        Assert.Contains($"{DemoRun.AllMatched} (1 body)", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("TCP client: SRTT", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("comparison", text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0L)]
     [InlineData(1L)]
@@ -103,6 +147,9 @@ public class DemoCommandTests
     [InlineData("demo --download lots")]
     [InlineData("demo --pcap-snaplen 10")]
     [InlineData("demo --gso Sometimes")]
+    [InlineData("demo --kernel --compare")]
+    [InlineData("demo --kernel --loss 1")]
+    [InlineData("demo --kernel --pcap x.pcap")]
     public void Bad_Options_Are_Parse_Errors(string line)
     {
         var root = new RootCommand { DemoCommand.Create() };
