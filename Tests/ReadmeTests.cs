@@ -5,7 +5,8 @@
 using System.Net;
 using NetStack.Link.Simulation;
 // first-stack:end
-using System.Runtime.CompilerServices;
+
+using NetStack.Tests.Support;
 
 namespace NetStack.Tests;
 
@@ -32,7 +33,7 @@ public class ReadmeTests
     [Fact]
     public void FirstStack_TheReadmeShowsExactlyTheCodeThatRuns()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryPaths.Root();
         string[] source = File.ReadAllLines(Path.Combine(root, "Tests", "ReadmeTests.cs"));
         List<string> expected = [.. Region(source, "// first-stack:usings"), .. Region(source, "// first-stack:code")];
         Assert.InRange(expected.Count, 1, 10); // the front door's promise: ten lines at most
@@ -59,17 +60,5 @@ public class ReadmeTests
         int end = Array.IndexOf(lines, "```", marker + 2);
         Assert.True(end > 0, "the README's block is not closed");
         return [.. lines[(marker + 2)..end]];
-    }
-
-    private static string RepositoryRoot([CallerFilePath] string here = "")
-    {
-        for (string? dir = AppContext.BaseDirectory; dir is not null; dir = Path.GetDirectoryName(dir))
-        {
-            if (File.Exists(Path.Combine(dir, "NetStack.sln")))
-            {
-                return dir;
-            }
-        }
-        return Path.GetDirectoryName(Path.GetDirectoryName(here))!; // Tests/ReadmeTests.cs → the repository
     }
 }
