@@ -5,6 +5,7 @@ using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Link.Channels;
 using NetStack.Network;
+using NetStack.Wire;
 
 namespace NetStack.Simulation;
 

@@ -1,5 +1,7 @@
 // Faults between hosts, changeable at any moment: partitions and repairs, held pairs and their release (turmoil's
 // semantics), and rules that drop or reset the packets a predicate picks.
+using NetStack.Wire;
+
 namespace NetStack.Simulation;
 
 public sealed partial class VirtualNetwork

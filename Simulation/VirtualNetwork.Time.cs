@@ -46,7 +46,7 @@ public sealed partial class VirtualNetwork
     {
         ArgumentNullException.ThrowIfNull(scenario);
         T result = default!;
-        await RunAsync(async () => result = await scenario(), limit).ConfigureAwait(false);
+        await RunAsync(async () => { result = await scenario(); }, limit).ConfigureAwait(false);
         return result;
     }
 

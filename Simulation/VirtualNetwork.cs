@@ -286,6 +286,34 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
         Capture?.Dispose();
     }
 
+    /// <summary>
+    /// Disposes the network and reports what a test left behind: listeners and UDP sockets still open on a stack
+    /// after the harness closed what its helpers made, and packet buffers still rented once everything is gone (with
+    /// a pool of the network's own). Null when nothing leaked.
+    /// </summary>
+    public async Task<string?> DisposeAndCheckLeaksAsync()
+    {
+        var leaks = new List<string>();
+        foreach (VirtualHost host in Hosts)
+        {
+            host.DisposeApps();
+        }
+        foreach (VirtualHost host in Hosts)
+        {
+            int listeners = host.Stack.Tcp.ListenerCount, sockets = host.Stack.Udp.BoundCount;
+            if (listeners + sockets > 0)
+            {
+                leaks.Add($"{host.Name}: {listeners} TCP listener(s) and {sockets} UDP socket(s) still open (made on the stack, never disposed)");
+            }
+        }
+        await DisposeAsync().ConfigureAwait(false);
+        if (_ownsPool && (Pool.LiveBuffers != 0 || Pool.LiveChunks != 0))
+        {
+            leaks.Add($"{Pool.LiveBuffers} packet buffer(s) and {Pool.LiveChunks} chunk(s) still rented after disposal: {Pool.DescribeLive()}");
+        }
+        return leaks.Count == 0 ? null : string.Join(Environment.NewLine, leaks);
+    }
+
     /// <summary>One line per host and router: connections, retransmissions, timeouts and drops by reason.</summary>
     public string Summary()
     {

@@ -3,6 +3,7 @@
 using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Network;
+using NetStack.Wire;
 
 namespace NetStack.Simulation;
 
@@ -16,26 +17,6 @@ public enum FaultAction
     /// number is the next expected one is accepted), so the receiver aborts the connection. Other packets are dropped.
     /// </summary>
     Reset,
-}
-
-/// <summary>TCP header flags (RFC 9293 §3.1).</summary>
-[Flags]
-public enum TcpFlags : byte
-{
-    /// <summary>No flag.</summary>
-    None = 0,
-    /// <summary>FIN.</summary>
-    Fin = 0x01,
-    /// <summary>SYN.</summary>
-    Syn = 0x02,
-    /// <summary>RST.</summary>
-    Rst = 0x04,
-    /// <summary>PSH.</summary>
-    Psh = 0x08,
-    /// <summary>ACK.</summary>
-    Ack = 0x10,
-    /// <summary>URG.</summary>
-    Urg = 0x20,
 }
 
 /// <summary>
@@ -128,7 +109,7 @@ public readonly record struct VirtualPacket
         {
             sourcePort = BinaryPrimitives.ReadUInt16BigEndian(head[transport..]);
             destinationPort = BinaryPrimitives.ReadUInt16BigEndian(head[(transport + 2)..]);
-            flags = (TcpFlags)(head[transport + 13] & 0x3F);
+            flags = (TcpFlags)head[transport + 13];
             payload = Math.Max(0, packet.Length - transport - ((head[transport + 12] >> 4) * 4));
         }
         else if (protocol == 17 && head.Length >= transport + 8)
