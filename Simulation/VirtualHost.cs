@@ -91,7 +91,7 @@ public sealed class VirtualHost
             return Track(connection);
         }
         TcpConnection pending = Track(Stack.Tcp.Connect(remote));
-        await Network.WaitUntil(() => pending.State != TcpState.SynSent && pending.State != TcpState.SynReceived, cancellationToken);
+        await Network.WaitUntil(() => pending.State != TcpState.SynSent && pending.State != TcpState.SynReceived, cancellationToken).ConfigureAwait(false);
         if (pending.State != TcpState.Established && pending.State != TcpState.CloseWait)
         {
             SocketError error = pending.Error;

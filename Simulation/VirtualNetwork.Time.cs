@@ -96,14 +96,25 @@ public sealed partial class VirtualNetwork
         {
             throw new InvalidOperationException("A virtual network runs one scenario at a time.");
         }
+        // The scenario's code runs with the driver's context current, so its awaits come back to the driver. Everything
+        // else (pumps, timers, completed waits) runs with no context: there a ConfigureAwait(false) continuation may run
+        // inline, on the driver, instead of being sent to the thread pool (the runtime never inlines it under a context).
         SynchronizationContext? previous = SynchronizationContext.Current;
         var context = new DriverContext();
-        SynchronizationContext.SetSynchronizationContext(context);
         try
         {
             ManualClock clock = VirtualClock!;
             TimeSpan deadline = clock.Elapsed + limit;
-            Task task = scenario();
+            SynchronizationContext.SetSynchronizationContext(context);
+            Task task;
+            try
+            {
+                task = scenario();
+            }
+            finally
+            {
+                SynchronizationContext.SetSynchronizationContext(null);
+            }
             while (!task.IsCompleted)
             {
                 if (context.RunPending() > 0 || PumpAll() > 0 || CheckWaiters() > 0)
@@ -167,35 +178,59 @@ public sealed partial class VirtualNetwork
         return next;
     }
 
-    /// <summary>Completes the waits whose condition holds (or whose token was cancelled), in the order they began.</summary>
+    /// <summary>
+    /// Completes the waits whose condition holds (or whose token was cancelled), in the order they began. Completion
+    /// is synchronous, so even continuations that left the context (<c>ConfigureAwait(false)</c> inside the BCL's
+    /// stream helpers) run here on the driver rather than on the thread pool.
+    /// </summary>
     private int CheckWaiters()
     {
-        int completed = 0;
+        if (_waiters.Count == 0)
+        {
+            return 0;
+        }
+        var ready = new List<(Waiter Waiter, Exception? Error)>();
         for (int i = 0; i < _waiters.Count; i++)
         {
             Waiter waiter = _waiters[i];
+            Exception? error = null;
             bool done;
             try
             {
-                done = waiter.Token.IsCancellationRequested ? waiter.Completion.TrySetCanceled(waiter.Token) : waiter.Condition() && waiter.Completion.TrySetResult();
+                done = waiter.Token.IsCancellationRequested || waiter.Condition();
             }
             catch (Exception e)
             {
-                done = waiter.Completion.TrySetException(e);
+                error = e;
+                done = true;
             }
             if (done)
             {
+                ready.Add((waiter, error));
                 _waiters.RemoveAt(i--);
-                completed++;
             }
         }
-        return completed;
+        foreach ((Waiter waiter, Exception? error) in ready)
+        {
+            if (error is not null)
+            {
+                waiter.Completion.TrySetException(error);
+            }
+            else if (waiter.Token.IsCancellationRequested)
+            {
+                waiter.Completion.TrySetCanceled(waiter.Token);
+            }
+            else
+            {
+                waiter.Completion.TrySetResult();
+            }
+        }
+        return ready.Count;
     }
 
     private sealed record Waiter(Func<bool> Condition, CancellationToken Token)
     {
-        // Continuations are posted to the driver's context, never run inside the check loop.
-        public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource Completion { get; } = new();
     }
 
     /// <summary>The driver's synchronization context: a queue the driver drains between steps, in the order posted.</summary>
@@ -216,12 +251,24 @@ public sealed partial class VirtualNetwork
 
         public int RunPending()
         {
-            int n = 0;
-            while (_queue.TryDequeue(out var item))
+            if (_queue.IsEmpty)
             {
-                _signal.Wait(0);
-                item.Item1(item.Item2);
-                n++;
+                return 0;
+            }
+            int n = 0;
+            SetSynchronizationContext(this);
+            try
+            {
+                while (_queue.TryDequeue(out var item))
+                {
+                    _signal.Wait(0);
+                    item.Item1(item.Item2);
+                    n++;
+                }
+            }
+            finally
+            {
+                SetSynchronizationContext(null);
             }
             return n;
         }

@@ -55,7 +55,7 @@ public sealed class VirtualStream : Stream
         {
             return n;
         }
-        await _network.WaitUntil(() => (n = Connection.TryRead(buffer.Span)) >= 0, cancellationToken);
+        await _network.WaitUntil(() => (n = Connection.TryRead(buffer.Span)) >= 0, cancellationToken).ConfigureAwait(false);
         return n;
     }
 
@@ -67,7 +67,7 @@ public sealed class VirtualStream : Stream
             int n = Connection.TryWrite(buffer.Span);
             if (n == 0)
             {
-                await _network.WaitUntil(() => (n = Connection.TryWrite(buffer.Span)) > 0, cancellationToken);
+                await _network.WaitUntil(() => (n = Connection.TryWrite(buffer.Span)) > 0, cancellationToken).ConfigureAwait(false);
             }
             buffer = buffer[n..];
         }
@@ -143,7 +143,7 @@ public sealed class VirtualListener : IDisposable
         }
         if (!Listener.TryAccept(out connection))
         {
-            await _network.WaitUntil(() => Listener.TryAccept(out connection), cancellationToken);
+            await _network.WaitUntil(() => Listener.TryAccept(out connection), cancellationToken).ConfigureAwait(false);
         }
         return new VirtualStream(_network, connection!);
     }
@@ -184,7 +184,7 @@ public sealed class VirtualUdpSocket : IDisposable
         {
             return result;
         }
-        await _network.WaitUntil(() => Endpoint.TryReceive(buffer.Span, out result), cancellationToken);
+        await _network.WaitUntil(() => Endpoint.TryReceive(buffer.Span, out result), cancellationToken).ConfigureAwait(false);
         return result;
     }
 
