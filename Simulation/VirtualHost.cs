@@ -16,7 +16,7 @@ namespace NetStack.Simulation;
 public sealed class VirtualHost
 {
     private readonly InMemoryHost _port;
-    private readonly List<IDisposable> _apps = [];
+    private readonly List<object> _apps = []; // IDisposable or IAsyncDisposable
 
     internal VirtualHost(VirtualNetwork network, string name, VirtualSubnet subnet, InMemoryHost port, VirtualLink link, int index)
     {
@@ -136,7 +136,7 @@ public sealed class VirtualHost
 
     internal InMemoryHost Port => _port;
 
-    internal T Track<T>(T app) where T : IDisposable
+    internal T Track<T>(T app) where T : class
     {
         lock (_apps)
         {
@@ -145,10 +145,10 @@ public sealed class VirtualHost
         return app;
     }
 
-    /// <summary>Disposes what the host's apps left open (clients, connections, listeners, sockets), newest first.</summary>
-    internal void DisposeApps()
+    /// <summary>Disposes what the host's apps left open (web apps, clients, connections, listeners, sockets), newest first.</summary>
+    internal async ValueTask DisposeAppsAsync()
     {
-        IDisposable[] apps;
+        object[] apps;
         lock (_apps)
         {
             apps = [.. _apps];
@@ -156,7 +156,14 @@ public sealed class VirtualHost
         }
         for (int i = apps.Length - 1; i >= 0; i--)
         {
-            apps[i].Dispose();
+            if (apps[i] is IAsyncDisposable async)
+            {
+                await async.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                ((IDisposable)apps[i]).Dispose();
+            }
         }
     }
 }

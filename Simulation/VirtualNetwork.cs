@@ -273,7 +273,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
         }
         foreach (VirtualHost host in Hosts)
         {
-            host.DisposeApps();
+            await host.DisposeAppsAsync().ConfigureAwait(false);
         }
         foreach (VirtualSubnet subnet in subnets)
         {
@@ -296,7 +296,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
         var leaks = new List<string>();
         foreach (VirtualHost host in Hosts)
         {
-            host.DisposeApps();
+            await host.DisposeAppsAsync().ConfigureAwait(false);
         }
         foreach (VirtualHost host in Hosts)
         {

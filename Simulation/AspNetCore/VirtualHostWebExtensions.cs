@@ -55,13 +55,13 @@ public static class VirtualHostWebExtensions
     }
 
     /// <summary>Stops then disposes an app when the network goes.</summary>
-    private sealed class Stopper(WebApplication app) : IDisposable
+    private sealed class Stopper(WebApplication app) : IAsyncDisposable
     {
-        public void Dispose()
+        public async ValueTask DisposeAsync()
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            app.StopAsync(timeout.Token).GetAwaiter().GetResult();
-            app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await app.StopAsync(timeout.Token).ConfigureAwait(false);
+            await app.DisposeAsync().ConfigureAwait(false);
         }
     }
 }
