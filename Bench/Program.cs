@@ -6,15 +6,17 @@ internal static class Program
 {
     private static int Main(string[] args)
     {
-        if (args.Length > 0 && args[0] == "tcp")
+        switch (args.FirstOrDefault())
         {
-            return TcpThroughput.Run(args[1..]);
+            case "tcp":
+                return TcpThroughput.Run(args[1..]);
+            case "report":
+                return Report.ChartReport.Run(args[1..]);
+            case "harness":
+                return HarnessBench.Run(args[1..]);
+            default:
+                BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+                return 0;
         }
-        if (args.Length > 0 && args[0] == "report")
-        {
-            return Report.ChartReport.Run(args[1..]);
-        }
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
-        return 0;
     }
 }

@@ -15,6 +15,15 @@ public sealed record ImpairmentOptions
     /// <summary>Percentage of packets dropped at random (netem <c>loss random</c>).</summary>
     public double LossPercent { get; init; }
 
+    /// <summary>
+    /// Bursty loss (netem <c>loss gemodel</c>): a two-state Gilbert–Elliott chain stepped once per packet, applied
+    /// after <see cref="LossPercent"/>. Null: no bursty loss.
+    /// </summary>
+    public GilbertElliottLoss? BurstLoss { get; init; }
+
+    /// <summary>The distribution of the delay's random part (<see cref="Jitter"/>); uniform by default.</summary>
+    public DelayDistribution DelayDistribution { get; init; } = DelayDistribution.Uniform;
+
     /// <summary>Percentage of packets sent twice (netem <c>duplicate</c>); the copy is a separate buffer and passes the later stages on its own.</summary>
     public double DuplicatePercent { get; init; }
 
@@ -57,13 +66,18 @@ public sealed record ImpairmentOptions
 
     /// <summary>True when the options leave every packet untouched and undelayed.</summary>
     public bool IsTransparent =>
-        LossPercent == 0 && DuplicatePercent == 0 && CorruptPercent == 0 && ReorderPercent == 0
+        LossPercent == 0 && BurstLoss is null && DuplicatePercent == 0 && CorruptPercent == 0 && ReorderPercent == 0
         && Delay == TimeSpan.Zero && Jitter == TimeSpan.Zero && RateBitsPerSecond == 0;
 
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> when a value is out of range.</summary>
     public void Validate()
     {
         CheckPercent(LossPercent, nameof(LossPercent));
+        BurstLoss?.Validate();
+        if (!Enum.IsDefined(DelayDistribution))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DelayDistribution), DelayDistribution, "Unknown delay distribution.");
+        }
         CheckPercent(DuplicatePercent, nameof(DuplicatePercent));
         CheckPercent(CorruptPercent, nameof(CorruptPercent));
         CheckPercent(ReorderPercent, nameof(ReorderPercent));
@@ -79,7 +93,7 @@ public sealed record ImpairmentOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(QueueLimit, MaxQueueLimit, nameof(QueueLimit));
     }
 
-    private static void CheckPercent(double value, string name)
+    internal static void CheckPercent(double value, string name)
     {
         if (!(value >= 0 && value <= 100))
         {
@@ -88,10 +102,54 @@ public sealed record ImpairmentOptions
     }
 }
 
+/// <summary>
+/// The Gilbert–Elliott loss model (netem <c>loss gemodel p r 1-h 1-k</c>): a chain in a good or a bad state,
+/// moving good→bad with <see cref="GoodToBadPercent"/> and bad→good with <see cref="BadToGoodPercent"/> at each
+/// packet, losing <see cref="LossInGoodPercent"/> of packets in the good state and <see cref="LossInBadPercent"/> in
+/// the bad one. The mean burst length is 100 / <see cref="BadToGoodPercent"/> packets.
+/// </summary>
+public sealed record GilbertElliottLoss
+{
+    /// <summary>Chance per packet, in percent, that a good chain turns bad (netem <c>p</c>).</summary>
+    public double GoodToBadPercent { get; init; }
+
+    /// <summary>Chance per packet, in percent, that a bad chain turns good (netem <c>r</c>).</summary>
+    public double BadToGoodPercent { get; init; } = 100;
+
+    /// <summary>Loss in the good state, in percent (netem <c>1-k</c>).</summary>
+    public double LossInGoodPercent { get; init; }
+
+    /// <summary>Loss in the bad state, in percent (netem <c>1-h</c>).</summary>
+    public double LossInBadPercent { get; init; } = 100;
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the field that is out of range.</summary>
+    public void Validate()
+    {
+        ImpairmentOptions.CheckPercent(GoodToBadPercent, nameof(GoodToBadPercent));
+        ImpairmentOptions.CheckPercent(BadToGoodPercent, nameof(BadToGoodPercent));
+        ImpairmentOptions.CheckPercent(LossInGoodPercent, nameof(LossInGoodPercent));
+        ImpairmentOptions.CheckPercent(LossInBadPercent, nameof(LossInBadPercent));
+    }
+}
+
+/// <summary>The shape of the random part of an impairment's delay, spread by <see cref="ImpairmentOptions.Jitter"/>.</summary>
+public enum DelayDistribution
+{
+    /// <summary>Uniform in [-Jitter, +Jitter].</summary>
+    Uniform,
+    /// <summary>Normal with standard deviation Jitter (netem <c>distribution normal</c>), cut at ±4 Jitter.</summary>
+    Normal,
+    /// <summary>
+    /// Pareto (heavy tail, shape 3, netem <c>distribution pareto</c>), shifted to mean zero: most packets come a
+    /// little early, a few very late (up to +8 Jitter).
+    /// </summary>
+    Pareto,
+}
+
 /// <summary>Why an <see cref="ImpairmentStage"/> dropped a packet.</summary>
 public enum ImpairmentDropReason
 {
-    /// <summary>Random loss (<see cref="ImpairmentOptions.LossPercent"/>).</summary>
+    /// <summary>Random loss (<see cref="ImpairmentOptions.LossPercent"/> or <see cref="ImpairmentOptions.BurstLoss"/>).</summary>
     Loss,
     /// <summary>The stage held <see cref="ImpairmentOptions.QueueLimit"/> packets already (tail drop).</summary>
     QueueFull,

@@ -42,6 +42,7 @@ public sealed class ImpairmentStage : PacketSinkDecorator
     private readonly long _frequency;
 
     private long _linkBusyUntil = long.MinValue;
+    private bool _burstBad;
     private bool _disposed;
 
     private long _received;
@@ -179,7 +180,7 @@ public sealed class ImpairmentStage : PacketSinkDecorator
             packet.Release();
             return;
         }
-        if (Roll(Options.LossPercent))
+        if (Roll(Options.LossPercent) || BurstLost())
         {
             _droppedLoss++;
             packet.Release();
@@ -288,7 +289,13 @@ public sealed class ImpairmentStage : PacketSinkDecorator
             long delay = _delay;
             if (_jitter != 0)
             {
-                delay += (long)(_random.NextDouble() * ((2 * _jitter) + 1)) - _jitter;
+                delay += Options.DelayDistribution switch
+                {
+                    DelayDistribution.Normal => (long)(Math.Clamp(StandardNormal(), -4, 4) * _jitter),
+                    // Pareto with shape 3 and scale 2/3 has mean 1: shifted by one, it spreads around zero.
+                    DelayDistribution.Pareto => (long)((Math.Min(8, (2.0 / 3) / Math.Cbrt(1 - _random.NextDouble())) - 1) * _jitter),
+                    _ => (long)(_random.NextDouble() * ((2 * _jitter) + 1)) - _jitter,
+                };
             }
             due += Math.Max(0, delay);
         }
@@ -318,6 +325,25 @@ public sealed class ImpairmentStage : PacketSinkDecorator
         copy.RxChecksumValidated = false;
         _corrupted++;
         return copy;
+    }
+
+    /// <summary>Steps the Gilbert–Elliott chain once and rolls the loss of its state (netem's gemodel order: transition, then loss).</summary>
+    private bool BurstLost()
+    {
+        if (Options.BurstLoss is not { } model)
+        {
+            return false;
+        }
+        _burstBad = _burstBad ? !Roll(model.BadToGoodPercent) : Roll(model.GoodToBadPercent);
+        return Roll(_burstBad ? model.LossInBadPercent : model.LossInGoodPercent);
+    }
+
+    /// <summary>A standard normal deviate (Box–Muller), from the stage's seeded source.</summary>
+    private double StandardNormal()
+    {
+        double u1 = 1 - _random.NextDouble();
+        double u2 = _random.NextDouble();
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 
     private bool Roll(double percent) => percent > 0 && (percent >= 100 || _random.NextDouble() * 100 < percent);

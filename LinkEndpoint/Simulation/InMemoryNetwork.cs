@@ -131,6 +131,12 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         _switch.AddRoute(new NetPrefix(NetAddress.FromIPAddress(destination.BaseAddress), destination.PrefixLength), via);
     }
 
+    /// <summary>
+    /// Makes the live pump look again at every host's chains (a decorator of <see cref="InMemoryHostOptions.Outbound"/>
+    /// or <see cref="InMemoryHostOptions.Inbound"/> has packets to release that no new packet or delay will announce).
+    /// </summary>
+    public void Wake() => _wire.Wake();
+
     /// <summary>Stops the pump, disposes the stacks the network made, releases every packet on the wire, closes the links and finishes the captures.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
