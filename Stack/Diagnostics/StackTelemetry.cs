@@ -48,8 +48,8 @@ internal sealed class StackTelemetry
     private readonly KeyValuePair<string, object?> _tag;
     private readonly long[] _tcpStates = new long[s_stateNames.Length];
     private readonly Dictionary<SocketError, KeyValuePair<string, object?>> _errorTags = [];
-    private long _bytesReceived;
-    private long _bytesSent;
+    private PaddedCounter _bytesReceived; // written per packet by the receiving thread
+    private PaddedCounter _bytesSent;     // and by the sending threads: a cache line each
 
     static StackTelemetry()
     {
@@ -118,11 +118,11 @@ internal sealed class StackTelemetry
 
     /// <summary>A link handed the stack a packet of <paramref name="bytes"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal void Received(int bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+    internal void Received(int bytes) => Interlocked.Add(ref _bytesReceived.Value, bytes);
 
     /// <summary>The stack handed a link a packet of <paramref name="bytes"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal void Sent(int bytes) => Interlocked.Add(ref _bytesSent, bytes);
+    internal void Sent(int bytes) => Interlocked.Add(ref _bytesSent.Value, bytes);
 
     /// <summary>An RTT sample of a TCP connection (RFC 6298 §2); negative samples (a clock step) are ignored.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
@@ -206,8 +206,8 @@ internal sealed class StackTelemetry
 
     private void ObserveBytes(List<Measurement<long>> into)
     {
-        into.Add(new(Volatile.Read(ref _bytesReceived), _tag, new(DirectionTag, "receive")));
-        into.Add(new(Volatile.Read(ref _bytesSent), _tag, new(DirectionTag, "transmit")));
+        into.Add(new(Volatile.Read(ref _bytesReceived.Value), _tag, new(DirectionTag, "receive")));
+        into.Add(new(Volatile.Read(ref _bytesSent.Value), _tag, new(DirectionTag, "transmit")));
     }
 
     private void ObservePackets(List<Measurement<long>> into)
@@ -247,5 +247,13 @@ internal sealed class StackTelemetry
         {
             into.Add(new(udp.BoundCount, _tag));
         }
+    }
+
+    /// <summary>A counter alone on its cache line, so that two threads' counters never share one.</summary>
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Explicit, Size = 128)]
+    private struct PaddedCounter
+    {
+        [System.Runtime.InteropServices.FieldOffset(64)]
+        public long Value;
     }
 }
