@@ -17,8 +17,12 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
     private static readonly string[] s_names = s_values.Select(v => v.ToString()).ToArray();
     private readonly long[] _counts;
 
-    /// <summary>Creates the counters and, when <paramref name="meter"/> is given, exports them as <paramref name="instrumentName"/>.</summary>
-    public ReasonCounters(Meter? meter = null, string? instrumentName = null, string? description = null, KeyValuePair<string, object?>[]? tags = null)
+    /// <summary>
+    /// Creates the counters and, when <paramref name="meter"/> is given, exports them as <paramref name="instrumentName"/>
+    /// (in <paramref name="unit"/>, an OpenTelemetry unit such as <c>{packet}</c>), each measurement tagged with
+    /// <paramref name="tags"/> and its reason.
+    /// </summary>
+    public ReasonCounters(Meter? meter = null, string? instrumentName = null, string? description = null, KeyValuePair<string, object?>[]? tags = null, string? unit = null)
     {
         int max = 0;
         foreach (var v in s_values)
@@ -29,7 +33,7 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
         _tags = tags ?? [];
         if (meter is not null && instrumentName is not null)
         {
-            Registry.Add(meter, instrumentName, description, this);
+            Registry.Add(meter, instrumentName, unit, description, this);
         }
     }
 
@@ -132,7 +136,7 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
     {
         private static readonly Dictionary<(Meter, string), LiveInstances<ReasonCounters<TReason>>> s_sets = [];
 
-        public static void Add(Meter meter, string name, string? description, ReasonCounters<TReason> counters)
+        public static void Add(Meter meter, string name, string? unit, string? description, ReasonCounters<TReason> counters)
         {
             LiveInstances<ReasonCounters<TReason>>? live;
             lock (s_sets)
@@ -142,7 +146,7 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
                     live = new LiveInstances<ReasonCounters<TReason>>();
                     s_sets[(meter, name)] = live;
                     LiveInstances<ReasonCounters<TReason>> captured = live;
-                    meter.CreateObservableCounter(name, () => captured.Observe<long>(static (c, into) => c.Observe(into)), description: description);
+                    meter.CreateObservableCounter(name, () => captured.Observe<long>(static (c, into) => c.Observe(into)), unit, description);
                 }
             }
             live.Add(counters);

@@ -96,14 +96,14 @@ internal sealed class StackTelemetry
     internal ILogger TcpLogger { get; }
 
     /// <summary>
-    /// Per-reason counters tagged with the stack's name, exported as <paramref name="instrument"/>, and logged through
+    /// Per-reason counters tagged with the stack's name, exported as <paramref name="instrument"/> in <paramref name="unit"/>, and logged through
     /// <paramref name="logger"/>: each count at trace level when <paramref name="drops"/>, each reason in
     /// <paramref name="limits"/> at warning level at most once per interval.
     /// </summary>
-    internal ReasonCounters<T> Counters<T>(Meter meter, string instrument, string description, ILogger logger, string layer, bool drops, params ReadOnlySpan<T> limits)
+    internal ReasonCounters<T> Counters<T>(Meter meter, string instrument, string unit, string description, ILogger logger, string layer, bool drops, params ReadOnlySpan<T> limits)
         where T : struct, Enum
     {
-        var counters = new ReasonCounters<T>(meter, instrument, description, Tags);
+        var counters = new ReasonCounters<T>(meter, instrument, description, Tags, unit);
         if (logger is not NullLogger && (drops || !limits.IsEmpty))
         {
             Span<int> indexes = stackalloc int[limits.Length];

@@ -75,7 +75,7 @@ public sealed class IcmpProtocol
             TimeSpan.FromSeconds(1.0 / Math.Max(1, options.IcmpErrorInputPerSecond)), options.IcmpErrorInputBurst);
         _outputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP output rate limit (icmp_msgs_per_sec / icmp_ratelimit)");
         _inputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP error input rate limit per source");
-        Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events", stack.Telemetry.Tags);
+        Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events", stack.Telemetry.Tags, "{message}");
     }
 
     /// <summary>ICMP counters.</summary>

@@ -66,8 +66,8 @@ public sealed partial class NetworkStack : IDisposable
         EphemeralPorts = new EphemeralPortSelector(Options.EphemeralPortMin, Options.EphemeralPortMax, seeded);
         Telemetry = new StackTelemetry(this, Options);
         Logger = Telemetry.LoggerFactory.CreateLogger("NetStack.Network");
-        Drops = Telemetry.Counters(s_meter, "netstack.ip.drops", "Packets dropped by the network layer", Logger, "IP", drops: true, IpDropReason.LinkQueueFull);
-        Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts", Telemetry.Tags);
+        Drops = Telemetry.Counters(s_meter, "netstack.ip.drops", "{packet}", "Packets dropped by the network layer", Logger, "IP", drops: true, IpDropReason.LinkQueueFull);
+        Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts", Telemetry.Tags, "{packet}");
         PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout, Options.Ipv4MinPathMtu);
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
         Udp = new UdpProtocol(this);

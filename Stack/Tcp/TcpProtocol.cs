@@ -42,8 +42,8 @@ public sealed class TcpProtocol : ITransportProtocol
         _isn = new TcpIsnGenerator(options.IsnSecret, stack.Clock);
         Cookies = new TcpSynCookies(options.IsnSecret, stack.Clock);
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
-        Drops = stack.Telemetry.Counters(s_meter, "netstack.tcp.drops", "TCP segments dropped", stack.Telemetry.TcpLogger, "TCP", drops: true, TcpDropReason.ListenOverflow, TcpDropReason.OutOfOrderQueueFull);
-        Events = stack.Telemetry.Counters(s_meter, "netstack.tcp.events", "TCP events", stack.Telemetry.TcpLogger, "TCP", drops: false, TcpEvent.ChallengeAcksSuppressed, TcpEvent.SynCookiesSent);
+        Drops = stack.Telemetry.Counters(s_meter, "netstack.tcp.drops", "{segment}", "TCP segments dropped", stack.Telemetry.TcpLogger, "TCP", drops: true, TcpDropReason.ListenOverflow, TcpDropReason.OutOfOrderQueueFull);
+        Events = stack.Telemetry.Counters(s_meter, "netstack.tcp.events", "{event}", "TCP events", stack.Telemetry.TcpLogger, "TCP", drops: false, TcpEvent.ChallengeAcksSuppressed, TcpEvent.SynCookiesSent);
     }
 
     /// <summary>The stack this protocol runs on.</summary>

@@ -39,7 +39,7 @@ public sealed class UdpProtocol : ITransportProtocol
     internal UdpProtocol(NetworkStack stack)
     {
         _stack = stack;
-        Drops = stack.Telemetry.Counters(s_meter, "netstack.udp.drops", "UDP datagrams dropped", stack.Telemetry.LoggerFactory.CreateLogger("NetStack.Udp"), "UDP", drops: true, UdpDropReason.ReceiveQueueFull, UdpDropReason.SendQueueFull);
+        Drops = stack.Telemetry.Counters(s_meter, "netstack.udp.drops", "{datagram}", "UDP datagrams dropped", stack.Telemetry.LoggerFactory.CreateLogger("NetStack.Udp"), "UDP", drops: true, UdpDropReason.ReceiveQueueFull, UdpDropReason.SendQueueFull);
     }
 
     /// <summary>Drops by reason.</summary>

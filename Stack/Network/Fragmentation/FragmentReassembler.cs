@@ -90,8 +90,8 @@ internal sealed partial class FragmentReassembler : IDisposable
         _sources = new Dictionary<SourceKey, SourceUsage>(initial);
         _freeSources = new Stack<SourceUsage>(initial);
         _quarantine = new KeyQuarantine(_options.MaxQuarantinedKeys);
-        Drops = new ReasonCounters<ReassemblyDropReason>(s_meter, "netstack.network.reassembly.drops", "Fragments dropped by reassembly, by reason", tags);
-        Events = new ReasonCounters<ReassemblyEvent>(s_meter, "netstack.network.reassembly.events", "Reassembly events", tags);
+        Drops = new ReasonCounters<ReassemblyDropReason>(s_meter, "netstack.network.reassembly.drops", "Fragments dropped by reassembly, by reason", tags, "{fragment}");
+        Events = new ReasonCounters<ReassemblyEvent>(s_meter, "netstack.network.reassembly.events", "Reassembly events", tags, "{event}");
     }
 
     /// <summary>The limits in force.</summary>
