@@ -41,7 +41,17 @@ internal static class Program
         root.Subcommands.Add(Serve.ServeCommand.Create());
         Command run = Run.RunCommand.Create();
         root.Subcommands.Add(run);
+        root.Options.Add(CliLogging.Verbosity);
 
-        return root.Parse(Run.RunCommand.SeparateCommand(run, args)).Invoke();
+        ParseResult parsed = root.Parse(Run.RunCommand.SeparateCommand(run, args));
+        CliLogging.Level = parsed.GetValue(CliLogging.Verbosity);
+        try
+        {
+            return parsed.Invoke();
+        }
+        finally
+        {
+            CliLogging.Flush();
+        }
     }
 }

@@ -56,7 +56,7 @@ internal sealed class DemoNetwork : IAsyncDisposable
             Gso = options.Gso,
             Gro = options.Gro,
             GroMaxFlows = options.GroMaxFlows,
-            Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() } },
+            Stack = new NetworkStackOptions { Tcp = new TcpProtocolOptions { Connection = options.Connection ?? new TcpConnectionOptions() }, LoggerFactory = CliLogging.FactoryIfAsked },
             Name = "demo",
         });
         ClientHost = _network.AddHost(new InMemoryHostOptions

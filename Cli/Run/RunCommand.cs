@@ -155,7 +155,7 @@ internal static class RunCommand
                 return i;
             }
             string name = token.Split('=', 2)[0];
-            Option? option = run.Options.FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
+            Option? option = run.Options.Concat(run.Parents.OfType<Command>().SelectMany(p => p.Options).Where(o => o.Recursive)).FirstOrDefault(o => o.Name == name || o.Aliases.Contains(name));
             if (option is null || token.Contains('=', StringComparison.Ordinal) || option.Arity.MaximumNumberOfValues == 0 || i + 1 >= args.Length)
             {
                 continue;

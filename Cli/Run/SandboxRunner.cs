@@ -24,7 +24,7 @@ internal static class SandboxRunner
         }
         long started = System.Diagnostics.Stopwatch.GetTimestamp();
         using var forwarder = new SignalForwarder();
-        using ILoggerFactory logging = new StandardErrorLoggerFactory(LogLevel.Warning);
+        using ILoggerFactory logging = new StandardErrorLoggerFactory(CliLogging.Level ?? LogLevel.Warning);
         using SandboxLauncher? launcher = SandboxLauncher.Start(options, commandPath, out string? failure);
         if (launcher is null)
         {

@@ -144,10 +144,7 @@ internal static class ServeCommand
             context.Cancel = true;
             stop.Cancel();
         });
-        using ILoggerFactory logging = LoggerFactory.Create(b => b
-            .AddSimpleConsole(o => o.SingleLine = true)
-            .AddFilter("NetStack", LogLevel.Information)
-            .SetMinimumLevel(LogLevel.Warning));
+        ILoggerFactory logging = CliLogging.Factory(netStackDefault: LogLevel.Information);
         StackHost host;
         try
         {

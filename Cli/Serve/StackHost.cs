@@ -118,6 +118,7 @@ public sealed class StackHost : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         var stack = new NetworkStack(new NetworkStackOptions
         {
+            Name = options.Tun, // the stack tag of its instruments: dashboards tell stacks apart by their device
             Pool = Pool,
             LoggerFactory = loggerFactory,
             Tcp = new TcpProtocolOptions { Connection = ConnectionOptions(options) },

@@ -20,10 +20,10 @@ public sealed class PacketBufferPool
     {
         // One set of instruments for every pool, holding pools weakly: a meter keeps its callbacks alive
         // forever, so per-pool instruments would keep every pool (and its free chunks) reachable.
-        s_meter.CreateObservableCounter("netstack.buffers.rentals", () => Observe(p => p.Rentals), description: "PacketBuffers rented");
-        s_meter.CreateObservableCounter("netstack.buffers.returns", () => Observe(p => p.Returns), description: "PacketBuffers returned");
-        s_meter.CreateObservableCounter("netstack.buffers.misses", () => Observe(p => p.Misses), description: "Chunk rentals that allocated");
-        s_meter.CreateObservableUpDownCounter("netstack.buffers.live", () => Observe(p => p.LiveBuffers), description: "PacketBuffers rented and not yet returned");
+        s_meter.CreateObservableCounter("netstack.buffers.rentals", () => Observe(p => p.Rentals), unit: "{buffer}", description: "PacketBuffers rented");
+        s_meter.CreateObservableCounter("netstack.buffers.returns", () => Observe(p => p.Returns), unit: "{buffer}", description: "PacketBuffers returned");
+        s_meter.CreateObservableCounter("netstack.buffers.misses", () => Observe(p => p.Misses), unit: "{chunk}", description: "Chunk rentals that allocated");
+        s_meter.CreateObservableUpDownCounter("netstack.buffers.live", () => Observe(p => p.LiveBuffers), unit: "{buffer}", description: "PacketBuffers rented and not yet returned");
     }
 
     private static void Register(PacketBufferPool pool)

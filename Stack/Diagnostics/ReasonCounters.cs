@@ -1,5 +1,6 @@
 // Layer: diagnostics. Drops and events are counted per reason (lwIP's habit), never silent; every counter
-// is readable in-process and exported through System.Diagnostics.Metrics.
+// is readable in-process, exported through System.Diagnostics.Metrics and, when a logger listens, logged
+// (ReasonLog: drops at trace level, limits reached at warning level once per interval).
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 
@@ -16,8 +17,12 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
     private static readonly string[] s_names = s_values.Select(v => v.ToString()).ToArray();
     private readonly long[] _counts;
 
-    /// <summary>Creates the counters and, when <paramref name="meter"/> is given, exports them as <paramref name="instrumentName"/>.</summary>
-    public ReasonCounters(Meter? meter = null, string? instrumentName = null, string? description = null, KeyValuePair<string, object?>[]? tags = null)
+    /// <summary>
+    /// Creates the counters and, when <paramref name="meter"/> is given, exports them as <paramref name="instrumentName"/>
+    /// (in <paramref name="unit"/>, an OpenTelemetry unit such as <c>{packet}</c>), each measurement tagged with
+    /// <paramref name="tags"/> and its reason.
+    /// </summary>
+    public ReasonCounters(Meter? meter = null, string? instrumentName = null, string? description = null, KeyValuePair<string, object?>[]? tags = null, string? unit = null)
     {
         int max = 0;
         foreach (var v in s_values)
@@ -28,18 +33,59 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
         _tags = tags ?? [];
         if (meter is not null && instrumentName is not null)
         {
-            Registry.Add(meter, instrumentName, description, this);
+            Registry.Add(meter, instrumentName, unit, description, this);
         }
     }
 
     private readonly KeyValuePair<string, object?>[] _tags;
 
+    private ReasonLog? _log;
+
     /// <summary>Adds one to <paramref name="reason"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Increment(TReason reason) => Interlocked.Increment(ref _counts[ToIndex(reason)]);
+    public void Increment(TReason reason)
+    {
+        int i = ToIndex(reason);
+        Interlocked.Increment(ref _counts[i]);
+        if (_log is { } log && log.Watches(i))
+        {
+            log.Report(i, 1); // a drop or a limit, with a logger that is not the null one: never the common case
+        }
+    }
 
     /// <summary>Adds <paramref name="count"/> to <paramref name="reason"/>.</summary>
-    public void Add(TReason reason, long count) => Interlocked.Add(ref _counts[ToIndex(reason)], count);
+    public void Add(TReason reason, long count)
+    {
+        int i = ToIndex(reason);
+        Interlocked.Add(ref _counts[i], count);
+        if (_log is { } log && log.Watches(i))
+        {
+            log.Report(i, count);
+        }
+    }
+
+    /// <summary>
+    /// Logs through <paramref name="log"/>: each count of a drop at trace level, each limit reason reached at warning
+    /// level once per interval (docs/ARCHITECTURE.md §6). Set once, before the counters are shared.
+    /// </summary>
+    internal void LogTo(ReasonLog log) => _log = log;
+
+    /// <summary>The reasons' names, indexed as the counters are (for <see cref="ReasonLog"/>).</summary>
+    internal static string[] Names
+    {
+        get
+        {
+            var names = new string[s_values.Max(v => ToIndex(v)) + 1];
+            for (int i = 0; i < s_values.Length; i++)
+            {
+                names[ToIndex(s_values[i])] = s_names[i];
+            }
+            return names;
+        }
+    }
+
+    /// <summary>The index <paramref name="reason"/> counts at.</summary>
+    internal static int IndexOf(TReason reason) => ToIndex(reason);
 
     /// <summary>The count for <paramref name="reason"/>.</summary>
     public long this[TReason reason] => Volatile.Read(ref _counts[ToIndex(reason)]);
@@ -85,46 +131,25 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
         }
     }
 
-    /// <summary>
-    /// One instrument per (meter, name), observing every live counter set through weak references: a meter
-    /// keeps its callbacks forever, so an instrument per instance would keep every endpoint reachable.
-    /// </summary>
+    /// <summary>One instrument per (meter, name), observing every live counter set of that name (see <see cref="LiveInstances{T}"/>).</summary>
     private static class Registry
     {
-        private static readonly Dictionary<(Meter, string), List<WeakReference<ReasonCounters<TReason>>>> s_sets = [];
+        private static readonly Dictionary<(Meter, string), LiveInstances<ReasonCounters<TReason>>> s_sets = [];
 
-        public static void Add(Meter meter, string name, string? description, ReasonCounters<TReason> counters)
+        public static void Add(Meter meter, string name, string? unit, string? description, ReasonCounters<TReason> counters)
         {
+            LiveInstances<ReasonCounters<TReason>>? live;
             lock (s_sets)
             {
-                if (!s_sets.TryGetValue((meter, name), out var list))
+                if (!s_sets.TryGetValue((meter, name), out live))
                 {
-                    list = [];
-                    s_sets[(meter, name)] = list;
-                    meter.CreateObservableCounter(name, () => Observe(list), description: description);
-                }
-                if (list.Count >= 16 && (list.Count & (list.Count - 1)) == 0)
-                {
-                    list.RemoveAll(w => !w.TryGetTarget(out _)); // prune at powers of two: amortized O(1)
-                }
-                list.Add(new WeakReference<ReasonCounters<TReason>>(counters));
-            }
-        }
-
-        private static List<Measurement<long>> Observe(List<WeakReference<ReasonCounters<TReason>>> list)
-        {
-            var result = new List<Measurement<long>>();
-            lock (s_sets)
-            {
-                foreach (var weak in list)
-                {
-                    if (weak.TryGetTarget(out var counters))
-                    {
-                        counters.Observe(result);
-                    }
+                    live = new LiveInstances<ReasonCounters<TReason>>();
+                    s_sets[(meter, name)] = live;
+                    LiveInstances<ReasonCounters<TReason>> captured = live;
+                    meter.CreateObservableCounter(name, () => captured.Observe<long>(static (c, into) => c.Observe(into)), unit, description);
                 }
             }
-            return result;
+            live.Add(counters);
         }
     }
 

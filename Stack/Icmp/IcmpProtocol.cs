@@ -45,7 +45,7 @@ public enum IcmpEvent
 /// <summary>ICMPv4 (RFC 792, RFC 1122 §3.2.2) and ICMPv6 (RFC 4443) for a <see cref="NetworkStack"/>.</summary>
 public sealed class IcmpProtocol
 {
-    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Icmp", "1.0");
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = StackMeters.Icmp;
     private readonly NetworkStack _stack;
     private readonly ConcurrentDictionary<(ushort Id, ushort Seq), TaskCompletionSource<long>> _pings = new();
     private readonly Lock _bucketLock = new();
@@ -75,7 +75,7 @@ public sealed class IcmpProtocol
             TimeSpan.FromSeconds(1.0 / Math.Max(1, options.IcmpErrorInputPerSecond)), options.IcmpErrorInputBurst);
         _outputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP output rate limit (icmp_msgs_per_sec / icmp_ratelimit)");
         _inputLimited = new LimitLog(stack.Logger, stack.Clock, "ICMP error input rate limit per source");
-        Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events");
+        Events = new ReasonCounters<IcmpEvent>(s_meter, "netstack.icmp.events", "ICMP events", stack.Telemetry.Tags, "{message}");
     }
 
     /// <summary>ICMP counters.</summary>

@@ -41,7 +41,7 @@ internal readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress
 /// </summary>
 public sealed partial class NetworkStack : IDisposable
 {
-    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Network", "1.0");
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = StackMeters.Network;
 
     private readonly Lock _gate = new();
     private readonly ITransportProtocol?[] _transports = new ITransportProtocol?[256];
@@ -64,19 +64,26 @@ public sealed partial class NetworkStack : IDisposable
         _ipv4Ids = new Ipv4IdGenerator(Clock, seeded);
         _ipv6FragmentIds = SipHash.Create(seeded);
         EphemeralPorts = new EphemeralPortSelector(Options.EphemeralPortMin, Options.EphemeralPortMax, seeded);
-        Logger = Options.LoggerFactory?.CreateLogger("NetStack.Network") ?? NullLogger.Instance;
-        Drops = new ReasonCounters<IpDropReason>(s_meter, "netstack.ip.drops", "Packets dropped by the network layer");
-        Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts");
+        Telemetry = new StackTelemetry(this, Options);
+        Logger = Telemetry.LoggerFactory.CreateLogger("NetStack.Network");
+        Drops = Telemetry.Counters(s_meter, "netstack.ip.drops", "{packet}", "Packets dropped by the network layer", Logger, "IP", drops: true, IpDropReason.LinkQueueFull);
+        Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts", Telemetry.Tags, "{packet}");
         PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout, Options.Ipv4MinPathMtu);
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
         Udp = new UdpProtocol(this);
         _transports[(int)IpProtocol.Udp] = Udp;
         Tcp = new TcpProtocol(this, Options.Tcp);
         _transports[(int)IpProtocol.Tcp] = Tcp;
-        _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError);
+        _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError, Telemetry.Tags);
         _reassemblyLimited = new LimitLog(Logger, Clock, "reassembly memory or per-source quota (datagrams evicted or dropped)");
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
+
+    /// <summary>The stack's name: <see cref="NetworkStackOptions.Name"/>, or <c>stack-N</c> in creation order.</summary>
+    public string Name => Telemetry.Name;
+
+    /// <summary>The stack's name tag, loggers and dashboard instruments (docs/ARCHITECTURE.md §7).</summary>
+    internal StackTelemetry Telemetry { get; }
 
     /// <summary>The options the stack was made with.</summary>
     public NetworkStackOptions Options { get; }
@@ -360,8 +367,10 @@ public sealed partial class NetworkStack : IDisposable
     private SendResult WriteToLink(Nic nic, PacketBuffer packet, bool fragment)
     {
         Span<PacketBuffer> one = [packet];
+        int length = packet.Length; // read before the link owns it
         if (nic.Link.WritePackets(one) == 1)
         {
+            Telemetry.Sent(length);
             Events.Increment(fragment ? IpEvent.FragmentsSent : IpEvent.PacketsSent);
             return SendResult.Sent;
         }

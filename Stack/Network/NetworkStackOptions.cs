@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NetStack.Buffers;
 using NetStack.Network.Fragmentation;
 using NetStack.Tcp;
@@ -14,8 +15,19 @@ public sealed record NetworkStackOptions
     /// <summary>Where the stack rents packet buffers for what it sends.</summary>
     public PacketBufferPool Pool { get; init; } = PacketBufferPool.Shared;
 
-    /// <summary>Receives rare events (reassembly timeouts, ICMP errors, configuration). Never called per packet.</summary>
-    public ILoggerFactory? LoggerFactory { get; init; }
+    /// <summary>
+    /// Names the stack in every measurement it makes (the <c>stack</c> tag of its instruments) and in its log
+    /// messages. Default: <c>stack-1</c>, <c>stack-2</c>, … in the order stacks are made in the process. Two stacks
+    /// given the same name report one merged series.
+    /// </summary>
+    public string? Name { get; init; }
+
+    /// <summary>
+    /// Where the stack logs (categories NetStack.Network, NetStack.Tcp, …): TCP state changes and connection errors
+    /// at debug level, drops with their reasons at trace level, limits reached at warning level at most once a
+    /// minute. Disabled levels cost no allocation. Default (and null): <see cref="NullLoggerFactory"/>.
+    /// </summary>
+    public ILoggerFactory? LoggerFactory { get; init; } = NullLoggerFactory.Instance;
 
     /// <summary>TTL of packets the stack originates (RFC 1122 §3.2.1.7; Linux uses 64).</summary>
     public byte DefaultTimeToLive { get; init; } = 64;

@@ -124,7 +124,11 @@ public sealed class Nic : INetworkDispatcher
     }
 
     /// <inheritdoc/>
-    public void DeliverNetworkPacket(NetworkProtocol protocol, PacketBuffer packet) => _stack.Deliver(this, protocol, packet);
+    public void DeliverNetworkPacket(NetworkProtocol protocol, PacketBuffer packet)
+    {
+        _stack.Telemetry.Received(packet.Length);
+        _stack.Deliver(this, protocol, packet);
+    }
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name}#{Id}";

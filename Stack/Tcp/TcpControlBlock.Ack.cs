@@ -169,6 +169,7 @@ internal sealed partial class TcpControlBlock
         if (sample is TimeSpan rtt)
         {
             _rtt.Sample(rtt); // a negative sample (a clock step) is ignored
+            Protocol.Stack.Telemetry.TcpRtt(rtt);
         }
     }
 }

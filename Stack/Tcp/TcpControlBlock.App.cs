@@ -19,6 +19,7 @@ internal sealed partial class TcpControlBlock
         {
             _receiver.WindowScale = Options.WindowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
             _state = TcpState.SynSent;
+            Protocol.Stack.Telemetry.TcpStateChanged(Tuple, Protocol.Now - OpenedAt, TcpState.Closed, _state);
             Protocol.Events.Increment(TcpEvent.ActiveOpens);
             SendSyn(ack: false);
             ArmTimer();
@@ -35,6 +36,7 @@ internal sealed partial class TcpControlBlock
             ApplyPeerSynOptions(syn);
             _sender.TakeSynWindow(syn.WindowSize, _receiver.Irs, _sender.Iss);
             _state = TcpState.SynReceived;
+            Protocol.Stack.Telemetry.TcpStateChanged(Tuple, Protocol.Now - OpenedAt, TcpState.Closed, _state);
             _receiver.NoteSynAckSent();
             SendSyn(ack: true);
             ArmTimer();
@@ -56,6 +58,7 @@ internal sealed partial class TcpControlBlock
             _sender.RestoreSynSent(_receiver.Irs);
             _receiver.RestoreSynAck();
             _state = TcpState.SynReceived;
+            Protocol.Stack.Telemetry.TcpStateChanged(Tuple, Protocol.Now - OpenedAt, TcpState.Closed, _state);
             _timestamps.IgnoreNextEcho(); // the cookie rewrote our TSval's low bits: its echo is no RTT sample
         }
     }

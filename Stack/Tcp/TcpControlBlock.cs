@@ -66,7 +66,11 @@ internal sealed partial class TcpControlBlock
         _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
+        OpenedAt = _lastReceived;
     }
+
+    /// <summary>When the connection was made (its handshake time and lifetime count from here).</summary>
+    internal TimeSpan OpenedAt { get; }
 
     /// <summary>The listener that made this connection, until it is accepted.</summary>
     internal TcpConnectionListener? Listener { get; set; }
@@ -96,6 +100,7 @@ internal sealed partial class TcpControlBlock
         }
         TcpState old = _state;
         _state = state;
+        Protocol.Stack.Telemetry.TcpStateChanged(Tuple, Protocol.Now - OpenedAt, old, state);
         if (state == TcpState.Established && old is TcpState.SynSent or TcpState.SynReceived)
         {
             Protocol.Events.Increment(TcpEvent.Established);
@@ -117,6 +122,7 @@ internal sealed partial class TcpControlBlock
         {
             _error = error;
         }
+        Protocol.Stack.Telemetry.TcpTerminated(Tuple, Protocol.Now - OpenedAt, _state, _error);
         _state = TcpState.Closed;
         _sender.ClearBuffer();
         _scoreboard.Clear();

@@ -20,7 +20,7 @@ namespace NetStack.Tcp;
 /// </summary>
 public sealed class TcpProtocol : ITransportProtocol
 {
-    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Tcp", "1.0");
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = StackMeters.Tcp;
 
     private readonly ConcurrentDictionary<TcpFourTuple, TcpControlBlock> _connections = new();
     private readonly ConcurrentDictionary<(NetAddress Address, ushort Port), TcpConnectionListener> _listeners = new();
@@ -42,8 +42,8 @@ public sealed class TcpProtocol : ITransportProtocol
         _isn = new TcpIsnGenerator(options.IsnSecret, stack.Clock);
         Cookies = new TcpSynCookies(options.IsnSecret, stack.Clock);
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
-        Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
-        Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
+        Drops = stack.Telemetry.Counters(s_meter, "netstack.tcp.drops", "{segment}", "TCP segments dropped", stack.Telemetry.TcpLogger, "TCP", drops: true, TcpDropReason.ListenOverflow, TcpDropReason.OutOfOrderQueueFull);
+        Events = stack.Telemetry.Counters(s_meter, "netstack.tcp.events", "{event}", "TCP events", stack.Telemetry.TcpLogger, "TCP", drops: false, TcpEvent.ChallengeAcksSuppressed, TcpEvent.SynCookiesSent);
     }
 
     /// <summary>The stack this protocol runs on.</summary>

@@ -31,7 +31,7 @@ internal readonly record struct UdpKey(NetAddress LocalAddress, ushort LocalPort
 /// <summary>UDP for a <see cref="NetworkStack"/>: creates endpoints and demultiplexes datagrams to them.</summary>
 public sealed class UdpProtocol : ITransportProtocol
 {
-    private static readonly System.Diagnostics.Metrics.Meter s_meter = new("NetStack.Udp", "1.0");
+    private static readonly System.Diagnostics.Metrics.Meter s_meter = StackMeters.Udp;
     private readonly NetworkStack _stack;
     private readonly ConcurrentDictionary<UdpKey, UdpEndpoint> _bindings = new();
     private readonly Lock _bindLock = new();
@@ -39,7 +39,7 @@ public sealed class UdpProtocol : ITransportProtocol
     internal UdpProtocol(NetworkStack stack)
     {
         _stack = stack;
-        Drops = new ReasonCounters<UdpDropReason>(s_meter, "netstack.udp.drops", "UDP datagrams dropped");
+        Drops = stack.Telemetry.Counters(s_meter, "netstack.udp.drops", "{datagram}", "UDP datagrams dropped", stack.Telemetry.LoggerFactory.CreateLogger("NetStack.Udp"), "UDP", drops: true, UdpDropReason.ReceiveQueueFull, UdpDropReason.SendQueueFull);
     }
 
     /// <summary>Drops by reason.</summary>

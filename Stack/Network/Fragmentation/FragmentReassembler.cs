@@ -36,7 +36,7 @@ internal sealed partial class FragmentReassembler : IDisposable
     /// <summary>Bytes charged per held fragment on top of the chunks it references (its buffer object and bookkeeping).</summary>
     public const int PerFragmentOverhead = 64;
 
-    private static readonly Meter s_meter = new("NetStack.Network.Fragmentation", "1.0");
+    private static readonly Meter s_meter = StackMeters.Fragmentation;
 
     private readonly TimeProvider _time;
     private readonly ReassemblyOptions _options;
@@ -59,7 +59,7 @@ internal sealed partial class FragmentReassembler : IDisposable
     /// <paramref name="errorHandler"/> is given, reports the packets the stack should answer with an ICMP error.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (a configuration error).</exception>
-    public FragmentReassembler(TimeProvider timeProvider, ReassemblyOptions? options = null, FragmentErrorHandler? errorHandler = null)
+    public FragmentReassembler(TimeProvider timeProvider, ReassemblyOptions? options = null, FragmentErrorHandler? errorHandler = null, KeyValuePair<string, object?>[]? tags = null)
     {
         ArgumentNullException.ThrowIfNull(timeProvider);
         _time = timeProvider;
@@ -90,8 +90,8 @@ internal sealed partial class FragmentReassembler : IDisposable
         _sources = new Dictionary<SourceKey, SourceUsage>(initial);
         _freeSources = new Stack<SourceUsage>(initial);
         _quarantine = new KeyQuarantine(_options.MaxQuarantinedKeys);
-        Drops = new ReasonCounters<ReassemblyDropReason>(s_meter, "netstack.network.reassembly.drops", "Fragments dropped by reassembly, by reason");
-        Events = new ReasonCounters<ReassemblyEvent>(s_meter, "netstack.network.reassembly.events", "Reassembly events");
+        Drops = new ReasonCounters<ReassemblyDropReason>(s_meter, "netstack.network.reassembly.drops", "Fragments dropped by reassembly, by reason", tags, "{fragment}");
+        Events = new ReasonCounters<ReassemblyEvent>(s_meter, "netstack.network.reassembly.events", "Reassembly events", tags, "{event}");
     }
 
     /// <summary>The limits in force.</summary>

@@ -1,14 +1,18 @@
-// Layer: network. Logs that a limit was reached at most once per interval, with how often it was reached
+// Layer: diagnostics. Logs that a limit was reached at most once per interval, with how often it was reached
 // meanwhile: limits hit under attack must never log per packet (docs/ARCHITECTURE.md §6).
 using Microsoft.Extensions.Logging;
 
-namespace NetStack.Network;
+namespace NetStack.Diagnostics;
 
 /// <summary>
 /// A "limit reached" warning that is written at most once per <see cref="Interval"/>: the first hit in an interval
 /// logs, the rest are only counted and reported with the next message. Lock-free; safe from any thread.
 /// </summary>
-internal sealed class LimitLog(ILogger logger, TimeProvider clock, string what)
+/// <param name="logger">Where the warning goes.</param>
+/// <param name="clock">The stack's clock (a manual clock steps the interval in tests).</param>
+/// <param name="what">The limit, as the message names it.</param>
+/// <param name="stack">The stack's name (<see cref="Network.NetworkStack.Name"/>), when the message should carry it.</param>
+internal sealed class LimitLog(ILogger logger, TimeProvider clock, string what, string? stack = null)
 {
     /// <summary>Least time between two messages.</summary>
     internal static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
@@ -27,6 +31,13 @@ internal sealed class LimitLog(ILogger logger, TimeProvider clock, string what)
             return;
         }
         long since = Interlocked.Exchange(ref _suppressed, 0);
-        logger.LogWarning("Limit reached: {What} ({Suppressed} more times since the last message)", what, since);
+        if (stack is null)
+        {
+            logger.LimitReached(what, since);
+        }
+        else
+        {
+            logger.LimitReached(stack, what, since);
+        }
     }
 }
