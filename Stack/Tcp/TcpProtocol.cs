@@ -176,26 +176,23 @@ public sealed class TcpProtocol : ITransportProtocol
         }
     }
 
+    /// <summary>
+    /// RFC 6056 §3.3.4 (algorithm 4, the double hash, as Linux's <c>__inet_hash_connect</c>): the stack's shared
+    /// selector proposes ports for this 3-tuple until one is free of connections and listeners. Ports to one
+    /// peer are spread so that a new connection rarely meets an old one's TIME-WAIT, and cannot be guessed off-path.
+    /// </summary>
     private TcpFourTuple PickEphemeral(NetAddress local, NetAddress remote, ushort remotePort)
     {
-        int min = Stack.Options.EphemeralPortMin, max = Stack.Options.EphemeralPortMax;
-        int span = max - min + 1;
-        int start;
-        lock (_randomLock)
+        var state = (Tcp: this, Local: local, Remote: remote, RemotePort: remotePort);
+        if (!Stack.EphemeralPorts.TrySelect(local, remote, remotePort, state, static (s, port) => s.Tcp.IsFreeForConnect(s.Local, port, s.Remote, s.RemotePort), out ushort chosen))
         {
-            start = _random.Next(span);
+            throw new SocketException((int)SocketError.AddressAlreadyInUse);
         }
-        for (int i = 0; i < span; i++)
-        {
-            var port = (ushort)(min + ((start + i) % span));
-            var tuple = new TcpFourTuple(local, port, remote, remotePort);
-            if (!_connections.ContainsKey(tuple) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port)))
-            {
-                return tuple;
-            }
-        }
-        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+        return new TcpFourTuple(local, chosen, remote, remotePort);
     }
+
+    private bool IsFreeForConnect(NetAddress local, ushort port, NetAddress remote, ushort remotePort) =>
+        !_connections.ContainsKey(new TcpFourTuple(local, port, remote, remotePort)) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port));
 
     /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
     internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor, SequenceNumber? cookieIss = null)
