@@ -350,12 +350,24 @@ internal sealed partial class TcpControlBlock
         SignalReadable();
     }
 
-    /// <summary>A hard ICMP error about our SYN (RFC 1122 §4.2.3.9): the connect fails as refused.</summary>
-    internal void OnHardIcmpError(uint quotedSequence)
+    /// <summary>
+    /// Whether <paramref name="seq"/>, quoted by an ICMP error, lies in SND.UNA..SND.NXT (RFC 5927 §4.1; both ends
+    /// included, as Linux's <c>between(seq, snd_una, snd_nxt)</c>): only then can the error be about what we sent.
+    /// </summary>
+    internal bool IsInFlight(SequenceNumber seq)
     {
         lock (Gate)
         {
-            if (_state == TcpState.SynSent && quotedSequence == _sender.Iss.Value)
+            return _state != TcpState.Closed && seq >= _sender.Una && seq <= _sender.Nxt;
+        }
+    }
+
+    /// <summary>A hard ICMP error quoting our SYN (RFC 1122 §4.2.3.9): in SYN-SENT the connect fails as refused; later it is ignored (RFC 5461 §4.1).</summary>
+    internal void OnHardIcmpError()
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.SynSent)
             {
                 Terminate(SocketError.ConnectionRefused);
             }

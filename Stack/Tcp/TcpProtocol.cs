@@ -455,17 +455,34 @@ public sealed class TcpProtocol : ITransportProtocol
 
     void ITransportProtocol.DeliverIcmpError(in IcmpError error)
     {
-        // RFC 1122 §4.2.3.9: port/protocol unreachable are hard errors; we act on them only in SYN-SENT and only
-        // when the quoted sequence number is our ISS (RFC 5927 §4.1). Soft errors are ignored; PMTU changes are
-        // picked up by the path MTU cache when a route is next resolved.
+        // RFC 5927 §4.1 (Linux's tcp_v4_err, tcp_v6_err): act only on a message that quotes a sequence number in
+        // SND.UNA..SND.NXT of an existing connection — a blind forgery must guess both the 4-tuple and the window.
+        // Hard errors (RFC 1122 §4.2.3.9: port/protocol unreachable) end only a connection in SYN-SENT; soft errors
+        // are ignored. A Packet Too Big lowers the path MTU (the cache first, then the connection: RFC 8201 §5.2,
+        // RFC 1191 §6.3); ICMP passed its MTU on, raised to the floor, without touching the cache.
+        bool hard = error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable;
+        if (!hard && (error.Kind != IcmpErrorKind.PacketTooBig || error.Mtu <= 0))
+        {
+            return;
+        }
         var tuple = new TcpFourTuple(error.LocalAddress, error.LocalPort, error.RemoteAddress, error.RemotePort);
-        if (error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable && _connections.TryGetValue(tuple, out TcpControlBlock? tcb))
+        if (!_connections.TryGetValue(tuple, out TcpControlBlock? tcb))
         {
-            tcb.OnHardIcmpError(error.QuotedSequence);
+            Drops.Increment(TcpDropReason.IcmpNoConnection);
+            return;
         }
-        else if (error.Kind == IcmpErrorKind.PacketTooBig && error.Mtu > 0 && _connections.TryGetValue(tuple, out tcb))
+        if (!error.HasQuotedSequence || !tcb.IsInFlight(new SequenceNumber(error.QuotedSequence)))
         {
-            tcb.OnPathMtuDecreased(error.Mtu); // RFC 8201 §5.2 / RFC 1191 §6.3
+            Drops.Increment(TcpDropReason.IcmpOutOfWindow); // Linux's OutOfWindowIcmps
+            return;
         }
+        if (hard)
+        {
+            tcb.OnHardIcmpError();
+            return;
+        }
+        // Our own stack refusing an oversized segment (NetworkStack's local Packet Too Big) says nothing new about the path.
+        int mtu = Stack.IsLocalAddress(error.Reporter) ? error.Mtu : Stack.PathMtu.Update(error.RemoteAddress, error.Mtu);
+        tcb.OnPathMtuDecreased(mtu);
     }
 }

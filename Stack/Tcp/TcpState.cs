@@ -67,6 +67,10 @@ public enum TcpDropReason
     TimeWaitSynIgnored,
     /// <summary>An ACK for a listener whose SYN cookie did not check out (forged, or too old): answered with RST.</summary>
     BadSynCookie,
+    /// <summary>An ICMP error quoting a TCP 4-tuple with no connection.</summary>
+    IcmpNoConnection,
+    /// <summary>An ICMP error whose quoted sequence number is outside SND.UNA..SND.NXT (RFC 5927 §4.1; Linux's OutOfWindowIcmps).</summary>
+    IcmpOutOfWindow,
 }
 
 /// <summary>Counted TCP events.</summary>
