@@ -45,6 +45,32 @@ internal readonly struct SipHash
         Compress(ref v0, ref v1, ref v2, ref v3, m3);
         Compress(ref v0, ref v1, ref v2, ref v3, m4);
         Compress(ref v0, ref v1, ref v2, ref v3, 40UL << 56); // the length byte; no tail bytes
+        return Finish(v0, v1, v2, v3);
+    }
+
+    /// <summary>The PRF of six 64-bit words (a 48-byte message, each word little-endian).</summary>
+    internal ulong Hash(ulong m0, ulong m1, ulong m2, ulong m3, ulong m4, ulong m5)
+    {
+        ulong v0 = 0x736f6d6570736575UL ^ _k0, v1 = 0x646f72616e646f6dUL ^ _k1;
+        ulong v2 = 0x6c7967656e657261UL ^ _k0, v3 = 0x7465646279746573UL ^ _k1;
+        Compress(ref v0, ref v1, ref v2, ref v3, m0);
+        Compress(ref v0, ref v1, ref v2, ref v3, m1);
+        Compress(ref v0, ref v1, ref v2, ref v3, m2);
+        Compress(ref v0, ref v1, ref v2, ref v3, m3);
+        Compress(ref v0, ref v1, ref v2, ref v3, m4);
+        Compress(ref v0, ref v1, ref v2, ref v3, m5);
+        Compress(ref v0, ref v1, ref v2, ref v3, 48UL << 56);
+        return Finish(v0, v1, v2, v3);
+    }
+
+    /// <summary>The PRF of two addresses (of any version), a 16-bit value and a 32-bit value.</summary>
+    internal ulong Hash(NetAddress a, NetAddress b, ushort port, uint extra) =>
+        Hash((ulong)(a.Value >> 64), (ulong)a.Value, (ulong)(b.Value >> 64), (ulong)b.Value,
+            ((ulong)a.Version << 56) | ((ulong)b.Version << 48) | ((ulong)port << 32) | extra);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Finish(ulong v0, ulong v1, ulong v2, ulong v3)
+    {
         v2 ^= 0xFF;
         Round(ref v0, ref v1, ref v2, ref v3);
         Round(ref v0, ref v1, ref v2, ref v3);
@@ -52,11 +78,6 @@ internal readonly struct SipHash
         Round(ref v0, ref v1, ref v2, ref v3);
         return v0 ^ v1 ^ v2 ^ v3;
     }
-
-    /// <summary>The PRF of two addresses (of any version), a 16-bit value and a 32-bit value.</summary>
-    internal ulong Hash(NetAddress a, NetAddress b, ushort port, uint extra) =>
-        Hash((ulong)(a.Value >> 64), (ulong)a.Value, (ulong)(b.Value >> 64), (ulong)b.Value,
-            ((ulong)a.Version << 56) | ((ulong)b.Version << 48) | ((ulong)port << 32) | extra);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Compress(ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3, ulong m)

@@ -19,6 +19,7 @@ public sealed class TcpConnectionListener : IDisposable
     private readonly HashSet<TcpControlBlock> _pending = [];
     private readonly Lock _gate = new();
     private bool _disposed;
+    private long _lastCookieTicks = long.MinValue; // TcpProtocol.Now of the last cookie sent
 
     internal TcpConnectionListener(TcpProtocol tcp, NetAddress address, ushort port, int backlog, TcpConnectionOptions options)
     {
@@ -162,6 +163,7 @@ public sealed class TcpConnectionListener : IDisposable
         }
         if (tcb is null)
         {
+            Volatile.Write(ref _lastCookieTicks, _tcp.Now.Ticks);
             _tcp.SendSynCookie(info, syn, ConnectionOptions);
             return;
         }
@@ -170,11 +172,15 @@ public sealed class TcpConnectionListener : IDisposable
 
     /// <summary>
     /// An ACK for no connection: the end of a cookie handshake when SEG.ACK − 1 is a cookie we made for this
-    /// 4-tuple and SEG.SEQ − 1 (RFC 4987 §3.6). Returns false (the caller resets) when it is not.
+    /// 4-tuple and SEG.SEQ − 1 (RFC 4987 §3.6). Returns false (the caller resets) when it is not. Only a listener
+    /// that sent a cookie within a cookie's lifetime checks at all (Linux's tcp_synq_no_recent_overflow): before,
+    /// every bare ACK would be a free guess at a cookie.
     /// </summary>
     private bool TryAcceptCookie(in IpPacketInfo info, ref TcpSegment segment)
     {
-        if (_tcp.Options.SynCookies == TcpSynCookieMode.Never || (segment.Header.Flags & TcpFlags.Rst) != 0)
+        long lastCookie = Volatile.Read(ref _lastCookieTicks);
+        if (_tcp.Options.SynCookies == TcpSynCookieMode.Never || (segment.Header.Flags & TcpFlags.Rst) != 0
+            || lastCookie == long.MinValue || _tcp.Now.Ticks - lastCookie > TcpSynCookies.ValidFor.Ticks)
         {
             return false;
         }
