@@ -20,6 +20,7 @@ public sealed class TcpConnectionListener : IDisposable
     private readonly Lock _gate = new();
     private bool _disposed;
     private long _lastCookieTicks = long.MinValue; // TcpProtocol.Now of the last cookie sent
+    private int _children;                         // its connections in the protocol's table, accepted or not
 
     internal TcpConnectionListener(TcpProtocol tcp, NetAddress address, ushort port, int backlog, TcpConnectionOptions options)
     {
@@ -155,8 +156,7 @@ public sealed class TcpConnectionListener : IDisposable
                 tcb = _tcp.CreatePassive(this, info, syn, issFloor);
                 if (tcb is null)
                 {
-                    _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
-                    return;
+                    return; // counted by reason
                 }
                 _pending.Add(tcb);
             }
@@ -205,8 +205,7 @@ public sealed class TcpConnectionListener : IDisposable
             tcb = _tcp.CreatePassive(this, info, syn, issFloor: null, cookieIss: new SequenceNumber(iss));
             if (tcb is null)
             {
-                _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
-                return true;
+                return true; // counted by reason
             }
             _pending.Add(tcb);
         }
@@ -250,6 +249,20 @@ public sealed class TcpConnectionListener : IDisposable
         }
         _accepted.Writer.TryWrite(connection);
     }
+
+    /// <summary>Counts one more connection of this listener in the table; false when it holds <paramref name="limit"/>.</summary>
+    internal bool TryAddChild(int limit)
+    {
+        if (Interlocked.Increment(ref _children) > limit)
+        {
+            Interlocked.Decrement(ref _children);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>One of its connections left the table.</summary>
+    internal void OnChildGone() => Interlocked.Decrement(ref _children);
 
     /// <summary>A half-open connection died (RST, timeout) before it was established.</summary>
     internal void OnHalfOpenGone(TcpControlBlock tcb)

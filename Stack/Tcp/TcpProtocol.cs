@@ -1,6 +1,7 @@
 // Layer: transport (TCP, RFC 9293). The protocol object registered on a NetworkStack: validates segments,
 // demultiplexes by 4-tuple then listener, answers segments for no connection with RST (RFC 9293 §3.10.7.1),
-// makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). Connections live in TcpControlBlock.
+// makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). It keeps the one connection table and its
+// limits (per remote address, per listener, TIME-WAIT: docs/ARCHITECTURE.md §6). Connections live in TcpControlBlock.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -32,6 +33,12 @@ public sealed class TcpProtocol : ITransportProtocol
     private readonly Lock _challengeLock = new();
     private TimeSpan _challengeWindowStart;
     private int _challengeCount;
+    private readonly ConcurrentDictionary<NetAddress, int> _passivePerRemote = new();
+    private readonly ConcurrentQueue<TcpControlBlock> _timeWaitOrder = new();
+    private readonly LimitLog _tableLimited;
+    private readonly LimitLog _timeWaitLimited;
+    private int _connectionCount;
+    private int _timeWaitCount;
 
     internal TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
     {
@@ -44,6 +51,8 @@ public sealed class TcpProtocol : ITransportProtocol
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
+        _tableLimited = new LimitLog(stack.Logger, stack.Clock, "TCP connection table: a connection refused (table full, or a remote address or listener at its limit)");
+        _timeWaitLimited = new LimitLog(stack.Logger, stack.Clock, "TCP TIME-WAIT bucket table overflow (tcp_max_tw_buckets)");
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -59,7 +68,10 @@ public sealed class TcpProtocol : ITransportProtocol
     public ReasonCounters<TcpEvent> Events { get; }
 
     /// <summary>Connections held (every state, TIME-WAIT included).</summary>
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary>Connections in TIME-WAIT (bounded by <see cref="TcpProtocolOptions.MaxTimeWait"/>).</summary>
+    public int TimeWaitCount => Volatile.Read(ref _timeWaitCount);
 
     /// <summary>Listeners bound.</summary>
     public int ListenerCount => _listeners.Count;
@@ -130,9 +142,15 @@ public sealed class TcpProtocol : ITransportProtocol
             {
                 throw new SocketException((int)SocketError.AddressAlreadyInUse);
             }
-            CheckConnectionLimit();
+            if (!HasRoom())
+            {
+                throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+            }
             tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
-            _connections[tuple] = tcb;
+            if (!TryAdd(tcb))
+            {
+                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+            }
         }
         var connection = new TcpConnection(tcb);
         tcb.StartActiveOpen();
@@ -165,14 +183,117 @@ public sealed class TcpProtocol : ITransportProtocol
     internal void RemoveListener(TcpConnectionListener listener) =>
         _listeners.TryRemove(new KeyValuePair<(NetAddress, ushort), TcpConnectionListener>((listener.Address, listener.Port), listener));
 
-    internal void Remove(TcpControlBlock tcb) =>
-        _connections.TryRemove(new KeyValuePair<TcpFourTuple, TcpControlBlock>(tcb.Tuple, tcb));
-
-    private void CheckConnectionLimit()
+    private bool TryAdd(TcpControlBlock tcb)
     {
-        if (_connections.Count >= Options.MaxConnections)
+        if (!_connections.TryAdd(tcb.Tuple, tcb))
         {
-            throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+            return false;
+        }
+        Interlocked.Increment(ref _connectionCount);
+        return true;
+    }
+
+    /// <summary>Takes a connection out of the table and out of its remote address's and listener's counts.</summary>
+    internal void Remove(TcpControlBlock tcb)
+    {
+        if (!_connections.TryRemove(new KeyValuePair<TcpFourTuple, TcpControlBlock>(tcb.Tuple, tcb)))
+        {
+            return;
+        }
+        Interlocked.Decrement(ref _connectionCount);
+        if (tcb.CountedPerRemote)
+        {
+            ReleaseRemote(tcb.Tuple.RemoteAddress);
+        }
+        tcb.Parent?.OnChildGone();
+    }
+
+    /// <summary>
+    /// Whether the table can take one more connection: when it is full, the oldest TIME-WAIT connection is
+    /// recycled first (its 2·MSL cut short, as RFC 6191 allows for a SYN that is provably new; here the table's need
+    /// outweighs the protection of a late duplicate) and only then is the connection refused.
+    /// </summary>
+    private bool HasRoom() => ConnectionCount < Options.MaxConnections || TryRecycleTimeWait();
+
+    private bool TryRecycleTimeWait()
+    {
+        while (_timeWaitOrder.TryDequeue(out TcpControlBlock? oldest))
+        {
+            if (oldest.TryRecycleTimeWait())
+            {
+                Events.Increment(TcpEvent.TimeWaitRecycled);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
+    /// A connection enters TIME-WAIT: false when <see cref="TcpProtocolOptions.MaxTimeWait"/> are held already, and
+    /// then the connection closes at once instead (Linux's tcp_max_tw_buckets, "TCP: time wait bucket table overflow").
+    /// </summary>
+    internal bool TryEnterTimeWait(TcpControlBlock tcb)
+    {
+        if (Interlocked.Increment(ref _timeWaitCount) > Options.EffectiveMaxTimeWait)
+        {
+            Interlocked.Decrement(ref _timeWaitCount);
+            Events.Increment(TcpEvent.TimeWaitOverflow);
+            _timeWaitLimited.Hit();
+            return false;
+        }
+        // Entries that left TIME-WAIT are dropped from the head as new ones come: the queue stays near the count.
+        while (_timeWaitOrder.TryPeek(out TcpControlBlock? head) && !head.InTimeWait)
+        {
+            _timeWaitOrder.TryDequeue(out _);
+        }
+        _timeWaitOrder.Enqueue(tcb);
+        return true;
+    }
+
+    /// <summary>A counted TIME-WAIT connection ended (2·MSL passed, reopened, recycled or aborted).</summary>
+    internal void LeaveTimeWait() => Interlocked.Decrement(ref _timeWaitCount);
+
+    /// <summary>
+    /// Admits one more passive connection from <paramref name="remote"/> (for <paramref name="listener"/>, or the
+    /// forwarder when null) or says why not. Linux itself bounds none of these (it leaves them to netfilter's
+    /// connlimit and the application); a userspace stack's table is its memory, so one source or one service must
+    /// not take it all: a remote address holds at most <see cref="TcpProtocolOptions.MaxConnectionsPerRemoteAddress"/>,
+    /// a listener at most <see cref="TcpProtocolOptions.MaxConnectionsPerListener"/>, and once the table is 7/8 full
+    /// an address that already holds <see cref="TcpProtocolOptions.CrowdedConnectionsPerRemoteAddress"/> gets no
+    /// more, so the last eighth stays for everyone else.
+    /// </summary>
+    private TcpDropReason? Admit(NetAddress remote, TcpConnectionListener? listener)
+    {
+        int held = _passivePerRemote.AddOrUpdate(remote, 1, static (_, n) => n + 1);
+        TcpDropReason? refused = null;
+        if (held > Options.MaxConnectionsPerRemoteAddress
+            || (held > Options.CrowdedConnectionsPerRemoteAddress && ConnectionCount >= Options.MaxConnections - (Options.MaxConnections / 8)))
+        {
+            refused = TcpDropReason.RemoteAddressLimit;
+        }
+        else if (listener is not null && !listener.TryAddChild(Options.MaxConnectionsPerListener))
+        {
+            refused = TcpDropReason.ListenerLimit;
+        }
+        else if (!HasRoom())
+        {
+            listener?.OnChildGone();
+            refused = TcpDropReason.TableFull;
+        }
+        if (refused is not null)
+        {
+            ReleaseRemote(remote);
+            Drops.Increment(refused.Value);
+            _tableLimited.Hit();
+        }
+        return refused;
+    }
+
+    private void ReleaseRemote(NetAddress remote)
+    {
+        if (_passivePerRemote.AddOrUpdate(remote, 0, static (_, n) => n - 1) <= 0)
+        {
+            _passivePerRemote.TryRemove(new KeyValuePair<NetAddress, int>(remote, 0));
         }
     }
 
@@ -194,11 +315,19 @@ public sealed class TcpProtocol : ITransportProtocol
     private bool IsFreeForConnect(NetAddress local, ushort port, NetAddress remote, ushort remotePort) =>
         !_connections.ContainsKey(new TcpFourTuple(local, port, remote, remotePort)) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port));
 
-    /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
+    /// <summary>
+    /// Registers a passive-open connection (called by a listener on a SYN or a cookie's ACK); null when there is no
+    /// route or the table refuses it (counted by reason here).
+    /// </summary>
     internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor, SequenceNumber? cookieIss = null)
     {
         var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
-        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent || _connections.Count >= Options.MaxConnections)
+        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent)
+        {
+            Drops.Increment(TcpDropReason.ListenOverflow);
+            return null;
+        }
+        if (Admit(info.Source, listener) is not null)
         {
             return null;
         }
@@ -207,9 +336,12 @@ public sealed class TcpProtocol : ITransportProtocol
         {
             iss = floor; // RFC 1122 §4.2.2.13: a reopened connection starts above the old one's sequence space
         }
-        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener);
-        if (!_connections.TryAdd(tuple, tcb))
+        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener) { CountedPerRemote = true, Parent = listener };
+        if (!TryAdd(tcb))
         {
+            ReleaseRemote(info.Source);
+            listener.OnChildGone();
+            Drops.Increment(TcpDropReason.ListenOverflow);
             return null;
         }
         Events.Increment(TcpEvent.PassiveOpens);
@@ -224,14 +356,15 @@ public sealed class TcpProtocol : ITransportProtocol
             error = SocketError.AddressNotAvailable;
             return null;
         }
-        if (_connections.Count >= Options.MaxConnections)
+        if (Admit(tuple.RemoteAddress, listener: null) is not null)
         {
             error = SocketError.NoBufferSpaceAvailable;
             return null;
         }
-        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
-        if (!_connections.TryAdd(tuple, tcb))
+        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null) { CountedPerRemote = true };
+        if (!TryAdd(tcb))
         {
+            ReleaseRemote(tuple.RemoteAddress);
             error = SocketError.AddressAlreadyInUse;
             return null;
         }

@@ -71,6 +71,12 @@ public enum TcpDropReason
     IcmpNoConnection,
     /// <summary>An ICMP error whose quoted sequence number is outside SND.UNA..SND.NXT (RFC 5927 §4.1; Linux's OutOfWindowIcmps).</summary>
     IcmpOutOfWindow,
+    /// <summary>A new connection refused: its remote address holds its share of the table (<see cref="TcpProtocolOptions.MaxConnectionsPerRemoteAddress"/>, <see cref="TcpProtocolOptions.CrowdedConnectionsPerRemoteAddress"/>).</summary>
+    RemoteAddressLimit,
+    /// <summary>A new connection refused: its listener holds <see cref="TcpProtocolOptions.MaxConnectionsPerListener"/>.</summary>
+    ListenerLimit,
+    /// <summary>A new connection refused: the table held <see cref="TcpProtocolOptions.MaxConnections"/> and none was in TIME-WAIT.</summary>
+    TableFull,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -130,4 +136,8 @@ public enum TcpEvent
     SynCookiesSent,
     /// <summary>Connections made from a valid SYN cookie.</summary>
     SynCookiesAccepted,
+    /// <summary>A TIME-WAIT connection ended early because the table was full and a new connection needed its slot.</summary>
+    TimeWaitRecycled,
+    /// <summary>A closing connection kept no TIME-WAIT: <see cref="TcpProtocolOptions.MaxTimeWait"/> were held (Linux's TCPTimeWaitOverflow).</summary>
+    TimeWaitOverflow,
 }

@@ -2,6 +2,7 @@
 // connection table's limits (TIME-WAIT, per remote address, per listener) — exact packets on a ManualClock.
 using System.Net;
 using NetStack.Tcp;
+using NetStack.Tests.Support;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Stack.Tcp;
@@ -40,5 +41,142 @@ public class TcpProtocolTests
         packet.Release();
         int ihl = (bytes[0] & 0xF) * 4;
         return (bytes[ihl] << 8) | bytes[ihl + 1];
+    }
+
+    [Fact]
+    public void Connections_FromOneRemoteAddressAtItsLimit_AreRefusedWhileOthersAreServed()
+    {
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxConnectionsPerRemoteAddress = 50 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 1000);
+        int made = Enumerable.Range(0, 80).Count(i => Handshake(h, Packets.V4A, (ushort)(1000 + i)));
+        Assert.Equal(50, made);
+        Assert.Equal(50, h.Tcp.ConnectionCount);
+        Assert.Equal(30, h.Tcp.Drops[TcpDropReason.RemoteAddressLimit]);
+        Assert.True(Handshake(h, 0x0A00_0009, 1000)); // another address is served
+        Assert.Equal(51, h.Tcp.ConnectionCount);
+    }
+
+    [Fact]
+    public void Connections_WhenTheTableIsSevenEighthsFull_OnlyAddressesWithFewAreServed()
+    {
+        // 20 sources take turns opening connections until the table is 7/8 full (224 of 256); from then on each
+        // holds more than CrowdedConnectionsPerRemoteAddress and is refused, and the last eighth serves newcomers.
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxConnections = 256, CrowdedConnectionsPerRemoteAddress = 4 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 1000);
+        for (int round = 0; round < 20; round++)
+        {
+            for (uint source = 0; source < 20; source++)
+            {
+                Handshake(h, 0x0A00_0010 + source, (ushort)(1000 + round));
+            }
+        }
+        Assert.Equal(224, h.Tcp.ConnectionCount);
+        Assert.Equal(400 - 224, h.Tcp.Drops[TcpDropReason.RemoteAddressLimit]);
+        for (uint newcomer = 0; newcomer < 8; newcomer++)
+        {
+            Assert.True(Handshake(h, 0x0A00_0080 + newcomer, 2000));
+        }
+        Assert.Equal(232, h.Tcp.ConnectionCount);
+    }
+
+    [Fact]
+    public void Connections_BeyondMaxConnectionsPerListener_AreRefusedAndOtherListenersServed()
+    {
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxConnectionsPerListener = 10 });
+        using TcpConnectionListener flooded = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 100);
+        using TcpConnectionListener other = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 81), backlog: 100);
+        int made = Enumerable.Range(0, 15).Count(i => Handshake(h, 0x0A00_0010 + (uint)i, 1000));
+        Assert.Equal(10, made);
+        Assert.Equal(5, h.Tcp.Drops[TcpDropReason.ListenerLimit]);
+        Assert.True(Handshake(h, 0x0A00_0010, 1001, localPort: 81));
+        Assert.True(flooded.TryAccept(out TcpConnection? first));
+        first!.Abort(); // a slot is free again
+        Drain(h);
+        Assert.True(Handshake(h, 0x0A00_0030, 1000));
+    }
+
+    [Fact]
+    public void TimeWait_BeyondMaxTimeWait_IsNotKept()
+    {
+        // Linux's tcp_max_tw_buckets: past it a closing connection keeps no TIME-WAIT (TCPTimeWaitOverflow).
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxTimeWait = 2 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 100);
+        for (ushort port = 1000; port < 1004; port++)
+        {
+            IntoTimeWait(h, listener, port);
+        }
+        Assert.Equal(2, h.Tcp.TimeWaitCount);
+        Assert.Equal(2, h.Tcp.Events[TcpEvent.TimeWaitOverflow]);
+        h.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(2, h.Tcp.ConnectionCount); // the two without a bucket closed after their last ACK
+        h.Advance(TimeSpan.FromMinutes(2));
+        Assert.Equal(0, h.Tcp.ConnectionCount);
+        Assert.Equal(0, h.Tcp.TimeWaitCount);
+    }
+
+    [Fact]
+    public void TimeWait_InAFullTable_TheOldestIsRecycledForANewConnection()
+    {
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxConnections = 4, MaxTimeWait = 4 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 100);
+        TcpConnection oldest = IntoTimeWait(h, listener, 1000);
+        for (ushort port = 1001; port < 1004; port++)
+        {
+            IntoTimeWait(h, listener, port);
+        }
+        Assert.Equal(4, h.Tcp.TimeWaitCount);
+        Assert.True(Handshake(h, 0x0A00_0009, 2000));
+        Assert.Equal(1, h.Tcp.Events[TcpEvent.TimeWaitRecycled]);
+        Assert.Equal(TcpState.Closed, oldest.State);
+        Assert.Equal(3, h.Tcp.TimeWaitCount);
+        Assert.Equal(4, h.Tcp.ConnectionCount);
+        Assert.Equal(0, h.Tcp.Drops[TcpDropReason.TableFull]);
+    }
+
+    /// <summary>A peer at <paramref name="source"/> completes a handshake; false when no SYN-ACK came back.</summary>
+    private static bool Handshake(TcpTestHarness h, uint source, ushort port, ushort localPort = 80)
+    {
+        TcpRepr syn = TcpTestHarness.Peer(1000, 0, TcpFlags.Syn, localPort) with { SourcePort = port, MaxSegmentSize = 1460 };
+        h.InjectRaw(Packets.Ipv4Tcp(syn, default, src: source));
+        uint? iss = null;
+        while (h.Link.Read() is { } packet)
+        {
+            byte[] bytes = packet.ToArray();
+            packet.Release();
+            ReadOnlySpan<byte> tcp = bytes.AsSpan((bytes[0] & 0xF) * 4);
+            if (TcpHeader.GetFlags(tcp) == (TcpFlags.Syn | TcpFlags.Ack))
+            {
+                iss = TcpHeader.GetSequenceNumber(tcp);
+            }
+        }
+        if (iss is null)
+        {
+            return false;
+        }
+        h.InjectRaw(Packets.Ipv4Tcp(TcpTestHarness.Peer(1001, iss.Value + 1, TcpFlags.Ack, localPort) with { SourcePort = port }, default, src: source));
+        Drain(h);
+        return true;
+    }
+
+    /// <summary>The peer at 10.0.0.1:<paramref name="port"/> connects, we close first, the peer's FIN puts us in TIME-WAIT.</summary>
+    private static TcpConnection IntoTimeWait(TcpTestHarness h, TcpConnectionListener listener, ushort port)
+    {
+        h.Inject(TcpTestHarness.Peer(1000, 0, TcpFlags.Syn) with { SourcePort = port });
+        uint iss = h.Read().Tcp.SequenceNumber;
+        h.Inject(TcpTestHarness.Peer(1001, iss + 1, TcpFlags.Ack) with { SourcePort = port });
+        Assert.True(listener.TryAccept(out TcpConnection? c));
+        c!.Dispose();
+        Assert.Equal(TcpFlags.Ack | TcpFlags.Fin, h.Read().Flags);
+        h.Inject(TcpTestHarness.Peer(1001, iss + 2, TcpFlags.Ack | TcpFlags.Fin) with { SourcePort = port });
+        Assert.Equal(1002u, h.Read().Tcp.AcknowledgmentNumber);
+        return c;
+    }
+
+    private static void Drain(TcpTestHarness h)
+    {
+        while (h.Link.Read() is { } packet)
+        {
+            packet.Release();
+        }
     }
 }
