@@ -100,8 +100,24 @@ public sealed record TcpProtocolOptions
     /// <summary>Longest interval between zero-window probes.</summary>
     public TimeSpan MaxPersistInterval { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Challenge ACKs the protocol sends per second (RFC 5961 §7).</summary>
+    /// <summary>
+    /// Challenge ACKs the protocol sends per second on average (RFC 5961 §7; Linux's <c>tcp_challenge_ack_limit</c>):
+    /// each second's budget is drawn at random between half of it and one and a half times it.
+    /// </summary>
     public int ChallengeAcksPerSecond { get; init; } = 1000;
+
+    /// <summary>
+    /// Least time between two replies of one connection to invalid segments without data — challenge ACKs and the
+    /// ACKs that answer out-of-window, PAWS-failing or unacceptable-ACK segments (Linux's <c>tcp_invalid_ratelimit</c>,
+    /// 500 ms). Zero: no limit.
+    /// </summary>
+    public TimeSpan InvalidSegmentReplyInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// RSTs sent to one remote address per second for segments that reach no connection (a burst of as many, then
+    /// this rate); the BSDs bound these with <c>icmplim</c> (200), Linux does not. Zero: no limit.
+    /// </summary>
+    public int ResetsPerSecondPerAddress { get; init; } = 200;
 
     /// <summary>
     /// Connections (all states, TIME-WAIT included) the protocol holds at most. When it is full, the oldest
@@ -152,6 +168,9 @@ public sealed record TcpProtocolOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(DelayedAckTimeout, TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutOfOrderSegments, 1, nameof(MaxOutOfOrderSegments));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfNegative(ChallengeAcksPerSecond, nameof(ChallengeAcksPerSecond));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InvalidSegmentReplyInterval, TimeSpan.Zero, nameof(InvalidSegmentReplyInterval));
+        ArgumentOutOfRangeException.ThrowIfNegative(ResetsPerSecondPerAddress, nameof(ResetsPerSecondPerAddress));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxTimeWait ?? 0, nameof(MaxTimeWait));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerRemoteAddress, 1, nameof(MaxConnectionsPerRemoteAddress));
         ArgumentOutOfRangeException.ThrowIfLessThan(CrowdedConnectionsPerRemoteAddress, 1, nameof(CrowdedConnectionsPerRemoteAddress));

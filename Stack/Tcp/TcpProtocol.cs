@@ -32,7 +32,10 @@ public sealed class TcpProtocol : ITransportProtocol
     private readonly long _epoch;
     private readonly Lock _challengeLock = new();
     private TimeSpan _challengeWindowStart;
-    private int _challengeCount;
+    private int _challengeBudget;
+    private bool _challengeWindowOpen;
+    private readonly AddressRateLimiter? _resetLimiter;
+    private readonly LimitLog _resetLimited;
     private readonly ConcurrentDictionary<NetAddress, int> _passivePerRemote = new();
     private readonly ConcurrentQueue<TcpControlBlock> _timeWaitOrder = new();
     private readonly LimitLog _tableLimited;
@@ -53,6 +56,12 @@ public sealed class TcpProtocol : ITransportProtocol
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
         _tableLimited = new LimitLog(stack.Logger, stack.Clock, "TCP connection table: a connection refused (table full, or a remote address or listener at its limit)");
         _timeWaitLimited = new LimitLog(stack.Logger, stack.Clock, "TCP TIME-WAIT bucket table overflow (tcp_max_tw_buckets)");
+        if (options.ResetsPerSecondPerAddress > 0)
+        {
+            _resetLimiter = new AddressRateLimiter(stack.Clock, stack.Options.IcmpPeerTableSize,
+                TimeSpan.FromSeconds(1.0 / options.ResetsPerSecondPerAddress), options.ResetsPerSecondPerAddress);
+        }
+        _resetLimited = new LimitLog(stack.Logger, stack.Clock, "TCP resets to closed ports per remote address");
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -375,22 +384,32 @@ public sealed class TcpProtocol : ITransportProtocol
 
     private SequenceNumber NextIsn(in TcpFourTuple tuple) => IsnOverride is { } isn ? new SequenceNumber(isn()) : _isn.Next(tuple);
 
-    /// <summary>RFC 5961 §7: a token bucket of challenge ACKs per second, shared by every connection.</summary>
+    /// <summary>
+    /// RFC 5961 §7: the protocol-wide budget of challenge ACKs, after each connection's own limit. As Linux's
+    /// tcp_send_challenge_ack, each second's budget is drawn at random from [limit/2, limit/2 + limit): a fixed
+    /// budget lets an off-path attacker count the challenge ACKs others drew and so learn whether a 4-tuple
+    /// exists and where its window is (CVE-2016-5696).
+    /// </summary>
     internal bool TryTakeChallengeAck()
     {
         lock (_challengeLock)
         {
             TimeSpan now = Now;
-            if (now - _challengeWindowStart >= TimeSpan.FromSeconds(1))
+            if (!_challengeWindowOpen || now - _challengeWindowStart >= TimeSpan.FromSeconds(1))
             {
+                _challengeWindowOpen = true;
                 _challengeWindowStart = now;
-                _challengeCount = 0;
+                int limit = Options.ChallengeAcksPerSecond;
+                lock (_randomLock)
+                {
+                    _challengeBudget = ((limit + 1) / 2) + _random.Next(limit);
+                }
             }
-            if (_challengeCount >= Options.ChallengeAcksPerSecond)
+            if (_challengeBudget <= 0)
             {
                 return false;
             }
-            _challengeCount++;
+            _challengeBudget--;
             return true;
         }
     }
@@ -490,12 +509,20 @@ public sealed class TcpProtocol : ITransportProtocol
     /// <summary>
     /// RFC 9293 §3.10.7.1: a segment for no connection gets RST: &lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; when it
     /// carried ACK, else &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+SEG.LEN&gt;&lt;CTL=RST,ACK&gt;. A RST is never answered.
+    /// Each remote address gets at most <see cref="TcpProtocolOptions.ResetsPerSecondPerAddress"/> (as the BSDs'
+    /// icmplim bounds RSTs to closed ports): a scan or a flood of forged segments draws a bounded reply.
     /// </summary>
     internal void SendResetFor(in IpPacketInfo info, in TcpSegment segment)
     {
         TcpRepr h = segment.Header;
         if ((h.Flags & TcpFlags.Rst) != 0)
         {
+            return;
+        }
+        if (_resetLimiter is { } limiter && (info.Nic.Link.Capabilities & LinkCapabilities.Loopback) == 0 && !limiter.TryTake(info.Source))
+        {
+            Events.Increment(TcpEvent.ResetsSuppressed);
+            _resetLimited.Hit();
             return;
         }
         var reply = new TcpRepr { SourcePort = h.DestinationPort, DestinationPort = h.SourcePort };

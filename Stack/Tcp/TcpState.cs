@@ -138,6 +138,13 @@ public enum TcpEvent
     SynCookiesAccepted,
     /// <summary>A TIME-WAIT connection ended early because the table was full and a new connection needed its slot.</summary>
     TimeWaitRecycled,
+    /// <summary>
+    /// A reply to an invalid segment without data (out of window, PAWS, unacceptable ACK, challenge) left unsent:
+    /// its connection replied less than <see cref="TcpProtocolOptions.InvalidSegmentReplyInterval"/> ago (Linux's TCPACKSkipped*).
+    /// </summary>
+    InvalidRepliesSuppressed,
+    /// <summary>A RST for a segment that reached no connection left unsent: its remote address used up <see cref="TcpProtocolOptions.ResetsPerSecondPerAddress"/>.</summary>
+    ResetsSuppressed,
     /// <summary>A closing connection kept no TIME-WAIT: <see cref="TcpProtocolOptions.MaxTimeWait"/> were held (Linux's TCPTimeWaitOverflow).</summary>
     TimeWaitOverflow,
 }

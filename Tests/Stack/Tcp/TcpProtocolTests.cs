@@ -133,6 +133,71 @@ public class TcpProtocolTests
         Assert.Equal(0, h.Tcp.Drops[TcpDropReason.TableFull]);
     }
 
+    [Fact]
+    public void Rfc5961_7_ChallengeAckBudget_IsDrawnAtRandomEachSecond()
+    {
+        // CVE-2016-5696: with a fixed global budget an off-path attacker who spends it and counts the challenge ACKs
+        // it gets back learns how many others drew. Linux draws each second's budget in [limit/2, limit/2 + limit).
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7, ChallengeAcksPerSecond = 10 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 100);
+        for (uint i = 0; i < 30; i++)
+        {
+            Assert.True(Handshake(h, 0x0A00_0010 + i, 1000));
+        }
+        var perSecond = new List<int>();
+        for (int second = 0; second < 10; second++)
+        {
+            h.Advance(TimeSpan.FromSeconds(1));
+            for (uint i = 0; i < 30; i++)
+            {
+                // In the window but not at RCV.NXT: a challenge ACK each (RFC 5961 §3.2), one per connection per second.
+                h.InjectRaw(Packets.Ipv4Tcp(TcpTestHarness.Peer(1101, 0, TcpFlags.Rst) with { SourcePort = 1000 }, default, src: 0x0A00_0010 + i));
+            }
+            int sent = 0;
+            while (h.Link.Read() is { } packet)
+            {
+                packet.Release();
+                sent++;
+            }
+            perSecond.Add(sent);
+        }
+        Assert.All(perSecond, n => Assert.InRange(n, 5, 14));
+        Assert.True(perSecond.Distinct().Count() > 2, string.Join(", ", perSecond));
+        Assert.Equal(300 - perSecond.Sum(), h.Tcp.Events[TcpEvent.ChallengeAcksSuppressed]);
+    }
+
+    [Fact]
+    public void ResetsToClosedPorts_PerRemoteAddress_AreBoundedPerSecond()
+    {
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], ResetsPerSecondPerAddress = 5 });
+        for (int i = 0; i < 20; i++)
+        {
+            h.Inject(TcpTestHarness.Peer(1000, 0, TcpFlags.Syn) with { SourcePort = (ushort)(1000 + i) });
+        }
+        Assert.Equal(5, CountSent(h));
+        Assert.Equal(20, h.Tcp.Drops[TcpDropReason.NoConnection]);
+        Assert.Equal(15, h.Tcp.Events[TcpEvent.ResetsSuppressed]);
+        h.InjectRaw(Packets.Ipv4Tcp(TcpTestHarness.Peer(1000, 0, TcpFlags.Syn), default, src: 0x0A00_0009)); // another address has its own budget
+        Assert.Equal(1, CountSent(h));
+        h.Advance(TimeSpan.FromSeconds(1));
+        for (int i = 0; i < 20; i++)
+        {
+            h.Inject(TcpTestHarness.Peer(1000, 0, TcpFlags.Syn) with { SourcePort = (ushort)(2000 + i) });
+        }
+        Assert.Equal(5, CountSent(h));
+    }
+
+    private static int CountSent(TcpTestHarness h)
+    {
+        int n = 0;
+        while (h.Link.Read() is { } packet)
+        {
+            packet.Release();
+            n++;
+        }
+        return n;
+    }
+
     /// <summary>A peer at <paramref name="source"/> completes a handshake; false when no SYN-ACK came back.</summary>
     private static bool Handshake(TcpTestHarness h, uint source, ushort port, ushort localPort = 80)
     {
