@@ -13,12 +13,15 @@ namespace NetStack.Tests.Stack.Tcp;
 public class TcpPathMtuTests
 {
     /// <summary>ICMP Fragmentation Needed from a router, quoting <paramref name="quoted"/> (IP header + 8 bytes).</summary>
-    private static byte[] FragmentationNeeded(byte[] quoted, ushort mtu)
+    private static byte[] FragmentationNeeded(byte[] quoted, ushort mtu) =>
+        IcmpFromPeer(IcmpV4Repr.FragmentationNeeded(mtu), quoted.AsSpan(0, Math.Min(quoted.Length, 28)));
+
+    /// <summary>An ICMP error from 10.0.0.1 quoting <paramref name="quoted"/>.</summary>
+    private static byte[] IcmpFromPeer(IcmpV4Repr message, ReadOnlySpan<byte> quoted)
     {
-        int quoteLength = Math.Min(quoted.Length, 28);
-        var icmp = new byte[8 + quoteLength];
-        IcmpV4Repr.FragmentationNeeded(mtu).Emit(icmp);
-        quoted.AsSpan(0, quoteLength).CopyTo(icmp.AsSpan(8));
+        var icmp = new byte[8 + quoted.Length];
+        message.Emit(icmp);
+        quoted.CopyTo(icmp.AsSpan(8));
         IcmpV4Header.WriteChecksum(icmp);
         var ip = new Ipv4Repr { Source = Packets.V4A, Destination = Packets.V4B, Protocol = IpProtocol.Icmp, TimeToLive = 64, PayloadLength = icmp.Length };
         var packet = new byte[ip.TotalLength];
@@ -133,18 +136,8 @@ public class TcpPathMtuTests
         Assert.Equal(TcpState.Closed, c.State);
     }
 
-    private static byte[] PortUnreachable(byte[] quoted)
-    {
-        var icmp = new byte[8 + quoted.Length];
-        IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.PortUnreachable).Emit(icmp);
-        quoted.CopyTo(icmp.AsSpan(8));
-        IcmpV4Header.WriteChecksum(icmp);
-        var ip = new Ipv4Repr { Source = Packets.V4A, Destination = Packets.V4B, Protocol = IpProtocol.Icmp, TimeToLive = 64, PayloadLength = icmp.Length };
-        var packet = new byte[ip.TotalLength];
-        ip.Emit(packet);
-        icmp.CopyTo(packet.AsSpan(ip.HeaderLength));
-        return packet;
-    }
+    private static byte[] PortUnreachable(byte[] quoted) =>
+        IcmpFromPeer(IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.PortUnreachable), quoted);
 
     private sealed class RecordingTransport : ITransportProtocol
     {
