@@ -12,6 +12,8 @@ internal static class Program
                 return TcpThroughput.Run(args[1..]);
             case "report":
                 return Report.ChartReport.Run(args[1..]);
+            case "flood":
+                return TcpFlood.Run(args[1..]);
             case "harness":
                 return HarnessBench.Run(args[1..]);
             default:

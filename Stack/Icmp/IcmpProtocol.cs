@@ -26,7 +26,7 @@ public enum IcmpEvent
     ErrorsSuppressed,
     /// <summary>Errors received and handed to a transport.</summary>
     ErrorsReceived,
-    /// <summary>Path MTU lowered by an ICMP message.</summary>
+    /// <summary>Path MTU lowered by an ICMP message about UDP or another transport (TCP lowers it after its own check, counted as <see cref="Tcp.TcpEvent.PathMtuDecreased"/>).</summary>
     PathMtuUpdates,
     /// <summary>Echo requests not answered because of the rate limits (global, or per destination when <see cref="NetworkStackOptions.IcmpRateMask"/> names echo replies).</summary>
     EchoRepliesRateLimited,
@@ -310,8 +310,17 @@ public sealed class IcmpProtocol
                 Events.Increment(IcmpEvent.PathMtuIgnored);
                 return;
             }
-            mtu = _stack.PathMtu.Update(remote, mtu);
-            Events.Increment(IcmpEvent.PathMtuUpdates);
+            if (protocol == IpProtocol.Tcp)
+            {
+                // TCP updates the cache itself, once the quoted sequence number shows the message is about a
+                // segment in flight (RFC 5927 §4.1, Linux's tcp_v4_err): a forgery quoting no connection changes nothing.
+                mtu = Math.Max(mtu, remote.IsV4 ? _stack.PathMtu.Ipv4MinimumMtu : PathMtuCache.Ipv6MinimumMtu);
+            }
+            else
+            {
+                mtu = _stack.PathMtu.Update(remote, mtu);
+                Events.Increment(IcmpEvent.PathMtuUpdates);
+            }
         }
         bool hasSequence = quoted.Length >= transport + 8;
         var error = new IcmpError

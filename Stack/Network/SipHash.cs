@@ -37,20 +37,18 @@ internal readonly struct SipHash
     /// <summary>The PRF of five 64-bit words (a 40-byte message, each word little-endian).</summary>
     internal ulong Hash(ulong m0, ulong m1, ulong m2, ulong m3, ulong m4)
     {
-        ulong v0 = 0x736f6d6570736575UL ^ _k0, v1 = 0x646f72616e646f6dUL ^ _k1;
-        ulong v2 = 0x6c7967656e657261UL ^ _k0, v3 = 0x7465646279746573UL ^ _k1;
-        Compress(ref v0, ref v1, ref v2, ref v3, m0);
-        Compress(ref v0, ref v1, ref v2, ref v3, m1);
-        Compress(ref v0, ref v1, ref v2, ref v3, m2);
-        Compress(ref v0, ref v1, ref v2, ref v3, m3);
-        Compress(ref v0, ref v1, ref v2, ref v3, m4);
-        Compress(ref v0, ref v1, ref v2, ref v3, 40UL << 56); // the length byte; no tail bytes
-        v2 ^= 0xFF;
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        return v0 ^ v1 ^ v2 ^ v3;
+        State s = Absorb(m0, m1, m2, m3);
+        s.Compress(m4);
+        return s.Finish(40UL << 56); // the length byte; no tail bytes
+    }
+
+    /// <summary>The PRF of six 64-bit words (a 48-byte message, each word little-endian).</summary>
+    internal ulong Hash(ulong m0, ulong m1, ulong m2, ulong m3, ulong m4, ulong m5)
+    {
+        State s = Absorb(m0, m1, m2, m3);
+        s.Compress(m4);
+        s.Compress(m5);
+        return s.Finish(48UL << 56);
     }
 
     /// <summary>The PRF of two addresses (of any version), a 16-bit value and a 32-bit value.</summary>
@@ -58,21 +56,58 @@ internal readonly struct SipHash
         Hash((ulong)(a.Value >> 64), (ulong)a.Value, (ulong)(b.Value >> 64), (ulong)b.Value,
             ((ulong)a.Version << 56) | ((ulong)b.Version << 48) | ((ulong)port << 32) | extra);
 
+    /// <summary>The keyed initial state after the first four words.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Compress(ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3, ulong m)
+    private readonly State Absorb(ulong m0, ulong m1, ulong m2, ulong m3)
     {
-        v3 ^= m;
-        Round(ref v0, ref v1, ref v2, ref v3);
-        Round(ref v0, ref v1, ref v2, ref v3);
-        v0 ^= m;
+        var s = new State
+        {
+            V0 = 0x736f6d6570736575UL ^ _k0,
+            V1 = 0x646f72616e646f6dUL ^ _k1,
+            V2 = 0x6c7967656e657261UL ^ _k0,
+            V3 = 0x7465646279746573UL ^ _k1,
+        };
+        s.Compress(m0);
+        s.Compress(m1);
+        s.Compress(m2);
+        s.Compress(m3);
+        return s;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Round(ref ulong v0, ref ulong v1, ref ulong v2, ref ulong v3)
+    /// <summary>SipHash's four state words (a struct of four longs: the JIT keeps them in registers).</summary>
+    private struct State
     {
-        v0 += v1; v1 = BitOperations.RotateLeft(v1, 13); v1 ^= v0; v0 = BitOperations.RotateLeft(v0, 32);
-        v2 += v3; v3 = BitOperations.RotateLeft(v3, 16); v3 ^= v2;
-        v0 += v3; v3 = BitOperations.RotateLeft(v3, 21); v3 ^= v0;
-        v2 += v1; v1 = BitOperations.RotateLeft(v1, 17); v1 ^= v2; v2 = BitOperations.RotateLeft(v2, 32);
+        internal ulong V0, V1, V2, V3;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal void Compress(ulong m)
+        {
+            V3 ^= m;
+            Round();
+            Round();
+            V0 ^= m;
+        }
+
+        /// <summary>The last word (the length byte), then the four finishing rounds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal ulong Finish(ulong lengthWord)
+        {
+            Compress(lengthWord);
+            V2 ^= 0xFF;
+            Round();
+            Round();
+            Round();
+            Round();
+            return V0 ^ V1 ^ V2 ^ V3;
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private void Round()
+        {
+            V0 += V1; V1 = BitOperations.RotateLeft(V1, 13); V1 ^= V0; V0 = BitOperations.RotateLeft(V0, 32);
+            V2 += V3; V3 = BitOperations.RotateLeft(V3, 16); V3 ^= V2;
+            V0 += V3; V3 = BitOperations.RotateLeft(V3, 21); V3 ^= V0;
+            V2 += V1; V1 = BitOperations.RotateLeft(V1, 17); V1 ^= V2; V2 = BitOperations.RotateLeft(V2, 32);
+        }
     }
 }

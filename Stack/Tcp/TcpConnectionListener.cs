@@ -19,6 +19,8 @@ public sealed class TcpConnectionListener : IDisposable
     private readonly HashSet<TcpControlBlock> _pending = [];
     private readonly Lock _gate = new();
     private bool _disposed;
+    private long _lastCookieTicks = long.MinValue; // TcpProtocol.Now of the last cookie sent
+    private int _children;                         // its connections in the protocol's table, accepted or not
 
     internal TcpConnectionListener(TcpProtocol tcp, NetAddress address, ushort port, int backlog, TcpConnectionOptions options)
     {
@@ -154,14 +156,14 @@ public sealed class TcpConnectionListener : IDisposable
                 tcb = _tcp.CreatePassive(this, info, syn, issFloor);
                 if (tcb is null)
                 {
-                    _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
-                    return;
+                    return; // counted by reason
                 }
                 _pending.Add(tcb);
             }
         }
         if (tcb is null)
         {
+            Volatile.Write(ref _lastCookieTicks, _tcp.Now.Ticks);
             _tcp.SendSynCookie(info, syn, ConnectionOptions);
             return;
         }
@@ -170,11 +172,15 @@ public sealed class TcpConnectionListener : IDisposable
 
     /// <summary>
     /// An ACK for no connection: the end of a cookie handshake when SEG.ACK − 1 is a cookie we made for this
-    /// 4-tuple and SEG.SEQ − 1 (RFC 4987 §3.6). Returns false (the caller resets) when it is not.
+    /// 4-tuple and SEG.SEQ − 1 (RFC 4987 §3.6). Returns false (the caller resets) when it is not. Only a listener
+    /// that sent a cookie within a cookie's lifetime checks at all (Linux's tcp_synq_no_recent_overflow): before,
+    /// every bare ACK would be a free guess at a cookie.
     /// </summary>
     private bool TryAcceptCookie(in IpPacketInfo info, ref TcpSegment segment)
     {
-        if (_tcp.Options.SynCookies == TcpSynCookieMode.Never || (segment.Header.Flags & TcpFlags.Rst) != 0)
+        long lastCookie = Volatile.Read(ref _lastCookieTicks);
+        if (_tcp.Options.SynCookies == TcpSynCookieMode.Never || (segment.Header.Flags & TcpFlags.Rst) != 0
+            || lastCookie == long.MinValue || _tcp.Now.Ticks - lastCookie > TcpSynCookies.ValidFor.Ticks)
         {
             return false;
         }
@@ -199,8 +205,7 @@ public sealed class TcpConnectionListener : IDisposable
             tcb = _tcp.CreatePassive(this, info, syn, issFloor: null, cookieIss: new SequenceNumber(iss));
             if (tcb is null)
             {
-                _tcp.Drops.Increment(TcpDropReason.ListenOverflow);
-                return true;
+                return true; // counted by reason
             }
             _pending.Add(tcb);
         }
@@ -244,6 +249,20 @@ public sealed class TcpConnectionListener : IDisposable
         }
         _accepted.Writer.TryWrite(connection);
     }
+
+    /// <summary>Counts one more connection of this listener in the table; false when it holds <paramref name="limit"/>.</summary>
+    internal bool TryAddChild(int limit)
+    {
+        if (Interlocked.Increment(ref _children) > limit)
+        {
+            Interlocked.Decrement(ref _children);
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>One of its connections left the table.</summary>
+    internal void OnChildGone() => Interlocked.Decrement(ref _children);
 
     /// <summary>A half-open connection died (RST, timeout) before it was established.</summary>
     internal void OnHalfOpenGone(TcpControlBlock tcb)

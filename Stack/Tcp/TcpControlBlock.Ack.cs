@@ -27,7 +27,10 @@ internal sealed partial class TcpControlBlock
         if (!_sender.IsAcceptableAck(ack)) // RFC 5961 §5.2
         {
             Protocol.Drops.Increment(TcpDropReason.UnacceptableAck);
-            SendAck();
+            if (InvalidReplyAllowed(seg))
+            {
+                SendAck();
+            }
             return false;
         }
         NoteReceived();

@@ -47,6 +47,9 @@ internal struct SegmentInWindow
 
 internal sealed partial class TcpControlBlock
 {
+    private TimeSpan _lastInvalidReply;     // when this connection last answered an invalid segment without data
+    private bool _invalidReplied;
+
     /// <summary>Processes one segment for this connection; the packet is borrowed.</summary>
     internal void OnSegment(ref TcpSegment seg)
     {
@@ -140,7 +143,7 @@ internal sealed partial class TcpControlBlock
         {
             return;
         }
-        if (!CheckSyn(text)                            // fourth
+        if (!CheckSyn(seg, text)                       // fourth
             || !ProcessAck(ref seg, text)              // fifth (TcpControlBlock.Ack.cs)
             || !ProcessText(ref seg, text))            // seventh; sixth: URG is not supported, urgent data arrives inline (RFC 6093 §4)
         {
@@ -182,7 +185,10 @@ internal sealed partial class TcpControlBlock
         if (!rst && _timestamps.FailsPaws(seg.Header))
         {
             Protocol.Drops.Increment(TcpDropReason.Paws);
-            SendAck();
+            if (InvalidReplyAllowed(seg))
+            {
+                SendAck();
+            }
             return false;
         }
         if (!_receiver.IsAcceptable(text.Seq, text.Length + (text.Syn ? 1 : 0) + (text.Fin ? 1 : 0)))
@@ -198,7 +204,14 @@ internal sealed partial class TcpControlBlock
                 {
                     EnterTimeWait(); // a retransmitted FIN restarts 2·MSL
                 }
-                SendAck();
+                if (text.Syn)
+                {
+                    SendChallengeAck(seg); // RFC 5961 §4.2: a SYN, in the window or not (Linux's syn_challenge)
+                }
+                else if (InvalidReplyAllowed(seg))
+                {
+                    SendAck();
+                }
             }
             return false;
         }
@@ -259,7 +272,7 @@ internal sealed partial class TcpControlBlock
         if (seg.Header.SequenceNumber != _receiver.Nxt.Value)
         {
             Protocol.Drops.Increment(TcpDropReason.RstChallenged);
-            SendChallengeAck();
+            SendChallengeAck(seg);
             return false;
         }
         Protocol.Events.Increment(TcpEvent.ResetsReceived);
@@ -274,15 +287,39 @@ internal sealed partial class TcpControlBlock
     }
 
     /// <summary>RFC 9293 §3.10.7.4 fourth, as RFC 5961 §4.2 hardens it: a SYN in a synchronized state draws a challenge ACK, whatever its sequence number.</summary>
-    private bool CheckSyn(in SegmentInWindow text)
+    private bool CheckSyn(in TcpSegment seg, in SegmentInWindow text)
     {
         if (!text.HadSyn)
         {
             return true;
         }
         Protocol.Drops.Increment(TcpDropReason.SynChallenged);
-        SendChallengeAck();
+        SendChallengeAck(seg);
         return false;
+    }
+
+    /// <summary>
+    /// Whether this connection may answer an invalid segment now (Linux's tcp_oow_rate_limited): a segment with
+    /// data or a FIN and no SYN always may (it is no part of an ACK loop, and its ACK may carry a D-SACK); others at
+    /// most once per <see cref="TcpProtocolOptions.InvalidSegmentReplyInterval"/>, so that two stacks that disagree
+    /// about a connection cannot ping-pong ACKs and a forged flood draws a bounded reply.
+    /// </summary>
+    private bool InvalidReplyAllowed(in TcpSegment seg)
+    {
+        if ((seg.PayloadLength > 0 || seg.Has(TcpFlags.Fin)) && !seg.Has(TcpFlags.Syn))
+        {
+            return true;
+        }
+        TimeSpan interval = Protocol.Options.InvalidSegmentReplyInterval;
+        TimeSpan now = Protocol.Now;
+        if (_invalidReplied && now - _lastInvalidReply < interval)
+        {
+            Protocol.Events.Increment(TcpEvent.InvalidRepliesSuppressed);
+            return false;
+        }
+        _invalidReplied = true;
+        _lastInvalidReply = now;
+        return true;
     }
 
     /// <summary>
@@ -350,12 +387,24 @@ internal sealed partial class TcpControlBlock
         SignalReadable();
     }
 
-    /// <summary>A hard ICMP error about our SYN (RFC 1122 §4.2.3.9): the connect fails as refused.</summary>
-    internal void OnHardIcmpError(uint quotedSequence)
+    /// <summary>
+    /// Whether <paramref name="seq"/>, quoted by an ICMP error, lies in SND.UNA..SND.NXT (RFC 5927 §4.1; both ends
+    /// included, as Linux's <c>between(seq, snd_una, snd_nxt)</c>): only then can the error be about what we sent.
+    /// </summary>
+    internal bool IsInFlight(SequenceNumber seq)
     {
         lock (Gate)
         {
-            if (_state == TcpState.SynSent && quotedSequence == _sender.Iss.Value)
+            return _state != TcpState.Closed && seq >= _sender.Una && seq <= _sender.Nxt;
+        }
+    }
+
+    /// <summary>A hard ICMP error quoting our SYN (RFC 1122 §4.2.3.9): in SYN-SENT the connect fails as refused; later it is ignored (RFC 5461 §4.1).</summary>
+    internal void OnHardIcmpError()
+    {
+        lock (Gate)
+        {
+            if (_state == TcpState.SynSent)
             {
                 Terminate(SocketError.ConnectionRefused);
             }

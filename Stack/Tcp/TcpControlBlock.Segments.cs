@@ -32,9 +32,16 @@ internal sealed partial class TcpControlBlock
     /// <summary>An ACK now: &lt;SEQ=SND.NXT&gt;&lt;ACK=RCV.NXT&gt;&lt;CTL=ACK&gt;.</summary>
     private void SendAck() => EmitSegment(_sender.Nxt, TcpFlags.Ack, 0, 0);
 
-    /// <summary>A challenge ACK (RFC 5961 §3.2, §4.2), subject to the protocol-wide rate limit (§7).</summary>
-    private void SendChallengeAck()
+    /// <summary>
+    /// A challenge ACK (RFC 5961 §3.2, §4.2), subject to the connection's limit on invalid-segment replies, then the
+    /// protocol-wide rate limit (§7), in that order as Linux's tcp_send_challenge_ack.
+    /// </summary>
+    private void SendChallengeAck(in TcpSegment seg)
     {
+        if (!InvalidReplyAllowed(seg))
+        {
+            return;
+        }
         if (Protocol.TryTakeChallengeAck())
         {
             Protocol.Events.Increment(TcpEvent.ChallengeAcks);

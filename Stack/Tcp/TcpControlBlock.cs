@@ -8,6 +8,7 @@
 // Negotiation (SYN options), App (the user calls). Packets are built under the lock and handed to the link only
 // after it is released (Flush).
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using NetStack.Buffers;
 using NetStack.Network;
 using NetStack.Tcp.Congestion;
@@ -45,6 +46,7 @@ internal sealed partial class TcpControlBlock
     private TcpState _state;
     private SocketError _error;
     private bool _removed;
+    private bool _timeWaitCounted;
 
     internal TcpControlBlock(TcpProtocol protocol, TcpFourTuple tuple, RouteInfo route, TcpConnectionOptions options, SequenceNumber iss, TcpConnectionListener? listener)
     {
@@ -74,6 +76,15 @@ internal sealed partial class TcpControlBlock
 
     /// <summary>The listener that made this connection, until it is accepted.</summary>
     internal TcpConnectionListener? Listener { get; set; }
+
+    /// <summary>The listener that made this connection, for as long as it is in the table (its per-listener count).</summary>
+    internal TcpConnectionListener? Parent { get; init; }
+
+    /// <summary>A passive open counted against its remote address's limit while it is in the table.</summary>
+    internal bool CountedPerRemote { get; init; }
+
+    /// <summary>In TIME-WAIT now (read without the lock: a hint for the protocol's TIME-WAIT queue).</summary>
+    internal bool InTimeWait => Volatile.Read(ref Unsafe.As<TcpState, int>(ref _state)) == (int)TcpState.TimeWait;
 
     /// <summary>The application's object, once there is one.</summary>
     internal TcpConnection? Connection { get; set; }
@@ -118,6 +129,11 @@ internal sealed partial class TcpControlBlock
     /// <summary>Ends the connection with <paramref name="error"/> (Success for an orderly end); the caller holds the lock.</summary>
     private void Terminate(SocketError error)
     {
+        if (_timeWaitCounted)
+        {
+            _timeWaitCounted = false;
+            Protocol.LeaveTimeWait();
+        }
         if (_error == SocketError.Success)
         {
             _error = error;
@@ -199,15 +215,38 @@ internal sealed partial class TcpControlBlock
         return true;
     }
 
-    /// <summary>TIME-WAIT (RFC 9293 §3.10.7.4): 2·MSL, during which the peer's retransmitted FIN is ACKed again.</summary>
+    /// <summary>
+    /// TIME-WAIT (RFC 9293 §3.10.7.4): 2·MSL, during which the peer's retransmitted FIN is ACKed again. Past
+    /// <see cref="TcpProtocolOptions.MaxTimeWait"/> the connection closes on its next timer tick instead, after
+    /// the ACK of the FIN has gone out (Linux's tcp_time_wait without a bucket).
+    /// </summary>
     private void EnterTimeWait()
     {
+        bool first = _state != TcpState.TimeWait;
         SetState(TcpState.TimeWait);
         _rtxDeadline = Never;
         _persisting = false;
         _keepaliveDeadline = Never;
         _receiver.ClearOutOfOrder();
-        _closeDeadline = Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime);
+        if (first)
+        {
+            _timeWaitCounted = Protocol.TryEnterTimeWait(this);
+        }
+        _closeDeadline = _timeWaitCounted ? Protocol.Now + (2 * Protocol.Options.MaximumSegmentLifetime) : Protocol.Now;
+    }
+
+    /// <summary>Ends this connection if it is still in TIME-WAIT: the table needs its slot. True when it was.</summary>
+    internal bool TryRecycleTimeWait()
+    {
+        lock (Gate)
+        {
+            if (_state != TcpState.TimeWait)
+            {
+                return false;
+            }
+            Terminate(SocketError.Success);
+            return true;
+        }
     }
 
     /// <summary>Queues a built packet for the link; sent by <see cref="Flush"/> once the lock is released.</summary>

@@ -2,8 +2,10 @@
 // model): a SYN that matches no connection and no listener — typically one addressed to an arbitrary host and
 // taken in by a promiscuous NIC — becomes a request the application decides on, possibly after an
 // asynchronous check such as dialing the real destination: accept (SYN-ACK, a connection) or refuse (RST).
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
+using NetStack.Diagnostics;
 using NetStack.Network;
 using NetStack.Wire;
 
@@ -12,7 +14,12 @@ namespace NetStack.Tcp;
 /// <summary>Settings of a <see cref="TcpForwarder"/>.</summary>
 public sealed record TcpForwarderOptions
 {
-    /// <summary>Requests awaiting a decision at once; SYNs past this are dropped and counted (the peer retries).</summary>
+    /// <summary>
+    /// Requests awaiting a decision at once; SYNs past this are dropped and counted (the peer retries). Once 3/4 of
+    /// it are pending, a SYN from an address that already has a request pending is dropped early, so that a flood
+    /// from a few sources leaves the last quarter to everyone else (as Linux keeps the end of its SYN queue for
+    /// proven peers when cookies are off).
+    /// </summary>
     public int MaxPending { get; init; } = 1024;
 
     /// <summary>A request not decided within this time is refused (RST).</summary>
@@ -30,6 +37,21 @@ public sealed record TcpForwarderOptions
     }
 }
 
+/// <summary>What a <see cref="TcpForwarder"/> counts.</summary>
+public enum TcpForwarderEvent
+{
+    /// <summary>Requests handed to the handler.</summary>
+    Requests,
+    /// <summary>Retransmitted SYNs absorbed while their request was pending.</summary>
+    DuplicateSyns,
+    /// <summary>SYNs dropped because <see cref="TcpForwarderOptions.MaxPending"/> requests were pending.</summary>
+    Overflows,
+    /// <summary>SYNs dropped early: the table was 3/4 full and their source had a request pending already.</summary>
+    EarlyDrops,
+    /// <summary>Handlers that threw (their requests were refused).</summary>
+    HandlerFailures,
+}
+
 /// <summary>
 /// Sees every incoming SYN that matches no connection and no listener, and hands it to the application as a
 /// <see cref="TcpForwardRequest"/>. Install it with <see cref="TcpProtocol.Forwarder"/>. For addresses that are
@@ -43,8 +65,11 @@ public sealed record TcpForwarderOptions
 /// </remarks>
 public sealed class TcpForwarder
 {
+    private static readonly Meter s_meter = new("NetStack.Tcp", "1.0");
+
     private readonly Func<TcpForwardRequest, CancellationToken, ValueTask> _handler;
     private readonly Dictionary<TcpFourTuple, TcpForwardRequest> _pending = [];
+    private readonly Dictionary<NetAddress, int> _pendingPerSource = [];
     private readonly Lock _gate = new();
 
     /// <summary>Creates a forwarder that passes each request to <paramref name="handler"/>.</summary>
@@ -56,6 +81,7 @@ public sealed class TcpForwarder
         Options = options ?? new TcpForwarderOptions();
         Options.Validate();
         _handler = handler;
+        Events = new ReasonCounters<TcpForwarderEvent>(s_meter, "netstack.tcp.forwarder.events", "TCP forwarder requests and drops");
     }
 
     /// <summary>The settings.</summary>
@@ -73,17 +99,8 @@ public sealed class TcpForwarder
         }
     }
 
-    /// <summary>Requests handed to the handler.</summary>
-    public long Requests { get; private set; }
-
-    /// <summary>SYNs dropped because <see cref="TcpForwarderOptions.MaxPending"/> requests were pending.</summary>
-    public long Overflows { get; private set; }
-
-    /// <summary>Retransmitted SYNs absorbed while their request was pending.</summary>
-    public long DuplicateSyns { get; private set; }
-
-    /// <summary>Handlers that threw (their requests were refused).</summary>
-    public long HandlerFailures { get; private set; }
+    /// <summary>Requests, drops and failures by kind.</summary>
+    public ReasonCounters<TcpForwarderEvent> Events { get; }
 
     /// <summary>A SYN for no connection and no listener (RFC 9293 §3.10.7.2 with the application as the listener).</summary>
     internal void OnSyn(TcpProtocol tcp, in IpPacketInfo info, in TcpRepr syn)
@@ -95,20 +112,23 @@ public sealed class TcpForwarder
             if (_pending.TryGetValue(tuple, out TcpForwardRequest? pending))
             {
                 pending.OnRetransmittedSyn(syn);
-                DuplicateSyns++;
+                Events.Increment(TcpForwarderEvent.DuplicateSyns);
                 tcp.Drops.Increment(TcpDropReason.ForwarderPending);
                 return;
             }
-            if (_pending.Count >= Options.MaxPending)
+            int fromSource = _pendingPerSource.GetValueOrDefault(tuple.RemoteAddress);
+            if (_pending.Count >= Options.MaxPending
+                || (fromSource > 0 && _pending.Count >= Options.MaxPending - (Options.MaxPending / 4)))
             {
-                Overflows++;
+                Events.Increment(_pending.Count >= Options.MaxPending ? TcpForwarderEvent.Overflows : TcpForwarderEvent.EarlyDrops);
                 tcp.Drops.Increment(TcpDropReason.ListenOverflow);
                 return;
             }
             request = new TcpForwardRequest(this, tcp, info.Nic, tuple, syn);
             _pending.Add(tuple, request);
-            Requests++;
+            _pendingPerSource[tuple.RemoteAddress] = fromSource + 1;
         }
+        Events.Increment(TcpForwarderEvent.Requests);
         tcp.Events.Increment(TcpEvent.ForwardRequests);
         request.Start(Options.DecisionTimeout);
         _ = RunHandler(request);
@@ -123,10 +143,7 @@ public sealed class TcpForwarder
         catch (Exception)
         {
             // Counted; an undecided request is refused below, a decided one carries on (or is gone already).
-            lock (_gate)
-            {
-                HandlerFailures++;
-            }
+            Events.Increment(TcpForwarderEvent.HandlerFailures);
         }
         request.Refuse(); // no-op once decided
     }
@@ -135,7 +152,19 @@ public sealed class TcpForwarder
     {
         lock (_gate)
         {
-            _pending.Remove(request.Tuple);
+            if (_pending.Remove(request.Tuple))
+            {
+                NetAddress source = request.Tuple.RemoteAddress;
+                int left = _pendingPerSource.GetValueOrDefault(source) - 1;
+                if (left > 0)
+                {
+                    _pendingPerSource[source] = left;
+                }
+                else
+                {
+                    _pendingPerSource.Remove(source);
+                }
+            }
         }
     }
 }

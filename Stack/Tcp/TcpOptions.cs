@@ -100,11 +100,51 @@ public sealed record TcpProtocolOptions
     /// <summary>Longest interval between zero-window probes.</summary>
     public TimeSpan MaxPersistInterval { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Challenge ACKs the protocol sends per second (RFC 5961 §7).</summary>
+    /// <summary>
+    /// Challenge ACKs the protocol sends per second on average (RFC 5961 §7; Linux's <c>tcp_challenge_ack_limit</c>):
+    /// each second's budget is drawn at random between half of it and one and a half times it.
+    /// </summary>
     public int ChallengeAcksPerSecond { get; init; } = 1000;
 
-    /// <summary>Connections (all states, TIME-WAIT included) the protocol holds at most.</summary>
+    /// <summary>
+    /// Least time between two replies of one connection to invalid segments without data — challenge ACKs and the
+    /// ACKs that answer out-of-window, PAWS-failing or unacceptable-ACK segments (Linux's <c>tcp_invalid_ratelimit</c>,
+    /// 500 ms). Zero: no limit.
+    /// </summary>
+    public TimeSpan InvalidSegmentReplyInterval { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// RSTs sent to one remote address per second for segments that reach no connection (a burst of as many, then
+    /// this rate); the BSDs bound these with <c>icmplim</c> (200), Linux does not. Zero: no limit.
+    /// </summary>
+    public int ResetsPerSecondPerAddress { get; init; } = 200;
+
+    /// <summary>
+    /// Connections (all states, TIME-WAIT included) the protocol holds at most. When it is full, the oldest
+    /// TIME-WAIT connection is recycled before a new connection is refused.
+    /// </summary>
     public int MaxConnections { get; init; } = 65536;
+
+    /// <summary>
+    /// Connections in TIME-WAIT held at most (Linux's <c>tcp_max_tw_buckets</c>); beyond it a closing connection
+    /// keeps no TIME-WAIT. Null: half of <see cref="MaxConnections"/> (Linux's default is half its connection hash table).
+    /// </summary>
+    public int? MaxTimeWait { get; init; }
+
+    /// <summary>
+    /// Passive connections (from listeners and the forwarder) one remote address holds at most. Linux has no such
+    /// sysctl (netfilter's <c>connlimit</c> does this job there); here it keeps one source from filling the table.
+    /// </summary>
+    public int MaxConnectionsPerRemoteAddress { get; init; } = 4096;
+
+    /// <summary>
+    /// Once the table is 7/8 full, a remote address that holds this many passive connections gets no more: the last
+    /// eighth is kept for addresses with few connections, so new clients are served while many sources hold thousands.
+    /// </summary>
+    public int CrowdedConnectionsPerRemoteAddress { get; init; } = 16;
+
+    /// <summary>Connections one listener holds at most, accepted or not (by default only the table bounds it).</summary>
+    public int MaxConnectionsPerListener { get; init; } = int.MaxValue;
 
     /// <summary>Out-of-order segments held per connection (their bytes are bounded by the window).</summary>
     public int MaxOutOfOrderSegments { get; init; } = 256;
@@ -127,5 +167,15 @@ public sealed record TcpProtocolOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetransmissions, 1, nameof(MaxRetransmissions));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(DelayedAckTimeout, TimeSpan.FromMilliseconds(500), nameof(DelayedAckTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxOutOfOrderSegments, 1, nameof(MaxOutOfOrderSegments));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnections, 1, nameof(MaxConnections));
+        ArgumentOutOfRangeException.ThrowIfNegative(ChallengeAcksPerSecond, nameof(ChallengeAcksPerSecond));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InvalidSegmentReplyInterval, TimeSpan.Zero, nameof(InvalidSegmentReplyInterval));
+        ArgumentOutOfRangeException.ThrowIfNegative(ResetsPerSecondPerAddress, nameof(ResetsPerSecondPerAddress));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxTimeWait ?? 0, nameof(MaxTimeWait));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerRemoteAddress, 1, nameof(MaxConnectionsPerRemoteAddress));
+        ArgumentOutOfRangeException.ThrowIfLessThan(CrowdedConnectionsPerRemoteAddress, 1, nameof(CrowdedConnectionsPerRemoteAddress));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerListener, 1, nameof(MaxConnectionsPerListener));
     }
+
+    internal int EffectiveMaxTimeWait => MaxTimeWait ?? MaxConnections / 2;
 }

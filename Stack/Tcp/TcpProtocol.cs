@@ -1,6 +1,7 @@
 // Layer: transport (TCP, RFC 9293). The protocol object registered on a NetworkStack: validates segments,
 // demultiplexes by 4-tuple then listener, answers segments for no connection with RST (RFC 9293 §3.10.7.1),
-// makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). Connections live in TcpControlBlock.
+// makes ISNs (RFC 6528) and rate-limits challenge ACKs (RFC 5961 §7). It keeps the one connection table and its
+// limits (per remote address, per listener, TIME-WAIT: docs/ARCHITECTURE.md §6). Connections live in TcpControlBlock.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -31,7 +32,16 @@ public sealed class TcpProtocol : ITransportProtocol
     private readonly long _epoch;
     private readonly Lock _challengeLock = new();
     private TimeSpan _challengeWindowStart;
-    private int _challengeCount;
+    private int _challengeBudget;
+    private bool _challengeWindowOpen;
+    private readonly AddressRateLimiter? _resetLimiter;
+    private readonly LimitLog _resetLimited;
+    private readonly ConcurrentDictionary<NetAddress, int> _passivePerRemote = new();
+    private readonly ConcurrentQueue<TcpControlBlock> _timeWaitOrder = new();
+    private readonly LimitLog _tableLimited;
+    private readonly LimitLog _timeWaitLimited;
+    private int _connectionCount;
+    private int _timeWaitCount;
 
     internal TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
     {
@@ -44,6 +54,14 @@ public sealed class TcpProtocol : ITransportProtocol
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = stack.Telemetry.Counters(s_meter, "netstack.tcp.drops", "{segment}", "TCP segments dropped", stack.Telemetry.TcpLogger, "TCP", drops: true, TcpDropReason.ListenOverflow, TcpDropReason.OutOfOrderQueueFull);
         Events = stack.Telemetry.Counters(s_meter, "netstack.tcp.events", "{event}", "TCP events", stack.Telemetry.TcpLogger, "TCP", drops: false, TcpEvent.ChallengeAcksSuppressed, TcpEvent.SynCookiesSent);
+        _tableLimited = new LimitLog(stack.Logger, stack.Clock, "TCP connection table: a connection refused (table full, or a remote address or listener at its limit)");
+        _timeWaitLimited = new LimitLog(stack.Logger, stack.Clock, "TCP TIME-WAIT bucket table overflow (tcp_max_tw_buckets)");
+        if (options.ResetsPerSecondPerAddress > 0)
+        {
+            _resetLimiter = new AddressRateLimiter(stack.Clock, stack.Options.IcmpPeerTableSize,
+                TimeSpan.FromSeconds(1.0 / options.ResetsPerSecondPerAddress), options.ResetsPerSecondPerAddress);
+        }
+        _resetLimited = new LimitLog(stack.Logger, stack.Clock, "TCP resets to closed ports per remote address");
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -59,7 +77,10 @@ public sealed class TcpProtocol : ITransportProtocol
     public ReasonCounters<TcpEvent> Events { get; }
 
     /// <summary>Connections held (every state, TIME-WAIT included).</summary>
-    public int ConnectionCount => _connections.Count;
+    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+
+    /// <summary>Connections in TIME-WAIT (bounded by <see cref="TcpProtocolOptions.MaxTimeWait"/>).</summary>
+    public int TimeWaitCount => Volatile.Read(ref _timeWaitCount);
 
     /// <summary>Listeners bound.</summary>
     public int ListenerCount => _listeners.Count;
@@ -130,9 +151,15 @@ public sealed class TcpProtocol : ITransportProtocol
             {
                 throw new SocketException((int)SocketError.AddressAlreadyInUse);
             }
-            CheckConnectionLimit();
+            if (!HasRoom())
+            {
+                throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+            }
             tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
-            _connections[tuple] = tcb;
+            if (!TryAdd(tcb))
+            {
+                throw new SocketException((int)SocketError.AddressAlreadyInUse);
+            }
         }
         var connection = new TcpConnection(tcb);
         tcb.StartActiveOpen();
@@ -165,43 +192,151 @@ public sealed class TcpProtocol : ITransportProtocol
     internal void RemoveListener(TcpConnectionListener listener) =>
         _listeners.TryRemove(new KeyValuePair<(NetAddress, ushort), TcpConnectionListener>((listener.Address, listener.Port), listener));
 
-    internal void Remove(TcpControlBlock tcb) =>
-        _connections.TryRemove(new KeyValuePair<TcpFourTuple, TcpControlBlock>(tcb.Tuple, tcb));
-
-    private void CheckConnectionLimit()
+    private bool TryAdd(TcpControlBlock tcb)
     {
-        if (_connections.Count >= Options.MaxConnections)
+        if (!_connections.TryAdd(tcb.Tuple, tcb))
         {
-            throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+            return false;
         }
+        Interlocked.Increment(ref _connectionCount);
+        return true;
     }
 
-    private TcpFourTuple PickEphemeral(NetAddress local, NetAddress remote, ushort remotePort)
+    /// <summary>Takes a connection out of the table and out of its remote address's and listener's counts.</summary>
+    internal void Remove(TcpControlBlock tcb)
     {
-        int min = Stack.Options.EphemeralPortMin, max = Stack.Options.EphemeralPortMax;
-        int span = max - min + 1;
-        int start;
-        lock (_randomLock)
+        if (!_connections.TryRemove(new KeyValuePair<TcpFourTuple, TcpControlBlock>(tcb.Tuple, tcb)))
         {
-            start = _random.Next(span);
+            return;
         }
-        for (int i = 0; i < span; i++)
+        Interlocked.Decrement(ref _connectionCount);
+        if (tcb.CountedPerRemote)
         {
-            var port = (ushort)(min + ((start + i) % span));
-            var tuple = new TcpFourTuple(local, port, remote, remotePort);
-            if (!_connections.ContainsKey(tuple) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port)))
+            ReleaseRemote(tcb.Tuple.RemoteAddress);
+        }
+        tcb.Parent?.OnChildGone();
+    }
+
+    /// <summary>
+    /// Whether the table can take one more connection: when it is full, the oldest TIME-WAIT connection is
+    /// recycled first (its 2·MSL cut short, as RFC 6191 allows for a SYN that is provably new; here the table's need
+    /// outweighs the protection of a late duplicate) and only then is the connection refused.
+    /// </summary>
+    private bool HasRoom() => ConnectionCount < Options.MaxConnections || TryRecycleTimeWait();
+
+    private bool TryRecycleTimeWait()
+    {
+        while (_timeWaitOrder.TryDequeue(out TcpControlBlock? oldest))
+        {
+            if (oldest.TryRecycleTimeWait())
             {
-                return tuple;
+                Events.Increment(TcpEvent.TimeWaitRecycled);
+                return true;
             }
         }
-        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+        return false;
     }
 
-    /// <summary>Registers a passive-open connection (called by a listener on a SYN).</summary>
+    /// <summary>
+    /// A connection enters TIME-WAIT: false when <see cref="TcpProtocolOptions.MaxTimeWait"/> are held already, and
+    /// then the connection closes at once instead (Linux's tcp_max_tw_buckets, "TCP: time wait bucket table overflow").
+    /// </summary>
+    internal bool TryEnterTimeWait(TcpControlBlock tcb)
+    {
+        if (Interlocked.Increment(ref _timeWaitCount) > Options.EffectiveMaxTimeWait)
+        {
+            Interlocked.Decrement(ref _timeWaitCount);
+            Events.Increment(TcpEvent.TimeWaitOverflow);
+            _timeWaitLimited.Hit();
+            return false;
+        }
+        // Entries that left TIME-WAIT are dropped from the head as new ones come: the queue stays near the count.
+        while (_timeWaitOrder.TryPeek(out TcpControlBlock? head) && !head.InTimeWait)
+        {
+            _timeWaitOrder.TryDequeue(out _);
+        }
+        _timeWaitOrder.Enqueue(tcb);
+        return true;
+    }
+
+    /// <summary>A counted TIME-WAIT connection ended (2·MSL passed, reopened, recycled or aborted).</summary>
+    internal void LeaveTimeWait() => Interlocked.Decrement(ref _timeWaitCount);
+
+    /// <summary>
+    /// Admits one more passive connection from <paramref name="remote"/> (for <paramref name="listener"/>, or the
+    /// forwarder when null) or says why not. Linux itself bounds none of these (it leaves them to netfilter's
+    /// connlimit and the application); a userspace stack's table is its memory, so one source or one service must
+    /// not take it all: a remote address holds at most <see cref="TcpProtocolOptions.MaxConnectionsPerRemoteAddress"/>,
+    /// a listener at most <see cref="TcpProtocolOptions.MaxConnectionsPerListener"/>, and once the table is 7/8 full
+    /// an address that already holds <see cref="TcpProtocolOptions.CrowdedConnectionsPerRemoteAddress"/> gets no
+    /// more, so the last eighth stays for everyone else.
+    /// </summary>
+    private TcpDropReason? Admit(NetAddress remote, TcpConnectionListener? listener)
+    {
+        int held = _passivePerRemote.AddOrUpdate(remote, 1, static (_, n) => n + 1);
+        TcpDropReason? refused = null;
+        if (held > Options.MaxConnectionsPerRemoteAddress
+            || (held > Options.CrowdedConnectionsPerRemoteAddress && ConnectionCount >= Options.MaxConnections - (Options.MaxConnections / 8)))
+        {
+            refused = TcpDropReason.RemoteAddressLimit;
+        }
+        else if (listener is not null && !listener.TryAddChild(Options.MaxConnectionsPerListener))
+        {
+            refused = TcpDropReason.ListenerLimit;
+        }
+        else if (!HasRoom())
+        {
+            listener?.OnChildGone();
+            refused = TcpDropReason.TableFull;
+        }
+        if (refused is not null)
+        {
+            ReleaseRemote(remote);
+            Drops.Increment(refused.Value);
+            _tableLimited.Hit();
+        }
+        return refused;
+    }
+
+    private void ReleaseRemote(NetAddress remote)
+    {
+        if (_passivePerRemote.AddOrUpdate(remote, 0, static (_, n) => n - 1) <= 0)
+        {
+            _passivePerRemote.TryRemove(new KeyValuePair<NetAddress, int>(remote, 0));
+        }
+    }
+
+    /// <summary>
+    /// RFC 6056 §3.3.4 (algorithm 4, the double hash, as Linux's <c>__inet_hash_connect</c>): the stack's shared
+    /// selector proposes ports for this 3-tuple until one is free of connections and listeners. Ports to one
+    /// peer are spread so that a new connection rarely meets an old one's TIME-WAIT, and cannot be guessed off-path.
+    /// </summary>
+    private TcpFourTuple PickEphemeral(NetAddress local, NetAddress remote, ushort remotePort)
+    {
+        var state = (Tcp: this, Local: local, Remote: remote, RemotePort: remotePort);
+        if (!Stack.EphemeralPorts.TrySelect(local, remote, remotePort, state, static (s, port) => s.Tcp.IsFreeForConnect(s.Local, port, s.Remote, s.RemotePort), out ushort chosen))
+        {
+            throw new SocketException((int)SocketError.AddressAlreadyInUse);
+        }
+        return new TcpFourTuple(local, chosen, remote, remotePort);
+    }
+
+    private bool IsFreeForConnect(NetAddress local, ushort port, NetAddress remote, ushort remotePort) =>
+        !_connections.ContainsKey(new TcpFourTuple(local, port, remote, remotePort)) && !_listeners.ContainsKey((default, port)) && !_listeners.ContainsKey((local, port));
+
+    /// <summary>
+    /// Registers a passive-open connection (called by a listener on a SYN or a cookie's ACK); null when there is no
+    /// route or the table refuses it (counted by reason here).
+    /// </summary>
     internal TcpControlBlock? CreatePassive(TcpConnectionListener listener, in IpPacketInfo info, in TcpRepr syn, SequenceNumber? issFloor, SequenceNumber? cookieIss = null)
     {
         var tuple = new TcpFourTuple(info.Destination, syn.DestinationPort, info.Source, syn.SourcePort);
-        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent || _connections.Count >= Options.MaxConnections)
+        if (Stack.TryResolveRoute(info.Source, info.Destination, out RouteInfo route) != SendResult.Sent)
+        {
+            Drops.Increment(TcpDropReason.ListenOverflow);
+            return null;
+        }
+        if (Admit(info.Source, listener) is not null)
         {
             return null;
         }
@@ -210,9 +345,12 @@ public sealed class TcpProtocol : ITransportProtocol
         {
             iss = floor; // RFC 1122 §4.2.2.13: a reopened connection starts above the old one's sequence space
         }
-        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener);
-        if (!_connections.TryAdd(tuple, tcb))
+        var tcb = new TcpControlBlock(this, tuple, route, listener.ConnectionOptions, iss, listener) { CountedPerRemote = true, Parent = listener };
+        if (!TryAdd(tcb))
         {
+            ReleaseRemote(info.Source);
+            listener.OnChildGone();
+            Drops.Increment(TcpDropReason.ListenOverflow);
             return null;
         }
         Events.Increment(TcpEvent.PassiveOpens);
@@ -227,14 +365,15 @@ public sealed class TcpProtocol : ITransportProtocol
             error = SocketError.AddressNotAvailable;
             return null;
         }
-        if (_connections.Count >= Options.MaxConnections)
+        if (Admit(tuple.RemoteAddress, listener: null) is not null)
         {
             error = SocketError.NoBufferSpaceAvailable;
             return null;
         }
-        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null);
-        if (!_connections.TryAdd(tuple, tcb))
+        var tcb = new TcpControlBlock(this, tuple, route, options, NextIsn(tuple), listener: null) { CountedPerRemote = true };
+        if (!TryAdd(tcb))
         {
+            ReleaseRemote(tuple.RemoteAddress);
             error = SocketError.AddressAlreadyInUse;
             return null;
         }
@@ -245,22 +384,32 @@ public sealed class TcpProtocol : ITransportProtocol
 
     private SequenceNumber NextIsn(in TcpFourTuple tuple) => IsnOverride is { } isn ? new SequenceNumber(isn()) : _isn.Next(tuple);
 
-    /// <summary>RFC 5961 §7: a token bucket of challenge ACKs per second, shared by every connection.</summary>
+    /// <summary>
+    /// RFC 5961 §7: the protocol-wide budget of challenge ACKs, after each connection's own limit. As Linux's
+    /// tcp_send_challenge_ack, each second's budget is drawn at random from [limit/2, limit/2 + limit): a fixed
+    /// budget lets an off-path attacker count the challenge ACKs others drew and so learn whether a 4-tuple
+    /// exists and where its window is (CVE-2016-5696).
+    /// </summary>
     internal bool TryTakeChallengeAck()
     {
         lock (_challengeLock)
         {
             TimeSpan now = Now;
-            if (now - _challengeWindowStart >= TimeSpan.FromSeconds(1))
+            if (!_challengeWindowOpen || now - _challengeWindowStart >= TimeSpan.FromSeconds(1))
             {
+                _challengeWindowOpen = true;
                 _challengeWindowStart = now;
-                _challengeCount = 0;
+                int limit = Options.ChallengeAcksPerSecond;
+                lock (_randomLock)
+                {
+                    _challengeBudget = ((limit + 1) / 2) + _random.Next(limit);
+                }
             }
-            if (_challengeCount >= Options.ChallengeAcksPerSecond)
+            if (_challengeBudget <= 0)
             {
                 return false;
             }
-            _challengeCount++;
+            _challengeBudget--;
             return true;
         }
     }
@@ -360,12 +509,20 @@ public sealed class TcpProtocol : ITransportProtocol
     /// <summary>
     /// RFC 9293 §3.10.7.1: a segment for no connection gets RST: &lt;SEQ=SEG.ACK&gt;&lt;CTL=RST&gt; when it
     /// carried ACK, else &lt;SEQ=0&gt;&lt;ACK=SEG.SEQ+SEG.LEN&gt;&lt;CTL=RST,ACK&gt;. A RST is never answered.
+    /// Each remote address gets at most <see cref="TcpProtocolOptions.ResetsPerSecondPerAddress"/> (as the BSDs'
+    /// icmplim bounds RSTs to closed ports): a scan or a flood of forged segments draws a bounded reply.
     /// </summary>
     internal void SendResetFor(in IpPacketInfo info, in TcpSegment segment)
     {
         TcpRepr h = segment.Header;
         if ((h.Flags & TcpFlags.Rst) != 0)
         {
+            return;
+        }
+        if (_resetLimiter is { } limiter && (info.Nic.Link.Capabilities & LinkCapabilities.Loopback) == 0 && !limiter.TryTake(info.Source))
+        {
+            Events.Increment(TcpEvent.ResetsSuppressed);
+            _resetLimited.Hit();
             return;
         }
         var reply = new TcpRepr { SourcePort = h.DestinationPort, DestinationPort = h.SourcePort };
@@ -458,17 +615,34 @@ public sealed class TcpProtocol : ITransportProtocol
 
     void ITransportProtocol.DeliverIcmpError(in IcmpError error)
     {
-        // RFC 1122 §4.2.3.9: port/protocol unreachable are hard errors; we act on them only in SYN-SENT and only
-        // when the quoted sequence number is our ISS (RFC 5927 §4.1). Soft errors are ignored; PMTU changes are
-        // picked up by the path MTU cache when a route is next resolved.
+        // RFC 5927 §4.1 (Linux's tcp_v4_err, tcp_v6_err): act only on a message that quotes a sequence number in
+        // SND.UNA..SND.NXT of an existing connection — a blind forgery must guess both the 4-tuple and the window.
+        // Hard errors (RFC 1122 §4.2.3.9: port/protocol unreachable) end only a connection in SYN-SENT; soft errors
+        // are ignored. A Packet Too Big lowers the path MTU (the cache first, then the connection: RFC 8201 §5.2,
+        // RFC 1191 §6.3); ICMP passed its MTU on, raised to the floor, without touching the cache.
+        bool hard = error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable;
+        if (!hard && (error.Kind != IcmpErrorKind.PacketTooBig || error.Mtu <= 0))
+        {
+            return;
+        }
         var tuple = new TcpFourTuple(error.LocalAddress, error.LocalPort, error.RemoteAddress, error.RemotePort);
-        if (error.Kind is IcmpErrorKind.PortUnreachable or IcmpErrorKind.ProtocolUnreachable && _connections.TryGetValue(tuple, out TcpControlBlock? tcb))
+        if (!_connections.TryGetValue(tuple, out TcpControlBlock? tcb))
         {
-            tcb.OnHardIcmpError(error.QuotedSequence);
+            Drops.Increment(TcpDropReason.IcmpNoConnection);
+            return;
         }
-        else if (error.Kind == IcmpErrorKind.PacketTooBig && error.Mtu > 0 && _connections.TryGetValue(tuple, out tcb))
+        if (!error.HasQuotedSequence || !tcb.IsInFlight(new SequenceNumber(error.QuotedSequence)))
         {
-            tcb.OnPathMtuDecreased(error.Mtu); // RFC 8201 §5.2 / RFC 1191 §6.3
+            Drops.Increment(TcpDropReason.IcmpOutOfWindow); // Linux's OutOfWindowIcmps
+            return;
         }
+        if (hard)
+        {
+            tcb.OnHardIcmpError();
+            return;
+        }
+        // Our own stack refusing an oversized segment (NetworkStack's local Packet Too Big) says nothing new about the path.
+        int mtu = Stack.IsLocalAddress(error.Reporter) ? error.Mtu : Stack.PathMtu.Update(error.RemoteAddress, error.Mtu);
+        tcb.OnPathMtuDecreased(mtu);
     }
 }

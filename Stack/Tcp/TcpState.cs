@@ -67,6 +67,16 @@ public enum TcpDropReason
     TimeWaitSynIgnored,
     /// <summary>An ACK for a listener whose SYN cookie did not check out (forged, or too old): answered with RST.</summary>
     BadSynCookie,
+    /// <summary>An ICMP error quoting a TCP 4-tuple with no connection.</summary>
+    IcmpNoConnection,
+    /// <summary>An ICMP error whose quoted sequence number is outside SND.UNA..SND.NXT (RFC 5927 §4.1; Linux's OutOfWindowIcmps).</summary>
+    IcmpOutOfWindow,
+    /// <summary>A new connection refused: its remote address holds its share of the table (<see cref="TcpProtocolOptions.MaxConnectionsPerRemoteAddress"/>, <see cref="TcpProtocolOptions.CrowdedConnectionsPerRemoteAddress"/>).</summary>
+    RemoteAddressLimit,
+    /// <summary>A new connection refused: its listener holds <see cref="TcpProtocolOptions.MaxConnectionsPerListener"/>.</summary>
+    ListenerLimit,
+    /// <summary>A new connection refused: the table held <see cref="TcpProtocolOptions.MaxConnections"/> and none was in TIME-WAIT.</summary>
+    TableFull,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -126,4 +136,15 @@ public enum TcpEvent
     SynCookiesSent,
     /// <summary>Connections made from a valid SYN cookie.</summary>
     SynCookiesAccepted,
+    /// <summary>A TIME-WAIT connection ended early because the table was full and a new connection needed its slot.</summary>
+    TimeWaitRecycled,
+    /// <summary>
+    /// A reply to an invalid segment without data (out of window, PAWS, unacceptable ACK, challenge) left unsent:
+    /// its connection replied less than <see cref="TcpProtocolOptions.InvalidSegmentReplyInterval"/> ago (Linux's TCPACKSkipped*).
+    /// </summary>
+    InvalidRepliesSuppressed,
+    /// <summary>A RST for a segment that reached no connection left unsent: its remote address used up <see cref="TcpProtocolOptions.ResetsPerSecondPerAddress"/>.</summary>
+    ResetsSuppressed,
+    /// <summary>A closing connection kept no TIME-WAIT: <see cref="TcpProtocolOptions.MaxTimeWait"/> were held (Linux's TCPTimeWaitOverflow).</summary>
+    TimeWaitOverflow,
 }

@@ -89,7 +89,8 @@ public class IcmpHardeningTests
     {
         // The attack of issue 14 item 6: one forged message with MTU 68 used to set the path to 68 for ten minutes.
         using var h = new StackHarness();
-        byte[] quote = Pkt.Ip4(IpProtocol.Tcp, new byte[20], src: StackHarness.Local4, dst: StackHarness.Peer4);
+        // (A UDP quote: TCP updates the cache only for a segment in flight, TcpPathMtuTests.)
+        byte[] quote = Pkt.Udp4(Pkt.Data(4), src: StackHarness.Local4, dst: StackHarness.Peer4);
         h.Inject(Pkt.Ip4(IpProtocol.Icmp, Pkt.Icmp4(3, 4, 68, quote.AsSpan(0, 28)), src: NetAddress.Parse("192.0.2.1")));
         Assert.Equal(552, h.Stack.PathMtu.Get(StackHarness.Peer4, 1500));
         Assert.Equal(552, h.Stack.PathMtu.Ipv4MinimumMtu);

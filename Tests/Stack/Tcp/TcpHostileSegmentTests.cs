@@ -83,9 +83,10 @@ public class TcpHostileSegmentTests
     }
 
     [Fact]
-    public void Challenge_Acks_Are_Rate_Limited_RFC5961_7()
+    public void Rfc5961_7_ChallengeAcks_OfOneConnection_AreLimitedByTheInvalidReplyInterval()
     {
-        using var h = new TcpTestHarness(new TcpProtocolOptions { ChallengeAcksPerSecond = 2, IsnSecret = [1] });
+        // Linux's tcp_send_challenge_ack: the connection's own limit (tcp_invalid_ratelimit) comes first.
+        using var h = new TcpTestHarness();
         (TcpConnection c, _, TcpConnectionListener l) = h.AcceptOne();
         using (l)
         {
@@ -93,13 +94,44 @@ public class TcpHostileSegmentTests
             {
                 h.Inject(TcpTestHarness.Peer(1500, 0, TcpFlags.Rst));
             }
-            Assert.NotNull(h.TryRead());
-            Assert.NotNull(h.TryRead());
+            Assert.Equal(TcpFlags.Ack, h.Read().Flags);
             h.ExpectNone();
-            Assert.Equal(3, h.Tcp.Events[TcpEvent.ChallengeAcksSuppressed]);
-            h.Advance(TimeSpan.FromSeconds(1));
+            Assert.Equal(1, h.Tcp.Events[TcpEvent.ChallengeAcks]);
+            Assert.Equal(4, h.Tcp.Events[TcpEvent.InvalidRepliesSuppressed]);
+            h.Advance(TimeSpan.FromMilliseconds(500));
             h.Inject(TcpTestHarness.Peer(1500, 0, TcpFlags.Rst));
-            Assert.NotNull(h.TryRead());
+            Assert.Equal(TcpFlags.Ack, h.Read().Flags);
+            c.Abort();
+        }
+    }
+
+    [Fact]
+    public void InvalidSegments_WithoutData_AreAnsweredOncePerInterval_LinuxTcpInvalidRatelimit()
+    {
+        // PAWS failures, out-of-window and unacceptable ACKs without data share one reply per 500 ms: two stacks
+        // that disagree about a connection cannot ping-pong ACKs, and a flood of forged ACKs draws one reply.
+        using var h = new TcpTestHarness();
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack, tsval: 500)); // TS.Recent = 500
+            for (int i = 0; i < 5; i++)
+            {
+                h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack, tsval: 400));              // PAWS
+                h.Inject(PeerTs(1001 + (1u << 20), iss + 1, TcpFlags.Ack, tsval: 500)); // beyond the window
+                h.Inject(PeerTs(1001, iss + 1000, TcpFlags.Ack, tsval: 500));           // ACK of data never sent
+            }
+            Assert.Equal(1001u, h.Read().Tcp.AcknowledgmentNumber);
+            h.ExpectNone();
+            Assert.Equal(14, h.Tcp.Events[TcpEvent.InvalidRepliesSuppressed]);
+            Assert.Equal(5, h.Tcp.Drops[TcpDropReason.Paws]);
+            Assert.Equal(5, h.Tcp.Drops[TcpDropReason.OutOfWindow]);
+            Assert.Equal(5, h.Tcp.Drops[TcpDropReason.UnacceptableAck]);
+            h.Inject(PeerTs(1001 + (1u << 20), iss + 1, TcpFlags.Ack, tsval: 500), new byte[10]); // data: always answered
+            Assert.Equal(1001u, h.Read().Tcp.AcknowledgmentNumber);
+            h.Advance(TimeSpan.FromMilliseconds(500));
+            h.Inject(PeerTs(1001, iss + 1, TcpFlags.Ack, tsval: 400));
+            Assert.Equal(1001u, h.Read().Tcp.AcknowledgmentNumber);
             c.Abort();
         }
     }

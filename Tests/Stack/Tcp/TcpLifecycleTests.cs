@@ -71,7 +71,7 @@ public class TcpLifecycleTests
         h.Advance(TimeSpan.FromSeconds(1));
         h.Inject(PeerTs(7000, 0, TcpFlags.Syn, tsval: 1050, port: 443) with { MaxSegmentSize = 1460, SackPermitted = true, WindowScale = 7 });
         h.ExpectNone();
-        Assert.Equal(1, forwarder.DuplicateSyns);
+        Assert.Equal(1, forwarder.Events[TcpForwarderEvent.DuplicateSyns]);
         Assert.Equal(1, h.Tcp.Drops[TcpDropReason.ForwarderPending]);
 
         upstream.SetResult(true);
@@ -133,7 +133,7 @@ public class TcpLifecycleTests
         }
         h.ExpectNone();
         Assert.Equal(3, requests.Count);
-        Assert.Equal(2, h.Tcp.Forwarder.Overflows);
+        Assert.Equal(2, h.Tcp.Forwarder.Events[TcpForwarderEvent.Overflows]);
         h.Inject(TcpTestHarness.Peer(1, 0, TcpFlags.Syn, localPort: 80)); // the listener's
         Assert.Equal(TcpFlags.Syn | TcpFlags.Ack, h.Read().Flags);
         Assert.Equal(3, requests.Count);
@@ -145,6 +145,40 @@ public class TcpLifecycleTests
             r.Refuse();
             Assert.Equal(TcpFlags.Rst | TcpFlags.Ack, h.Read().Flags);
         }
+    }
+
+    [Fact]
+    public void Forwarder_ThreeQuartersFull_DropsSynsFromSourcesAlreadyPending_AndServesNewcomers()
+    {
+        // The pending table is protected like a listener's backlog without cookies (Linux's tcp_conn_request keeps
+        // the last quarter of its SYN queue from unproven peers): one flooding source cannot take it all.
+        using var h = new TcpTestHarness();
+        var requests = new List<TcpForwardRequest>();
+        var never = new TaskCompletionSource();
+        var forwarder = new TcpForwarder(async (r, _) => { requests.Add(r); await never.Task; }, new TcpForwarderOptions { MaxPending = 8 });
+        h.Tcp.Forwarder = forwarder;
+        for (ushort port = 1000; port < 1010; port++)
+        {
+            h.Inject(TcpTestHarness.Peer(1, 0, TcpFlags.Syn, localPort: 443) with { SourcePort = port });
+        }
+        Assert.Equal(6, requests.Count);
+        Assert.Equal(4, forwarder.Events[TcpForwarderEvent.EarlyDrops]);
+        foreach (uint newcomer in new uint[] { 0x0A00_0021, 0x0A00_0022, 0x0A00_0023 })
+        {
+            h.InjectRaw(Packets.Ipv4Tcp(TcpTestHarness.Peer(1, 0, TcpFlags.Syn, localPort: 443), default, src: newcomer));
+        }
+        Assert.Equal(8, requests.Count);
+        Assert.Equal(1, forwarder.Events[TcpForwarderEvent.Overflows]);
+        Assert.Equal(8, forwarder.Events[TcpForwarderEvent.Requests]);
+        requests[0].Refuse();
+        h.Inject(TcpTestHarness.Peer(1, 0, TcpFlags.Syn, localPort: 443) with { SourcePort = 2000 }); // 7 pending, the source has 5: early drop
+        Assert.Equal(5, forwarder.Events[TcpForwarderEvent.EarlyDrops]);
+        Assert.Equal(7, forwarder.Pending);
+        foreach (TcpForwardRequest r in requests)
+        {
+            r.Refuse();
+        }
+        Assert.Equal(0, forwarder.Pending);
     }
 
     [Fact]

@@ -13,12 +13,15 @@ namespace NetStack.Tests.Stack.Tcp;
 public class TcpPathMtuTests
 {
     /// <summary>ICMP Fragmentation Needed from a router, quoting <paramref name="quoted"/> (IP header + 8 bytes).</summary>
-    private static byte[] FragmentationNeeded(byte[] quoted, ushort mtu)
+    private static byte[] FragmentationNeeded(byte[] quoted, ushort mtu) =>
+        IcmpFromPeer(IcmpV4Repr.FragmentationNeeded(mtu), quoted.AsSpan(0, Math.Min(quoted.Length, 28)));
+
+    /// <summary>An ICMP error from 10.0.0.1 quoting <paramref name="quoted"/>.</summary>
+    private static byte[] IcmpFromPeer(IcmpV4Repr message, ReadOnlySpan<byte> quoted)
     {
-        int quoteLength = Math.Min(quoted.Length, 28);
-        var icmp = new byte[8 + quoteLength];
-        IcmpV4Repr.FragmentationNeeded(mtu).Emit(icmp);
-        quoted.AsSpan(0, quoteLength).CopyTo(icmp.AsSpan(8));
+        var icmp = new byte[8 + quoted.Length];
+        message.Emit(icmp);
+        quoted.CopyTo(icmp.AsSpan(8));
         IcmpV4Header.WriteChecksum(icmp);
         var ip = new Ipv4Repr { Source = Packets.V4A, Destination = Packets.V4B, Protocol = IpProtocol.Icmp, TimeToLive = 64, PayloadLength = icmp.Length };
         var packet = new byte[ip.TotalLength];
@@ -63,6 +66,78 @@ public class TcpPathMtuTests
         {
         }
     }
+
+    /// <summary>The IP header and first 8 TCP bytes of a segment we would send to the peer: ports and <paramref name="seq"/>.</summary>
+    private static byte[] QuoteOurSegment(uint seq, ushort localPort = 80, ushort remotePort = TcpTestHarness.PeerPort, int quoteLength = 28)
+    {
+        var quoted = new byte[28];
+        new Ipv4Repr { Source = Packets.V4B, Destination = Packets.V4A, Protocol = IpProtocol.Tcp, TimeToLive = 64, DontFragment = true, PayloadLength = 1480 }.Emit(quoted);
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.AsSpan(20), localPort);
+        BinaryPrimitives.WriteUInt16BigEndian(quoted.AsSpan(22), remotePort);
+        BinaryPrimitives.WriteUInt32BigEndian(quoted.AsSpan(24), seq);
+        return quoted[..quoteLength];
+    }
+
+    [Fact]
+    public void Rfc5927_4_1_FragmentationNeeded_QuotingASequenceNumberOutsideTheFlight_IsIgnored()
+    {
+        // The blind attack of issue 14 item 6: a forged "fragmentation needed" with the right 4-tuple but a guessed
+        // sequence number used to shrink the connection and the path for ten minutes.
+        using var h = new TcpTestHarness();
+        var (connection, iss, _) = h.AcceptOne();
+        Assert.Equal(2896, connection.TryWrite(new byte[2896])); // two full segments in flight
+        while (h.TryRead() is not null)
+        {
+        }
+        h.InjectRaw(FragmentationNeeded(QuoteOurSegment(iss + 1 + 100_000), 600));  // beyond SND.NXT
+        h.InjectRaw(FragmentationNeeded(QuoteOurSegment(iss - 5), 600));            // before SND.UNA
+        h.InjectRaw(FragmentationNeeded(QuoteOurSegment(iss + 1, quoteLength: 24), 600)); // no sequence number quoted
+        h.ExpectNone();
+        Assert.Equal(1448, connection.GetStatistics().MaxSegmentSize);
+        Assert.Equal(1500, h.Stack.PathMtu.Get(NetAddress.FromV4(Packets.V4A), 1500));
+        Assert.Equal(3, h.Tcp.Drops[TcpDropReason.IcmpOutOfWindow]);
+        Assert.Equal(0, h.Tcp.Events[TcpEvent.PathMtuDecreased]);
+
+        // The same message quoting the last byte in flight (SND.NXT itself is the bound, as Linux) is taken.
+        h.InjectRaw(FragmentationNeeded(QuoteOurSegment(iss + 1 + 2896), 600));
+        Assert.Equal(600 - 20 - 20 - 12, connection.GetStatistics().MaxSegmentSize);
+        Assert.Equal(600, h.Stack.PathMtu.Get(NetAddress.FromV4(Packets.V4A), 1500));
+        connection.Abort();
+        while (h.TryRead() is not null)
+        {
+        }
+    }
+
+    [Fact]
+    public void FragmentationNeeded_QuotingNoConnection_LeavesThePathMtuCacheAlone()
+    {
+        using var h = new TcpTestHarness();
+        h.InjectRaw(FragmentationNeeded(QuoteOurSegment(12345, localPort: 5555), 600));
+        Assert.Equal(1500, h.Stack.PathMtu.Get(NetAddress.FromV4(Packets.V4A), 1500));
+        Assert.Equal(0, h.Stack.PathMtu.Count);
+        Assert.Equal(1, h.Tcp.Drops[TcpDropReason.IcmpNoConnection]);
+    }
+
+    [Fact]
+    public void Rfc5927_4_1_PortUnreachable_InSynSent_NeedsTheQuotedSequenceNumber()
+    {
+        // ISS 0: a quote cut after the ports reads as sequence 0, which used to match and refuse the connect.
+        using var h = new TcpTestHarness();
+        h.Tcp.IsnOverride = () => 0;
+        TcpConnection c = h.Tcp.Connect(new System.Net.IPEndPoint(TcpTestHarness.PeerIp, 8080));
+        Segment syn = h.Read();
+        byte[] shortQuote = QuoteOurSegment(0, syn.Tcp.SourcePort, 8080, quoteLength: 24);
+        h.InjectRaw(PortUnreachable(shortQuote));
+        Assert.Equal(TcpState.SynSent, c.State);
+        Assert.Equal(1, h.Tcp.Drops[TcpDropReason.IcmpOutOfWindow]);
+        h.InjectRaw(PortUnreachable(QuoteOurSegment(77, syn.Tcp.SourcePort, 8080))); // not our ISS
+        Assert.Equal(TcpState.SynSent, c.State);
+        h.InjectRaw(PortUnreachable(QuoteOurSegment(0, syn.Tcp.SourcePort, 8080)));
+        Assert.Equal(TcpState.Closed, c.State);
+    }
+
+    private static byte[] PortUnreachable(byte[] quoted) =>
+        IcmpFromPeer(IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.PortUnreachable), quoted);
 
     private sealed class RecordingTransport : ITransportProtocol
     {

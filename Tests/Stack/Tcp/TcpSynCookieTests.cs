@@ -35,7 +35,7 @@ public class TcpSynCookieTests
         Assert.True(listener.TryAccept(out TcpConnection? c));
         TcpConnectionStatistics stats = c!.GetStatistics();
         Assert.Equal(TcpState.Established, stats.State);
-        Assert.Equal(1360 - 12, stats.MaxSegmentSize); // the cookie's MSS table: the largest entry not above 1400 is 1360
+        Assert.Equal(1300 - 12, stats.MaxSegmentSize); // the cookie's MSS table: the largest entry not above 1400 is 1300
         Assert.True(stats.WindowScaling && stats.Sack && stats.Timestamps);
         Assert.Equal(1000L << 5, stats.SendWindow);
         Assert.Equal(100, c.TryRead(new byte[200])); // data on the ACK was kept
@@ -78,6 +78,52 @@ public class TcpSynCookieTests
         Assert.Equal(TcpFlags.Rst, h.Read().Flags);
         Assert.False(listener.TryAccept(out _));
         Assert.Equal(0, h.Tcp.ConnectionCount);
+    }
+
+    [Fact]
+    public void RandomAcks_ToAListenerThatNeverOverflowed_AreResetWithoutACookieCheck()
+    {
+        // Linux's tcp_synq_no_recent_overflow: cookies are checked only within two minutes of the listener's last
+        // cookie. Before, every bare ACK to a listener was a guess at a cookie.
+        using TcpTestHarness h = Harness(TcpSynCookieMode.WhenBacklogFull);
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 1);
+        (int disarmedChecks, int disarmedAccepted) = InjectRandomAcks(h, 2000, seed: 1);
+        Assert.Equal(0, disarmedChecks);
+        Assert.Equal(0, disarmedAccepted);
+        Assert.Equal(2000, h.Tcp.Drops[TcpDropReason.NoConnection]);
+
+        // Overflow the backlog: the second SYN is answered with a cookie, which arms the check.
+        h.Inject(TcpTestHarness.Peer(100, 0, TcpFlags.Syn) with { SourcePort = 1 });
+        h.Inject(TcpTestHarness.Peer(100, 0, TcpFlags.Syn) with { SourcePort = 2 });
+        Assert.Equal(1, h.Tcp.Events[TcpEvent.SynCookiesSent]);
+        while (h.TryRead() is not null)
+        {
+        }
+        (int armedChecks, int armedAccepted) = InjectRandomAcks(h, 2000, seed: 2);
+        Assert.Equal(2000, armedChecks);
+        Assert.Equal(0, armedAccepted);
+
+        // Two minutes (TCP_SYNCOOKIE_VALID) after the last cookie, the check is off again.
+        h.Advance(TimeSpan.FromSeconds(129));
+        (int laterChecks, _) = InjectRandomAcks(h, 200, seed: 3);
+        Assert.Equal(0, laterChecks);
+        Assert.False(listener.TryAccept(out _));
+    }
+
+    /// <summary>ACKs with random ports, sequence and acknowledgment numbers: (cookie checks that failed, connections made).</summary>
+    private static (int Checked, int Accepted) InjectRandomAcks(TcpTestHarness h, int count, int seed)
+    {
+        long checkedBefore = h.Tcp.Drops[TcpDropReason.BadSynCookie];
+        long acceptedBefore = h.Tcp.Events[TcpEvent.SynCookiesAccepted];
+        var rng = new Random(seed);
+        for (int i = 0; i < count; i++)
+        {
+            h.Inject(TcpTestHarness.Peer((uint)rng.NextInt64(1L << 32), (uint)rng.NextInt64(1L << 32), TcpFlags.Ack) with { SourcePort = (ushort)rng.Next(1024, 65536) });
+            while (h.TryRead() is not null)
+            {
+            }
+        }
+        return ((int)(h.Tcp.Drops[TcpDropReason.BadSynCookie] - checkedBefore), (int)(h.Tcp.Events[TcpEvent.SynCookiesAccepted] - acceptedBefore));
     }
 
     [Fact]
