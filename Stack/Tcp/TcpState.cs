@@ -126,4 +126,9 @@ public enum TcpEvent
     SynCookiesSent,
     /// <summary>Connections made from a valid SYN cookie.</summary>
     SynCookiesAccepted,
+    /// <summary>
+    /// A SACK scoreboard record was not split (or new data joined the tail record) because the connection held
+    /// SackScoreboard.MaxRecords records (Linux: TCPWQUEUETOOBIG).
+    /// </summary>
+    SackScoreboardFull,
 }
