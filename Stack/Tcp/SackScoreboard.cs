@@ -91,7 +91,7 @@ internal struct DeliveryInfo
 /// lost — so that an ACK costs O(log n) in the records held plus O(log n) per record it changes, wherever the
 /// peer puts its SACK edges (Linux keeps its retransmit queue in a red-black tree for the same reason).
 /// Invariants (checked by SackScoreboardTests, and against the linear reference model by
-/// SackScoreboardModelTests): the records are contiguous and non-empty; a record is never both SACKed and lost;
+/// SackScoreboardTests): the records are contiguous and non-empty; a record is never both SACKed and lost;
 /// <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's
 /// edges are rounded inward to the segment boundaries the data was sent on, so there is never more than one record
 /// per segment sent, whatever the peer reports; at most <see cref="MaxRecords"/> records come from splitting.

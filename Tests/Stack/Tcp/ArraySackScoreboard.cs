@@ -1,5 +1,5 @@
 // The SACK scoreboard as it was before its records moved into a tree: a sorted array with linear scans. Kept as
-// the simple reference model SackScoreboardModelTests compares the tree against, and (linked into Bench) as the
+// the simple reference model SackScoreboardTests compares the tree against, and (linked into Bench) as the
 // "before" side of SackScoreboardBenchmarks. Not used by the stack.
 using NetStack.Tcp;
 using NetStack.Wire;
