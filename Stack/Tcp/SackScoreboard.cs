@@ -3,6 +3,7 @@
 // transmit time and whether it is SACKed, lost, or retransmitted; the SACK blocks of each ACK are applied here,
 // D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges.
 using NetStack.Diagnostics;
+using NetStack.Network;
 using NetStack.Wire;
 
 namespace NetStack.Tcp;
@@ -94,7 +95,7 @@ internal struct DeliveryInfo
 /// SackScoreboardTests): the records are contiguous and non-empty; a record is never both SACKed and lost;
 /// <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's
 /// edges are rounded inward to the segment boundaries the data was sent on, so there is never more than one record
-/// per segment sent, whatever the peer reports; at most <see cref="MaxRecords"/> records come from splitting.
+/// per segment sent, whatever the peer reports; no record is split once <see cref="MaxRecords"/> are held.
 /// Send times never decrease with the transmission number (<see cref="SentSegment.Order"/>): the clock is
 /// monotonic, which RACK's query (<see cref="MarkLostSentBefore"/>) relies on. Not thread-safe: the connection's
 /// lock guards it. No allocation but when the node array doubles.
@@ -109,7 +110,8 @@ internal sealed class SackScoreboard
     /// tail record. All of it is safe: a byte is never counted delivered that was not SACKed; rounding a loss mark
     /// out only resends more; a retransmission rounded out counts bytes not resent as resent, which RACK or the RTO
     /// repairs; new data that takes the tail's older send time may be deemed lost early (a spurious retransmission,
-    /// never a missed one). Each refusal counts <see cref="TcpEvent.SackScoreboardFull"/>.
+    /// never a missed one). Each refusal counts <see cref="TcpEvent.SackScoreboardFull"/> and is logged at most once
+    /// per interval (<see cref="LimitLog"/>).
     /// </summary>
     public const int MaxRecords = 1 << 17;
 
@@ -120,11 +122,16 @@ internal sealed class SackScoreboard
     private uint _random;  // xorshift32 state: node priorities
     private long _nextOrder = 1;
     private readonly ReasonCounters<TcpEvent>? _events;
+    private readonly LimitLog? _limitLog;
 
-    /// <summary>A scoreboard counting refusals at the bound in <paramref name="events"/>; <paramref name="seed"/> fixes the tree's shape (tests), 0 draws one.</summary>
-    public SackScoreboard(ReasonCounters<TcpEvent>? events = null, int seed = 0)
+    /// <summary>
+    /// A scoreboard counting refusals at the bound in <paramref name="events"/> and logging them through
+    /// <paramref name="limitLog"/>; <paramref name="seed"/> fixes the tree's shape (tests), 0 draws one.
+    /// </summary>
+    public SackScoreboard(ReasonCounters<TcpEvent>? events = null, LimitLog? limitLog = null, int seed = 0)
     {
         _events = events;
+        _limitLog = limitLog;
         _random = seed != 0 ? (uint)seed : (uint)Random.Shared.Next() | 1;
         _nodes[0].OldestUnmarked = long.MaxValue;
     }
@@ -496,6 +503,7 @@ internal sealed class SackScoreboard
     {
         SplitsRefused++;
         _events?.Increment(TcpEvent.SackScoreboardFull);
+        _limitLog?.Hit();
     }
 
     private void Account(SentFlags flags, long delta)

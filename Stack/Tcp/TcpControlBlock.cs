@@ -61,7 +61,7 @@ internal sealed partial class TcpControlBlock
         _sender = new TcpSender(iss, protocol.Stack.Pool, options.SendBufferSize, Math.Min(_ourMss, DefaultPeerMss));
         _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
         _counters = new TcpConnectionCounters(protocol.Events);
-        _scoreboard = new SackScoreboard(protocol.Events);
+        _scoreboard = new SackScoreboard(protocol.Events, protocol.ScoreboardFull);
         _recovery = CreateLossRecovery(options.Sack);
         _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
         _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));

@@ -44,6 +44,7 @@ public sealed class TcpProtocol : ITransportProtocol
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
+        ScoreboardFull = new LimitLog(stack.Logger, stack.Clock, "SACK scoreboard records per connection (SackScoreboard.MaxRecords)");
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -57,6 +58,9 @@ public sealed class TcpProtocol : ITransportProtocol
 
     /// <summary>Event counts.</summary>
     public ReasonCounters<TcpEvent> Events { get; }
+
+    /// <summary>Logs, at most once per interval, that a connection's SACK scoreboard reached its bound.</summary>
+    internal LimitLog ScoreboardFull { get; }
 
     /// <summary>Connections held (every state, TIME-WAIT included).</summary>
     public int ConnectionCount => _connections.Count;

@@ -89,7 +89,7 @@ internal sealed class ScoreboardWorkload<TBoard, TOperations>
     where TOperations : struct, IScoreboardOperations<TBoard>
 {
     private const int Mss = 100;
-    private static readonly SequenceNumber Base = 1000;
+    private const long Base = 1000;
 
     private readonly int _records;
     private int _head;  // the oldest record of the grid still held (At(_head) is SND.UNA)
@@ -135,5 +135,5 @@ internal sealed class ScoreboardWorkload<TBoard, TOperations>
         }
     }
 
-    private static SequenceNumber At(int record) => Base + (record * 2 * Mss);
+    private static SequenceNumber At(int record) => new(unchecked((uint)(Base + ((long)record * 2 * Mss)))); // wraps as sequence space does
 }
