@@ -1,7 +1,8 @@
 // Layer: transport (TCP), send side. The SACK scoreboard (RFC 6675 §3, RFC 8985 §5.2): one record per
 // transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with its latest
 // transmit time and whether it is SACKed, lost, or retransmitted; the SACK blocks of each ACK are applied here,
-// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges.
+// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges,
+// in a tree so that an ACK costs O(log n) however many records a hostile peer makes (docs/ARCHITECTURE.md §6).
 using NetStack.Diagnostics;
 using NetStack.Network;
 using NetStack.Wire;
@@ -91,8 +92,8 @@ internal struct DeliveryInfo
 /// what their subtree holds — records lost, records not SACKed, and the oldest transmission neither SACKed nor
 /// lost — so that an ACK costs O(log n) in the records held plus O(log n) per record it changes, wherever the
 /// peer puts its SACK edges (Linux keeps its retransmit queue in a red-black tree for the same reason).
-/// Invariants (checked by SackScoreboardTests, and against the linear reference model by
-/// SackScoreboardTests): the records are contiguous and non-empty; a record is never both SACKed and lost;
+/// Invariants (checked by SackScoreboardTests, which also compares every answer with the sorted array this
+/// replaced): the records are contiguous and non-empty; a record is never both SACKed and lost;
 /// <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's
 /// edges are rounded inward to the segment boundaries the data was sent on, so there is never more than one record
 /// per segment sent, whatever the peer reports; no record is split once <see cref="MaxRecords"/> are held.
@@ -150,9 +151,6 @@ internal sealed class SackScoreboard
 
     /// <summary>Tree nodes visited so far: the work the complexity tests bound (never a timing).</summary>
     internal long Work { get; private set; }
-
-    /// <summary>Splits refused at <see cref="MaxRecords"/>.</summary>
-    internal long SplitsRefused { get; private set; }
 
     /// <summary>The record at <paramref name="index"/> in sequence order (O(log n)).</summary>
     public SentSegment this[int index] => _nodes[NodeAt(index)].Segment;
@@ -446,6 +444,20 @@ internal sealed class SackScoreboard
         SequenceNumber end = start + length;
         start = Split(start, roundUp: false);
         end = Split(end, roundUp: true);
+        int only = Find(start);
+        if (only != 0 && _nodes[only].Segment.Start == start && _nodes[only].Segment.End == end)
+        {
+            // One record already (a lost run of one, a probe of the tail): changed in place.
+            ref SentSegment s = ref _nodes[only].Segment;
+            Account(s.Flags, -s.Length);
+            s.Flags = (s.Flags & SentFlags.Fin) | SentFlags.EverRetransmitted;
+            s.SentAt = sentAt;
+            s.Order = order;
+            s.SegmentSize = segmentSize;
+            Account(s.Flags, s.Length);
+            Refresh(_root, start);
+            return;
+        }
         SplitTree(_root, start, out int before, out int rest);
         SplitTree(rest, end, out int range, out int after);
         if (range == 0)
@@ -501,7 +513,6 @@ internal sealed class SackScoreboard
 
     private void Refuse()
     {
-        SplitsRefused++;
         _events?.Increment(TcpEvent.SackScoreboardFull);
         _limitLog?.Hit();
     }
