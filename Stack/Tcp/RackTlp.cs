@@ -89,34 +89,14 @@ internal sealed class RackTlp(SackScoreboard scoreboard, RttEstimator rtt)
         return DetectLosses(default, now, recovering, mss);
     }
 
-    /// <summary>Step 5: each segment sent before RACK's reference is lost once outstanding its RTT plus the reordering window.</summary>
+    /// <summary>
+    /// Step 5: each segment sent before RACK's reference is lost once outstanding its RTT plus the reordering
+    /// window; the oldest one not yet lost sets the reordering timer (§6.3).
+    /// </summary>
     private bool MarkLostBeforeReference(TimeSpan now, TimeSpan reorderWindow)
     {
-        TimeSpan wait = TimeSpan.MaxValue;
-        bool lost = false;
-        for (int i = 0; i < scoreboard.Count; i++)
-        {
-            ref SentSegment s = ref scoreboard[i];
-            if (s.Start >= _end)
-            {
-                break; // sent after the most recently delivered segment (retransmissions are of older holes)
-            }
-            if (s.Is(SentFlags.Sacked) || s.Is(SentFlags.Lost) || s.Order > _order || (s.Order == _order && s.End >= _end))
-            {
-                continue; // not sent before the most recently delivered segment
-            }
-            TimeSpan remaining = TimeSpan.FromTicks(s.SentAt) + _rtt + reorderWindow - now;
-            if (remaining <= TimeSpan.Zero)
-            {
-                scoreboard.MarkLost(i);
-                lost = true;
-            }
-            else if (remaining < wait)
-            {
-                wait = remaining;
-            }
-        }
-        ReorderDeadline = wait == TimeSpan.MaxValue ? Never : now + wait; // RFC 8985 §6.3 reordering timer
+        bool lost = scoreboard.MarkLostSentBefore(_order, _end, (now - _rtt - reorderWindow).Ticks, out long oldestWaiting);
+        ReorderDeadline = oldestWaiting == long.MaxValue ? Never : TimeSpan.FromTicks(oldestWaiting) + _rtt + reorderWindow;
         return lost;
     }
 

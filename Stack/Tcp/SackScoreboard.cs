@@ -1,7 +1,10 @@
 // Layer: transport (TCP), send side. The SACK scoreboard (RFC 6675 §3, RFC 8985 §5.2): one record per
 // transmitted segment (a GSO super-segment is one record until SACK or loss marks split it), with its latest
 // transmit time and whether it is SACKed, lost, or retransmitted; the SACK blocks of each ACK are applied here,
-// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges.
+// D-SACK (RFC 2883) detected here. The bytes themselves stay in the SendBuffer; this holds only sequence ranges,
+// in a tree so that an ACK costs O(log n) however many records a hostile peer makes (docs/ARCHITECTURE.md §6).
+using NetStack.Diagnostics;
+using NetStack.Network;
 using NetStack.Wire;
 
 namespace NetStack.Tcp;
@@ -84,22 +87,58 @@ internal struct DeliveryInfo
 }
 
 /// <summary>
-/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.NXT), in sequence order.
-/// Invariants (checked by SackScoreboardTests): the records are contiguous and non-empty; a record is never both
-/// SACKed and lost; <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's edges are
-/// rounded inward to the segment boundaries the data was sent on, so there is never more than one record per
-/// segment sent, whatever the peer reports. Not thread-safe: the connection's lock guards it. Amortized O(1) at
-/// the head (ACKs) and at the tail (new data); O(n) to split in the middle (SACK edges, partial loss marks).
+/// The SACK scoreboard of one connection: records covering [SND.UNA, SND.NXT), in sequence order, held in a treap
+/// (a search tree on the records' first sequence numbers, balanced by random priorities) whose nodes also know
+/// what their subtree holds — records lost, records not SACKed, and the oldest transmission neither SACKed nor
+/// lost — so that an ACK costs O(log n) in the records held plus O(log n) per record it changes, wherever the
+/// peer puts its SACK edges (Linux keeps its retransmit queue in a red-black tree for the same reason).
+/// Invariants (checked by SackScoreboardTests, which also compares every answer with the sorted array this
+/// replaced): the records are contiguous and non-empty; a record is never both SACKed and lost;
+/// <see cref="SackedBytes"/> and <see cref="LostBytes"/> are the sums over the records so marked; a SACK block's
+/// edges are rounded inward to the segment boundaries the data was sent on, so there is never more than one record
+/// per segment sent, whatever the peer reports; no record is split once <see cref="MaxRecords"/> are held.
+/// Send times never decrease with the transmission number (<see cref="SentSegment.Order"/>): the clock is
+/// monotonic, which RACK's query (<see cref="MarkLostSentBefore"/>) relies on. Not thread-safe: the connection's
+/// lock guards it. No allocation but when the node array doubles.
 /// </summary>
 internal sealed class SackScoreboard
 {
-    private SentSegment[] _items = new SentSegment[16];
-    private int _head;
-    private int _count;
+    /// <summary>
+    /// Records beyond which none is split (docs/ARCHITECTURE.md §6): room for a full default send buffer (4 MiB) cut
+    /// at the smallest MSS we send (48 bytes, Linux's tcp_min_snd_mss), 87,382 records, with room for splits to
+    /// spare. At the bound (as Linux's tcp_fragment refuses once the queue is twice sndbuf, TCPWQUEUETOOBIG), SACK
+    /// edges are rounded inward to whole records, loss marks and retransmissions outward, and new data joins the
+    /// tail record. All of it is safe: a byte is never counted delivered that was not SACKed; rounding a loss mark
+    /// out only resends more; a retransmission rounded out counts bytes not resent as resent, which RACK or the RTO
+    /// repairs; new data that takes the tail's older send time may be deemed lost early (a spurious retransmission,
+    /// never a missed one). Each refusal counts <see cref="TcpEvent.SackScoreboardFull"/> and is logged at most once
+    /// per interval (<see cref="LimitLog"/>).
+    /// </summary>
+    public const int MaxRecords = 1 << 17;
+
+    private Node[] _nodes = new Node[16]; // [0] stands for "no node": size 0, holds nothing
+    private int _root;
+    private int _free;     // free nodes, linked through Left
+    private int _used = 1; // nodes [1, _used) have been handed out
+    private uint _random;  // xorshift32 state: node priorities
     private long _nextOrder = 1;
+    private readonly ReasonCounters<TcpEvent>? _events;
+    private readonly LimitLog? _limitLog;
+
+    /// <summary>
+    /// A scoreboard counting refusals at the bound in <paramref name="events"/> and logging them through
+    /// <paramref name="limitLog"/>; <paramref name="seed"/> fixes the tree's shape (tests), 0 draws one.
+    /// </summary>
+    public SackScoreboard(ReasonCounters<TcpEvent>? events = null, LimitLog? limitLog = null, int seed = 0)
+    {
+        _events = events;
+        _limitLog = limitLog;
+        _random = seed != 0 ? (uint)seed : (uint)Random.Shared.Next() | 1;
+        _nodes[0].OldestUnmarked = long.MaxValue;
+    }
 
     /// <summary>Records held.</summary>
-    public int Count => _count;
+    public int Count => _nodes[_root].Size;
 
     /// <summary>Bytes SACKed above SND.UNA.</summary>
     public long SackedBytes { get; private set; }
@@ -110,35 +149,44 @@ internal sealed class SackScoreboard
     /// <summary>Highest sequence number SACKed (RACK.fack), or the queue's start when nothing is.</summary>
     public SequenceNumber HighestSacked { get; private set; }
 
-    public ref SentSegment this[int index] => ref _items[_head + index];
+    /// <summary>Tree nodes visited so far: the work the complexity tests bound (never a timing).</summary>
+    internal long Work { get; private set; }
+
+    /// <summary>The record at <paramref name="index"/> in sequence order (O(log n)).</summary>
+    public SentSegment this[int index] => _nodes[NodeAt(index)].Segment;
 
     /// <summary>Records a transmission of new data at the tail.</summary>
     public void Append(SequenceNumber start, int length, long sentAt, bool fin, int segmentSize)
     {
-        if (_count == 0)
+        int count = Count;
+        if (count == 0)
         {
             HighestSacked = start;
         }
         else
         {
-            ref SentSegment last = ref this[_count - 1];
-            if (last.End == start && last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.Flags == SentFlags.None && !fin
-                && last.SegmentSize == segmentSize && last.Length % segmentSize == 0)
+            ref SentSegment last = ref _nodes[Last(_root)].Segment;
+            bool sameSend = last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.SegmentSize == segmentSize && last.Length % segmentSize == 0;
+            if (last.End == start && last.Flags == SentFlags.None && !fin && (sameSend || count >= MaxRecords))
             {
+                if (!sameSend)
+                {
+                    Refuse(); // at the bound: the new data joins the tail record
+                }
                 last.Length += length; // the same send opportunity: one record, one transmission
                 return;
             }
         }
-        EnsureRoom(1);
-        _items[_head + _count] = new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, SegmentSize = segmentSize, Flags = fin ? SentFlags.Fin : SentFlags.None };
-        _count++;
+        int node = NewNode(new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, SegmentSize = segmentSize, Flags = fin ? SentFlags.Fin : SentFlags.None });
+        _root = Insert(_root, node);
     }
 
     /// <summary>Forgets everything (connection reset, close).</summary>
     public void Clear()
     {
-        _head = 0;
-        _count = 0;
+        _root = 0;
+        _free = 0;
+        _used = 1;
         SackedBytes = LostBytes = 0;
     }
 
@@ -146,9 +194,9 @@ internal sealed class SackScoreboard
     public void AckUpTo(SequenceNumber ack, ref DeliveryInfo info)
     {
         SequenceNumber highest = HighestSacked;
-        while (_count > 0)
+        while (_root != 0)
         {
-            ref SentSegment first = ref _items[_head];
+            ref SentSegment first = ref _nodes[First(_root)].Segment;
             if (first.Start >= ack)
             {
                 break;
@@ -161,19 +209,16 @@ internal sealed class SackScoreboard
             Account(first.Flags, -covered);
             if (covered == first.Length)
             {
-                first = default;
-                _head++;
-                _count--;
+                _root = RemoveFirst(_root);
             }
             else
             {
-                first.Start += covered;
+                first.Start += covered; // still below the next record's start: the tree's order holds
                 first.Length -= covered;
             }
         }
-        if (_count == 0)
+        if (_root == 0)
         {
-            _head = 0;
             HighestSacked = ack;
         }
         else if (HighestSacked < ack)
@@ -183,7 +228,7 @@ internal sealed class SackScoreboard
     }
 
     /// <summary>What an ACK is about to change: starts with RACK.fack as it was (<see cref="HighestSacked"/>).</summary>
-    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = _count > 0 };
+    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = _root != 0 };
 
     /// <summary>
     /// Takes the SACK blocks of an acceptable ACK (RFC 2018 §4). A first block below the cumulative ACK, or inside
@@ -227,11 +272,11 @@ internal sealed class SackScoreboard
     /// </summary>
     public void Sack(SequenceNumber left, SequenceNumber right, ref DeliveryInfo info)
     {
-        if (_count == 0)
+        if (_root == 0)
         {
             return;
         }
-        SequenceNumber start = this[0].Start, end = this[_count - 1].End;
+        SequenceNumber start = _nodes[First(_root)].Segment.Start, end = _nodes[Last(_root)].Segment.End;
         if (left < start)
         {
             left = start;
@@ -247,19 +292,11 @@ internal sealed class SackScoreboard
             return;
         }
         SequenceNumber highestBefore = HighestSacked;
-        int i = SplitAt(left);
-        SplitAt(right);
-        for (; i < _count && this[i].Start < right; i++)
+        left = Split(left, roundUp: true);
+        right = Split(right, roundUp: false);
+        if (left < right)
         {
-            ref SentSegment s = ref this[i];
-            if (s.Is(SentFlags.Sacked))
-            {
-                continue;
-            }
-            info.Note(s, s.Length, highestBefore);
-            Account(s.Flags, -s.Length);
-            s.Flags = (s.Flags & (SentFlags.EverRetransmitted | SentFlags.Fin)) | SentFlags.Sacked;
-            Account(s.Flags, s.Length);
+            MarkRange(_root, left, right, Mark.Sacked, highestBefore, ref info);
         }
         if (right > HighestSacked)
         {
@@ -273,12 +310,12 @@ internal sealed class SackScoreboard
     /// </summary>
     private SequenceNumber AlignToSegment(SequenceNumber seq, bool up)
     {
-        int i = IndexOf(seq);
-        if (i == _count)
+        int node = Find(seq);
+        if (node == 0)
         {
             return seq;
         }
-        ref SentSegment s = ref this[i];
+        ref SentSegment s = ref _nodes[node].Segment;
         int segmentSize = s.SegmentSize;
         if (segmentSize <= 0)
         {
@@ -293,74 +330,37 @@ internal sealed class SackScoreboard
         return up ? SequenceNumber.Min(s.Start + (into - past + segmentSize), s.End) : s.Start + (into - past);
     }
 
-    /// <summary>Index of the record holding <paramref name="seq"/> (Count when past the end).</summary>
-    private int IndexOf(SequenceNumber seq)
-    {
-        int lo = 0, hi = _count;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (this[mid].End <= seq)
-            {
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid;
-            }
-        }
-        return lo;
-    }
-
     /// <summary>Marks record <paramref name="index"/> lost (it must not be SACKed). Returns the bytes newly marked.</summary>
-    public int MarkLost(int index)
-    {
-        ref SentSegment s = ref this[index];
-        if (s.Is(SentFlags.Lost) || s.Is(SentFlags.Sacked))
-        {
-            return 0;
-        }
-        Account(s.Flags, -s.Length);
-        s.Flags |= SentFlags.Lost;
-        Account(s.Flags, s.Length);
-        return s.Length;
-    }
+    public int MarkLost(int index) => MarkLostNode(NodeAt(index));
 
     /// <summary>Marks every record that is not SACKed lost (RTO, RFC 6675 §5.1; a path MTU drop). Returns the bytes newly marked.</summary>
     public long MarkAllLost()
     {
-        long marked = 0;
-        for (int i = 0; i < _count; i++)
+        DeliveryInfo unused = default;
+        long before = LostBytes;
+        if (_root != 0)
         {
-            marked += MarkLost(i);
+            MarkRange(_root, _nodes[First(_root)].Segment.Start, _nodes[Last(_root)].Segment.End, Mark.Lost, default, ref unused);
         }
-        return marked;
+        return LostBytes - before;
     }
 
     /// <summary>Forgets SACK marks (the receiver reneged, RFC 2018 §8): the bytes count as in flight again.</summary>
     public void ClearSacks()
     {
-        for (int i = 0; i < _count; i++)
-        {
-            ref SentSegment s = ref this[i];
-            if (s.Is(SentFlags.Sacked))
-            {
-                Account(s.Flags, -s.Length);
-                s.Flags &= ~SentFlags.Sacked;
-                Account(s.Flags, s.Length);
-            }
-        }
-        HighestSacked = _count > 0 ? this[0].Start : HighestSacked;
+        ClearSacks(_root);
+        HighestSacked = _root != 0 ? _nodes[First(_root)].Segment.Start : HighestSacked;
     }
 
     /// <summary>Marks what of [<paramref name="start"/>, <paramref name="end"/>) is recorded lost, splitting records at its edges.</summary>
     public void MarkLostRange(SequenceNumber start, SequenceNumber end)
     {
-        int i = SplitAt(start);
-        SplitAt(end);
-        for (; i < _count && this[i].Start < end; i++)
+        start = Split(start, roundUp: false);
+        end = Split(end, roundUp: true);
+        if (start < end)
         {
-            MarkLost(i);
+            DeliveryInfo unused = default;
+            MarkRange(_root, start, end, Mark.Lost, default, ref unused);
         }
     }
 
@@ -371,24 +371,25 @@ internal sealed class SackScoreboard
     /// </summary>
     public bool TryGetLostRun(int maxLength, out SequenceNumber start, out int length, out bool fin)
     {
-        int i = FirstLost();
+        int node = FirstLost();
         start = default;
         length = 0;
         fin = false;
-        if (i < 0)
+        if (node == 0)
         {
             return false;
         }
-        start = this[i].Start;
-        for (int j = i; j < _count && length < maxLength; j++)
+        start = _nodes[node].Segment.Start;
+        while (node != 0 && length < maxLength)
         {
-            ref SentSegment s = ref this[j];
+            ref SentSegment s = ref _nodes[node].Segment;
             if (!s.Is(SentFlags.Lost) || s.Start != start + length)
             {
                 break;
             }
             length += s.Length;
             fin = s.Is(SentFlags.Fin);
+            node = Find(s.End);
         }
         return true;
     }
@@ -396,27 +397,40 @@ internal sealed class SackScoreboard
     /// <summary>The last segment sent (at most <paramref name="mss"/> bytes of the last record): what a loss probe resends.</summary>
     public void TailSegment(int mss, out SequenceNumber start, out int length, out bool fin)
     {
-        ref SentSegment last = ref this[_count - 1];
+        ref SentSegment last = ref _nodes[Last(_root)].Segment;
         length = Math.Min(last.Length, mss);
         start = last.End - length;
         fin = last.Is(SentFlags.Fin);
     }
 
-    /// <summary>Index of the first record marked lost, or -1.</summary>
-    public int FirstLost()
+    /// <summary>
+    /// RACK's step 5 (RFC 8985 §6.2) over the records below <paramref name="end"/>: marks lost each one neither
+    /// SACKed nor lost that was sent before the reference transmission (<paramref name="order"/>, ending at
+    /// <paramref name="end"/>) at or before <paramref name="expiredAt"/> (clock ticks). <paramref name="oldestWaiting"/>:
+    /// the send time of the oldest such record not yet expired (long.MaxValue when none), for the reordering timer.
+    /// Oldest first, so it stops at the first record that is not expired or not sent before the reference: send
+    /// times grow with the transmission number. True when it marked a record lost.
+    /// </summary>
+    public bool MarkLostSentBefore(long order, SequenceNumber end, long expiredAt, out long oldestWaiting)
     {
-        if (LostBytes == 0)
+        oldestWaiting = long.MaxValue;
+        bool lost = false;
+        for (int node = OldestUnmarkedBelow(end); node != 0; node = OldestUnmarkedBelow(end))
         {
-            return -1;
-        }
-        for (int i = 0; i < _count; i++)
-        {
-            if (this[i].Is(SentFlags.Lost))
+            ref SentSegment s = ref _nodes[node].Segment;
+            if (s.Order > order || (s.Order == order && s.End >= end))
             {
-                return i;
+                break; // sent after the reference, and so is every other record below it
             }
+            if (s.SentAt > expiredAt)
+            {
+                oldestWaiting = s.SentAt;
+                break;
+            }
+            MarkLostNode(node);
+            lost = true;
         }
-        return -1;
+        return lost;
     }
 
     /// <summary>
@@ -426,61 +440,81 @@ internal sealed class SackScoreboard
     /// </summary>
     public void Retransmitted(SequenceNumber start, int length, long sentAt, int segmentSize)
     {
-        int first = SplitAt(start);
-        SplitAt(start + length);
-        SequenceNumber end = start + length;
         long order = _nextOrder++;
-        int last = first;
-        SentFlags kept = SentFlags.None;
-        for (int i = first; i < _count && this[i].Start < end; i++)
+        SequenceNumber end = start + length;
+        start = Split(start, roundUp: false);
+        end = Split(end, roundUp: true);
+        int only = Find(start);
+        if (only != 0 && _nodes[only].Segment.Start == start && _nodes[only].Segment.End == end)
         {
-            ref SentSegment s = ref this[i];
+            // One record already (a lost run of one, a probe of the tail): changed in place.
+            ref SentSegment s = ref _nodes[only].Segment;
             Account(s.Flags, -s.Length);
-            kept |= s.Flags & SentFlags.Fin;
-            last = i;
+            s.Flags = (s.Flags & SentFlags.Fin) | SentFlags.EverRetransmitted;
+            s.SentAt = sentAt;
+            s.Order = order;
+            s.SegmentSize = segmentSize;
+            Account(s.Flags, s.Length);
+            Refresh(_root, start);
+            return;
         }
-        if (first == _count)
+        SplitTree(_root, start, out int before, out int rest);
+        SplitTree(rest, end, out int range, out int after);
+        if (range == 0)
         {
+            _root = Merge(before, after);
             return;
         }
         // One record for the whole retransmission (a contiguous run of lost ranges, never SACKed ones).
-        ref SentSegment merged = ref this[first];
-        merged.Length = end - merged.Start;
-        merged.Flags = kept | SentFlags.EverRetransmitted;
-        merged.SentAt = sentAt;
-        merged.Order = order;
-        merged.SegmentSize = segmentSize;
-        Account(merged.Flags, merged.Length);
-        int removed = last - first;
-        if (removed > 0)
-        {
-            Array.Copy(_items, _head + last + 1, _items, _head + first + 1, _count - last - 1);
-            Array.Clear(_items, _head + _count - removed, removed);
-            _count -= removed;
-        }
+        int merged = First(range);
+        SentFlags kept = Release(range, merged);
+        ref Node m = ref _nodes[merged];
+        m.Left = m.Right = 0;
+        m.Segment.Length = end - m.Segment.Start;
+        m.Segment.Flags = kept | SentFlags.EverRetransmitted;
+        m.Segment.SentAt = sentAt;
+        m.Segment.Order = order;
+        m.Segment.SegmentSize = segmentSize;
+        Account(m.Segment.Flags, m.Segment.Length);
+        Update(merged);
+        _root = Merge(Merge(before, merged), after);
     }
 
     /// <summary>Splits the record holding <paramref name="seq"/> so that a record starts there; returns its index (Count when past the end).</summary>
-    public int SplitAt(SequenceNumber seq)
+    public int SplitAt(SequenceNumber seq) => Rank(Split(seq, roundUp: false));
+
+    /// <summary>
+    /// Splits the record holding <paramref name="seq"/> so that a record starts there and returns
+    /// <paramref name="seq"/>; at <see cref="MaxRecords"/> returns that record's start (or, when
+    /// <paramref name="roundUp"/>, its end) instead.
+    /// </summary>
+    private SequenceNumber Split(SequenceNumber seq, bool roundUp)
     {
-        int lo = IndexOf(seq);
-        if (lo == _count || this[lo].Start >= seq)
+        int node = Find(seq);
+        if (node == 0 || _nodes[node].Segment.Start == seq)
         {
-            return lo;
+            return seq;
         }
-        EnsureRoom(1);
-        int at = _head + lo;
-        Array.Copy(_items, at + 1, _items, at + 2, _count - lo - 1);
-        ref SentSegment left = ref _items[at];
+        ref SentSegment left = ref _nodes[node].Segment;
+        if (Count >= MaxRecords)
+        {
+            Refuse();
+            return roundUp ? left.End : left.Start;
+        }
         SentSegment right = left;
         int leftLength = seq - left.Start;
         right.Start = seq;
         right.Length = left.Length - leftLength;
         left.Length = leftLength;
         left.Flags &= ~SentFlags.Fin; // the FIN is the last sequence number: it stays with the right part
-        _items[at + 1] = right;
-        _count++;
-        return lo + 1;
+        _root = Insert(_root, NewNode(right));
+        return seq;
+    }
+
+    private void Refuse()
+    {
+        _events?.Increment(TcpEvent.SackScoreboardFull);
+        _limitLog?.Hit();
     }
 
     private void Account(SentFlags flags, long delta)
@@ -495,23 +529,468 @@ internal sealed class SackScoreboard
         }
     }
 
-    private void EnsureRoom(int extra)
+    private int MarkLostNode(int node)
     {
-        if (_head + _count + extra <= _items.Length)
+        ref SentSegment s = ref _nodes[node].Segment;
+        if (s.Is(SentFlags.Lost) || s.Is(SentFlags.Sacked))
         {
-            return;
+            return 0;
         }
-        if (_count + extra <= _items.Length / 2)
+        Account(s.Flags, -s.Length);
+        s.Flags |= SentFlags.Lost;
+        Account(s.Flags, s.Length);
+        Refresh(_root, s.Start);
+        return s.Length;
+    }
+
+    // ---- The tree. Each node holds one record; in-order is sequence order. ----
+
+    private enum Mark
+    {
+        Sacked,
+        Lost,
+    }
+
+    [Flags]
+    private enum Holds : byte
+    {
+        None = 0,
+        Lost = 1,
+        Unsacked = 2,
+        Sacked = 4,
+    }
+
+    private struct Node
+    {
+        public SentSegment Segment;
+        public int Left;
+        public int Right;
+        public int Size;              // records in the subtree
+        public uint Priority;         // a parent's is at least its children's
+        public Holds Holds;           // what the subtree's records are
+        public long OldestUnmarked;   // least Order among the subtree's records neither SACKed nor lost, long.MaxValue if none
+    }
+
+    private int NewNode(in SentSegment segment)
+    {
+        int node;
+        if (_free != 0)
         {
-            Array.Copy(_items, _head, _items, 0, _count); // compact: the head moved far enough
+            node = _free;
+            _free = _nodes[node].Left;
         }
         else
         {
-            var bigger = new SentSegment[Math.Max(_items.Length * 2, _count + extra)];
-            Array.Copy(_items, _head, bigger, 0, _count);
-            _items = bigger;
+            if (_used == _nodes.Length)
+            {
+                Array.Resize(ref _nodes, _nodes.Length * 2);
+            }
+            node = _used++;
         }
-        Array.Clear(_items, _count, _items.Length - _count);
-        _head = 0;
+        _random ^= _random << 13;
+        _random ^= _random >> 17;
+        _random ^= _random << 5;
+        _nodes[node] = new Node { Segment = segment, Priority = _random };
+        Update(node);
+        return node;
+    }
+
+    private void FreeNode(int node)
+    {
+        _nodes[node] = default;
+        _nodes[node].Left = _free;
+        _free = node;
+    }
+
+    /// <summary>Recomputes what <paramref name="node"/> knows of its subtree from its record and its children.</summary>
+    private void Update(int node)
+    {
+        ref Node n = ref _nodes[node];
+        ref Node l = ref _nodes[n.Left];
+        ref Node r = ref _nodes[n.Right];
+        n.Size = 1 + l.Size + r.Size;
+        Holds holds = l.Holds | r.Holds;
+        long oldest = Math.Min(l.OldestUnmarked, r.OldestUnmarked);
+        SentFlags flags = n.Segment.Flags;
+        if ((flags & SentFlags.Sacked) != 0)
+        {
+            holds |= Holds.Sacked;
+        }
+        else
+        {
+            holds |= Holds.Unsacked;
+            if ((flags & SentFlags.Lost) != 0)
+            {
+                holds |= Holds.Lost;
+            }
+            else if (n.Segment.Order < oldest)
+            {
+                oldest = n.Segment.Order;
+            }
+        }
+        n.Holds = holds;
+        n.OldestUnmarked = oldest;
+    }
+
+    /// <summary>Recomputes the nodes on the path to the record starting at <paramref name="start"/>.</summary>
+    private void Refresh(int node, SequenceNumber start)
+    {
+        if (node == 0)
+        {
+            return;
+        }
+        Work++;
+        SequenceNumber at = _nodes[node].Segment.Start;
+        if (start < at)
+        {
+            Refresh(_nodes[node].Left, start);
+        }
+        else if (start > at)
+        {
+            Refresh(_nodes[node].Right, start);
+        }
+        Update(node);
+    }
+
+    /// <summary>Splits a tree into the records starting below <paramref name="key"/> and the rest.</summary>
+    private void SplitTree(int node, SequenceNumber key, out int below, out int rest)
+    {
+        if (node == 0)
+        {
+            below = rest = 0;
+            return;
+        }
+        Work++;
+        if (_nodes[node].Segment.Start < key)
+        {
+            SplitTree(_nodes[node].Right, key, out int right, out rest);
+            _nodes[node].Right = right;
+            below = node;
+        }
+        else
+        {
+            SplitTree(_nodes[node].Left, key, out below, out int left);
+            _nodes[node].Left = left;
+            rest = node;
+        }
+        Update(node);
+    }
+
+    /// <summary>Joins two trees, every record of <paramref name="low"/> below every one of <paramref name="high"/>.</summary>
+    private int Merge(int low, int high)
+    {
+        if (low == 0)
+        {
+            return high;
+        }
+        if (high == 0)
+        {
+            return low;
+        }
+        Work++;
+        if (_nodes[low].Priority > _nodes[high].Priority)
+        {
+            int right = Merge(_nodes[low].Right, high);
+            _nodes[low].Right = right;
+            Update(low);
+            return low;
+        }
+        int left = Merge(low, _nodes[high].Left);
+        _nodes[high].Left = left;
+        Update(high);
+        return high;
+    }
+
+    private int Insert(int node, int added)
+    {
+        if (node == 0)
+        {
+            return added;
+        }
+        Work++;
+        SequenceNumber key = _nodes[added].Segment.Start;
+        if (_nodes[added].Priority > _nodes[node].Priority)
+        {
+            SplitTree(node, key, out int below, out int rest);
+            _nodes[added].Left = below;
+            _nodes[added].Right = rest;
+            Update(added);
+            return added;
+        }
+        if (key < _nodes[node].Segment.Start)
+        {
+            int left = Insert(_nodes[node].Left, added);
+            _nodes[node].Left = left;
+        }
+        else
+        {
+            int right = Insert(_nodes[node].Right, added);
+            _nodes[node].Right = right;
+        }
+        Update(node);
+        return node;
+    }
+
+    private int RemoveFirst(int node)
+    {
+        Work++;
+        int left = _nodes[node].Left;
+        if (left == 0)
+        {
+            int right = _nodes[node].Right;
+            FreeNode(node);
+            return right;
+        }
+        _nodes[node].Left = RemoveFirst(left);
+        Update(node);
+        return node;
+    }
+
+    /// <summary>Frees every node of a tree but <paramref name="kept"/>, taking their bytes out of the accounts; returns the FIN flag if one held it.</summary>
+    private SentFlags Release(int node, int kept)
+    {
+        if (node == 0)
+        {
+            return SentFlags.None;
+        }
+        Work++;
+        int left = _nodes[node].Left, right = _nodes[node].Right;
+        SentFlags fin = _nodes[node].Segment.Flags & SentFlags.Fin;
+        Account(_nodes[node].Segment.Flags, -_nodes[node].Segment.Length);
+        if (node != kept)
+        {
+            FreeNode(node);
+        }
+        return fin | Release(left, kept) | Release(right, kept);
+    }
+
+    private int First(int node)
+    {
+        while (_nodes[node].Left != 0)
+        {
+            Work++;
+            node = _nodes[node].Left;
+        }
+        return node;
+    }
+
+    private int Last(int node)
+    {
+        while (_nodes[node].Right != 0)
+        {
+            Work++;
+            node = _nodes[node].Right;
+        }
+        return node;
+    }
+
+    /// <summary>The node whose record holds <paramref name="seq"/>, or 0.</summary>
+    private int Find(SequenceNumber seq)
+    {
+        int node = _root;
+        while (node != 0)
+        {
+            Work++;
+            ref SentSegment s = ref _nodes[node].Segment;
+            if (seq < s.Start)
+            {
+                node = _nodes[node].Left;
+            }
+            else if (seq >= s.End)
+            {
+                node = _nodes[node].Right;
+            }
+            else
+            {
+                return node;
+            }
+        }
+        return 0;
+    }
+
+    private int NodeAt(int index)
+    {
+        if ((uint)index >= (uint)Count)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index));
+        }
+        int node = _root;
+        while (true)
+        {
+            Work++;
+            int leftSize = _nodes[_nodes[node].Left].Size;
+            if (index < leftSize)
+            {
+                node = _nodes[node].Left;
+            }
+            else if (index == leftSize)
+            {
+                return node;
+            }
+            else
+            {
+                index -= leftSize + 1;
+                node = _nodes[node].Right;
+            }
+        }
+    }
+
+    /// <summary>Records starting below <paramref name="seq"/>.</summary>
+    private int Rank(SequenceNumber seq)
+    {
+        int rank = 0;
+        for (int node = _root; node != 0;)
+        {
+            Work++;
+            if (_nodes[node].Segment.Start < seq)
+            {
+                rank += _nodes[_nodes[node].Left].Size + 1;
+                node = _nodes[node].Right;
+            }
+            else
+            {
+                node = _nodes[node].Left;
+            }
+        }
+        return rank;
+    }
+
+    /// <summary>The first record marked lost, or 0.</summary>
+    private int FirstLost()
+    {
+        int node = _root;
+        if ((_nodes[node].Holds & Holds.Lost) == 0)
+        {
+            return 0;
+        }
+        while (true)
+        {
+            Work++;
+            int left = _nodes[node].Left;
+            if ((_nodes[left].Holds & Holds.Lost) != 0)
+            {
+                node = left;
+            }
+            else if (_nodes[node].Segment.Is(SentFlags.Lost))
+            {
+                return node;
+            }
+            else
+            {
+                node = _nodes[node].Right;
+            }
+        }
+    }
+
+    /// <summary>Of the records starting below <paramref name="end"/> neither SACKed nor lost, the first of the oldest transmission; or 0.</summary>
+    private int OldestUnmarkedBelow(SequenceNumber end)
+    {
+        long best = long.MaxValue;
+        int bestSubtree = 0;
+        for (int node = _root; node != 0;)
+        {
+            Work++;
+            ref Node n = ref _nodes[node];
+            if (n.Segment.Start >= end)
+            {
+                node = n.Left;
+                continue;
+            }
+            // This record and its left subtree lie below end, and before anything seen later: '<' keeps the first.
+            if (_nodes[n.Left].OldestUnmarked < best)
+            {
+                best = _nodes[n.Left].OldestUnmarked;
+                bestSubtree = n.Left;
+            }
+            if ((n.Segment.Flags & (SentFlags.Sacked | SentFlags.Lost)) == 0 && n.Segment.Order < best)
+            {
+                best = n.Segment.Order;
+                bestSubtree = node;
+            }
+            node = n.Right;
+        }
+        if (bestSubtree == 0)
+        {
+            return 0;
+        }
+        for (int node = bestSubtree; ;)
+        {
+            Work++;
+            ref Node n = ref _nodes[node];
+            if (_nodes[n.Left].OldestUnmarked == best)
+            {
+                node = n.Left;
+            }
+            else if ((n.Segment.Flags & (SentFlags.Sacked | SentFlags.Lost)) == 0 && n.Segment.Order == best)
+            {
+                return node;
+            }
+            else
+            {
+                node = n.Right;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Marks the records of [<paramref name="left"/>, <paramref name="right"/>) (record edges) SACKed or lost,
+    /// visiting only subtrees that hold a record the mark would change.
+    /// </summary>
+    private void MarkRange(int node, SequenceNumber left, SequenceNumber right, Mark mark, SequenceNumber highestBefore, ref DeliveryInfo info)
+    {
+        if (node == 0 || (mark == Mark.Sacked ? (_nodes[node].Holds & Holds.Unsacked) == 0 : _nodes[node].OldestUnmarked == long.MaxValue))
+        {
+            return;
+        }
+        Work++;
+        SequenceNumber start = _nodes[node].Segment.Start;
+        if (start > left)
+        {
+            MarkRange(_nodes[node].Left, left, right, mark, highestBefore, ref info);
+        }
+        if (start >= left && start < right)
+        {
+            ref SentSegment s = ref _nodes[node].Segment;
+            if (mark == Mark.Lost)
+            {
+                if (!s.Is(SentFlags.Lost) && !s.Is(SentFlags.Sacked))
+                {
+                    Account(s.Flags, -s.Length);
+                    s.Flags |= SentFlags.Lost;
+                    Account(s.Flags, s.Length);
+                }
+            }
+            else if (!s.Is(SentFlags.Sacked))
+            {
+                info.Note(s, s.Length, highestBefore);
+                Account(s.Flags, -s.Length);
+                s.Flags = (s.Flags & (SentFlags.EverRetransmitted | SentFlags.Fin)) | SentFlags.Sacked;
+                Account(s.Flags, s.Length);
+            }
+        }
+        if (start < right)
+        {
+            MarkRange(_nodes[node].Right, left, right, mark, highestBefore, ref info);
+        }
+        Update(node);
+    }
+
+    private void ClearSacks(int node)
+    {
+        if (node == 0 || (_nodes[node].Holds & Holds.Sacked) == 0)
+        {
+            return;
+        }
+        Work++;
+        ClearSacks(_nodes[node].Left);
+        ref SentSegment s = ref _nodes[node].Segment;
+        if (s.Is(SentFlags.Sacked))
+        {
+            Account(s.Flags, -s.Length);
+            s.Flags &= ~SentFlags.Sacked;
+            Account(s.Flags, s.Length);
+        }
+        ClearSacks(_nodes[node].Right);
+        Update(node);
     }
 }

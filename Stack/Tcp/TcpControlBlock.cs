@@ -32,7 +32,7 @@ internal sealed partial class TcpControlBlock
     internal RouteInfo Route;
 
     private readonly TcpSender _sender;
-    private readonly SackScoreboard _scoreboard = new();
+    private readonly SackScoreboard _scoreboard;
     private readonly CongestionController _cc;
     private LossRecovery _recovery;
     private readonly TcpReceiver _receiver;
@@ -63,6 +63,7 @@ internal sealed partial class TcpControlBlock
         _sender = new TcpSender(iss, protocol.Stack.Pool, options.SendBufferSize, Math.Min(_ourMss, DefaultPeerMss));
         _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
         _counters = new TcpConnectionCounters(protocol.Events);
+        _scoreboard = new SackScoreboard(protocol.Events, protocol.ScoreboardFull);
         _recovery = CreateLossRecovery(options.Sack);
         _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
         _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));

@@ -62,6 +62,7 @@ public sealed class TcpProtocol : ITransportProtocol
                 TimeSpan.FromSeconds(1.0 / options.ResetsPerSecondPerAddress), options.ResetsPerSecondPerAddress);
         }
         _resetLimited = new LimitLog(stack.Logger, stack.Clock, "TCP resets to closed ports per remote address");
+        ScoreboardFull = new LimitLog(stack.Logger, stack.Clock, "SACK scoreboard records per connection (SackScoreboard.MaxRecords)");
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -75,6 +76,9 @@ public sealed class TcpProtocol : ITransportProtocol
 
     /// <summary>Event counts.</summary>
     public ReasonCounters<TcpEvent> Events { get; }
+
+    /// <summary>Logs, at most once per interval, that a connection's SACK scoreboard reached its bound.</summary>
+    internal LimitLog ScoreboardFull { get; }
 
     /// <summary>Connections held (every state, TIME-WAIT included).</summary>
     public int ConnectionCount => Volatile.Read(ref _connectionCount);

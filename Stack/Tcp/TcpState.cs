@@ -147,4 +147,9 @@ public enum TcpEvent
     ResetsSuppressed,
     /// <summary>A closing connection kept no TIME-WAIT: <see cref="TcpProtocolOptions.MaxTimeWait"/> were held (Linux's TCPTimeWaitOverflow).</summary>
     TimeWaitOverflow,
+    /// <summary>
+    /// A SACK scoreboard record was not split (or new data joined the tail record) because the connection held
+    /// SackScoreboard.MaxRecords records (Linux: TCPWQUEUETOOBIG).
+    /// </summary>
+    SackScoreboardFull,
 }
