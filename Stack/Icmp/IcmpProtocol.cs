@@ -411,6 +411,7 @@ public sealed class IcmpProtocol
                 IcmpErrorKind.ProtocolUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.ProtocolUnreachable),
                 IcmpErrorKind.HostUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.HostUnreachable),
                 IcmpErrorKind.NetUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.NetUnreachable),
+                IcmpErrorKind.AdministrativelyProhibited => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.CommunicationProhibited), // RFC 1812 §5.2.7.1
                 IcmpErrorKind.PacketTooBig => IcmpV4Repr.FragmentationNeeded((ushort)parameter),
                 IcmpErrorKind.TimeExceeded => IcmpV4Repr.TimeExceeded(0),
                 IcmpErrorKind.ReassemblyTimeExceeded => IcmpV4Repr.TimeExceeded(1),
@@ -426,6 +427,7 @@ public sealed class IcmpProtocol
                 IcmpErrorKind.PortUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.PortUnreachable),
                 IcmpErrorKind.HostUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.AddressUnreachable),
                 IcmpErrorKind.NetUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.NoRoute),
+                IcmpErrorKind.AdministrativelyProhibited => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.AdministrativelyProhibited),
                 IcmpErrorKind.PacketTooBig => IcmpV6Repr.PacketTooBig(parameter),
                 IcmpErrorKind.TimeExceeded => IcmpV6Repr.TimeExceeded(0),
                 IcmpErrorKind.ReassemblyTimeExceeded => IcmpV6Repr.TimeExceeded(1),
