@@ -109,7 +109,7 @@ internal sealed class TcpRelay
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            Fail(e, sandboxSide: e is SocketException && _sandbox.Error != SocketError.Success);
+            Fail(e);
         }
     }
 
@@ -167,16 +167,18 @@ internal sealed class TcpRelay
         }
         catch (Exception e) when (e is SocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
-            Fail(e, sandboxSide: _sandbox.Error != SocketError.Success);
+            Fail(e);
         }
     }
 
-    private void Fail(Exception e, bool sandboxSide)
+    /// <summary>A pump failed: the side whose connection holds an error reset it (the stack's errors surface as IOException); reset the other.</summary>
+    private void Fail(Exception e)
     {
         if (e is OperationCanceledException || Volatile.Read(ref _reset) != 0)
         {
             return; // stopped by a reset already counted
         }
+        bool sandboxSide = _sandbox.Error is not (SocketError.Success or SocketError.Shutdown);
         Reset(sandboxSide ? ProxyEvent.SandboxReset : ProxyEvent.HostReset);
     }
 }
