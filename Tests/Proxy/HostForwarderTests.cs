@@ -22,6 +22,24 @@ public sealed class HostForwarderTests
         return listener;
     }
 
+    /// <summary>A sandbox connection through the forwarder to the gateway, and the host loopback socket it reached.</summary>
+    private sealed record RelayedPair(TcpConnection Sandbox, Socket Host) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Host.Dispose();
+            await Sandbox.DisposeAsync();
+        }
+    }
+
+    private static async Task<RelayedPair> RelayedPairAsync(ProxyWorld world)
+    {
+        using Socket listener = Listen(out IPEndPoint host);
+        Task<Socket> accepted = listener.AcceptAsync();
+        TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
+        return new RelayedPair(connection, await accepted.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
     private static async Task<byte[]> HashReadAsync(Stream stream, long expected)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -122,10 +140,8 @@ public sealed class HostForwarderTests
     public async Task HalfClose_EachWay_TheOtherDirectionKeepsFlowing()
     {
         await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true });
-        using Socket listener = Listen(out IPEndPoint host);
-        Task<Socket> accepted = listener.AcceptAsync();
-        await using TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
-        using Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        await using RelayedPair pair = await RelayedPairAsync(world);
+        (TcpConnection connection, Socket peer) = (pair.Sandbox, pair.Host);
         await connection.WriteAsync("up"u8.ToArray());
         connection.ShutdownSend(); // sandbox FIN → the host peer reads EOF
         byte[] buffer = new byte[16];
@@ -144,10 +160,8 @@ public sealed class HostForwarderTests
     public async Task Reset_HostPeerAborts_SandboxSeesReset()
     {
         await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true });
-        using Socket listener = Listen(out IPEndPoint host);
-        Task<Socket> accepted = listener.AcceptAsync();
-        await using TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
-        Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        await using RelayedPair pair = await RelayedPairAsync(world);
+        (TcpConnection connection, Socket peer) = (pair.Sandbox, pair.Host);
         peer.LingerState = new LingerOption(true, 0);
         peer.Dispose(); // RST
         var error = await Assert.ThrowsAsync<IOException>(async () => await connection.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
@@ -159,10 +173,8 @@ public sealed class HostForwarderTests
     public async Task Reset_SandboxAborts_HostPeerSeesConnectionReset()
     {
         await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true });
-        using Socket listener = Listen(out IPEndPoint host);
-        Task<Socket> accepted = listener.AcceptAsync();
-        TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
-        using Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        await using RelayedPair pair = await RelayedPairAsync(world);
+        (TcpConnection connection, Socket peer) = (pair.Sandbox, pair.Host);
         connection.Abort(); // RST
         var error = await Assert.ThrowsAsync<SocketException>(async () => await peer.ReceiveAsync(new byte[16]).WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
@@ -173,10 +185,8 @@ public sealed class HostForwarderTests
     public async Task BackPressure_HostPeerStopsReading_ForwarderMemoryStaysBounded()
     {
         await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true });
-        using Socket listener = Listen(out IPEndPoint host);
-        Task<Socket> accepted = listener.AcceptAsync();
-        await using TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
-        using Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10)); // never reads
+        await using RelayedPair pair = await RelayedPairAsync(world);
+        (TcpConnection connection, Socket peer) = (pair.Sandbox, pair.Host);
         byte[] block = new byte[64 * 1024];
         long written = 0;
         using var stall = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -202,10 +212,8 @@ public sealed class HostForwarderTests
     public async Task BackPressure_SandboxStopsReading_HostSocketWindowCloses()
     {
         await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true });
-        using Socket listener = Listen(out IPEndPoint host);
-        Task<Socket> accepted = listener.AcceptAsync();
-        await using TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port)); // never reads
-        using Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        await using RelayedPair pair = await RelayedPairAsync(world);
+        (TcpConnection connection, Socket peer) = (pair.Sandbox, pair.Host);
         peer.Blocking = false;
         byte[] block = new byte[64 * 1024];
         long written = 0;

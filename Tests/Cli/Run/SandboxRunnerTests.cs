@@ -281,6 +281,11 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
         Assert.Equal("ready", await run.StandardOutput.ReadLineAsync(cts.Token));
         // CMD is a child of netstack's main thread (PR_SET_PDEATHSIG follows the thread that forked).
         int command = int.Parse(File.ReadAllText($"/proc/{run.Id}/task/{run.Id}/children").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var exec = Stopwatch.StartNew(); // "ready" comes just before the exec: wait for it
+        while (File.ReadAllText($"/proc/{command}/comm").Trim() != "sleep" && exec.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10);
+        }
         Assert.Equal("sleep", File.ReadAllText($"/proc/{command}/comm").Trim());
         Assert.Equal(0, Kill(run.Id, 9));
         await run.WaitForExitAsync(cts.Token);
