@@ -14,6 +14,8 @@ internal static class Program
                 return Report.ChartReport.Run(args[1..]);
             case "flood":
                 return TcpFlood.Run(args[1..]);
+            case "proxy":
+                return ProxyThroughput.Run(args[1..]);
             case "harness":
                 return HarnessBench.Run(args[1..]);
             default:

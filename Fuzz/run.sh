@@ -9,7 +9,7 @@
 # Installs what it needs on first use: clang and libFuzzer (Debian: clang-14, libclang-rt-14-dev), the
 # SharpFuzz.CommandLine dotnet tool (into Fuzz/.work/tools), and for --afl, afl++. Builds the libFuzzer driver
 # from Fuzz/driver/netstack-libfuzzer.c, publishes NetStack.Fuzz, instruments NetStack.dll, NetStack.Link.dll,
-# NetStack.Gro.dll (the pcap dissector lives in NetStack.Link) with sharpfuzz, and fuzzes from Fuzz/Corpora/<target>/ into a scratch corpus under Fuzz/.work.
+# NetStack.Gro.dll and NetStack.Proxy.dll (the pcap dissector lives in NetStack.Link) with sharpfuzz, and fuzzes from Fuzz/Corpora/<target>/ into a scratch corpus under Fuzz/.work.
 # Crashes land in Fuzz/.work/artifacts/<target>/; keep one by copying it to Fuzz/Corpora/<target>/crashes/.
 #
 # Environment: FUZZ_NO_BUILD=1 (reuse the last instrumented publish), FUZZ_JOBS (libFuzzer -jobs/-workers, default 1), FUZZ_MAX_LEN (default 4096),
@@ -52,7 +52,7 @@ publish() {
     log "installing SharpFuzz.CommandLine ${SHARPFUZZ_VERSION:-2.3.0} into $tools"
     dotnet tool install SharpFuzz.CommandLine --version "${SHARPFUZZ_VERSION:-2.3.0}" --tool-path "$tools" >/dev/null
   fi
-  for dll in NetStack.dll NetStack.Link.dll NetStack.Gro.dll; do
+  for dll in NetStack.dll NetStack.Link.dll NetStack.Gro.dll NetStack.Proxy.dll; do
     if [[ -f "$out/$dll" ]]; then
       log "instrumenting $dll"
       "$tools/sharpfuzz" "$out/$dll" >/dev/null

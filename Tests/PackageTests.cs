@@ -11,7 +11,7 @@ namespace NetStack.Tests;
 
 public class PackageTests
 {
-    private static readonly string[] Packages = ["NetStack", "NetStack.Gro", "NetStack.Link", "NetStack.Testing", "NetStack.AspNetCore", "NetStack.Cli"];
+    private static readonly string[] Packages = ["NetStack", "NetStack.Gro", "NetStack.Link", "NetStack.Testing", "NetStack.AspNetCore", "NetStack.Proxy", "NetStack.Simulation", "NetStack.Cli"];
 
     [Fact(Timeout = 600_000)]
     public async Task Packages_PackedToAFolder_AFreshProjectReferencingThemByVersion_BuildsAndRunsTwoStacks()

@@ -10,8 +10,8 @@ namespace NetStack.Cli.Run;
 /// <summary>Runs CMD in a sandbox (or networks an existing one with --attach).</summary>
 internal static class SandboxRunner
 {
-    /// <summary>What runs on the stack: serve's services until the forwarder (issue 15) replaces this.</summary>
-    public static ISandboxStackFactory StackFactory { get; set; } = new ServeSandboxStack();
+    /// <summary>What runs on the stack: the forwarder, relaying the sandbox's flows to host sockets.</summary>
+    public static ISandboxStackFactory StackFactory { get; set; } = new ProxySandboxStack();
 
     /// <summary>Runs to the end; returns CMD's exit status (128 + signal when it was killed), 125 when the run failed itself.</summary>
     public static int Run(RunOptions options, TextWriter error)

@@ -1,9 +1,15 @@
-// `netstack run`: what runs on the host side of the sandbox's link, pluggable. The forwarder (issue 15) will be one
-// ISandboxStackFactory; until it lands, ServeSandboxStack runs `netstack serve`'s services (echo, discard, chargen,
-// HTTP, iperf3) on the gateway addresses, which is what the tests exercise.
+// `netstack run`: what runs on the host side of the sandbox's link, pluggable. ProxySandboxStack, the default, relays
+// the sandbox's flows to host sockets through NetStack.Proxy's forwarder (rootless networking, as pasta and
+// slirp4netns); ServeSandboxStack runs `netstack serve`'s services (echo, discard, chargen, HTTP, iperf3) on the
+// gateway addresses instead, for measuring the stack without host sockets.
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using NetStack.Cli.Serve;
+using NetStack.Link.Capture;
 using NetStack.Link.Tun;
+using NetStack.Network;
+using NetStack.Proxy;
 
 namespace NetStack.Cli.Run;
 
@@ -25,7 +31,135 @@ public interface ISandboxStackFactory
     ISandboxStack Start(TunDevice device, RunOptions options, ILoggerFactory? loggerFactory);
 }
 
-/// <summary>`netstack serve`'s services on the gateway addresses (the stand-in until the forwarder exists).</summary>
+/// <summary>The forwarder behind the sandbox: its TCP, UDP, ping and DNS relayed to host sockets (the default).</summary>
+public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
+{
+    private readonly TunEndpoint? _tun;
+    private readonly NetworkStack? _stack;
+    private readonly HostForwarder? _forwarder;
+    private readonly PcapWriter? _capture;
+
+    /// <summary>The factory.</summary>
+    public ProxySandboxStack()
+    {
+    }
+
+    private ProxySandboxStack(TunEndpoint tun, NetworkStack stack, HostForwarder forwarder, PcapWriter? capture)
+    {
+        _tun = tun;
+        _stack = stack;
+        _forwarder = forwarder;
+        _capture = capture;
+    }
+
+    /// <summary>The running forwarder (null on the factory instance).</summary>
+    public HostForwarder? Forwarder => _forwarder;
+
+    /// <summary>The forwarder's options for <paramref name="options"/>: the gateways and DNS addresses, the policy, the port forwards.</summary>
+    public static ProxyOptions ProxyOptionsFor(RunOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        SandboxAddresses a = options.Addresses;
+        ForwardingOptions f = options.Forwarding;
+        return new ProxyOptions
+        {
+            Gateways = a.Ipv6 ? [a.Gateway4, a.Gateway6] : [a.Gateway4],
+            DnsAddresses = a.Ipv6 ? [a.Dns4, a.Dns6] : [a.Dns4],
+            AllowHostLoopback = f.AllowHostLoopback,
+            Allow = f.Allow.Select(r => new ProxyRule(r.Prefix, r.Port)).ToArray(),
+            Deny = f.Deny.Select(r => new ProxyRule(r.Prefix, r.Port)).ToArray(),
+            PortForwards = f.PortForwards.Select(p =>
+            {
+                IPAddress host = p.HostAddress?.ToIPAddress() ?? IPAddress.Loopback;
+                NetAddress sandbox = host.AddressFamily == AddressFamily.InterNetworkV6 && a.Ipv6 ? a.Sandbox6.Address : a.Sandbox4.Address;
+                return new ProxyPortForward(p.Protocol == ForwardProtocol.Tcp ? ProxyProtocol.Tcp : ProxyProtocol.Udp,
+                    new IPEndPoint(host, p.HostPort), new IPEndPoint(sandbox.ToIPAddress(), p.SandboxPort));
+            }).ToArray(),
+        };
+    }
+
+    /// <inheritdoc/>
+    public ISandboxStack Start(TunDevice device, RunOptions options, ILoggerFactory? loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(options);
+        var serve = new ServeOptions { Tun = device.Name, Addresses = options.Addresses.GatewayPrefixes, Mtu = options.Mtu, Offload = device.HasVnetHeader };
+        PcapWriter? capture = null;
+        TunEndpoint? tun = null;
+        NetworkStack? stack = null;
+        try
+        {
+            capture = options.Pcap is null ? null : new PcapWriter(options.Pcap);
+            tun = new TunEndpoint(device, options.Impairments.ApplyTo(StackHost.TunOptions(serve, loggerFactory, capture)));
+            stack = new NetworkStack(new NetworkStackOptions
+            {
+                Pool = StackHost.Pool,
+                LoggerFactory = loggerFactory,
+                Tcp = new NetStack.Tcp.TcpProtocolOptions { Connection = StackHost.ConnectionOptions(serve) },
+            });
+            Nic nic = stack.CreateNic(tun.Channel, device.Name);
+            foreach (NetPrefix address in serve.Addresses)
+            {
+                nic.AddAddress(address);
+            }
+            HostForwarder forwarder;
+            try
+            {
+                forwarder = new HostForwarder(stack, ProxyOptionsFor(options), loggerFactory);
+            }
+            catch (SocketException e)
+            {
+                throw new InvalidOperationException($"a port forward cannot listen: {e.Message}", e);
+            }
+            tun.Start();
+            return new ProxySandboxStack(tun, stack, forwarder, capture);
+        }
+        catch
+        {
+            if (tun is null)
+            {
+                device.Dispose();
+            }
+            tun?.Dispose();
+            stack?.Dispose();
+            capture?.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc/>
+    public string DescribeCounters()
+    {
+        if (_stack is null || _tun is null || _forwarder is null)
+        {
+            return "";
+        }
+        return string.Join(Environment.NewLine,
+            _tun.DescribeCounters(),
+            $"ip: events [{_stack.Events}] drops [{_stack.Drops}]",
+            $"tcp: events [{_stack.Tcp.Events}] drops [{_stack.Tcp.Drops}] connections {_stack.Tcp.ConnectionCount}",
+            $"udp: drops [{_stack.Udp.Drops}]",
+            $"pool: rentals {_stack.Pool.Rentals} live buffers {_stack.Pool.LiveBuffers} misses {_stack.Pool.Misses}",
+            _forwarder.Metrics.Describe());
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (_forwarder is not null)
+        {
+            await _forwarder.DisposeAsync().ConfigureAwait(false);
+        }
+        _tun?.Dispose();
+        if (_capture is not null)
+        {
+            await _capture.DisposeAsync().ConfigureAwait(false);
+        }
+        _stack?.Dispose();
+    }
+}
+
+/// <summary>`netstack serve`'s services on the gateway addresses, instead of the forwarder (for measuring the stack alone).</summary>
 public sealed class ServeSandboxStack : ISandboxStack, ISandboxStackFactory
 {
     private readonly StackHost? _host;

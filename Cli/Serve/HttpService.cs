@@ -80,16 +80,43 @@ public sealed class HttpService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stack);
         Port = port;
+        await StartCoreAsync(
+            kestrel => kestrel.ListenNetStack(stack, new IPEndPoint(IPAddress.IPv6Any, port), listen => listen.Protocols = protocols),
+            web => web.UseNetStack(transport => transport.ConnectionOptions = connectionOptions),
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts Kestrel on <paramref name="endPoint"/> of the host's own network (kernel sockets, not a stack): the far
+    /// side of a forwarder in tests. Port 0 picks one; <see cref="Port"/> tells which.
+    /// </summary>
+    public async Task StartOnHostAsync(IPEndPoint endPoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        if (endPoint.Port == 0)
+        {
+            using var probe = new System.Net.Sockets.Socket(endPoint.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            probe.Bind(endPoint);
+            endPoint = (IPEndPoint)probe.LocalEndPoint!;
+        }
+        Port = endPoint.Port;
+        await StartCoreAsync(kestrel => kestrel.Listen(endPoint), _ => { }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task StartCoreAsync(Action<KestrelServerOptions> listen, Action<IWebHostBuilder> transport, CancellationToken cancellationToken)
+    {
         _host = new HostBuilder()
-            .ConfigureWebHost(web => web
-                .UseKestrel(kestrel =>
+            .ConfigureWebHost(web =>
+            {
+                web.UseKestrel(kestrel =>
                 {
                     kestrel.AddServerHeader = false;
                     kestrel.Limits.MaxRequestBodySize = null; // uploads of any size: they are hashed as they stream
-                    kestrel.ListenNetStack(stack, new IPEndPoint(IPAddress.IPv6Any, port), listen => listen.Protocols = protocols);
-                })
-                .UseNetStack(transport => transport.ConnectionOptions = connectionOptions)
-                .Configure(app => app.Run(HandleAsync)))
+                    listen(kestrel);
+                });
+                transport(web);
+                web.Configure(app => app.Run(HandleAsync));
+            })
             .Build();
         await _host.StartAsync(cancellationToken).ConfigureAwait(false);
     }

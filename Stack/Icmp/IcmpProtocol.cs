@@ -42,6 +42,53 @@ public enum IcmpEvent
     Ignored,
 }
 
+/// <summary>An echo request to another host, shown to <see cref="IcmpProtocol.EchoForwarder"/>; valid only during the call.</summary>
+public readonly ref struct IcmpEchoRequest
+{
+    internal IcmpEchoRequest(PacketBuffer packet, int dataOffset, int dataLength, NetAddress source, NetAddress destination, ushort identifier, ushort sequenceNumber)
+    {
+        Packet = packet;
+        DataOffset = dataOffset;
+        DataLength = dataLength;
+        Source = source;
+        Destination = destination;
+        Identifier = identifier;
+        SequenceNumber = sequenceNumber;
+    }
+
+    /// <summary>The packet holding the request.</summary>
+    public PacketBuffer Packet { get; }
+
+    /// <summary>Where the echo data starts in <see cref="Packet"/>.</summary>
+    public int DataOffset { get; }
+
+    /// <summary>The echo data's length.</summary>
+    public int DataLength { get; }
+
+    /// <summary>Who pings.</summary>
+    public NetAddress Source { get; }
+
+    /// <summary>Whom it pings.</summary>
+    public NetAddress Destination { get; }
+
+    /// <summary>The echo identifier.</summary>
+    public ushort Identifier { get; }
+
+    /// <summary>The echo sequence number.</summary>
+    public ushort SequenceNumber { get; }
+
+    /// <summary>Copies the echo data to <paramref name="destination"/>; returns the count.</summary>
+    public int CopyDataTo(Span<byte> destination)
+    {
+        int n = Math.Min(destination.Length, DataLength);
+        Packet.CopyTo(DataOffset, destination[..n]);
+        return n;
+    }
+}
+
+/// <summary>Takes an echo request to another host; false leaves it to the stack (which answers it itself).</summary>
+public delegate bool IcmpEchoHandler(in IcmpEchoRequest request);
+
 /// <summary>ICMPv4 (RFC 792, RFC 1122 §3.2.2) and ICMPv6 (RFC 4443) for a <see cref="NetworkStack"/>.</summary>
 public sealed class IcmpProtocol
 {
@@ -80,6 +127,30 @@ public sealed class IcmpProtocol
 
     /// <summary>ICMP counters.</summary>
     public ReasonCounters<IcmpEvent> Events { get; }
+
+    /// <summary>
+    /// Sees each echo request to an address that is not the stack's own (taken in by a promiscuous NIC) before the
+    /// stack answers it itself: a relay pings the real destination and answers with <see cref="SendEchoReply"/>,
+    /// or drops the request. Runs on the delivering thread and must not block; true means taken.
+    /// </summary>
+    public IcmpEchoHandler? EchoForwarder { get; set; }
+
+    /// <summary>
+    /// Sends an echo reply from <paramref name="source"/> (any address through a spoofing NIC: the address a relayed
+    /// request was going to) to <paramref name="destination"/>, echoing <paramref name="data"/> (RFC 792, RFC 4443 §4.2).
+    /// </summary>
+    public bool SendEchoReply(NetAddress source, NetAddress destination, ushort identifier, ushort sequenceNumber, ReadOnlySpan<byte> data)
+    {
+        PacketBuffer payload = _stack.Pool.RentCopy(data, 0);
+        try
+        {
+            return SendEcho(destination, source, request: false, identifier, sequenceNumber, payload, data.Length) == SendResult.Sent;
+        }
+        finally
+        {
+            payload.Release();
+        }
+    }
 
     /// <summary>
     /// Sends an echo request to <paramref name="destination"/> and waits for the reply; returns the round-trip
@@ -156,6 +227,11 @@ public sealed class IcmpProtocol
             // pinged — unless that was a multicast or broadcast address (a promiscuous NIC takes them): then from
             // one of ours, never from a group (RFC 1122 §3.2.1.3, RFC 4443 §4.2).
             NetAddress replySource = info.Destination.IsMulticast || info.Nic.IsBroadcast(info.Destination) ? default : info.Destination;
+            if (EchoForwarder is { } forwarder && !replySource.IsNone && !_stack.IsLocalAddress(replySource)
+                && forwarder(new IcmpEchoRequest(packet, info.TransportOffset + IcmpV4Header.HeaderLength, info.TransportLength - IcmpV4Header.HeaderLength, info.Source, info.Destination, id, seq)))
+            {
+                return;
+            }
             if (!AllowOutput(info.Source, info.Nic, IcmpRateClass.EchoReply))
             {
                 Events.Increment(IcmpEvent.EchoRepliesRateLimited);
@@ -420,6 +496,7 @@ public sealed class IcmpProtocol
                 IcmpErrorKind.ProtocolUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.ProtocolUnreachable),
                 IcmpErrorKind.HostUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.HostUnreachable),
                 IcmpErrorKind.NetUnreachable => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.NetUnreachable),
+                IcmpErrorKind.AdministrativelyProhibited => IcmpV4Repr.DestinationUnreachable(IcmpV4UnreachableCode.CommunicationProhibited), // RFC 1812 §5.2.7.1
                 IcmpErrorKind.PacketTooBig => IcmpV4Repr.FragmentationNeeded((ushort)parameter),
                 IcmpErrorKind.TimeExceeded => IcmpV4Repr.TimeExceeded(0),
                 IcmpErrorKind.ReassemblyTimeExceeded => IcmpV4Repr.TimeExceeded(1),
@@ -435,6 +512,7 @@ public sealed class IcmpProtocol
                 IcmpErrorKind.PortUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.PortUnreachable),
                 IcmpErrorKind.HostUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.AddressUnreachable),
                 IcmpErrorKind.NetUnreachable => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.NoRoute),
+                IcmpErrorKind.AdministrativelyProhibited => IcmpV6Repr.DestinationUnreachable(IcmpV6UnreachableCode.AdministrativelyProhibited),
                 IcmpErrorKind.PacketTooBig => IcmpV6Repr.PacketTooBig(parameter),
                 IcmpErrorKind.TimeExceeded => IcmpV6Repr.TimeExceeded(0),
                 IcmpErrorKind.ReassemblyTimeExceeded => IcmpV6Repr.TimeExceeded(1),

@@ -63,6 +63,24 @@ internal sealed class SendBuffer(PacketBufferPool pool)
         Length += used;
     }
 
+    /// <summary>
+    /// Appends a whole packet's bytes by reference (send by reference: a chunk a relay read a host socket into): the
+    /// buffer owns the caller's reference from here on and releases it once its bytes are acknowledged.
+    /// </summary>
+    public void AppendChunk(PacketBuffer chunk)
+    {
+        if (_reserved != 0)
+        {
+            throw new InvalidOperationException("A write is already in progress.");
+        }
+        _chunks.Add(chunk);
+        if (_chunks.Count == 1)
+        {
+            _headOffset = 0;
+        }
+        Length += chunk.Length;
+    }
+
     /// <summary>Appends bytes [<paramref name="offset"/>, +<paramref name="length"/>) counted from SND.UNA to <paramref name="packet"/> by reference.</summary>
     public bool AppendTo(PacketBuffer packet, int offset, int length)
     {

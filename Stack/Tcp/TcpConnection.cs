@@ -3,6 +3,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using NetStack.Buffers;
 
 namespace NetStack.Tcp;
 
@@ -78,6 +79,45 @@ public sealed class TcpConnection : Stream
 
     /// <summary>Queues as many bytes as the send buffer takes without waiting; returns the count.</summary>
     public int TryWrite(ReadOnlySpan<byte> buffer) => _tcb.Send(buffer);
+
+    /// <summary>
+    /// Receive by reference, for relays: adds up to <paramref name="maxBytes"/> readable bytes to
+    /// <paramref name="views"/> as views of the pooled chunks the receive queue holds (no copy), for a
+    /// scatter-gather write such as <see cref="Socket.SendAsync(IList{ArraySegment{byte}})"/>. Returns the byte
+    /// count, 0 at end of stream, -1 when nothing is readable yet (await <see cref="WaitReadableAsync"/>). The views
+    /// stay valid, and their bytes count against the advertised window, until <see cref="ReleaseReceived"/>: the
+    /// window opens as they are consumed. One such read at a time; no <see cref="Stream"/> read meanwhile.
+    /// </summary>
+    public int TryReceiveByReference(IList<ArraySegment<byte>> views, int maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(views);
+        int n = _tcb.BeginReceiveByReference(views, maxBytes, out _, out bool wouldBlock);
+        return wouldBlock ? -1 : n;
+    }
+
+    /// <summary>Consumes what the last <see cref="TryReceiveByReference"/> returned: its chunks go back to the pool and the window opens.</summary>
+    public void ReleaseReceived() => _tcb.EndReceiveByReference();
+
+    /// <summary>
+    /// Send by reference, for relays: <paramref name="chunk"/> (rented from <see cref="Pool"/>, holding the bytes to
+    /// send) joins the send buffer without a copy and the connection takes over the caller's reference. Returns
+    /// false, leaving the chunk to the caller, while the send buffer is full (await <see cref="WaitWritableAsync"/>):
+    /// the buffer's bound is the back-pressure. Throws as a write does when the send side is closed or reset.
+    /// </summary>
+    public bool TrySendByReference(PacketBuffer chunk)
+    {
+        ArgumentNullException.ThrowIfNull(chunk);
+        return _tcb.SendByReference(chunk);
+    }
+
+    /// <summary>Completes when bytes, end of stream or an error can be read.</summary>
+    public ValueTask WaitReadableAsync(CancellationToken cancellationToken = default) => _tcb.WaitReadableAsync(cancellationToken);
+
+    /// <summary>Completes when the send buffer has room, or the connection can no longer send.</summary>
+    public ValueTask WaitWritableAsync(CancellationToken cancellationToken = default) => _tcb.WaitWritableAsync(cancellationToken);
+
+    /// <summary>The pool of the connection's stack: where chunks for <see cref="TrySendByReference"/> come from.</summary>
+    public PacketBufferPool Pool => _tcb.Protocol.Stack.Pool;
 
     /// <summary>Sends FIN after the queued data (shutdown(SHUT_WR)); reading continues until the peer's FIN.</summary>
     public void ShutdownSend() => _tcb.ShutdownSend();

@@ -1,6 +1,8 @@
 // Layer: transport (TCP). The user calls of RFC 9293 §3.10 (OPEN, SEND, RECEIVE, CLOSE, ABORT, STATUS) as the
 // API objects make them: each takes the connection's lock briefly and never holds it across a copy or I/O.
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using NetStack.Buffers;
 using NetStack.Wire;
 
 namespace NetStack.Tcp;
@@ -70,24 +72,12 @@ internal sealed partial class TcpControlBlock
     /// </summary>
     internal int Receive(Span<byte> destination, out bool endOfStream, out bool wouldBlock)
     {
-        endOfStream = false;
-        wouldBlock = false;
         int total;
         RxPiece[] pieces;
         int count;
         lock (Gate)
         {
-            if (_receiver.ReadyBytes == 0)
-            {
-                if (_error != SocketError.Success && _error != SocketError.Shutdown)
-                {
-                    ThrowError();
-                }
-                endOfStream = _receiver.FinReceived || _state == TcpState.Closed;
-                wouldBlock = !endOfStream;
-                return 0;
-            }
-            if (destination.IsEmpty)
+            if (NothingReadable(out endOfStream, out wouldBlock) || destination.IsEmpty)
             {
                 return 0;
             }
@@ -102,6 +92,103 @@ internal sealed partial class TcpControlBlock
             piece.Packet.Release();
             piece = default;
         }
+        EndRead(total);
+        return total;
+    }
+
+    /// <summary>
+    /// RECEIVE by reference: adds the readable bytes (up to <paramref name="max"/>) to <paramref name="destination"/>
+    /// as views of the pooled chunks the receive queue holds, for a scatter-gather write elsewhere — no copy. The
+    /// bytes stay held, counted against the window, until <see cref="EndReceiveByReference"/>, which releases them
+    /// and opens the window; one such read at a time, and no copying read meanwhile.
+    /// </summary>
+    internal int BeginReceiveByReference(IList<ArraySegment<byte>> destination, int max, out bool endOfStream, out bool wouldBlock)
+    {
+        int total;
+        lock (Gate)
+        {
+            if (NothingReadable(out endOfStream, out wouldBlock) || max <= 0)
+            {
+                return 0;
+            }
+            total = _receiver.BeginRead(max, out _heldPieces, out _heldCount);
+            _heldTotal = total;
+        }
+        for (int i = 0; i < _heldCount; i++)
+        {
+            AddViews(_heldPieces![i], destination);
+        }
+        return total;
+    }
+
+    /// <summary>Ends a <see cref="BeginReceiveByReference"/>: the held bytes are consumed, their chunks released, the window opens.</summary>
+    internal void EndReceiveByReference()
+    {
+        RxPiece[]? pieces = _heldPieces;
+        if (pieces is null)
+        {
+            return;
+        }
+        for (int i = 0; i < _heldCount; i++)
+        {
+            pieces[i].Packet.Release();
+            pieces[i] = default;
+        }
+        int total = _heldTotal;
+        _heldPieces = null;
+        _heldCount = _heldTotal = 0;
+        EndRead(total);
+    }
+
+    private RxPiece[]? _heldPieces; // a by-reference read in progress (one reader at a time: TcpReceiver.BeginRead)
+    private int _heldCount;
+    private int _heldTotal;
+
+    /// <summary>The pieces of a packet's bytes [offset, +length) as array views (pooled chunks are arrays).</summary>
+    private static void AddViews(in RxPiece piece, IList<ArraySegment<byte>> destination)
+    {
+        int offset = piece.Offset, length = piece.Length;
+        PacketBuffer packet = piece.Packet;
+        for (int f = 0; f < packet.FragmentCount && length > 0; f++)
+        {
+            Memory<byte> fragment = packet.GetFragmentMemory(f);
+            if (offset >= fragment.Length)
+            {
+                offset -= fragment.Length;
+                continue;
+            }
+            int take = Math.Min(fragment.Length - offset, length);
+            if (!MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)fragment.Slice(offset, take), out ArraySegment<byte> view))
+            {
+                throw new InvalidOperationException("A packet fragment is not array-backed.");
+            }
+            destination.Add(view);
+            length -= take;
+            offset = 0;
+        }
+    }
+
+    /// <summary>Under the lock: true when there is nothing to read now (end of stream, or not yet); throws a pending error.</summary>
+    private bool NothingReadable(out bool endOfStream, out bool wouldBlock)
+    {
+        endOfStream = false;
+        wouldBlock = false;
+        if (_receiver.ReadyBytes != 0)
+        {
+            return false;
+        }
+        if (_error != SocketError.Success && _error != SocketError.Shutdown)
+        {
+            ThrowError();
+        }
+        endOfStream = _receiver.FinReceived || _state == TcpState.Closed;
+        wouldBlock = !endOfStream;
+        return true;
+    }
+
+    /// <summary>A reader finished with <paramref name="total"/> bytes: auto-tuning, and a window update when the read opened the window.</summary>
+    private void EndRead(int total)
+    {
         lock (Gate)
         {
             _receiver.EndRead(total);
@@ -116,7 +203,37 @@ internal sealed partial class TcpControlBlock
             }
         }
         Flush();
-        return total;
+    }
+
+    /// <summary>
+    /// SEND by reference: <paramref name="chunk"/>'s bytes join the send buffer without a copy, and the buffer owns
+    /// the caller's reference. False (the caller keeps its reference) while the send buffer is full: its bound is the
+    /// back-pressure, as for a copying send; the chunk may overshoot it once.
+    /// </summary>
+    internal bool SendByReference(PacketBuffer chunk)
+    {
+        lock (Gate)
+        {
+            ThrowIfCannotSend();
+            if (_sender.BufferSpace <= 0)
+            {
+                return false;
+            }
+            _sender.AppendChunk(chunk);
+            Output();
+            ArmTimer();
+        }
+        Flush();
+        return true;
+    }
+
+    /// <summary>Lowers the MSS we announce (and use) to <paramref name="mss"/>, before the SYN-ACK: MSS clamping to a relayed path.</summary>
+    internal void ClampMss(int mss)
+    {
+        lock (Gate)
+        {
+            _ourMss = Math.Max(Math.Min(mss, _ourMss), Math.Min(TcpSender.MinimumSendMss, _ourMss));
+        }
     }
 
     /// <summary>SEND: copies up to the free send-buffer space; returns the bytes taken (0: the buffer is full).</summary>

@@ -7,7 +7,7 @@ namespace NetStack.Tcp;
 
 internal sealed partial class TcpControlBlock
 {
-    private readonly int _ourMss;
+    private int _ourMss;
     private bool _windowScaling;
     private bool _sack;
 

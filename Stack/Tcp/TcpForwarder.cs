@@ -6,6 +6,7 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using NetStack.Diagnostics;
+using NetStack.Icmp;
 using NetStack.Network;
 using NetStack.Wire;
 
@@ -25,7 +26,7 @@ public sealed record TcpForwarderOptions
     /// <summary>A request not decided within this time is refused (RST).</summary>
     public TimeSpan DecisionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Options of the connections accepted through the forwarder, unless <see cref="TcpForwardRequest.Accept"/> names others.</summary>
+    /// <summary>Options of the connections accepted through the forwarder, unless <see cref="TcpForwardRequest.Accept(TcpConnectionOptions?)"/> names others.</summary>
     public TcpConnectionOptions? Connection { get; init; }
 
     /// <summary>Throws when a value is out of range.</summary>
@@ -171,7 +172,7 @@ public sealed class TcpForwarder
 
 /// <summary>
 /// One connection attempt seen by a <see cref="TcpForwarder"/>: where it came from and where it was going. Decide
-/// once with <see cref="Accept"/> or <see cref="Refuse"/>; later calls are ignored (Accept returns null).
+/// once with <see cref="Accept(TcpConnectionOptions?)"/> or <see cref="Refuse()"/>; later calls are ignored (Accept returns null).
 /// </summary>
 public sealed class TcpForwardRequest
 {
@@ -245,7 +246,13 @@ public sealed class TcpForwardRequest
     /// Throws <see cref="SocketException"/> when the stack cannot answer from the SYN's destination address
     /// (a non-local address needs a spoofing NIC) or holds too many connections.
     /// </summary>
-    public TcpConnection? Accept(TcpConnectionOptions? options = null)
+    public TcpConnection? Accept(TcpConnectionOptions? options = null) => Accept(options, 0);
+
+    /// <summary>
+    /// As <see cref="Accept(TcpConnectionOptions?)"/>, announcing an MSS of at most <paramref name="maxSegmentSize"/>
+    /// (0: the route's): a relay clamps the MSS to the path it relays to, as its host socket's TCP_MAXSEG reports it.
+    /// </summary>
+    public TcpConnection? Accept(TcpConnectionOptions? options, int maxSegmentSize)
     {
         if (!TryDecide())
         {
@@ -256,8 +263,34 @@ public sealed class TcpForwardRequest
         TcpControlBlock tcb = _tcp.CreateForwarded(Tuple, options, out SocketError error)
             ?? throw new SocketException((int)error);
         var connection = new TcpConnection(tcb);
+        if (maxSegmentSize > 0)
+        {
+            tcb.ClampMss(maxSegmentSize);
+        }
         tcb.StartPassiveOpen(Syn);
         return connection;
+    }
+
+    /// <summary>
+    /// Refuses the attempt with an ICMP destination unreachable of <paramref name="kind"/> (host, network or port
+    /// unreachable, administratively prohibited: RFC 1122 §4.2.3.9 makes the first two soft errors the peer retries
+    /// until its own timeout, the others hard) about the SYN, sent from its destination; any other kind sends RST.
+    /// </summary>
+    public void Refuse(IcmpErrorKind kind)
+    {
+        if (kind is not (IcmpErrorKind.HostUnreachable or IcmpErrorKind.NetUnreachable or IcmpErrorKind.PortUnreachable or IcmpErrorKind.AdministrativelyProhibited))
+        {
+            Refuse();
+            return;
+        }
+        if (TryDecide())
+        {
+            _tcp.Events.Increment(TcpEvent.ForwardRefused);
+            TcpRepr syn = Syn;
+            Span<byte> header = stackalloc byte[TcpHeader.MinLength];
+            new TcpRepr { SourcePort = Tuple.RemotePort, DestinationPort = Tuple.LocalPort, SequenceNumber = syn.SequenceNumber, Flags = TcpFlags.Syn, WindowSize = syn.WindowSize }.Emit(header);
+            IcmpFlowError.Send(_tcp.Stack, Tuple.RemoteAddress, Tuple.LocalAddress, IpProtocol.Tcp, header, kind);
+        }
     }
 
     /// <summary>Refuses the attempt: the peer gets a RST (RFC 9293 §3.10.7.1), as from a closed port.</summary>

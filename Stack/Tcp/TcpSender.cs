@@ -214,6 +214,9 @@ internal sealed class TcpSender
     /// <summary>Ends a reservation: <paramref name="used"/> bytes of it hold data.</summary>
     public void Commit(int used) => _buffer.Commit(used);
 
+    /// <summary>Appends a chunk's bytes by reference; the buffer takes over the caller's reference.</summary>
+    public void AppendChunk(PacketBuffer chunk) => _buffer.AppendChunk(chunk);
+
     /// <summary>Appends the payload at <paramref name="offset"/> from SND.UNA to <paramref name="packet"/>, by reference.</summary>
     public bool AppendPayload(PacketBuffer packet, int offset, int length) => _buffer.AppendTo(packet, offset, length);
 

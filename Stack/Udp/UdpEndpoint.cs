@@ -14,6 +14,13 @@ namespace NetStack.Udp;
 /// <param name="Truncated">The datagram was longer than the buffer; the rest was discarded (MSG_TRUNC).</param>
 public readonly record struct UdpReceiveFromResult(int ReceivedBytes, IPEndPoint RemoteEndPoint, bool Truncated);
 
+/// <summary>The result of a UDP receive that reports where the datagram was going (as IP_PKTINFO).</summary>
+/// <param name="ReceivedBytes">Bytes copied into the caller's buffer.</param>
+/// <param name="RemoteEndPoint">Who sent the datagram.</param>
+/// <param name="LocalAddress">The datagram's destination address: on a wildcard binding over a promiscuous NIC, any address.</param>
+/// <param name="Truncated">The datagram was longer than the buffer; the rest was discarded (MSG_TRUNC).</param>
+public readonly record struct UdpReceiveMessageFromResult(int ReceivedBytes, IPEndPoint RemoteEndPoint, IPAddress LocalAddress, bool Truncated);
+
 /// <summary>
 /// A UDP endpoint on a <see cref="NetworkStack"/>, shaped like a datagram socket: bind (an address or any;
 /// port 0 for an ephemeral one), connect, <see cref="SendToAsync"/>, <see cref="ReceiveFromAsync"/>. Its
@@ -32,7 +39,7 @@ public sealed class UdpEndpoint : IDisposable
     private long _dropped;
     private long _sent;
 
-    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort);
+    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort, NetAddress Destination);
 
     internal UdpEndpoint(UdpProtocol udp)
     {
@@ -128,39 +135,20 @@ public sealed class UdpEndpoint : IDisposable
         {
             throw new SocketException((int)SocketError.NotConnected);
         }
-        if (data.Length > ushort.MaxValue - UdpHeader.HeaderLength - (destination.IsV4 ? Ipv4Header.MinLength : 0))
-        {
-            throw new SocketException((int)SocketError.MessageSize);
-        }
         if (_key is null)
         {
             _key = _udp.Register(this, new UdpKey(default, 0, default, 0), null);
         }
-        UdpKey key = _key.Value;
-        NetworkStack stack = _udp.Stack;
-        SendResult resolved = stack.TryResolveRoute(destination, key.LocalAddress, out RouteInfo route);
-        if (resolved != SendResult.Sent)
+        SocketError error = _udp.Send(_key.Value.LocalAddress, _key.Value.LocalPort, destination, port, data, DontFragment, out bool sent);
+        if (error != SocketError.Success)
         {
-            throw new SocketException((int)(resolved == SendResult.NoRoute ? SocketError.NetworkUnreachable : SocketError.AddressNotAvailable));
+            throw new SocketException((int)error);
         }
-        PacketBuffer packet = stack.Pool.Rent(UdpHeader.HeaderLength + data.Length, route.Nic.MaxHeaderLength);
-        Span<byte> datagram = packet.Append(UdpHeader.HeaderLength + data.Length);
-        new UdpRepr { SourcePort = key.LocalPort, DestinationPort = port, PayloadLength = data.Length }.Emit(datagram);
-        data.CopyTo(datagram[UdpHeader.HeaderLength..]);
-        UdpHeader.WriteChecksum(datagram, NetworkStack.PseudoHeaderSum(route, IpProtocol.Udp, datagram.Length)); // 0 goes out as 0xFFFF (RFC 768)
-        switch (stack.Send(route, IpProtocol.Udp, packet, dontFragment: DontFragment))
+        if (sent)
         {
-            case SendResult.Sent:
-                Interlocked.Increment(ref _sent);
-                return data.Length;
-            case SendResult.QueueFull:
-                _udp.Drops.Increment(UdpDropReason.SendQueueFull);
-                return data.Length;
-            case SendResult.MessageTooBig:
-                throw new SocketException((int)SocketError.MessageSize);
-            default:
-                throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
+            Interlocked.Increment(ref _sent);
         }
+        return data.Length;
     }
 
     /// <summary>
@@ -171,15 +159,26 @@ public sealed class UdpEndpoint : IDisposable
     {
         while (true)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            ThrowPendingError();
+            await WaitForDatagramAsync(cancellationToken).ConfigureAwait(false);
             if (TryReceive(buffer.Span, out var result))
             {
                 return result;
             }
-            if (!await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="ReceiveFromAsync"/>, also reporting the datagram's destination address (IP_PKTINFO): what a
+    /// wildcard endpoint on a promiscuous NIC needs to answer from the address the peer addressed.
+    /// </summary>
+    public async ValueTask<UdpReceiveMessageFromResult> ReceiveMessageFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            await WaitForDatagramAsync(cancellationToken).ConfigureAwait(false);
+            if (TryTake(buffer.Span, out int n, out Datagram d))
             {
-                throw new ObjectDisposedException(nameof(UdpEndpoint));
+                return new UdpReceiveMessageFromResult(n, new IPEndPoint(d.Source.ToIPAddress(), d.SourcePort), d.Destination.ToIPAddress(), n < d.Length);
             }
         }
     }
@@ -187,19 +186,41 @@ public sealed class UdpEndpoint : IDisposable
     /// <summary>Takes a queued datagram without waiting (for drivers and tests). Allocates only the result's end point.</summary>
     public bool TryReceive(Span<byte> buffer, out UdpReceiveFromResult result)
     {
-        while (_queue.Reader.TryRead(out Datagram d))
+        if (TryTake(buffer, out int n, out Datagram d))
         {
-            if (d.Packet is null)
-            {
-                continue; // a wake-up for a pending error
-            }
-            int n = Math.Min(buffer.Length, d.Length);
-            d.Packet.CopyTo(d.Offset, buffer[..n]);
-            d.Packet.Release();
             result = new UdpReceiveFromResult(n, new IPEndPoint(d.Source.ToIPAddress(), d.SourcePort), n < d.Length);
             return true;
         }
         result = default;
+        return false;
+    }
+
+    /// <summary>Throws a pending error, else waits until the queue holds something (a datagram or a wake-up).</summary>
+    private async ValueTask WaitForDatagramAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ThrowPendingError();
+        if (_queue.Reader.Count == 0 && !await _queue.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            throw new ObjectDisposedException(nameof(UdpEndpoint));
+        }
+    }
+
+    /// <summary>Copies the next queued datagram into <paramref name="buffer"/> and releases it; skips error wake-ups.</summary>
+    private bool TryTake(Span<byte> buffer, out int copied, out Datagram datagram)
+    {
+        while (_queue.Reader.TryRead(out datagram))
+        {
+            if (datagram.Packet is null)
+            {
+                continue; // a wake-up for a pending error
+            }
+            copied = Math.Min(buffer.Length, datagram.Length);
+            datagram.Packet.CopyTo(datagram.Offset, buffer[..copied]);
+            datagram.Packet.Release();
+            return true;
+        }
+        copied = 0;
         return false;
     }
 
@@ -224,9 +245,8 @@ public sealed class UdpEndpoint : IDisposable
 
     internal bool Enqueue(PacketBuffer packet, int offset, int length, NetAddress source, ushort sourcePort, NetAddress destination)
     {
-        _ = destination;
         packet.AddRef();
-        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort)))
+        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort, destination)))
         {
             Interlocked.Increment(ref _received);
             return true;

@@ -1,5 +1,6 @@
 // Layer: transport (UDP, RFC 768). Demultiplexing to endpoints, checksum rules, port unreachable.
 using System.Collections.Concurrent;
+using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Checksums;
 using NetStack.Diagnostics;
@@ -26,6 +27,56 @@ public enum UdpDropReason
     SendQueueFull,
 }
 
+/// <summary>
+/// A datagram no endpoint took, shown to <see cref="UdpProtocol.Forwarder"/>: its addresses and a view of its
+/// payload, valid only during the call (<see cref="Packet"/> with <see cref="PacketBuffer.AddRef"/> to keep it).
+/// </summary>
+public readonly ref struct UdpForwardedDatagram
+{
+    internal UdpForwardedDatagram(PacketBuffer packet, int payloadOffset, int payloadLength, NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort)
+    {
+        Packet = packet;
+        PayloadOffset = payloadOffset;
+        PayloadLength = payloadLength;
+        Source = source;
+        SourcePort = sourcePort;
+        Destination = destination;
+        DestinationPort = destinationPort;
+    }
+
+    /// <summary>The packet holding the datagram (IP header first).</summary>
+    public PacketBuffer Packet { get; }
+
+    /// <summary>Where the payload starts in <see cref="Packet"/>.</summary>
+    public int PayloadOffset { get; }
+
+    /// <summary>The payload's length.</summary>
+    public int PayloadLength { get; }
+
+    /// <summary>The sender's address.</summary>
+    public NetAddress Source { get; }
+
+    /// <summary>The sender's port.</summary>
+    public ushort SourcePort { get; }
+
+    /// <summary>The address the datagram was going to (any address, on a promiscuous NIC).</summary>
+    public NetAddress Destination { get; }
+
+    /// <summary>The port the datagram was going to.</summary>
+    public ushort DestinationPort { get; }
+
+    /// <summary>Copies the payload to <paramref name="destination"/> (at least <see cref="PayloadLength"/> long); returns the count.</summary>
+    public int CopyPayloadTo(Span<byte> destination)
+    {
+        int n = Math.Min(destination.Length, PayloadLength);
+        Packet.CopyTo(PayloadOffset, destination[..n]);
+        return n;
+    }
+}
+
+/// <summary>Takes a datagram no endpoint is bound for; false leaves it to the stack (ICMP port unreachable).</summary>
+public delegate bool UdpForwardHandler(in UdpForwardedDatagram datagram);
+
 internal readonly record struct UdpKey(NetAddress LocalAddress, ushort LocalPort, NetAddress RemoteAddress, ushort RemotePort);
 
 /// <summary>UDP for a <see cref="NetworkStack"/>: creates endpoints and demultiplexes datagrams to them.</summary>
@@ -49,6 +100,55 @@ public sealed class UdpProtocol : ITransportProtocol
     public int BoundCount => _bindings.Count;
 
     internal NetworkStack Stack => _stack;
+
+    /// <summary>
+    /// The catch-all (as gVisor's UDP forwarder): sees each datagram that matches no endpoint — on a promiscuous NIC,
+    /// datagrams to any address — before the stack answers port unreachable. It runs on the delivering thread and
+    /// must not block; replies go out with <see cref="SendFrom"/>, from the address the datagram was going to.
+    /// </summary>
+    public UdpForwardHandler? Forwarder { get; set; }
+
+    /// <summary>
+    /// Sends one datagram from <paramref name="source"/>:<paramref name="sourcePort"/> (an address of the stack, or
+    /// any address through a spoofing NIC: a NAT's reply from the original destination) to
+    /// <paramref name="destination"/>:<paramref name="destinationPort"/>. Returns Success, or why it was not sent
+    /// (NetworkUnreachable, AddressNotAvailable, MessageSize; a full link queue drops it, counted, as UDP may).
+    /// </summary>
+    public SocketError SendFrom(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload) =>
+        Send(source, sourcePort, destination, destinationPort, payload, dontFragment: false, out _);
+
+    /// <summary>Sends one datagram; <paramref name="sent"/> is false when the link queue dropped it (counted, not an error).</summary>
+    internal SocketError Send(NetAddress source, ushort sourcePort, NetAddress destination, ushort destinationPort, ReadOnlySpan<byte> payload, bool dontFragment, out bool sent)
+    {
+        sent = false;
+        if (payload.Length > ushort.MaxValue - UdpHeader.HeaderLength - (destination.IsV4 ? Ipv4Header.MinLength : 0))
+        {
+            return SocketError.MessageSize;
+        }
+        SendResult resolved = _stack.TryResolveRoute(destination, source, out RouteInfo route);
+        if (resolved != SendResult.Sent)
+        {
+            return resolved == SendResult.NoRoute ? SocketError.NetworkUnreachable : SocketError.AddressNotAvailable;
+        }
+        PacketBuffer packet = _stack.Pool.Rent(UdpHeader.HeaderLength + payload.Length, route.Nic.MaxHeaderLength);
+        Span<byte> datagram = packet.Append(UdpHeader.HeaderLength + payload.Length);
+        new UdpRepr { SourcePort = sourcePort, DestinationPort = destinationPort, PayloadLength = payload.Length }.Emit(datagram);
+        payload.CopyTo(datagram[UdpHeader.HeaderLength..]);
+        UdpHeader.WriteChecksum(datagram, NetworkStack.PseudoHeaderSum(route, IpProtocol.Udp, datagram.Length)); // 0 goes out as 0xFFFF (RFC 768)
+        switch (_stack.Send(route, IpProtocol.Udp, packet, dontFragment: dontFragment))
+        {
+            case SendResult.Sent:
+                sent = true;
+                return SocketError.Success;
+            case SendResult.QueueFull:
+                Drops.Increment(UdpDropReason.SendQueueFull);
+                return SocketError.Success;
+            case SendResult.MessageTooBig:
+                return SocketError.MessageSize;
+            default:
+                return SocketError.NoBufferSpaceAvailable;
+        }
+    }
 
     /// <summary>Creates an unbound UDP endpoint.</summary>
     public UdpEndpoint CreateEndpoint() => new(this);
@@ -141,6 +241,11 @@ public sealed class UdpProtocol : ITransportProtocol
             return;
         }
         UdpEndpoint? endpoint = Find(info.Destination, datagram.DestinationPort, info.Source, datagram.SourcePort);
+        if (endpoint is null && Forwarder is { } forwarder
+            && forwarder(new UdpForwardedDatagram(packet, info.TransportOffset + UdpHeader.HeaderLength, datagram.PayloadLength, info.Source, datagram.SourcePort, info.Destination, datagram.DestinationPort)))
+        {
+            return;
+        }
         if (endpoint is null)
         {
             Drops.Increment(UdpDropReason.NoPort);

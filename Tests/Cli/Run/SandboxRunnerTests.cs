@@ -1,8 +1,10 @@
-// `netstack run` end to end, as an ordinary user (UnprivilegedUser): the kernel's curl inside the sandbox against the
-// HTTP service on the gateway, 1 GiB each way with SHA-256 checked at both ends, impairments, exit statuses and
-// signals, --attach, errors, and that nothing is left behind.
+// `netstack run` end to end, as an ordinary user (UnprivilegedUser): the kernel's curl inside the sandbox, through the
+// forwarder and --allow-host-loopback, against an HTTP service on the host's loopback, 1 GiB each way with SHA-256
+// checked at both ends, the loopback refused without the option, impairments, exit statuses and signals, --attach,
+// errors, and that nothing is left behind.
 using System.Diagnostics;
 using NetStack.Cli.Run;
+using NetStack.Cli.Serve;
 using NetStack.Tests.Interop;
 using Xunit.Abstractions;
 
@@ -13,6 +15,22 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
 {
     private const long GiB = 1L << 30;
     private static readonly TimeSpan s_limit = TimeSpan.FromMinutes(5);
+
+    /// <summary>The HTTP service on the host's loopback (IPv4 and IPv6), started once for the class.</summary>
+    private static readonly Lazy<(HttpService V4, HttpService V6)> s_host = new(() =>
+    {
+        var v4 = new HttpService();
+        var v6 = new HttpService();
+        Task.Run(async () =>
+        {
+            await v4.StartOnHostAsync(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            await v6.StartOnHostAsync(new System.Net.IPEndPoint(System.Net.IPAddress.IPv6Loopback, 0));
+        }).GetAwaiter().GetResult();
+        return (v4, v6);
+    });
+
+    /// <summary>The host service's URL for <paramref name="path"/> as the sandbox reaches it: the gateway, which --allow-host-loopback maps to 127.0.0.1.</summary>
+    private static string Url(string path) => $"http://10.0.2.2:{s_host.Value.V4.Port}{path}";
 
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
@@ -49,7 +67,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     public async Task Curl_Download1GiB_Sha256OfThePattern()
     {
         UnprivilegedUser.Require("curl");
-        var result = await RunHashedAsync(["--", "curl", "-sS", "--fail", "--max-time", "300", $"http://10.0.2.2/bytes/{GiB}"]);
+        var result = await RunHashedAsync(["--allow-host-loopback", "--", "curl", "-sS", "--fail", "--max-time", "300", Url($"/bytes/{GiB}")]);
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Error}");
         Assert.Equal(GiB, result.Length);
         Assert.Equal(Hex(Curl.PatternSha256(GiB)), Hex(result.Sha256));
@@ -60,13 +78,24 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     {
         UnprivilegedUser.Require("curl");
         var result = await RunHashedAsync(
-            ["--stats", "--", "curl", "-sS", "--fail", "--max-time", "300", "-X", "POST", "-T", "-", "-H", "Transfer-Encoding:", "-H", $"Content-Length: {GiB}", "http://10.0.2.2/sha256"],
+            ["--allow-host-loopback", "--stats", "--", "curl", "-sS", "--fail", "--max-time", "300", "-X", "POST", "-T", "-", "-H", "Transfer-Encoding:", "-H", $"Content-Length: {GiB}", Url("/sha256")],
             feed: GiB);
         output.WriteLine(result.Error);
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Error}");
         string expected = Hex(Curl.PatternSha256(GiB)); // what the test fed curl
         Assert.Equal(expected + "\n", result.Text); // what the service hashed, as curl received it
-        Assert.Contains($"http/80: requests 1 (failed 0), in {GiB} B", result.Error, StringComparison.Ordinal); // --stats
+        Assert.Equal($"{GiB} {expected}", s_host.Value.V4.LastUpload); // what the host service hashed
+        var up = System.Text.RegularExpressions.Regex.Match(result.Error, @"proxy: (\d+) bytes up"); // --stats
+        Assert.True(up.Success && long.Parse(up.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= GiB, result.Error);
+    }
+
+    [SkippableFact]
+    public async Task HostLoopback_WithoutTheOption_Refused()
+    {
+        UnprivilegedUser.Require("curl");
+        var result = await RunHashedAsync(["--stats", "--", "curl", "-sS", "--fail", "--max-time", "20", Url("/bytes/1")]);
+        Assert.NotEqual(0, result.Exit); // curl could not connect
+        Assert.Matches(@"proxy refusals: [^\n]*HostLoopback=[1-9]", result.Error);
     }
 
     [SkippableFact]
@@ -74,7 +103,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     {
         UnprivilegedUser.Require("curl");
         const long length = 50_000_000;
-        var result = await RunHashedAsync(["--", "curl", "-sS", "--fail", "-g", "--max-time", "120", $"http://[fd00::2]/bytes/{length}"]);
+        var result = await RunHashedAsync(["--allow-host-loopback", "--", "curl", "-sS", "--fail", "-g", "--max-time", "120", $"http://[fd00::2]:{s_host.Value.V6.Port}/bytes/{length}"]);
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Error}");
         Assert.Equal(Hex(Curl.PatternSha256(length)), Hex(result.Sha256));
     }
@@ -83,7 +112,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     public async Task Loss5PercentSeed1_Download1GiB_Intact()
     {
         UnprivilegedUser.Require("curl");
-        var result = await RunHashedAsync(["--loss", "5%", "--seed", "1", "--stats", "--", "curl", "-sS", "--fail", "--max-time", "300", $"http://10.0.2.2/bytes/{GiB}"]);
+        var result = await RunHashedAsync(["--allow-host-loopback", "--loss", "5%", "--seed", "1", "--stats", "--", "curl", "-sS", "--fail", "--max-time", "300", Url($"/bytes/{GiB}")]);
         output.WriteLine(result.Error);
         Assert.True(result.Exit == 0, $"exit {result.Exit}: {result.Error}");
         Assert.Equal(GiB, result.Length);
@@ -96,7 +125,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
     {
         UnprivilegedUser.Require("curl");
         const long length = 256L << 20;
-        string[] arguments = ["--", "curl", "-sS", "--fail", "--max-time", "300", $"http://10.0.2.2/bytes/{length}"];
+        string[] arguments = ["--allow-host-loopback", "--", "curl", "-sS", "--fail", "--max-time", "300", Url($"/bytes/{length}")];
         var results = await Task.WhenAll(RunHashedAsync(arguments), RunHashedAsync(arguments));
         foreach (var result in results)
         {
@@ -184,7 +213,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
         {
             await Task.Delay(20);
         }
-        using Process run = UnprivilegedUser.Start([UnprivilegedUser.Netstack, "run", "--stats", "--attach", target.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        using Process run = UnprivilegedUser.Start([UnprivilegedUser.Netstack, "run", "--allow-host-loopback", "--stats", "--attach", target.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         try
         {
             const long length = 20_000_000;
@@ -193,7 +222,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
             var clock = Stopwatch.StartNew();
             while (clock.Elapsed < TimeSpan.FromSeconds(60))
             {
-                probe = UnprivilegedUser.Run([.. inside, "curl", "-sS", "--fail", "-m", "10", "-o", "/dev/null", "http://10.0.2.2/bytes/1"]);
+                probe = UnprivilegedUser.Run([.. inside, "curl", "-sS", "--fail", "-m", "10", "-o", "/dev/null", Url("/bytes/1")]);
                 if (probe.Exit == 0 || run.HasExited)
                 {
                     break;
@@ -205,7 +234,7 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
                 Assert.Fail($"netstack run --attach ended (exit {run.ExitCode}): {await run.StandardError.ReadToEndAsync()}");
             }
             Assert.True(probe.Exit == 0, probe.Error);
-            var curl = await HashedAsync([.. inside, "curl", "-sS", "--fail", $"http://10.0.2.2/bytes/{length}"]);
+            var curl = await HashedAsync([.. inside, "curl", "-sS", "--fail", Url($"/bytes/{length}")]);
             Assert.True(curl.Exit == 0, curl.Error);
             Assert.Equal(Hex(Curl.PatternSha256(length)), Hex(curl.Sha256));
             var (_, route, _) = UnprivilegedUser.Run([.. inside, "cat", "/proc/net/route"]);
@@ -252,6 +281,11 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
         Assert.Equal("ready", await run.StandardOutput.ReadLineAsync(cts.Token));
         // CMD is a child of netstack's main thread (PR_SET_PDEATHSIG follows the thread that forked).
         int command = int.Parse(File.ReadAllText($"/proc/{run.Id}/task/{run.Id}/children").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        var exec = Stopwatch.StartNew(); // "ready" comes just before the exec: wait for it
+        while (File.ReadAllText($"/proc/{command}/comm").Trim() != "sleep" && exec.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(10);
+        }
         Assert.Equal("sleep", File.ReadAllText($"/proc/{command}/comm").Trim());
         Assert.Equal(0, Kill(run.Id, 9));
         await run.WaitForExitAsync(cts.Token);

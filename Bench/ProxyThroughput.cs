@@ -1,0 +1,137 @@
+// `Bench proxy`: the forwarder in one process, against the kernel's loopback in the same run: a sandbox stack on a
+// live InMemoryNetwork → HostForwarder → a host loopback socket → a sink (up), and a host source → forwarder →
+// the sandbox reading (down); then the same bytes over a plain loopback socket pair. Prints Gbit/s each way and
+// bytes allocated per MiB relayed (the whole process: stacks, forwarder, sockets).
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using NetStack.Link.Simulation;
+using NetStack.Network;
+using NetStack.Proxy;
+using NetStack.Tcp;
+
+namespace NetStack.Bench;
+
+/// <summary><c>dotnet run -c Release --project Bench -- proxy [--mib 2048] [--mtu 65520]</c>.</summary>
+internal static class ProxyThroughput
+{
+    public static int Run(string[] args)
+    {
+        long mib = 2048;
+        int mtu = 65520;
+        for (int i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--mib": mib = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--mtu": mtu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
+            }
+        }
+        long bytes = mib << 20;
+        (double kernel, _) = Kernel(bytes);
+        (double up, double upAlloc, double down, double downAlloc) = Proxy(bytes, mtu).GetAwaiter().GetResult();
+        Console.WriteLine(FormattableString.Invariant($"kernel loopback      {kernel,7:F2} Gbit/s"));
+        Console.WriteLine(FormattableString.Invariant($"proxy up (sandbox→host)   {up,7:F2} Gbit/s  {up / kernel:F2}× kernel  {upAlloc:F0} B allocated/MiB"));
+        Console.WriteLine(FormattableString.Invariant($"proxy down (host→sandbox) {down,7:F2} Gbit/s  {down / kernel:F2}× kernel  {downAlloc:F0} B allocated/MiB"));
+        return 0;
+    }
+
+    private static (double Gbps, double AllocPerMiB) Kernel(long bytes)
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        client.Connect(listener.LocalEndPoint!);
+        using Socket server = listener.Accept();
+        Task sink = Task.Run(() => Drain(server, bytes));
+        return Measure(bytes, () => { Fill(client, bytes); sink.GetAwaiter().GetResult(); });
+    }
+
+    private static async Task<(double, double, double, double)> Proxy(long bytes, int mtu)
+    {
+        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Mtu = mtu });
+        InMemoryHost sandbox = network.AddHost(), gateway = network.AddHost();
+        await using var forwarder = new HostForwarder(gateway.Stack, new ProxyOptions
+        {
+            Gateways = [NetAddress.FromIPAddress(gateway.Ipv4)],
+            AllowHostLoopback = true,
+            Resolvers = [],
+        });
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(2);
+        var target = new IPEndPoint(gateway.Ipv4, ((IPEndPoint)listener.LocalEndPoint!).Port);
+
+        Task<Socket> accepted = listener.AcceptAsync();
+        TcpConnection upstream = await sandbox.Stack.Tcp.ConnectAsync(target);
+        using Socket sinkSocket = await accepted;
+        Task sink = Task.Run(() => Drain(sinkSocket, bytes));
+        (double up, double upAlloc) = Measure(bytes, () =>
+        {
+            byte[] block = new byte[256 * 1024];
+            for (long sent = 0; sent < bytes; sent += block.Length)
+            {
+                upstream.Write(block, 0, (int)Math.Min(block.Length, bytes - sent));
+            }
+            sink.GetAwaiter().GetResult();
+        });
+        await upstream.DisposeAsync();
+
+        accepted = listener.AcceptAsync();
+        TcpConnection downstream = await sandbox.Stack.Tcp.ConnectAsync(target);
+        using Socket sourceSocket = await accepted;
+        Task source = Task.Run(() => Fill(sourceSocket, bytes));
+        (double down, double downAlloc) = Measure(bytes, () =>
+        {
+            byte[] block = new byte[256 * 1024];
+            for (long received = 0; received < bytes;)
+            {
+                int n = downstream.Read(block, 0, block.Length);
+                if (n == 0)
+                {
+                    throw new IOException("early end of stream");
+                }
+                received += n;
+            }
+            source.GetAwaiter().GetResult();
+        });
+        await downstream.DisposeAsync();
+        return (up, upAlloc, down, downAlloc);
+    }
+
+    private static (double Gbps, double AllocPerMiB) Measure(long bytes, Action transfer)
+    {
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = Stopwatch.StartNew();
+        transfer();
+        double seconds = clock.Elapsed.TotalSeconds;
+        double perMiB = (GC.GetTotalAllocatedBytes(precise: true) - allocated) / (double)(bytes >> 20);
+        return (bytes * 8 / seconds / 1e9, perMiB);
+    }
+
+    private static void Fill(Socket socket, long bytes)
+    {
+        byte[] block = new byte[256 * 1024];
+        for (long sent = 0; sent < bytes;)
+        {
+            sent += socket.Send(block, 0, (int)Math.Min(block.Length, bytes - sent), SocketFlags.None);
+        }
+    }
+
+    private static void Drain(Socket socket, long bytes)
+    {
+        byte[] block = new byte[256 * 1024];
+        for (long received = 0; received < bytes;)
+        {
+            int n = socket.Receive(block);
+            if (n == 0)
+            {
+                throw new IOException("early end of stream");
+            }
+            received += n;
+        }
+    }
+}

@@ -1,0 +1,323 @@
+// The forwarder: installs itself on a stack's TCP forwarder hook, UDP catch-all and ICMP echo hook, and relays every
+// flow a packet source carries to real host sockets (as slirp4netns, pasta and Tailscale's userspace networking
+// do), under the address policy and the limits of ProxyOptions. TCP dials first: the sandbox's SYN is answered only
+// once the host's connect() has succeeded, and a failure is answered as the host saw it.
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NetStack.Icmp;
+using NetStack.Network;
+using NetStack.Tcp;
+
+namespace NetStack.Proxy;
+
+/// <summary>
+/// Relays a stack's TCP, UDP, ICMP echo and DNS to host sockets. Create it over a stack whose NICs face the sandbox;
+/// it makes them promiscuous and spoofing (to take and answer every address) and installs its hooks; dispose it to
+/// remove them and close every relayed flow.
+/// </summary>
+public sealed class HostForwarder : IAsyncDisposable
+{
+    private readonly NetworkStack _stack;
+    private readonly AddressPolicy _policy;
+    private readonly SemaphoreSlim _dialSlots;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<TcpRelay, Task> _relays = new();
+    private readonly UdpNat _udp;
+    private readonly IcmpEchoRelay _echo;
+    private readonly List<PortForwarder> _portForwards = [];
+    private readonly ITimer _sweep;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    /// <summary>Starts forwarding for <paramref name="stack"/> with <paramref name="options"/>.</summary>
+    public HostForwarder(NetworkStack stack, ProxyOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        options ??= new ProxyOptions();
+        options.Validate();
+        _stack = stack;
+        Options = options;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("NetStack.Proxy");
+        Resolvers = options.Resolvers ?? ResolvConf.Read();
+        _policy = new AddressPolicy(options, Resolvers);
+        _dialSlots = new SemaphoreSlim(options.MaxPendingDials, options.MaxPendingDials);
+        _udp = new UdpNat(this);
+        _echo = new IcmpEchoRelay(this);
+        foreach (Nic nic in stack.Nics)
+        {
+            nic.Promiscuous = true; // take flows to any address
+            nic.Spoofing = true;    // and answer from it
+        }
+        // Pending SYNs are the dials in flight plus those waiting for a slot; past that, SYNs are dropped (retried).
+        stack.Tcp.Forwarder = new TcpForwarder(OnSynAsync, new TcpForwarderOptions
+        {
+            MaxPending = options.MaxPendingDials * 4,
+            DecisionTimeout = options.DialTimeout + TimeSpan.FromSeconds(5), // the dial's own deadline comes first
+        });
+        stack.Udp.Forwarder = _udp.OnDatagram;
+        stack.Icmp.EchoForwarder = _echo.OnEchoRequest;
+        TimeSpan period = TimeSpan.FromSeconds(Math.Clamp(Math.Min(options.DnsIdleTimeout.TotalSeconds, options.UdpIdleTimeout.TotalSeconds) / 4, 0.05, 5));
+        _sweep = TimeProvider.System.CreateTimer(static s => ((HostForwarder)s!).Sweep(), this, period, period);
+        foreach (ProxyPortForward forward in options.PortForwards)
+        {
+            _portForwards.Add(PortForwarder.Start(this, forward));
+        }
+    }
+
+    /// <summary>The options in force.</summary>
+    public ProxyOptions Options { get; }
+
+    /// <summary>The counters.</summary>
+    public ProxyMetrics Metrics { get; } = new();
+
+    /// <summary>The resolvers DNS queries go to.</summary>
+    public IReadOnlyList<IPEndPoint> Resolvers { get; }
+
+    /// <summary>The host end points the port forwards listen on (port 0 in the options becomes the bound port here).</summary>
+    public IReadOnlyList<IPEndPoint> PortForwardEndPoints => _portForwards.Select(p => p.LocalEndPoint).ToArray();
+
+    /// <summary>True where unprivileged ICMP sockets work (net.ipv4.ping_group_range includes us); known after the first echo request.</summary>
+    public bool? EchoAvailable => _echo.Available;
+
+    internal NetworkStack Stack => _stack;
+
+    internal AddressPolicy Policy => _policy;
+
+    internal ILogger Logger => _logger;
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>A SYN to any address: policy, limits, a bounded dial, then accept — or answer as the host saw it.</summary>
+    private async ValueTask OnSynAsync(TcpForwardRequest request, CancellationToken cancellationToken)
+    {
+        IPEndPoint destination = request.LocalEndPoint;
+        ProxyDecision decision = _policy.Decide(NetAddress.FromIPAddress(destination.Address), destination.Port);
+        if (!decision.Allowed)
+        {
+            Metrics.Refusals.Increment(decision.Refusal);
+            Refuse(request, decision.Refusal == ProxyRefusal.Unreachable ? IcmpErrorKind.NetUnreachable : IcmpErrorKind.AdministrativelyProhibited);
+            return;
+        }
+        if (Interlocked.Increment(ref Metrics.ConnectionsGauge) > Options.MaxConnections)
+        {
+            Interlocked.Decrement(ref Metrics.ConnectionsGauge);
+            Metrics.Events.Increment(ProxyEvent.ConnectionLimit);
+            request.Refuse();
+            return;
+        }
+        bool relaying = false;
+        try
+        {
+            Socket? socket = await DialAsync(request, decision.Target!, cancellationToken).ConfigureAwait(false);
+            if (socket is null)
+            {
+                return;
+            }
+            TcpConnection? connection;
+            try
+            {
+                connection = request.Accept(null, HostMss(socket));
+            }
+            catch (SocketException)
+            {
+                connection = null; // the stack holds too many connections: the request was refused
+            }
+            if (connection is null)
+            {
+                socket.Dispose();
+                return;
+            }
+            relaying = true;
+            Relay(connection, socket, countOpen: false);
+        }
+        finally
+        {
+            if (!relaying)
+            {
+                Interlocked.Decrement(ref Metrics.ConnectionsGauge);
+            }
+        }
+    }
+
+    /// <summary>Dials <paramref name="target"/> within the dial budget; null (and the request answered) when it fails.</summary>
+    private async Task<Socket?> DialAsync(TcpForwardRequest request, IPEndPoint target, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        deadline.CancelAfter(Options.DialTimeout);
+        try
+        {
+            await _dialSlots.WaitAsync(deadline.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Metrics.Events.Increment(ProxyEvent.DialTimedOut);
+            Refuse(request, IcmpErrorKind.HostUnreachable);
+            return null;
+        }
+        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Interlocked.Increment(ref Metrics.DialsGauge);
+        try
+        {
+            await socket.ConnectAsync(target, deadline.Token).ConfigureAwait(false);
+            return socket;
+        }
+        catch (OperationCanceledException)
+        {
+            socket.Dispose();
+            Metrics.Events.Increment(ProxyEvent.DialTimedOut);
+            Refuse(request, IcmpErrorKind.HostUnreachable);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            if (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                Metrics.Events.Increment(ProxyEvent.DialRefused);
+                request.Refuse(); // RFC 9293 §3.10.7.1: as the closed port it is
+            }
+            else
+            {
+                Metrics.Events.Increment(ProxyEvent.DialUnreachable);
+                Refuse(request, e.SocketErrorCode switch
+                {
+                    SocketError.NetworkUnreachable or SocketError.NetworkDown or SocketError.AddressNotAvailable => IcmpErrorKind.NetUnreachable,
+                    SocketError.AccessDenied => IcmpErrorKind.AdministrativelyProhibited,
+                    _ => IcmpErrorKind.HostUnreachable,
+                });
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref Metrics.DialsGauge);
+            _dialSlots.Release();
+        }
+        return null;
+    }
+
+    /// <summary>ICMP destination unreachable of <paramref name="kind"/>, or RST where <see cref="ProxyOptions.RefuseWithReset"/>.</summary>
+    private void Refuse(TcpForwardRequest request, IcmpErrorKind kind)
+    {
+        if (Options.RefuseWithReset)
+        {
+            request.Refuse();
+        }
+        else
+        {
+            request.Refuse(kind);
+        }
+    }
+
+    /// <summary>The host socket's MSS (TCP_MAXSEG), to clamp the sandbox's to; 0 when unknown.</summary>
+    private static int HostMss(Socket socket)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return 0;
+        }
+        Span<byte> value = stackalloc byte[4];
+        try
+        {
+            return socket.GetRawSocketOption(6 /* IPPROTO_TCP */, 2 /* TCP_MAXSEG */, value) == 4 ? BitConverter.ToInt32(value) : 0;
+        }
+        catch (SocketException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>Relays <paramref name="connection"/> ↔ <paramref name="socket"/> once the handshake completes; tracked until it ends.</summary>
+    internal void Relay(TcpConnection connection, Socket socket, bool countOpen)
+    {
+        if (countOpen)
+        {
+            Interlocked.Increment(ref Metrics.ConnectionsGauge);
+        }
+        var relay = new TcpRelay(connection, socket, Metrics, Options.RelayChunkSize);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _relays[relay] = started.Task;
+        _ = RunRelayAsync(relay, connection, socket, started);
+    }
+
+    private async Task RunRelayAsync(TcpRelay relay, TcpConnection connection, Socket socket, TaskCompletionSource done)
+    {
+        try
+        {
+            try
+            {
+                await connection.ConnectedAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+            {
+                socket.Dispose(); // the handshake never completed: nothing to relay
+                connection.Abort();
+                return;
+            }
+            Metrics.Events.Increment(ProxyEvent.TcpOpened);
+            await relay.RunAsync().ConfigureAwait(false);
+            Metrics.Events.Increment(ProxyEvent.TcpClosed);
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "A TCP relay failed");
+        }
+        finally
+        {
+            _relays.TryRemove(relay, out _);
+            Interlocked.Decrement(ref Metrics.ConnectionsGauge);
+            done.TrySetResult();
+        }
+    }
+
+    private void Sweep()
+    {
+        try
+        {
+            if (Options.TcpIdleTimeout != Timeout.InfiniteTimeSpan)
+            {
+                long cutoff = Environment.TickCount64 - (long)Options.TcpIdleTimeout.TotalMilliseconds;
+                foreach (TcpRelay relay in _relays.Keys)
+                {
+                    if (relay.LastActivity < cutoff)
+                    {
+                        relay.Reset(ProxyEvent.TcpIdleTimeout);
+                    }
+                }
+            }
+            _udp.Expire();
+        }
+        catch (Exception e)
+        {
+            _logger.LogWarning(e, "The forwarder's sweep failed");
+        }
+    }
+
+    /// <summary>Removes the hooks, stops the port forwards, resets every relayed connection and closes every flow.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        _stack.Tcp.Forwarder = null;
+        _stack.Udp.Forwarder = null;
+        _stack.Icmp.EchoForwarder = null;
+        await _sweep.DisposeAsync().ConfigureAwait(false);
+        _stopping.Cancel();
+        foreach (PortForwarder forward in _portForwards)
+        {
+            await forward.DisposeAsync().ConfigureAwait(false);
+        }
+        foreach (TcpRelay relay in _relays.Keys)
+        {
+            relay.Reset(ProxyEvent.Stopped);
+        }
+        await Task.WhenAll(_relays.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        _udp.Dispose();
+        _echo.Dispose();
+        _stopping.Dispose();
+        _dialSlots.Dispose();
+    }
+}
