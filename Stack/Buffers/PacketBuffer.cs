@@ -82,6 +82,28 @@ public sealed class PacketBuffer : IDisposable
     /// <summary>Current reference count (diagnostics and tests).</summary>
     public int ReferenceCount => Volatile.Read(ref _refCount);
 
+    /// <summary>Memory an owner's reference stands for, charged per object besides its chunks.</summary>
+    public const int ObjectOverhead = 256;
+
+    /// <summary>
+    /// The memory this packet pins, whatever its length: every chunk it references, whole, plus the object
+    /// (Linux's skb->truesize). A queue that holds packets charges this, not <see cref="Length"/>: a 1-byte
+    /// segment read into a 2 KiB chunk pins 2 KiB (docs/ARCHITECTURE.md §3, §6).
+    /// </summary>
+    public int TrueSize
+    {
+        get
+        {
+            CheckAlive();
+            int size = ObjectOverhead + _head!.Array.Length;
+            for (int i = 0; i < _segmentCount; i++)
+            {
+                size += _segments[i].Chunk.Array.Length;
+            }
+            return size;
+        }
+    }
+
     /// <summary>Piece <paramref name="index"/> of the packet: 0 is the head, then the payload segments in order.</summary>
     public Span<byte> GetFragment(int index)
     {

@@ -262,6 +262,13 @@ public sealed class PacketBufferPool
         }
     }
 
+    /// <summary>Bytes of the chunk a rental of <paramref name="size"/> bytes (headroom included) pins.</summary>
+    internal int ChunkSizeFor(int size)
+    {
+        int cls = ClassFor(size);
+        return cls >= 0 ? _classSizes[cls] : size;
+    }
+
     private int ClassFor(int size)
     {
         for (int i = 0; i < _classSizes.Length; i++)

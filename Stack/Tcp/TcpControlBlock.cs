@@ -62,7 +62,7 @@ internal sealed partial class TcpControlBlock
         _cc = CreateCongestionController(options.CongestionControl, _sender.Mss);
         _counters = new TcpConnectionCounters(protocol.Events);
         _recovery = CreateLossRecovery(options.Sack);
-        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
+        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops, protocol.Limits.ReceiveMemory);
         _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
@@ -118,6 +118,7 @@ internal sealed partial class TcpControlBlock
             _error = error;
         }
         _state = TcpState.Closed;
+        EndOrphan();
         _sender.ClearBuffer();
         _scoreboard.Clear();
         if (error != SocketError.Success)
@@ -197,6 +198,7 @@ internal sealed partial class TcpControlBlock
     private void EnterTimeWait()
     {
         SetState(TcpState.TimeWait);
+        EndOrphan(); // TIME-WAIT has its own bound (2·MSL)
         _rtxDeadline = Never;
         _persisting = false;
         _keepaliveDeadline = Never;

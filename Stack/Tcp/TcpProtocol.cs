@@ -44,6 +44,7 @@ public sealed class TcpProtocol : ITransportProtocol
         _random = options.RandomSeed is int seed ? new Random(seed) : new Random();
         Drops = new ReasonCounters<TcpDropReason>(s_meter, "netstack.tcp.drops", "TCP segments dropped");
         Events = new ReasonCounters<TcpEvent>(s_meter, "netstack.tcp.events", "TCP events");
+        Limits = new TcpResourceLimits(stack.Logger, stack.Clock);
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -74,6 +75,9 @@ public sealed class TcpProtocol : ITransportProtocol
     internal Func<uint>? IsnOverride { get; set; }
 
     internal TcpSynCookies Cookies { get; }
+
+    /// <summary>Orphan count and limit logs shared by the connections.</summary>
+    internal TcpResourceLimits Limits { get; }
 
     internal TimeSpan Now => Stack.Clock.GetElapsedTime(_epoch);
 
