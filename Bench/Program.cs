@@ -10,6 +10,10 @@ internal static class Program
         {
             return TcpThroughput.Run(args[1..]);
         }
+        if (args.Length > 0 && args[0] == "rxmem")
+        {
+            return ReceiveMemory.Run(args[1..]);
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }
