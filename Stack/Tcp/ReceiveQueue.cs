@@ -99,7 +99,8 @@ internal sealed class ReceiveQueue
         {
             return 0;
         }
-        return Math.Min(charge, DenseCharge(packet.Pool, length));
+        int dense = DenseCharge(packet.Pool, length);
+        return 2 * dense < charge ? dense : charge;
     }
 
     /// <summary>Copies out up to <paramref name="max"/> bytes worth of pieces (taking a reference on each) for a reader to copy outside the lock.</summary>
@@ -257,12 +258,13 @@ internal sealed class ReceiveQueue
     private static int DenseCharge(PacketBufferPool pool, int length) => PacketBuffer.ObjectOverhead + pool.ChunkSizeFor(length);
 
     /// <summary>
-    /// A new piece enters the queue: a sparse one is copied into a dense buffer when that pins less (the
-    /// packet is left to its other owners), otherwise the packet gains a reference. Charged either way.
+    /// A new piece enters the queue: a sparse one is copied into a dense buffer when that pins less than half
+    /// (a segment in a 64 KiB chunk; the packet is left to its other owners), otherwise the packet gains a
+    /// reference. Charged either way. Full-sized segments never qualify: the hot path copies nothing.
     /// </summary>
     private RxPiece Hold(RxPiece piece)
     {
-        if (piece.IsSparse && DenseCharge(piece.Packet.Pool, piece.Length) < piece.Charge)
+        if (piece.IsSparse && 2 * DenseCharge(piece.Packet.Pool, piece.Length) < piece.Charge)
         {
             piece = Densify(piece);
         }
