@@ -17,8 +17,9 @@ public readonly record struct UdpReceiveFromResult(int ReceivedBytes, IPEndPoint
 /// <summary>
 /// A UDP endpoint on a <see cref="NetworkStack"/>, shaped like a datagram socket: bind (an address or any;
 /// port 0 for an ephemeral one), connect, <see cref="SendToAsync"/>, <see cref="ReceiveFromAsync"/>. Its
-/// receive queue is bounded (<see cref="NetworkStackOptions.UdpReceiveQueueCapacity"/>); datagrams past it are
-/// dropped and counted. A connected endpoint reports ICMP errors on its next operation (ECONNREFUSED).
+/// receive queue is bounded in datagrams (<see cref="NetworkStackOptions.UdpReceiveQueueCapacity"/>) and in the
+/// memory they pin (<see cref="NetworkStackOptions.UdpReceiveBufferBytes"/>); datagrams past either are dropped
+/// and counted. A connected endpoint reports ICMP errors on its next operation (ECONNREFUSED).
 /// One copy in each direction: the app's bytes into a packet, the packet's payload into the app's buffer.
 /// </summary>
 public sealed class UdpEndpoint : IDisposable
@@ -31,8 +32,9 @@ public sealed class UdpEndpoint : IDisposable
     private long _received;
     private long _dropped;
     private long _sent;
+    private long _queuedBytes; // truesize of the queued datagrams
 
-    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort);
+    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort, int Charge);
 
     internal UdpEndpoint(UdpProtocol udp)
     {
@@ -196,6 +198,7 @@ public sealed class UdpEndpoint : IDisposable
             int n = Math.Min(buffer.Length, d.Length);
             d.Packet.CopyTo(d.Offset, buffer[..n]);
             d.Packet.Release();
+            Interlocked.Add(ref _queuedBytes, -d.Charge);
             result = new UdpReceiveFromResult(n, new IPEndPoint(d.Source.ToIPAddress(), d.SourcePort), n < d.Length);
             return true;
         }
@@ -222,18 +225,28 @@ public sealed class UdpEndpoint : IDisposable
         }
     }
 
-    internal bool Enqueue(PacketBuffer packet, int offset, int length, NetAddress source, ushort sourcePort, NetAddress destination)
+    /// <summary>Queues a datagram (a reference on its packet); returns why it was dropped, or null.</summary>
+    internal UdpDropReason? Enqueue(PacketBuffer packet, int offset, int length, NetAddress source, ushort sourcePort, NetAddress destination)
     {
         _ = destination;
+        int charge = packet.TrueSize;
+        // As Linux: refused when what is queued already exceeds the limit, so one datagram always fits.
+        if (Interlocked.Read(ref _queuedBytes) > _udp.Stack.Options.UdpReceiveBufferBytes)
+        {
+            Interlocked.Increment(ref _dropped);
+            return UdpDropReason.ReceiveBufferFull;
+        }
         packet.AddRef();
-        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort)))
+        Interlocked.Add(ref _queuedBytes, charge);
+        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort, charge)))
         {
             Interlocked.Increment(ref _received);
-            return true;
+            return null;
         }
+        Interlocked.Add(ref _queuedBytes, -charge);
         packet.Release();
         Interlocked.Increment(ref _dropped);
-        return false;
+        return UdpDropReason.ReceiveQueueFull;
     }
 
     internal void ReportError(in IcmpError error)
