@@ -158,7 +158,7 @@ public abstract class TcpService : IAsyncDisposable
 
     /// <summary>One line of counters.</summary>
     public override string ToString() =>
-        $"{Name}/{Port}: connections {Accepted} (failed {Failed}, idle {IdleTimeouts}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
+        $"{Name}/{Port}: connections {Accepted} (failed {Failed}{(IdleTimeouts > 0 ? $", idle {IdleTimeouts}" : "")}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
 
     /// <summary>Stops accepting and waits for the connections to end (they are cancelled).</summary>
     public async ValueTask DisposeAsync()
