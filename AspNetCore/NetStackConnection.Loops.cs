@@ -59,8 +59,9 @@ internal sealed partial class NetStackConnection
     }
 
     /// <summary>
-    /// Output pipe → TCP: each segment is copied once into the send buffer (waiting while it is full). When Kestrel
-    /// completes the output, FIN follows the queued data; on abort the RST has already gone.
+    /// Output pipe → TCP: each segment is copied once into the send buffer (waiting while it is full, until Abort
+    /// or the drain timeout of DisposeAsync cancels the wait). When Kestrel completes the output, FIN follows the
+    /// queued data; on abort the RST has already gone.
     /// </summary>
     private async Task SendLoopAsync()
     {
@@ -68,6 +69,7 @@ internal sealed partial class NetStackConnection
         Exception? error = null;
         try
         {
+            CancellationToken stop = _stopSending.Token;
             while (true)
             {
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
@@ -78,7 +80,7 @@ internal sealed partial class NetStackConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
-                    await _tcp.WriteAsync(segment).ConfigureAwait(false);
+                    await _tcp.WriteAsync(segment, stop).ConfigureAwait(false);
                 }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
@@ -94,6 +96,12 @@ internal sealed partial class NetStackConnection
         catch (ObjectDisposedException e)
         {
             error = AbortReason ?? e;
+        }
+        catch (OperationCanceledException)
+        {
+            // Abort, or DisposeAsync's drain timeout: the rest of the output is dropped; TCP still sends what its
+            // send buffer holds, then FIN (the connection is closed as an orphan).
+            error = AbortReason;
         }
         finally
         {

@@ -3,6 +3,8 @@
 // one copy on the way in; no StreamPipeReader in between) and a send loop hands the output pipe's segments to TCP
 // (the one copy into the send buffer). Peer FIN completes the input; peer RST completes it with
 // ConnectionResetException; Kestrel completing Transport.Output sends FIN; Abort sends RST (ARCHITECTURE.md §9).
+// Neither Abort nor DisposeAsync can be held up by a peer that keeps its window shut: the send loop's writes
+// are cancelled by Abort at once and by DisposeAsync after the drain timeout.
 using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -27,6 +29,8 @@ internal sealed partial class NetStackConnection : ConnectionContext,
     private readonly int _segmentSize;
     private readonly CancellationTokenSource _connectionClosed = new();
     private readonly CancellationTokenSource _stopReceiving = new();
+    private readonly CancellationTokenSource _stopSending = new();
+    private readonly TimeSpan _sendDrainTimeout;
     private readonly Lock _gate = new();
     private Exception? _abortReason;
     private Task _processing = Task.CompletedTask;
@@ -37,6 +41,7 @@ internal sealed partial class NetStackConnection : ConnectionContext,
     {
         _tcp = tcp;
         _segmentSize = options.ReceiveSegmentSize;
+        _sendDrainTimeout = options.SendDrainTimeout;
         MemoryPool = memoryPool;
         // MemoryPool<byte>.Shared makes the pipes rent straight from ArrayPool<byte>.Shared (no owner objects), in
         // segments as large as one read: no per-read allocation and few, large copies.
@@ -93,6 +98,7 @@ internal sealed partial class NetStackConnection : ConnectionContext,
         }
         _tcp.Abort();
         _output.Reader.CancelPendingRead();
+        _stopSending.Cancel();
         _stopReceiving.Cancel();
     }
 
@@ -102,9 +108,15 @@ internal sealed partial class NetStackConnection : ConnectionContext,
         {
             return;
         }
-        // Kestrel is done with both pipes: the send loop sends what is queued and FIN, the receive loop stops.
+        // Kestrel is done with both pipes: the send loop sends what is queued and FIN, the receive loop stops. A
+        // peer whose window stays shut gets the drain timeout, then what the pipe still holds is dropped; what TCP's
+        // send buffer holds goes on as an orphan's data does, bounded by tcp_orphan_retries.
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        if (!_processing.IsCompleted)
+        {
+            _stopSending.CancelAfter(_sendDrainTimeout);
+        }
         await _processing.ConfigureAwait(false);
         await _tcp.DisposeAsync().ConfigureAwait(false); // RST if the peer sent bytes nobody read (RFC 2525 §2.17)
         FireConnectionClosed();

@@ -28,6 +28,13 @@ public sealed record NetStackTransportOptions
     /// <summary>Bytes Kestrel may queue for sending before its writes wait; 0 for no limit. Kestrel's socket transport uses 64 KiB.</summary>
     public long MaxWriteBufferSize { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// How long DisposeAsync lets the send loop hand the output Kestrel left behind to TCP. A peer that keeps its
+    /// window shut would otherwise hold the connection's disposal for ever; after this, what the output pipe still
+    /// holds is dropped and the connection closes (the TCP send buffer's bytes still go, bounded by the orphan limits).
+    /// </summary>
+    public TimeSpan SendDrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Size of the buffers the transport receives into (one copy from the TCP receive queue).</summary>
     public int ReceiveSegmentSize { get; set; } = 64 * 1024;
 
@@ -37,6 +44,7 @@ public sealed record NetStackTransportOptions
         ArgumentOutOfRangeException.ThrowIfNegative(MaxReadBufferSize, nameof(MaxReadBufferSize));
         ArgumentOutOfRangeException.ThrowIfNegative(MaxWriteBufferSize, nameof(MaxWriteBufferSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(ReceiveSegmentSize, 4096, nameof(ReceiveSegmentSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(SendDrainTimeout, TimeSpan.Zero, nameof(SendDrainTimeout));
         ConnectionOptions?.Validate();
     }
 }

@@ -16,6 +16,8 @@ internal static class Program
                 return TcpFlood.Run(args[1..]);
             case "proxy":
                 return ProxyThroughput.Run(args[1..]);
+            case "rxmem":
+                return ReceiveMemory.Run(args[1..]);
             case "harness":
                 return HarnessBench.Run(args[1..]);
             default:

@@ -35,10 +35,11 @@ internal static class ServeCommand
         var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
         var maxReceiveBuffer = new Option<int?>("--max-receive-buffer") { Description = "Most the TCP receive buffer auto-tunes to, bytes (default: TCP's)." };
         var maxSendBuffer = new Option<int?>("--max-send-buffer") { Description = "Most the TCP send buffer auto-tunes to, bytes (default: TCP's)." };
+        var idleTimeout = new Option<int>("--idle-timeout") { Description = "Reset a service connection that moves no byte for N seconds (0: never).", DefaultValueFactory = _ => 300 };
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen, iperf3 and HTTP on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, stats,
+            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, idleTimeout, stats,
         };
         // Bad values are parse errors before any device is touched.
         mtu.Validators.Add(r =>
@@ -123,6 +124,7 @@ internal static class ServeCommand
                 SendBuffer = result.GetValue(sendBuffer),
                 MaxReceiveBuffer = result.GetValue(maxReceiveBuffer),
                 MaxSendBuffer = result.GetValue(maxSendBuffer),
+                IdleTimeout = TimeSpan.FromSeconds(result.GetValue(idleTimeout)),
                 StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
             };
             return RunAsync(options, Console.Out, cancellationToken);

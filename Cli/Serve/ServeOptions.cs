@@ -70,6 +70,12 @@ public sealed record ServeOptions
     /// <summary>Most the send buffer may auto-tune to (TCP's default when null).</summary>
     public int? MaxSendBuffer { get; init; }
 
+    /// <summary>
+    /// A TCP service connection (echo, discard, chargen, iperf3) that moves no byte either way for this long is
+    /// reset (zero: never). HTTP has Kestrel's own timeouts.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
     public TimeSpan StatsInterval { get; init; }
 }

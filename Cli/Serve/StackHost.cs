@@ -20,6 +20,7 @@ public sealed class StackHost : IAsyncDisposable
     private readonly List<TcpService> _services = [];
     private UdpEchoService? _udpEcho;
     private HttpService? _http;
+    private TimeSpan _idleTimeout;
     private readonly PcapWriter? _capture;
 
     private StackHost(TunEndpoint tun, NetworkStack stack, TcpProtocol tcp, PcapWriter? capture)
@@ -129,7 +130,7 @@ public sealed class StackHost : IAsyncDisposable
             nic.AddAddress(address);
         }
         TcpProtocol tcp = stack.Tcp;
-        var host = new StackHost(tun, stack, tcp, capture);
+        var host = new StackHost(tun, stack, tcp, capture) { _idleTimeout = options.IdleTimeout };
         host.StartService(new EchoService(), options.EchoPort);
         host.StartService(new DiscardService(), options.DiscardPort);
         host.StartService(new ChargenService(), options.ChargenPort);
@@ -170,6 +171,7 @@ public sealed class StackHost : IAsyncDisposable
     {
         if (port != 0)
         {
+            service.IdleTimeout = _idleTimeout;
             service.Start(Tcp, port, connectionOptions);
             _services.Add(service);
         }

@@ -1,5 +1,7 @@
 // `netstack serve`: the test services a stack offers on its address (echo, discard, chargen, iperf3). Each is
 // a TCP listener on the stack with an accept loop and one task per connection; counters are printed on exit.
+// A connection that makes no progress either way for the idle timeout is reset (a silent peer, or one that
+// keeps its window shut, cannot hold a service's connection for ever).
 using System.Net;
 using NetStack.Tcp;
 
@@ -14,6 +16,8 @@ public abstract class TcpService : IAsyncDisposable
     private Task? _acceptLoop;
     private long _accepted;
     private long _failed;
+    private long _idleTimeouts;
+    private TimeProvider _clock = TimeProvider.System;
 
     /// <summary>Service name for logs and counters.</summary>
     public abstract string Name { get; }
@@ -26,6 +30,15 @@ public abstract class TcpService : IAsyncDisposable
 
     /// <summary>Connections that ended with an error.</summary>
     public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Connections reset because they made no progress for <see cref="IdleTimeout"/>.</summary>
+    public long IdleTimeouts => Interlocked.Read(ref _idleTimeouts);
+
+    /// <summary>
+    /// A connection that neither received nor sent a byte for this long is reset (checked every this often, so
+    /// it goes after one to two timeouts). Zero: never.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; }
 
     /// <summary>Bytes received from clients.</summary>
     public long BytesIn => Interlocked.Read(ref BytesInField);
@@ -44,6 +57,7 @@ public abstract class TcpService : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(tcp);
         Port = port;
+        _clock = tcp.Stack.Clock;
         _listener = tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, port), 256, options);
         _acceptLoop = AcceptLoopAsync(_listener, _stop.Token);
     }
@@ -102,6 +116,9 @@ public abstract class TcpService : IAsyncDisposable
     private async Task RunAsync(TcpConnection connection, CancellationToken cancellationToken)
     {
         await Task.Yield();
+        using ITimer? idle = IdleTimeout > TimeSpan.Zero
+            ? _clock.CreateTimer(static s => ((IdleWatch)s!).Check(), new IdleWatch(this, connection), IdleTimeout, IdleTimeout)
+            : null;
         try
         {
             await HandleAsync(connection, cancellationToken).ConfigureAwait(false);
@@ -117,12 +134,31 @@ public abstract class TcpService : IAsyncDisposable
         }
     }
 
+    /// <summary>Resets its connection when the bytes received and sent have not moved since the last check.</summary>
+    private sealed class IdleWatch(TcpService service, TcpConnection connection)
+    {
+        private long _last = -1;
+
+        public void Check()
+        {
+            TcpConnectionStatistics statistics = connection.GetStatistics();
+            long progress = statistics.BytesReceived + statistics.BytesSent;
+            if (progress != _last)
+            {
+                _last = progress;
+                return;
+            }
+            Interlocked.Increment(ref service._idleTimeouts);
+            connection.Abort();
+        }
+    }
+
     /// <summary>The last error a connection ended with (diagnostics), or null.</summary>
     public string? LastError { get; private set; }
 
     /// <summary>One line of counters.</summary>
     public override string ToString() =>
-        $"{Name}/{Port}: connections {Accepted} (failed {Failed}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
+        $"{Name}/{Port}: connections {Accepted} (failed {Failed}{(IdleTimeouts > 0 ? $", idle {IdleTimeouts}" : "")}), in {BytesIn} B, out {BytesOut} B" + (LastError is null ? "" : $"; last error: {LastError}");
 
     /// <summary>Stops accepting and waits for the connections to end (they are cancelled).</summary>
     public async ValueTask DisposeAsync()

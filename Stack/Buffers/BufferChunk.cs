@@ -23,6 +23,9 @@ internal sealed class BufferChunk
     /// <summary>Called by the pool when the chunk is handed out: count starts at one.</summary>
     internal void Activate() => Volatile.Write(ref _refCount, 1);
 
+    /// <summary>Owners now (packets, and the pool's user while it builds one); 0 once returned.</summary>
+    internal int ReferenceCount => Volatile.Read(ref _refCount);
+
     internal void AddRef()
     {
         int n = Interlocked.Increment(ref _refCount);

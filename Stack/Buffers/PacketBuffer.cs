@@ -82,6 +82,31 @@ public sealed class PacketBuffer : IDisposable
     /// <summary>Current reference count (diagnostics and tests).</summary>
     public int ReferenceCount => Volatile.Read(ref _refCount);
 
+    /// <summary>Memory an owner's reference stands for, charged per object besides its chunks.</summary>
+    public const int ObjectOverhead = 256;
+
+    /// <summary>
+    /// The memory this packet pins, whatever its length (Linux's skb->truesize): the object plus every chunk it
+    /// references, whole — a chunk shared by several owners (a send buffer's chunk that many segments reference)
+    /// counts for each its share, as Linux charges page fragments. A queue that holds packets charges this, not
+    /// <see cref="Length"/>: a 1-byte segment read into a 2 KiB chunk pins 2 KiB (docs/ARCHITECTURE.md §3, §6).
+    /// </summary>
+    public int TrueSize
+    {
+        get
+        {
+            CheckAlive();
+            int size = ObjectOverhead + Share(_head!);
+            for (int i = 0; i < _segmentCount; i++)
+            {
+                size += Share(_segments[i].Chunk);
+            }
+            return size;
+        }
+    }
+
+    private static int Share(BufferChunk chunk) => chunk.Array.Length / Math.Max(1, chunk.ReferenceCount);
+
     /// <summary>Piece <paramref name="index"/> of the packet: 0 is the head, then the payload segments in order.</summary>
     public Span<byte> GetFragment(int index)
     {

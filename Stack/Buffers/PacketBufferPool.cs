@@ -137,6 +137,27 @@ public sealed class PacketBufferPool
     }
 
     private long _oversizeLive;
+    private long _oversizeBytes;
+
+    /// <summary>Bytes in chunks referenced by at least one packet (what live packets pin, free lists excluded).</summary>
+    public long LiveBytes
+    {
+        get
+        {
+            long live = Interlocked.Read(ref _oversizeBytes);
+            for (int i = 0; i < _chunks.Length; i++)
+            {
+                live += (_chunks[i].Taken - _chunks[i].Put) * _classSizes[i];
+            }
+            return live;
+        }
+    }
+
+    /// <summary>
+    /// Live packets pin more than <see cref="PacketBufferPoolOptions.MaxLiveBytes"/>: inbound packets are to be
+    /// dropped until some are returned. Reads the counters the free lists keep anyway: no atomic per rental.
+    /// </summary>
+    public bool IsOverLimit => Options.MaxLiveBytes > 0 && LiveBytes > Options.MaxLiveBytes;
 
     /// <summary>
     /// Rents a buffer whose head has <paramref name="headroom"/> bytes in front for headers and at least
@@ -197,6 +218,7 @@ public sealed class PacketBufferPool
         else
         {
             Interlocked.Increment(ref _oversizeLive);
+            Interlocked.Add(ref _oversizeBytes, size);
         }
         if (chunk is null)
         {
@@ -212,6 +234,7 @@ public sealed class PacketBufferPool
         if (chunk.SizeClass < 0)
         {
             Interlocked.Decrement(ref _oversizeLive);
+            Interlocked.Add(ref _oversizeBytes, -chunk.Array.Length);
             Interlocked.Increment(ref _discards);
         }
         else if (!_chunks[chunk.SizeClass].Return(chunk))
@@ -260,6 +283,13 @@ public sealed class PacketBufferPool
                 return;
             }
         }
+    }
+
+    /// <summary>Bytes of the chunk a rental of <paramref name="size"/> bytes (headroom included) pins.</summary>
+    internal int ChunkSizeFor(int size)
+    {
+        int cls = ClassFor(size);
+        return cls >= 0 ? _classSizes[cls] : size;
     }
 
     private int ClassFor(int size)

@@ -12,6 +12,13 @@ public sealed record PacketBufferPoolOptions
     /// <summary>How many free chunks each class keeps; returns beyond this go to the GC and are counted as discards.</summary>
     public int[] MaxRetained { get; init; } = [8192, 1024, 256];
 
+    /// <summary>
+    /// The global cap: memory in chunks held by live packets (rented and not yet returned) beyond which the
+    /// stack drops inbound packets, counted as IpDropReason.PoolLimit, so that nothing a peer sends can make it
+    /// pin memory without bound (as Linux drops under tcp_mem / udp_mem pressure). Zero: no cap.
+    /// </summary>
+    public long MaxLiveBytes { get; init; } = 1L << 30;
+
     /// <summary>How many free <see cref="PacketBuffer"/> objects the pool keeps.</summary>
     public int MaxRetainedBuffers { get; init; } = 16384;
 

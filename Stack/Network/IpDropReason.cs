@@ -55,6 +55,8 @@ public enum IpDropReason
     LinkQueueFull,
     /// <summary>Outbound: fragmentation failed (too many fragments, MTU too small).</summary>
     FragmentationFailed,
+    /// <summary>An inbound packet arrived while its pool held more than <see cref="Buffers.PacketBufferPoolOptions.MaxLiveBytes"/>.</summary>
+    PoolLimit,
 }
 
 /// <summary>Outcome of sending one IP packet.</summary>

@@ -50,6 +50,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly ITimer _housekeeping;
     private readonly Ipv4IdGenerator _ipv4Ids;
     private readonly LimitLog _reassemblyLimited;
+    private readonly LimitLog _poolLimited;
     private Nic[] _nics = [];
     private bool _disposed;
 
@@ -76,6 +77,7 @@ public sealed partial class NetworkStack : IDisposable
         _transports[(int)IpProtocol.Tcp] = Tcp;
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError, Telemetry.Tags);
         _reassemblyLimited = new LimitLog(Logger, Clock, "reassembly memory or per-source quota (datagrams evicted or dropped)");
+        _poolLimited = new LimitLog(Logger, Clock, "packet pool MaxLiveBytes (inbound packets dropped)");
         _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
 
@@ -240,6 +242,12 @@ public sealed partial class NetworkStack : IDisposable
     {
         _ = protocol; // the version nibble decides; the link's classification is only a hint
         Events.Increment(IpEvent.PacketsReceived);
+        if (packet.Pool.IsOverLimit)
+        {
+            Drops.Increment(IpDropReason.PoolLimit); // the global cap (docs/ARCHITECTURE.md §6): memory stays bounded
+            _poolLimited.Hit();
+            return;
+        }
         // A reassembled datagram holds only the IP header in its head, and a packet passed by reference over an
         // in-process link (fragments, ICMP errors) may hold even less: copy the headers into a fresh head.
         int wanted = Math.Min(packet.Length, HeaderPullUpLength);

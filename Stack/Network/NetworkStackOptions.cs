@@ -102,6 +102,14 @@ public sealed record NetworkStackOptions
     /// <summary>Datagrams a UDP endpoint queues before it drops (and counts) new ones.</summary>
     public int UdpReceiveQueueCapacity { get; init; } = 1024;
 
+    /// <summary>
+    /// Memory a UDP endpoint's queued datagrams may pin, charged by what each packet pins (its truesize, not its
+    /// payload: a small datagram in a 64 KiB chunk costs 64 KiB); a datagram arriving while the queue holds more
+    /// is dropped and counted (Linux's SO_RCVBUF check in __udp_enqueue_schedule_skb; Linux's rmem_default is
+    /// 208 KiB, larger here so that <see cref="UdpReceiveQueueCapacity"/> MTU-sized datagrams fit).
+    /// </summary>
+    public int UdpReceiveBufferBytes { get; init; } = 4 << 20;
+
     /// <summary>Path-MTU entries remembered (learned from ICMP); the oldest is forgotten past this.</summary>
     public int PathMtuCacheSize { get; init; } = 4096;
 

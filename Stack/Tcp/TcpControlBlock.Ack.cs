@@ -34,7 +34,7 @@ internal sealed partial class TcpControlBlock
             return false;
         }
         NoteReceived();
-        _timestamps.UpdateRecent(h, h.SequenceNumber, _receiver.LastAckSent);
+        _timestamps.UpdateRecent(h, h.SequenceNumber, _receiver.LastAckSent, Protocol.Now);
         if (!ProcessAcknowledgment(h, text))
         {
             return false; // the connection ended (LAST-ACK)

@@ -382,6 +382,7 @@ internal sealed partial class TcpControlBlock
                     ArmTimer();
                 }
                 _receiver.Clear();
+                BecomeOrphan();
             }
             SignalAll(); // a pending read or write sees the disposed stream (NetworkStream semantics)
         }

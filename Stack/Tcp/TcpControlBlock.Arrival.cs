@@ -182,7 +182,7 @@ internal sealed partial class TcpControlBlock
     private bool CheckSequenceNumber(ref TcpSegment seg, ref SegmentInWindow text)
     {
         bool rst = seg.Has(TcpFlags.Rst);
-        if (!rst && _timestamps.FailsPaws(seg.Header))
+        if (!rst && _timestamps.FailsPaws(seg.Header, Protocol.Now, Protocol.Events))
         {
             Protocol.Drops.Increment(TcpDropReason.Paws);
             if (InvalidReplyAllowed(seg))

@@ -36,7 +36,7 @@ internal sealed partial class TcpControlBlock
         _windowScaling = Options.WindowScaling && syn.WindowScale.HasValue;
         _sender.WindowScale = _windowScaling ? syn.EffectiveWindowScale!.Value : (byte)0;
         _receiver.WindowScale = _windowScaling ? TcpReceiver.OfferedScale(Options) : (byte)0;
-        _timestamps.Negotiate(Options.Timestamps && syn.Timestamps.HasValue, syn.Timestamps?.Value ?? 0);
+        _timestamps.Negotiate(Options.Timestamps && syn.Timestamps.HasValue, syn.Timestamps?.Value ?? 0, Protocol.Now);
         _sack = Options.Sack && syn.SackPermitted;
         if (_recovery.UsesSack != _sack)
         {

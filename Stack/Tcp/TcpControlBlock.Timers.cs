@@ -1,6 +1,8 @@
 // Layer: transport (TCP). One clock timer per connection (through the stack's TimeProvider) serving every
 // deadline: retransmission (RFC 6298 §5) or persist (RFC 9293 §3.8.6.1), delayed ACK (RFC 9293 §3.8.6.3),
-// keepalive (RFC 1122 §4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT (RFC 9293 §3.10.7.4, 2·MSL).
+// keepalive (RFC 1122 §4.2.3.6), FIN-WAIT-2 timeout, TIME-WAIT (RFC 9293 §3.10.7.4, 2·MSL) — and the limits
+// that make each of them end (docs/ARCHITECTURE.md §6): retransmissions and unanswered probes (tcp_retries2),
+// orphans (tcp_orphan_retries, tcp_max_orphans) and the user timeout (RFC 5482, TCP_USER_TIMEOUT).
 using System.Net.Sockets;
 
 namespace NetStack.Tcp;
@@ -17,6 +19,10 @@ internal sealed partial class TcpControlBlock
     private int _retries;
     private bool _persisting;
     private TimeSpan _persistInterval;
+    private int _probesUnanswered;            // zero-window probes since the peer last sent anything
+    private int _probesSent;                  // zero-window probes since the window closed
+    private TimeSpan _stalledSince;           // when the data now retransmitted was sent, or the window closed
+    private bool _orphan;                     // closed by the application, not yet gone (counted in Limits.Orphans)
     private int _keepaliveProbes;
     private TimeSpan _lastReceived;
 
@@ -42,6 +48,8 @@ internal sealed partial class TcpControlBlock
             return;
         }
         _persisting = true;
+        _probesUnanswered = _probesSent = 0;
+        _stalledSince = Protocol.Now;
         _persistInterval = _rtt.Rto;
         _rtxDeadline = Protocol.Now + _persistInterval;
         ArmTimer();
@@ -164,11 +172,20 @@ internal sealed partial class TcpControlBlock
         }
         _retries++;
         _counters.Timeout();
-        int limit = _state is TcpState.SynSent or TcpState.SynReceived ? Protocol.Options.MaxSynRetransmissions : Protocol.Options.MaxRetransmissions;
+        if (_retries == 1)
+        {
+            _stalledSince = Protocol.Now - _rtt.Rto;
+        }
+        bool synchronizing = _state is TcpState.SynSent or TcpState.SynReceived;
+        int limit = synchronizing ? Protocol.Options.MaxSynRetransmissions : _orphan ? Protocol.Options.OrphanRetries : Protocol.Options.MaxRetransmissions;
         if (_retries > limit)
         {
-            Protocol.Events.Increment(TcpEvent.RetransmissionLimit);
+            Protocol.Events.Increment(_orphan ? TcpEvent.OrphansDropped : TcpEvent.RetransmissionLimit);
             Terminate(SocketError.TimedOut); // RFC 1122 §4.2.3.5 R2
+            return;
+        }
+        if (!synchronizing && UserTimeoutPassed())
+        {
             return;
         }
         _rtt.Backoff();
@@ -189,7 +206,12 @@ internal sealed partial class TcpControlBlock
         ArmRetransmit();
     }
 
-    /// <summary>A zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off, never giving up while ACKed.</summary>
+    /// <summary>
+    /// A zero-window probe: one byte beyond the window (RFC 9293 §3.8.6.1), backing off. As Linux's
+    /// tcp_probe_timer: a connection gives up after tcp_retries2 probes the peer did not answer (RFC 9293
+    /// §3.8.6.1 lets a TCP abort when the peer stops answering), an orphan after tcp_orphan_retries probes
+    /// answered or not, any connection once the user timeout has passed since the window closed.
+    /// </summary>
     private void OnPersistTimeout()
     {
         if (!CanSendData(_state) || DataEnd == _sender.Una)
@@ -197,6 +219,19 @@ internal sealed partial class TcpControlBlock
             _persisting = false;
             return;
         }
+        if (_orphan ? _probesSent >= Protocol.Options.OrphanRetries : _probesUnanswered >= Protocol.Options.MaxRetransmissions)
+        {
+            Protocol.Events.Increment(_orphan ? TcpEvent.OrphansDropped : TcpEvent.PersistLimit);
+            Protocol.Limits.Timeouts.Hit();
+            Terminate(SocketError.TimedOut);
+            return;
+        }
+        if (UserTimeoutPassed())
+        {
+            return;
+        }
+        _probesUnanswered++;
+        _probesSent++;
         Protocol.Events.Increment(TcpEvent.WindowProbes);
         if (_sender.Nxt > _sender.Una)
         {
@@ -229,11 +264,59 @@ internal sealed partial class TcpControlBlock
         _keepaliveDeadline = now + Options.KeepAliveInterval;
     }
 
+    /// <summary>
+    /// RFC 5482 (TCP_USER_TIMEOUT): when data has waited for an acknowledgment, or behind a zero window, longer
+    /// than the user timeout, the connection ends with TimedOut. True when it did.
+    /// </summary>
+    private bool UserTimeoutPassed()
+    {
+        if (Options.UserTimeout <= TimeSpan.Zero || Protocol.Now - _stalledSince < Options.UserTimeout)
+        {
+            return false;
+        }
+        Protocol.Events.Increment(TcpEvent.UserTimeout);
+        Protocol.Limits.Timeouts.Hit();
+        Terminate(SocketError.TimedOut);
+        return true;
+    }
+
+    /// <summary>
+    /// The application closed a connection that still has a FIN or data to deliver: it is an orphan now, bounded
+    /// by tcp_orphan_retries; beyond tcp_max_orphans it is reset at once (Linux's tcp_close under
+    /// tcp_too_many_orphans).
+    /// </summary>
+    private void BecomeOrphan()
+    {
+        if (_orphan || _state is TcpState.Closed or TcpState.TimeWait)
+        {
+            return;
+        }
+        _orphan = true;
+        if (Protocol.Limits.AddOrphan() > Protocol.Options.MaxOrphans)
+        {
+            Protocol.Events.Increment(TcpEvent.OrphansDropped);
+            Protocol.Limits.Timeouts.Hit();
+            SendReset();
+            Terminate(SocketError.ConnectionAborted);
+        }
+    }
+
+    /// <summary>The orphan is gone (closed, or in TIME-WAIT).</summary>
+    private void EndOrphan()
+    {
+        if (_orphan)
+        {
+            _orphan = false;
+            Protocol.Limits.RemoveOrphan();
+        }
+    }
+
     /// <summary>A segment arrived: the connection is alive.</summary>
     private void NoteReceived()
     {
         _lastReceived = Protocol.Now;
         _keepaliveProbes = 0;
+        _probesUnanswered = 0;
         if (Options.KeepAlive && _state is TcpState.Established or TcpState.CloseWait)
         {
             _keepaliveDeadline = _lastReceived + Options.KeepAliveIdle;

@@ -65,7 +65,7 @@ internal sealed partial class TcpControlBlock
         _counters = new TcpConnectionCounters(protocol.Events);
         _scoreboard = new SackScoreboard(protocol.Events, protocol.ScoreboardFull);
         _recovery = CreateLossRecovery(options.Sack);
-        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops);
+        _receiver = new TcpReceiver(options.ReceiveBufferSize, p.MaxOutOfOrderSegments, p.DelayedAckTimeout, _counters, protocol.Events, protocol.Drops, protocol.Limits.ReceiveMemory);
         _timestamps = new TcpTimestampState(protocol.TimestampOffset(tuple));
         _timer = protocol.Stack.Clock.CreateTimer(static s => ((TcpControlBlock)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _lastReceived = protocol.Now;
@@ -141,6 +141,7 @@ internal sealed partial class TcpControlBlock
         }
         Protocol.Stack.Telemetry.TcpTerminated(Tuple, Protocol.Now - OpenedAt, _state, _error);
         _state = TcpState.Closed;
+        EndOrphan();
         _sender.ClearBuffer();
         _scoreboard.Clear();
         if (error != SocketError.Success)
@@ -225,6 +226,7 @@ internal sealed partial class TcpControlBlock
     {
         bool first = _state != TcpState.TimeWait;
         SetState(TcpState.TimeWait);
+        EndOrphan(); // TIME-WAIT has its own bound (2·MSL)
         _rtxDeadline = Never;
         _persisting = false;
         _keepaliveDeadline = Never;

@@ -51,6 +51,13 @@ public sealed record TcpConnectionOptions
     /// <summary>Time a connect may take before it fails with TimedOut.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(75);
 
+    /// <summary>
+    /// Longest time sent data may stay unacknowledged, or queued data unsent behind a zero window, before the
+    /// connection is dropped with TimedOut (RFC 5482; Linux's TCP_USER_TIMEOUT socket option, whose default 0
+    /// means off: the retransmission and probe limits decide). Zero: off.
+    /// </summary>
+    public TimeSpan UserTimeout { get; init; }
+
     /// <summary>The congestion controller (CUBIC by default, as in Linux).</summary>
     public TcpCongestionControl CongestionControl { get; init; } = TcpCongestionControl.Cubic;
 
@@ -64,6 +71,7 @@ public sealed record TcpConnectionOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveProbes, 1, nameof(KeepAliveProbes));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxReceiveBufferSize, 1 << 30, nameof(MaxReceiveBufferSize));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxSendBufferSize, 1 << 30, nameof(MaxSendBufferSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(UserTimeout, TimeSpan.Zero, nameof(UserTimeout));
     }
 }
 
@@ -82,8 +90,23 @@ public sealed record TcpProtocolOptions
     /// <summary>RTO before any RTT sample (RFC 6298 §2.1).</summary>
     public TimeSpan InitialRto { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Retransmissions of one segment before the connection fails (RFC 1122 §4.2.3.5 R2).</summary>
+    /// <summary>
+    /// Retransmissions of one segment, or unanswered zero-window probes, before the connection fails (RFC 1122
+    /// §4.2.3.5 R2; Linux's tcp_retries2, default 15, which bounds the persist timer too).
+    /// </summary>
     public int MaxRetransmissions { get; init; } = 15;
+
+    /// <summary>
+    /// Retransmissions or zero-window probes (answered or not) before a connection the application has closed
+    /// (an orphan: FIN-WAIT-1, CLOSING, LAST-ACK) is dropped (Linux's tcp_orphan_retries, whose default 0 means 8).
+    /// </summary>
+    public int OrphanRetries { get; init; } = 8;
+
+    /// <summary>
+    /// Orphans held at most: a connection closed by the application beyond this is reset at once (Linux's
+    /// tcp_max_orphans, which Linux sizes from memory; a quarter of <see cref="MaxConnections"/> here).
+    /// </summary>
+    public int MaxOrphans { get; init; } = 16384;
 
     /// <summary>Retransmissions of a SYN before connect fails.</summary>
     public int MaxSynRetransmissions { get; init; } = 6;
@@ -175,6 +198,8 @@ public sealed record TcpProtocolOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerRemoteAddress, 1, nameof(MaxConnectionsPerRemoteAddress));
         ArgumentOutOfRangeException.ThrowIfLessThan(CrowdedConnectionsPerRemoteAddress, 1, nameof(CrowdedConnectionsPerRemoteAddress));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConnectionsPerListener, 1, nameof(MaxConnectionsPerListener));
+        ArgumentOutOfRangeException.ThrowIfLessThan(OrphanRetries, 1, nameof(OrphanRetries));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxOrphans, nameof(MaxOrphans));
     }
 
     internal int EffectiveMaxTimeWait => MaxTimeWait ?? MaxConnections / 2;

@@ -63,6 +63,7 @@ public sealed class TcpProtocol : ITransportProtocol
         }
         _resetLimited = new LimitLog(stack.Logger, stack.Clock, "TCP resets to closed ports per remote address");
         ScoreboardFull = new LimitLog(stack.Logger, stack.Clock, "SACK scoreboard records per connection (SackScoreboard.MaxRecords)");
+        Limits = new TcpResourceLimits(stack.Logger, stack.Clock);
     }
 
     /// <summary>The stack this protocol runs on.</summary>
@@ -99,6 +100,9 @@ public sealed class TcpProtocol : ITransportProtocol
     internal Func<uint>? IsnOverride { get; set; }
 
     internal TcpSynCookies Cookies { get; }
+
+    /// <summary>Orphan count and limit logs shared by the connections.</summary>
+    internal TcpResourceLimits Limits { get; }
 
     internal TimeSpan Now => Stack.Clock.GetElapsedTime(_epoch);
 

@@ -3,7 +3,8 @@
 // (§3.10.7.4 first), the advertised window with receiver-side SWS avoidance (§3.8.6.2.2) and its scaling (RFC
 // 7323 §2.3), the receive buffer and its auto-tuning, the ACK policy (§3.8.6.3, RFC 5681 §4.2: every second
 // full-sized segment — counted GRO-aware — at once for out-of-order data, else after the delayed-ACK timeout),
-// the reports of what arrived twice (D-SACK, RFC 2883), the out-of-order queue (ReceiveQueue) and what the
+// the reports of what arrived twice (D-SACK, RFC 2883), the out-of-order queue (ReceiveQueue), the memory
+// that queue pins (charged by truesize and kept under a limit, as Linux's tcp_rmem accounting) and what the
 // application reads.
 using NetStack.Buffers;
 using NetStack.Diagnostics;
@@ -14,8 +15,11 @@ namespace NetStack.Tcp;
 /// <summary>
 /// The receive side of one connection. Invariants (checked by TcpReceiverTests): the advertised right edge never
 /// moves left (RFC 9293 §3.8.6.2.2: the window may shrink only as data arrives); it moves right only by at least
-/// min(buffer/2, MSS) unless forced; RCV.NXT advances only over in-order data and the FIN; bytes held (readable,
-/// out of order, being copied by a reader) never exceed the window advertised for them; an ACK is owed at once
+/// min(buffer/2, MSS) unless forced, and never beyond what the buffer and the receive memory can hold (RFC 7323
+/// §2.4: the window field is rounded down, never up); RCV.NXT advances only over in-order data and the FIN; bytes
+/// held (readable, out of order, being copied by a reader) never exceed the window advertised for them; the memory
+/// the queue pins stays under <see cref="MemoryLimit"/> (compacted, then out-of-order data pruned, then new text
+/// dropped, in that order, as Linux's tcp_prune_queue); an ACK is owed at once
 /// for out-of-order data, for data filling a hole and for every second full-sized segment, and the delayed-ACK
 /// timer runs only while one is owed later; one reader at a time. Not thread-safe: the connection's lock guards it.
 /// </summary>
@@ -28,6 +32,7 @@ internal sealed class TcpReceiver
     private readonly TcpConnectionCounters _counters;
     private readonly ReasonCounters<TcpEvent> _events;
     private readonly ReasonCounters<TcpDropReason> _drops;
+    private readonly Diagnostics.LimitLog? _memoryLimited;
     private readonly int _maxOutOfOrder;
     private readonly TimeSpan _delayedAckTimeout;
     private int _mss = 536;                 // the peer's segment size as seen (RFC 9293 §3.8.6.3 "full-sized")
@@ -40,8 +45,9 @@ internal sealed class TcpReceiver
     private long _copiedSinceMeasure;       // auto-tuning: bytes the application read since the measurement began
     private TimeSpan _measureStart = Never; // when it began
 
-    public TcpReceiver(int bufferLimit, int maxOutOfOrder, TimeSpan delayedAckTimeout, TcpConnectionCounters counters, ReasonCounters<TcpEvent> events, ReasonCounters<TcpDropReason> drops)
+    public TcpReceiver(int bufferLimit, int maxOutOfOrder, TimeSpan delayedAckTimeout, TcpConnectionCounters counters, ReasonCounters<TcpEvent> events, ReasonCounters<TcpDropReason> drops, Diagnostics.LimitLog? memoryLimited = null)
     {
+        _memoryLimited = memoryLimited;
         BufferLimit = bufferLimit;
         _maxOutOfOrder = maxOutOfOrder;
         _delayedAckTimeout = delayedAckTimeout;
@@ -86,8 +92,27 @@ internal sealed class TcpReceiver
     /// <summary>Out-of-order segments held.</summary>
     public int OutOfOrderCount => _queue.OutOfOrderCount;
 
-    /// <summary>Free receive space: the buffer minus what waits for the application or is being copied.</summary>
-    private int Space => Math.Max(0, BufferLimit - _queue.ReadyBytes - _readerOutstanding);
+    /// <summary>
+    /// Memory the queue may pin: twice the buffer (Linux's default tcp_adv_win_scale of 1 leaves half of the
+    /// receive memory to overhead), charged by truesize.
+    /// </summary>
+    public long MemoryLimit => 2L * BufferLimit;
+
+    /// <summary>Memory the queue pins now (truesize of what it holds).</summary>
+    public long HeldBytes => _queue.HeldBytes;
+
+    /// <summary>
+    /// Free receive space: the buffer minus what waits for the application or is being copied, and no more than
+    /// half the memory left (Linux's tcp_space), so the window stops growing before memory runs out.
+    /// </summary>
+    private int Space
+    {
+        get
+        {
+            long memory = (MemoryLimit - _queue.HeldBytes) / 2;
+            return (int)Math.Max(0, Math.Min(BufferLimit - _queue.ReadyBytes - _readerOutstanding, memory));
+        }
+    }
 
     /// <summary>
     /// The window scale we offer: the smallest that lets the largest receive buffer (auto-tuning's maximum, or
@@ -183,6 +208,13 @@ internal sealed class TcpReceiver
         }
         bool hadHoles = _queue.OutOfOrderCount > 0;
         SequenceNumber before = Nxt;
+        if (!MakeRoom(_queue.ChargeFor(Nxt, seq, packet, length), seq))
+        {
+            _drops.Increment(TcpDropReason.ReceiveMemoryFull);
+            _memoryLimited?.Hit();
+            AckNow = true; // the peer learns RCV.NXT and the window, and retransmits
+            return 0;
+        }
         Nxt = _queue.Add(Nxt, seq, packet, offset, length, _maxOutOfOrder, out bool accepted);
         if (!accepted)
         {
@@ -206,6 +238,34 @@ internal sealed class TcpReceiver
             delayedAckArmed = true;
         }
         return delivered;
+    }
+
+    /// <summary>
+    /// Makes room for <paramref name="charge"/> bytes of receive memory as Linux's tcp_prune_queue does: compact
+    /// sparse pieces, then drop out-of-order data from the top down to the segment at <paramref name="seq"/>.
+    /// False when even that leaves no room; an empty queue always takes a segment.
+    /// </summary>
+    private bool MakeRoom(int charge, SequenceNumber seq)
+    {
+        if (_queue.HeldBytes == 0 || _queue.HeldBytes + charge <= MemoryLimit)
+        {
+            return true;
+        }
+        if (_queue.Collapse() > 0)
+        {
+            _events.Increment(TcpEvent.ReceiveQueueCollapsed);
+        }
+        if (_queue.HeldBytes + charge <= MemoryLimit)
+        {
+            return true;
+        }
+        int pruned = _queue.PruneOutOfOrder(MemoryLimit - charge, seq);
+        if (pruned > 0)
+        {
+            _drops.Add(TcpDropReason.OutOfOrderPruned, pruned);
+            _memoryLimited?.Hit();
+        }
+        return _queue.HeldBytes == 0 || _queue.HeldBytes + charge <= MemoryLimit;
     }
 
     /// <summary>A FIN at <paramref name="seq"/> (RFC 9293 §3.10.7.4 eighth): taken once everything before it has arrived.</summary>
@@ -264,17 +324,19 @@ internal sealed class TcpReceiver
         return 0;
     }
 
-    /// <summary>The window field of a segment other than a SYN: free space, scaled, rounded up so that the right edge never retreats (RFC 9293 §3.8.6.2.2).</summary>
+    /// <summary>
+    /// The window field of a segment other than a SYN: RCV.ADV − RCV.NXT scaled and rounded down, so the edge the
+    /// peer sees never lies beyond what the buffer can hold (RFC 9293 §3.8.6.2.2: shrink by not advancing).
+    /// Rounding down may show the peer an edge up to 2^scale − 1 bytes short of one it saw before; RFC 7323 §2.4
+    /// allows that retraction as long as the receiver still takes what any earlier ACK allowed, which it does:
+    /// acceptance (<see cref="Window"/>) runs to RCV.ADV, which never moves left. Rounding up instead would move
+    /// the edge right by what each small segment carried, so a peer could keep a non-reading buffer open forever.
+    /// </summary>
     public ushort WindowField()
     {
         UpdateWindow(force: false);
-        long scaled = (long)(Adv - Nxt + (1 << WindowScale) - 1) >> WindowScale;
-        if (scaled > ushort.MaxValue)
-        {
-            scaled = ushort.MaxValue;
-        }
-        Adv = SequenceNumber.Max(Adv, Nxt + (int)(scaled << WindowScale));
-        return (ushort)scaled;
+        long scaled = (long)Window >> WindowScale;
+        return (ushort)Math.Min(scaled, ushort.MaxValue);
     }
 
     /// <summary>

@@ -77,6 +77,10 @@ public enum TcpDropReason
     ListenerLimit,
     /// <summary>A new connection refused: the table held <see cref="TcpProtocolOptions.MaxConnections"/> and none was in TIME-WAIT.</summary>
     TableFull,
+    /// <summary>In-window text dropped: the receive memory was full even after compaction and pruning (Linux: TCPRcvQDrop).</summary>
+    ReceiveMemoryFull,
+    /// <summary>Out-of-order data dropped to make room in the receive memory (Linux: TCPOFODrop, tcp_prune_ofo_queue); counted per piece.</summary>
+    OutOfOrderPruned,
 }
 
 /// <summary>Counted TCP events.</summary>
@@ -152,4 +156,14 @@ public enum TcpEvent
     /// SackScoreboard.MaxRecords records (Linux: TCPWQUEUETOOBIG).
     /// </summary>
     SackScoreboardFull,
+    /// <summary>A receive queue was compacted into dense buffers because it pinned too much memory (Linux: TCPRcvCollapsed).</summary>
+    ReceiveQueueCollapsed,
+    /// <summary>Connections dropped because zero-window probes went unanswered (Linux: tcp_retries2 for the persist timer).</summary>
+    PersistLimit,
+    /// <summary>Closed connections (orphans) dropped by tcp_orphan_retries or because there were more than tcp_max_orphans.</summary>
+    OrphansDropped,
+    /// <summary>Connections dropped because data stayed unacknowledged longer than the user timeout (RFC 5482, TCP_USER_TIMEOUT).</summary>
+    UserTimeout,
+    /// <summary>TS.Recent was invalidated after 24 days without a segment (RFC 7323 §5.5).</summary>
+    TimestampRecentExpired,
 }

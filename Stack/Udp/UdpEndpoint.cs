@@ -24,8 +24,9 @@ public readonly record struct UdpReceiveMessageFromResult(int ReceivedBytes, IPE
 /// <summary>
 /// A UDP endpoint on a <see cref="NetworkStack"/>, shaped like a datagram socket: bind (an address or any;
 /// port 0 for an ephemeral one), connect, <see cref="SendToAsync"/>, <see cref="ReceiveFromAsync"/>. Its
-/// receive queue is bounded (<see cref="NetworkStackOptions.UdpReceiveQueueCapacity"/>); datagrams past it are
-/// dropped and counted. A connected endpoint reports ICMP errors on its next operation (ECONNREFUSED).
+/// receive queue is bounded in datagrams (<see cref="NetworkStackOptions.UdpReceiveQueueCapacity"/>) and in the
+/// memory they pin (<see cref="NetworkStackOptions.UdpReceiveBufferBytes"/>); datagrams past either are dropped
+/// and counted. A connected endpoint reports ICMP errors on its next operation (ECONNREFUSED).
 /// One copy in each direction: the app's bytes into a packet, the packet's payload into the app's buffer.
 /// </summary>
 public sealed class UdpEndpoint : IDisposable
@@ -38,8 +39,9 @@ public sealed class UdpEndpoint : IDisposable
     private long _received;
     private long _dropped;
     private long _sent;
+    private long _queuedBytes; // truesize of the queued datagrams
 
-    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort, NetAddress Destination);
+    private readonly record struct Datagram(PacketBuffer? Packet, int Offset, int Length, NetAddress Source, ushort SourcePort, NetAddress Destination, int Charge);
 
     internal UdpEndpoint(UdpProtocol udp)
     {
@@ -218,6 +220,7 @@ public sealed class UdpEndpoint : IDisposable
             copied = Math.Min(buffer.Length, datagram.Length);
             datagram.Packet.CopyTo(datagram.Offset, buffer[..copied]);
             datagram.Packet.Release();
+            Interlocked.Add(ref _queuedBytes, -datagram.Charge);
             return true;
         }
         copied = 0;
@@ -243,17 +246,27 @@ public sealed class UdpEndpoint : IDisposable
         }
     }
 
-    internal bool Enqueue(PacketBuffer packet, int offset, int length, NetAddress source, ushort sourcePort, NetAddress destination)
+    /// <summary>Queues a datagram (a reference on its packet); returns why it was dropped, or null.</summary>
+    internal UdpDropReason? Enqueue(PacketBuffer packet, int offset, int length, NetAddress source, ushort sourcePort, NetAddress destination)
     {
+        int charge = packet.TrueSize;
+        // As Linux: refused when what is queued already exceeds the limit, so one datagram always fits.
+        if (Interlocked.Read(ref _queuedBytes) > _udp.Stack.Options.UdpReceiveBufferBytes)
+        {
+            Interlocked.Increment(ref _dropped);
+            return UdpDropReason.ReceiveBufferFull;
+        }
         packet.AddRef();
-        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort, destination)))
+        Interlocked.Add(ref _queuedBytes, charge);
+        if (_queue.Writer.TryWrite(new Datagram(packet, offset, length, source, sourcePort, destination, charge)))
         {
             Interlocked.Increment(ref _received);
-            return true;
+            return null;
         }
+        Interlocked.Add(ref _queuedBytes, -charge);
         packet.Release();
         Interlocked.Increment(ref _dropped);
-        return false;
+        return UdpDropReason.ReceiveQueueFull;
     }
 
     internal void ReportError(in IcmpError error)

@@ -23,6 +23,8 @@ public enum UdpDropReason
     NoPort,
     /// <summary>The endpoint's receive queue was full.</summary>
     ReceiveQueueFull,
+    /// <summary>The endpoint's queued datagrams already pinned <see cref="Network.NetworkStackOptions.UdpReceiveBufferBytes"/>.</summary>
+    ReceiveBufferFull,
     /// <summary>The link refused an outbound datagram (queue full).</summary>
     SendQueueFull,
 }
@@ -252,9 +254,9 @@ public sealed class UdpProtocol : ITransportProtocol
             _stack.Icmp.SendError(info, packet, IcmpErrorKind.PortUnreachable, 0); // RFC 1122 §4.1.3.1
             return;
         }
-        if (!endpoint.Enqueue(packet, info.TransportOffset + UdpHeader.HeaderLength, datagram.PayloadLength, info.Source, datagram.SourcePort, info.Destination))
+        if (endpoint.Enqueue(packet, info.TransportOffset + UdpHeader.HeaderLength, datagram.PayloadLength, info.Source, datagram.SourcePort, info.Destination) is UdpDropReason dropped)
         {
-            Drops.Increment(UdpDropReason.ReceiveQueueFull);
+            Drops.Increment(dropped);
         }
     }
 

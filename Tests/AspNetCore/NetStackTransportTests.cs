@@ -178,6 +178,24 @@ public class NetStackTransportTests
     }
 
     [Fact]
+    public async Task Dispose_WhileThePeersWindowStaysShut_EndsAfterTheDrainTimeout()
+    {
+        var options = new NetStackTransportOptions
+        {
+            SendDrainTimeout = TimeSpan.FromMilliseconds(500),
+            ConnectionOptions = new TcpConnectionOptions { BufferAutoTuning = false, SendBufferSize = 64 * 1024 },
+        };
+        await using Bound b = await Bound.StartAsync(options: options);
+        (TcpConnection client, ConnectionContext server) = await b.ConnectAsync();
+        // The client never reads: its 256 KiB window and the server's 64 KiB send buffer take a part of this, the
+        // send loop waits with the rest (under the output pipe's 1 MiB pause threshold, so the write completes).
+        await server.Transport.Output.WriteAsync(Support.Packets.Payload(900 * 1024, 11));
+        await KestrelOverStackTests.WaitUntil(() => client.GetStatistics().ReceiveQueued >= 200 * 1024);
+        await server.DisposeAsync().AsTask().WaitAsync(Patience); // must not wait for the window to open
+        client.Abort();
+    }
+
+    [Fact]
     public async Task Slow_Reader_Pauses_The_Receive_Loop_And_Nothing_Is_Lost()
     {
         // 64 KiB read-buffer limit: the transport stops taking from TCP, the window closes, the writer waits.

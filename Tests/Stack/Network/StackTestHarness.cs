@@ -79,10 +79,10 @@ internal sealed class StackHarness : IDisposable
     private readonly LeakCheckedPool _pool;
 
     public StackHarness(bool rawLink = false, int mtu = 1500, ReassemblyOptions? reassembly = null, int icmpBurst = 50, int icmpRate = 100,
-        int udpQueue = 1024, bool debugPool = true, int ephemeralMin = 49152, int ephemeralMax = 65535,
-        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, TimeSpan? icmpRateLimit = null)
+        int udpQueue = 1024, int udpBytes = 4 << 20, bool debugPool = true, int ephemeralMin = 49152, int ephemeralMax = 65535,
+        Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, TimeSpan? icmpRateLimit = null, long maxPoolBytes = 1L << 30)
     {
-        _pool = debugPool ? new LeakCheckedPool() : new LeakCheckedPool(new PacketBufferPoolOptions());
+        _pool = new LeakCheckedPool(new PacketBufferPoolOptions { DebugTracking = debugPool, MaxLiveBytes = maxPoolBytes });
         Clock = new ManualClock();
         Stack = new NetworkStack(new NetworkStackOptions
         {
@@ -93,6 +93,7 @@ internal sealed class StackHarness : IDisposable
             IcmpMsgsPerSecond = icmpRate,
             IcmpRateLimit = icmpRateLimit ?? TimeSpan.FromSeconds(1),
             UdpReceiveQueueCapacity = udpQueue,
+            UdpReceiveBufferBytes = udpBytes,
             EphemeralPortMin = ephemeralMin,
             EphemeralPortMax = ephemeralMax,
             LoggerFactory = loggerFactory,

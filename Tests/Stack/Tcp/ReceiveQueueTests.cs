@@ -90,7 +90,7 @@ public class ReceiveQueueTests
         var queue = new ReceiveQueue();
         Add(queue, pool, Nxt, Nxt + 100, 100, out _);
         Add(queue, pool, Nxt, Nxt + 50, 200, out _); // covers [50, 250): only [50, 100) and [200, 250) are new
-        Assert.Equal(3, queue.OutOfOrderCount);
+        Assert.Equal(200, queue.OutOfOrderBytes);
         SequenceNumber next = Add(queue, pool, Nxt, Nxt, 50, out _);
         Assert.Equal(Nxt + 250, next);
         byte[] read = ReadAll(queue);
@@ -108,6 +108,83 @@ public class ReceiveQueueTests
         Assert.True(first);
         Assert.False(second);
         Assert.Equal(1, queue.OutOfOrderCount);
+        queue.Clear();
+    }
+
+    [Fact]
+    public void Add_SmallSegmentsInOrder_AreCopiedOntoTheTailPacket()
+    {
+        using var pool = new LeakCheckedPool();
+        var queue = new ReceiveQueue();
+        SequenceNumber next = Nxt;
+        for (int i = 0; i < 100; i++)
+        {
+            next = Add(queue, pool, next, next, 1, out _);
+        }
+        Assert.Equal(1, pool.Pool.LiveChunks); // one 2 KiB chunk holds all hundred bytes
+        Assert.Equal(PacketBuffer.ObjectOverhead + 2048, queue.HeldBytes);
+        AssertNumbered(ReadAll(queue), Nxt);
+        Assert.Equal(0, queue.HeldBytes);
+    }
+
+    [Fact]
+    public void Add_SmallSegmentPinningABigChunk_IsCopiedIntoASmallOne()
+    {
+        using var pool = new LeakCheckedPool();
+        var queue = new ReceiveQueue();
+        using (PacketBuffer packet = pool.Pool.Rent(16_000))
+        {
+            packet.Append(20).Fill(7); // 10 bytes of header, 10 of payload, in a 16 KiB chunk
+            queue.Add(Nxt, Nxt, packet, 10, 10, 16, out _);
+            Assert.Equal(1, packet.ReferenceCount); // the queue holds a copy, not the packet
+        }
+        Assert.Equal(PacketBuffer.ObjectOverhead + 2048, queue.HeldBytes);
+        Assert.Equal(Enumerable.Repeat((byte)7, 10), ReadAll(queue));
+    }
+
+    [Fact]
+    public void Collapse_SparsePiecesOthersHeldWhenQueued_BecomeOneDenseBuffer()
+    {
+        using var pool = new LeakCheckedPool();
+        var queue = new ReceiveQueue();
+        var held = new List<PacketBuffer>();
+        SequenceNumber next = Nxt;
+        for (int i = 0; i < 50; i++)
+        {
+            PacketBuffer packet = Payload(pool, next, 1);
+            held.Add(packet); // a second owner (a capture, say): the queue cannot copy onto it
+            next = queue.Add(next, next, packet, 10, 1, 16, out _);
+        }
+        Add(queue, pool, next, next + 10, 1, out _); // and one out of order
+        held.ForEach(p => p.Release());
+        Assert.Equal(51L * (PacketBuffer.ObjectOverhead + 2048), queue.HeldBytes);
+        long freed = queue.Collapse();
+        Assert.Equal(49L * (PacketBuffer.ObjectOverhead + 2048), freed);
+        Assert.Equal(2, pool.Pool.LiveChunks);
+        Assert.Equal(50, queue.ReadyBytes);
+        Assert.Equal(1, queue.OutOfOrderCount);
+        AssertNumbered(ReadAll(queue), Nxt);
+        queue.Clear();
+        Assert.Equal(0, queue.HeldBytes);
+    }
+
+    [Fact]
+    public void PruneOutOfOrder_DropsFromTheHighestSequenceDown()
+    {
+        using var pool = new LeakCheckedPool();
+        var queue = new ReceiveQueue();
+        for (int i = 1; i <= 4; i++)
+        {
+            Add(queue, pool, Nxt, Nxt + (100 * i), 10, out _);
+        }
+        int charge = PacketBuffer.ObjectOverhead + 2048;
+        Assert.Equal(2, queue.PruneOutOfOrder(2 * charge, above: Nxt));
+        Assert.Equal(2 * charge, queue.HeldBytes);
+        Assert.Equal(20, queue.OutOfOrderBytes);
+        TcpSackList blocks = queue.SackBlocks();
+        Assert.Equal(2, blocks.Count); // what is nearest RCV.NXT stays
+        Assert.Contains(new TcpSackBlock((Nxt + 100).Value, (Nxt + 110).Value), Enumerable.Range(0, blocks.Count).Select(i => blocks[i]));
+        Assert.Contains(new TcpSackBlock((Nxt + 200).Value, (Nxt + 210).Value), Enumerable.Range(0, blocks.Count).Select(i => blocks[i]));
         queue.Clear();
     }
 

@@ -32,9 +32,9 @@ public sealed class TcpReceiverTests : IDisposable
     }
 
     /// <summary>A receiver after the peer's SYN, having advertised its whole buffer.</summary>
-    private TcpReceiver Make(int buffer = Buffer)
+    private TcpReceiver Make(int buffer = Buffer, int maxOutOfOrder = 8)
     {
-        var receiver = new TcpReceiver(buffer, maxOutOfOrder: 8, DelayedAck, new TcpConnectionCounters(_events), _events, _drops);
+        var receiver = new TcpReceiver(buffer, maxOutOfOrder, DelayedAck, new TcpConnectionCounters(_events), _events, _drops);
         _receivers.Add(receiver);
         receiver.OnSyn(Irs);
         receiver.SynWindow();
@@ -134,19 +134,71 @@ public sealed class TcpReceiverTests : IDisposable
         TcpReceiver receiver = Make(buffer: 100_000);
         receiver.WindowScale = 7;
         SequenceNumber before = receiver.Adv;
-        Accept(receiver, Nxt, 1000, out _);
-        ushort field = receiver.WindowField(); // 99 000 bytes free: 773.4 units of 128, rounded up
-        Assert.Equal(774, field);
+        Accept(receiver, Nxt, 1400, out _);
+        ushort field = receiver.WindowField(); // 98 600 bytes free: 770.3 units of 128, rounded down
+        Assert.Equal(770, field);
         Assert.True(receiver.Adv >= before);
-        Assert.Equal(receiver.Adv, receiver.Nxt + (field << 7));
+        Assert.True(receiver.Nxt + (field << 7) <= receiver.Adv); // the edge shown lies within what the buffer holds
+    }
+
+    /// <summary>
+    /// The peer of a receiver whose application never reads: it sends 1-byte segments up to the edge each ACK
+    /// shows it (RCV.NXT + window field · 2^scale) until the window is zero or <paramref name="most"/> were sent.
+    /// Returns the bytes accepted.
+    /// </summary>
+    private int FloodOneByteSegments(TcpReceiver receiver, byte scale, int most)
+    {
+        receiver.WindowScale = scale;
+        SequenceNumber edge = receiver.Nxt + (receiver.WindowField() << scale);
+        int accepted = 0;
+        for (int i = 0; i < most && receiver.Nxt < edge; i++)
+        {
+            accepted += Accept(receiver, receiver.Nxt, 1, out _);
+            edge = receiver.Nxt + (receiver.WindowField() << scale); // every segment ACKed
+        }
+        return accepted;
+    }
+
+    [Fact]
+    public void Rfc7323_2_4_OneByteSegments_NonReadingReceiver_WindowClosesAtTheBuffer()
+    {
+        TcpReceiver receiver = Make(buffer: 4096);
+        int accepted = FloodOneByteSegments(receiver, scale: 3, most: 2 * 4096);
+        Assert.Equal(0, receiver.WindowField());
+        Assert.InRange(accepted, 4096 - 7, 4096); // what the SYN's window offered, less what a unit of 2^3 cannot show
+    }
+
+    [Fact]
+    public void ReceiveMemory_OneByteSegments_PinAtMostTwiceThePayload()
+    {
+        TcpReceiver receiver = Make(buffer: 4096);
+        int accepted = FloodOneByteSegments(receiver, scale: 3, most: 2 * 4096);
+        long pinned = _pool.Pool.LiveChunks * 2048; // every chunk here is of the 2 KiB class
+        Assert.True(pinned <= 2L * accepted, $"{pinned} bytes pinned for {accepted} bytes of payload");
+    }
+
+    [Fact]
+    public void ReceiveMemory_OutOfOrderOneByteSegments_StayUnderTwiceTheBuffer()
+    {
+        TcpReceiver receiver = Make(buffer: 16_384, maxOutOfOrder: 1000);
+        for (int i = 499; i >= 0; i--)
+        {
+            Accept(receiver, Nxt + 2 + (2 * i), 1, out _); // holes everywhere, arriving from the top down
+        }
+        long pinned = _pool.Pool.LiveChunks * 2048;
+        Assert.True(pinned <= 2 * 16_384, $"{pinned} bytes pinned by out-of-order data");
+        Assert.True(receiver.HeldBytes <= receiver.MemoryLimit);
+        Assert.True(_drops[TcpDropReason.OutOfOrderPruned] > 0);
+        Assert.True(receiver.TryGetSackBlocks(pureAck: false, out TcpSackList blocks));
+        Assert.Equal((Nxt + 2).Value, blocks[0].Left); // what is nearest RCV.NXT was kept
     }
 
     [Fact]
     public void Rfc9293_3_8_6_2_2_SmallIncrease_IsNotAdvertisedUnlessForced()
     {
         TcpReceiver receiver = Make();
-        Accept(receiver, Nxt, 1000, out _);
-        Accept(receiver, Nxt + 1000, 1000, out _);
+        Accept(receiver, Nxt, 1400, out _);
+        Accept(receiver, Nxt + 1400, 1400, out _);
         receiver.BeginRead(100, out RxPiece[] pieces, out int count);
         Release(pieces, count);
         receiver.EndRead(100);

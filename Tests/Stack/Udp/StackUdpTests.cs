@@ -105,6 +105,25 @@ public class StackUdpTests
     }
 
     [Fact]
+    public void ReceiveQueue_IsBoundedInTheMemoryItsDatagramsPin()
+    {
+        using var h = new StackHarness(udpBytes: 10_000);
+        using var udp = h.Stack.Udp.CreateEndpoint();
+        udp.Bind(new IPEndPoint(IPAddress.Any, 7000));
+        for (int i = 0; i < 7; i++)
+        {
+            h.Inject(Pkt.Udp4([(byte)i])); // 1 byte each, pinning a 2 KiB chunk and the packet: 2 304 bytes
+        }
+        Assert.Equal(5, udp.Available); // 0, 2 304, …, 9 216 queued: under 10 000, so one more fits
+        Assert.Equal(2, h.Stack.Udp.Drops[UdpDropReason.ReceiveBufferFull]);
+        var buffer = new byte[4];
+        Assert.True(udp.TryReceive(buffer, out _));
+        h.Inject(Pkt.Udp4([7])); // reading made room
+        Assert.Equal(5, udp.Available);
+        h.AssertNothingSent();
+    }
+
+    [Fact]
     public void EphemeralPorts_AreUniqueAndInRange()
     {
         using var h = new StackHarness();
