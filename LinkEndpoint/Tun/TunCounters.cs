@@ -41,6 +41,11 @@ public enum TunEvent
     InlineWrites,
     /// <summary>Pure ACKs not written because a later ACK of their connection in the same batch superseded them (<see cref="TunEndpointOptions.AckFilter"/>).</summary>
     AcksFiltered,
+    /// <summary>
+    /// Exceptions caught at the TUN layer's boundaries — a packet's work on the reader, a read or write batch, a
+    /// decorator's due delivery — each logged at most once a minute; the loops go on (docs/ARCHITECTURE.md §6).
+    /// </summary>
+    Faults,
 }
 
 /// <summary>Why the TUN layer dropped a packet (never silently).</summary>
@@ -72,4 +77,6 @@ public enum TunDropReason
     WriteFailed,
     /// <summary>An outbound packet the software segmenter could not cut (bad GSO metadata).</summary>
     BadOutboundGso,
+    /// <summary>A packet dropped because work on it (or on its batch) threw; the fault is counted in <see cref="TunEvent.Faults"/>.</summary>
+    ProcessingFault,
 }
