@@ -530,10 +530,15 @@ public sealed partial class TunEndpoint
         return true;
     }
 
-    /// <summary>One non-blocking writev; on EAGAIN waits for POLLOUT (bounded) and tries once more. Counts failures.</summary>
+    /// <summary>
+    /// One non-blocking writev, retried only on EINTR. A full device (EAGAIN) drops the packet at once
+    /// (<see cref="TunDropReason.DeviceFull"/>, logged at most once a minute): Linux tail-drops at a full transmit
+    /// queue rather than stall whoever sends, and TCP recovers the loss. Never waits: this runs on the reader thread
+    /// (inline writes) and on the writer loop, and neither may block (docs/ARCHITECTURE.md §5). Counts failures.
+    /// </summary>
     private unsafe bool Submit(IoVec* iov, int count)
     {
-        for (int attempt = 0; ; attempt++)
+        while (true)
         {
             nint r = LinuxNative.WriteV(Device.Handle.Fd, iov, count);
             if (r >= 0)
@@ -545,15 +550,14 @@ public sealed partial class TunEndpoint
             {
                 continue;
             }
-            if (errno == LinuxNative.EAGAIN && attempt < 1)
+            _lastWriteError = errno;
+            if (errno == LinuxNative.EAGAIN)
             {
-                Events.Increment(TunEvent.WriteWaits);
-                var fd = new PollFd { Fd = Device.Handle.Fd, Events = LinuxNative.POLLOUT };
-                _ = LinuxNative.Poll(&fd, 1, 100);
-                continue;
+                Drops.Increment(TunDropReason.DeviceFull);
+                _deviceFull.Hit();
+                return false;
             }
             Drops.Increment(errno == LinuxNative.EINVAL ? TunDropReason.WriteRejected : TunDropReason.WriteFailed);
-            _lastWriteError = errno;
             return false;
         }
     }

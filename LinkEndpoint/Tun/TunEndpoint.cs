@@ -37,6 +37,7 @@ public sealed partial class TunEndpoint : IDisposable
     private readonly FileDescriptorHandle _wake;
     private readonly FaultLog _readerFaults;
     private readonly FaultLog _writerFaults;
+    private readonly Network.LimitLog _deviceFull;
     private Thread? _reader;
     private Task? _writer;
     private int _started;
@@ -63,6 +64,7 @@ public sealed partial class TunEndpoint : IDisposable
         _logger = _options.LoggerFactory?.CreateLogger("NetStack.Link.Tun") ?? NullLogger.Instance;
         _readerFaults = new FaultLog(_logger, TimeProvider.System, $"TUN {device.Name}'s reader");
         _writerFaults = new FaultLog(_logger, TimeProvider.System, $"TUN {device.Name}'s writer");
+        _deviceFull = new Network.LimitLog(_logger, TimeProvider.System, $"TUN {device.Name}'s queue full (EAGAIN): packets tail-dropped");
         var tags = new KeyValuePair<string, object?>[] { new("endpoint", _options.Name) };
         Events = new ReasonCounters<TunEvent>(s_meter, "netstack.link.tun.events", "TUN endpoint events", tags);
         Drops = new ReasonCounters<TunDropReason>(s_meter, "netstack.link.tun.drops", "Packets dropped by the TUN layer", tags);
