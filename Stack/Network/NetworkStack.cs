@@ -305,7 +305,7 @@ public sealed partial class NetworkStack : IDisposable
         Events.Increment(IpEvent.PacketsReceived);
         // A reassembled datagram holds only the IP header in its head, and a packet passed by reference over an
         // in-process link (fragments, ICMP errors) may hold even less: copy the headers into a fresh head.
-        int wanted = Math.Min(packet.Length, HeaderPullUpLength);
+        int wanted = packet.Head.Length >= packet.Length ? packet.Length : Math.Min(packet.Length, HeadersLength(packet));
         if (packet.Head.Length < wanted)
         {
             PacketBuffer? pulled = PullUp(packet, wanted);
@@ -325,6 +325,45 @@ public sealed partial class NetworkStack : IDisposable
             return;
         }
         DeliverContiguous(nic, packet);
+    }
+
+    /// <summary>
+    /// How many leading bytes the parsers need contiguous: <see cref="HeaderPullUpLength"/>, or for IPv6 more when its
+    /// extension headers (RFC 8200 §4: hop-by-hop, routing, fragment, destination options, AH) run longer, plus the
+    /// largest transport header. A reassembled datagram can carry any number of them in its payload.
+    /// </summary>
+    private static int HeadersLength(PacketBuffer packet)
+    {
+        const int MaxTransportHeader = 60; // TCP with full options
+        const int MaxExtensionHeaders = 16; // more are dropped by the parser anyway (docs/ARCHITECTURE.md §6)
+        Span<byte> two = stackalloc byte[2];
+        if (packet.Length < Ipv6Header.Length || packet.Head.IsEmpty || packet.Head[0] >> 4 != 6)
+        {
+            return HeaderPullUpLength;
+        }
+        packet.CopyTo(6, two[..1]);
+        var next = (IpProtocol)two[0];
+        int offset = Ipv6Header.Length;
+        for (int i = 0; i < MaxExtensionHeaders && offset + 2 <= packet.Length; i++)
+        {
+            packet.CopyTo(offset, two);
+            switch (next)
+            {
+                case IpProtocol.HopByHop or IpProtocol.Ipv6Route or IpProtocol.Ipv6DestinationOptions:
+                    offset += (two[1] + 1) * 8;
+                    break;
+                case IpProtocol.Ipv6Fragment:
+                    offset += 8;
+                    break;
+                case IpProtocol.Ah:
+                    offset += (two[1] + 2) * 4;
+                    break;
+                default:
+                    return Math.Max(HeaderPullUpLength, offset + MaxTransportHeader);
+            }
+            next = (IpProtocol)two[0];
+        }
+        return Math.Max(HeaderPullUpLength, offset + MaxTransportHeader);
     }
 
     /// <summary>A new packet with the first <paramref name="length"/> bytes of <paramref name="packet"/> copied into its head and the rest referenced.</summary>
