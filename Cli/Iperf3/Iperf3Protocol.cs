@@ -8,6 +8,18 @@ using System.Text.Json.Nodes;
 
 namespace NetStack.Cli.Iperf3;
 
+/// <summary>
+/// The error codes the server relays with SERVER_ERROR that we send (iperf_api.h's i_errno values, which the client
+/// turns into its own message; the ones here are numbered alike from iperf3 3.1 on).
+/// </summary>
+public enum Iperf3Error
+{
+    /// <summary>IEDURATION: the client prints "test duration too long".</summary>
+    DurationTooLong = 5,
+    /// <summary>IENUMSTREAMS: the client prints "number of parallel streams too large".</summary>
+    TooManyStreams = 6,
+}
+
 /// <summary>States sent on the control connection (iperf.h).</summary>
 public enum Iperf3State : sbyte
 {
@@ -79,6 +91,18 @@ public static class Iperf3Protocol
     /// <summary>Writes one state byte.</summary>
     public static Task WriteStateAsync(Stream control, Iperf3State state, CancellationToken cancellationToken) =>
         control.WriteAsync(new[] { (byte)(sbyte)state }, cancellationToken).AsTask();
+
+    /// <summary>
+    /// SERVER_ERROR and the reason, as iperf3's server relays an error: the state byte, then iperf3's error code and an
+    /// errno (0), each a 32-bit big-endian integer; the client prints the code's message and exits.
+    /// </summary>
+    public static Task WriteServerErrorAsync(Stream control, Iperf3Error error, CancellationToken cancellationToken)
+    {
+        byte[] message = new byte[9];
+        message[0] = unchecked((byte)(sbyte)Iperf3State.ServerError);
+        BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(1), (int)error);
+        return control.WriteAsync(message, cancellationToken).AsTask();
+    }
 
     /// <summary>Reads a 4-byte big-endian length and that much JSON (bounded by <see cref="MaxJsonLength"/>).</summary>
     public static async Task<JsonObject> ReadJsonAsync(Stream control, CancellationToken cancellationToken)

@@ -26,9 +26,29 @@ public sealed class Iperf3Server : TcpService
     /// <summary>iperf3's port.</summary>
     public const int DefaultPort = 5201;
 
+    /// <summary>Default for <see cref="MaxDuration"/>.</summary>
+    public static readonly TimeSpan DefaultMaxDuration = TimeSpan.FromSeconds(60);
+
+    /// <summary>Default for <see cref="MaxStreams"/>.</summary>
+    public const int DefaultMaxStreams = 32;
+
     private readonly Lock _gate = new();
     private Iperf3ServerTest? _active;
     private long _completed;
+    private long _refused;
+
+    /// <summary>
+    /// Longest test served (iperf3 -t, plus -O omitted seconds), as iperf3's own <c>--server-max-duration</c>: a longer
+    /// or unbounded (-t 0, -n, -k) request is refused at parameter exchange, the client told why, so one client cannot
+    /// hold the service (it serves one test at a time) for long.
+    /// </summary>
+    public TimeSpan MaxDuration { get; init; } = DefaultMaxDuration;
+
+    /// <summary>Most parallel streams a test may ask for (iperf3 -P); more is refused with iperf3's "too many streams" error.</summary>
+    public int MaxStreams { get; init; } = DefaultMaxStreams;
+
+    /// <summary>Tests refused for asking beyond <see cref="MaxDuration"/> or <see cref="MaxStreams"/>.</summary>
+    public long TestsRefused => Interlocked.Read(ref _refused);
 
     /// <inheritdoc/>
     public override string Name => "iperf3";
@@ -59,7 +79,7 @@ public sealed class Iperf3Server : TcpService
         {
             if (_active is null)
             {
-                control = _active = new Iperf3ServerTest(key);
+                control = _active = new Iperf3ServerTest(key, MaxDuration, MaxStreams, () => Interlocked.Increment(ref _refused));
             }
             else if (_active.Cookie == key)
             {
@@ -91,6 +111,9 @@ public sealed class Iperf3Server : TcpService
         }
     }
 
+    /// <inheritdoc/>
+    public override string ToString() => base.ToString() + $"; tests {TestsCompleted}, refused {TestsRefused}";
+
     private void Completed(Iperf3TestSummary summary)
     {
         Interlocked.Add(ref summary.Reverse ? ref BytesOutField : ref BytesInField, summary.Bytes);
@@ -100,9 +123,8 @@ public sealed class Iperf3Server : TcpService
 }
 
 /// <summary>One test on the server side: the control connection drives it, data connections join it.</summary>
-internal sealed class Iperf3ServerTest(string cookie)
+internal sealed class Iperf3ServerTest(string cookie, TimeSpan maxDuration, int maxStreams, Action refused)
 {
-    private const int MaxStreams = 128;
     private readonly List<TcpConnection> _streams = [];
     private readonly TaskCompletionSource _allConnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _finished = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -156,9 +178,23 @@ internal sealed class Iperf3ServerTest(string cookie)
         }
         int parallel = Get(parameters, "parallel", 1);
         int duration = Get(parameters, "time", 10);
+        int omit = Get(parameters, "omit", 0);
         int blockSize = Get(parameters, "len", 128 * 1024);
         bool reverse = parameters["reverse"] is JsonValue r && (r.TryGetValue(out bool b) ? b : r.TryGetValue(out int i) && i != 0);
-        if (parallel is < 1 or > MaxStreams || blockSize is < 1 or > (1 << 20) || duration is < 0 or > 3600)
+        if (duration <= 0 || omit < 0 || (long)duration + omit > maxDuration.TotalSeconds)
+        {
+            // As iperf3 --server-max-duration: -t 0 and byte- or block-limited tests (sent as time 0) are unbounded.
+            refused();
+            await Iperf3Protocol.WriteServerErrorAsync(control, Iperf3Error.DurationTooLong, deadline.Token).ConfigureAwait(false);
+            throw new InvalidDataException($"iperf3: a {duration} s test (+{omit} s omitted) asked for; at most {maxDuration.TotalSeconds:0} s are served");
+        }
+        if (parallel > maxStreams)
+        {
+            refused();
+            await Iperf3Protocol.WriteServerErrorAsync(control, Iperf3Error.TooManyStreams, deadline.Token).ConfigureAwait(false);
+            throw new InvalidDataException($"iperf3: {parallel} parallel streams asked for; at most {maxStreams} are served");
+        }
+        if (parallel < 1 || blockSize is < 1 or > (1 << 20))
         {
             await Iperf3Protocol.WriteStateAsync(control, Iperf3State.AccessDenied, deadline.Token).ConfigureAwait(false);
             throw new InvalidDataException("iperf3: parameters out of range");

@@ -11,7 +11,8 @@ namespace NetStack.Cli.Serve;
 public abstract class TcpService : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _connections = [];
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _live = 1; // connections being served, plus one for the service itself until it stops
     private TcpConnectionListener? _listener;
     private Task? _acceptLoop;
     private long _accepted;
@@ -27,6 +28,9 @@ public abstract class TcpService : IAsyncDisposable
 
     /// <summary>Connections accepted so far.</summary>
     public long Accepted => Interlocked.Read(ref _accepted);
+
+    /// <summary>Connections being served now.</summary>
+    public int ActiveConnections => Math.Max(0, Volatile.Read(ref _live) - (_stop.IsCancellationRequested ? 0 : 1));
 
     /// <summary>Connections that ended with an error.</summary>
     public long Failed => Interlocked.Read(ref _failed);
@@ -104,12 +108,8 @@ public abstract class TcpService : IAsyncDisposable
                 return;
             }
             Interlocked.Increment(ref _accepted);
-            Task task = RunAsync(connection, cancellationToken);
-            lock (_connections)
-            {
-                _connections.RemoveAll(t => t.IsCompleted);
-                _connections.Add(task);
-            }
+            Interlocked.Increment(ref _live); // O(1) per accept: each connection only counts itself in and out
+            _ = RunAsync(connection, cancellationToken);
         }
     }
 
@@ -123,7 +123,7 @@ public abstract class TcpService : IAsyncDisposable
         {
             await HandleAsync(connection, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is IOException or OperationCanceledException or System.Net.Sockets.SocketException or InvalidDataException or ObjectDisposedException)
+        catch (Exception e) when (e is not OutOfMemoryException) // whatever a handler throws costs its connection, never the service
         {
             Interlocked.Increment(ref _failed);
             LastError = $"{e.GetType().Name}: {e.Message}";
@@ -131,6 +131,16 @@ public abstract class TcpService : IAsyncDisposable
         finally
         {
             await connection.DisposeAsync().ConfigureAwait(false);
+            Leave();
+        }
+    }
+
+    /// <summary>One connection (or, at shutdown, the service itself) is done; the last one out completes <see cref="DisposeAsync"/>'s wait.</summary>
+    private void Leave()
+    {
+        if (Interlocked.Decrement(ref _live) == 0)
+        {
+            _drained.TrySetResult();
         }
     }
 
@@ -169,12 +179,8 @@ public abstract class TcpService : IAsyncDisposable
         {
             await _acceptLoop.ConfigureAwait(false);
         }
-        Task[] pending;
-        lock (_connections)
-        {
-            pending = [.. _connections];
-        }
-        await Task.WhenAll(pending).ConfigureAwait(false);
+        Leave();
+        await _drained.Task.ConfigureAwait(false);
         _stop.Dispose();
         GC.SuppressFinalize(this);
     }

@@ -5,7 +5,11 @@ using NetStack.Udp;
 
 namespace NetStack.Cli.Serve;
 
-/// <summary>RFC 862's UDP echo: every datagram received is sent back to where it came from.</summary>
+/// <summary>
+/// RFC 862's UDP echo: every datagram received is sent back to where it came from, unless that source could reflect
+/// or loop (<see cref="UdpReflection.IsUnsafeSource(IPEndPoint, NetworkStack)"/>: a privileged port such as another
+/// echo or chargen, one of our own addresses, a broadcast): those are dropped and counted.
+/// </summary>
 public sealed class UdpEchoService : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -13,12 +17,16 @@ public sealed class UdpEchoService : IAsyncDisposable
     private Task? _loop;
     private long _datagrams;
     private long _bytes;
+    private long _refused;
 
     /// <summary>Port it listens on.</summary>
     public int Port { get; private set; }
 
     /// <summary>Datagrams echoed.</summary>
     public long Datagrams => Interlocked.Read(ref _datagrams);
+
+    /// <summary>Datagrams not answered because their source could reflect or loop.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>Binds to <paramref name="port"/> on every address of <paramref name="stack"/> and starts echoing.</summary>
     public void Start(NetworkStack stack, int port)
@@ -27,10 +35,10 @@ public sealed class UdpEchoService : IAsyncDisposable
         Port = port;
         _endpoint = stack.Udp.CreateEndpoint();
         _endpoint.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
-        _loop = EchoAsync(_endpoint, _stop.Token);
+        _loop = EchoAsync(stack, _endpoint, _stop.Token);
     }
 
-    private async Task EchoAsync(UdpEndpoint endpoint, CancellationToken cancellationToken)
+    private async Task EchoAsync(NetworkStack stack, UdpEndpoint endpoint, CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[65536];
         try
@@ -38,7 +46,11 @@ public sealed class UdpEchoService : IAsyncDisposable
             while (true)
             {
                 UdpReceiveFromResult result = await endpoint.ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false);
-                if (!result.Truncated)
+                if (UdpReflection.IsUnsafeSource(result.RemoteEndPoint, stack))
+                {
+                    Interlocked.Increment(ref _refused);
+                }
+                else if (!result.Truncated)
                 {
                     endpoint.SendTo(buffer.AsSpan(0, result.ReceivedBytes), result.RemoteEndPoint);
                     Interlocked.Increment(ref _datagrams);
@@ -52,7 +64,7 @@ public sealed class UdpEchoService : IAsyncDisposable
     }
 
     /// <inheritdoc/>
-    public override string ToString() => $"echo/{Port}/udp: datagrams {Datagrams}, {Interlocked.Read(ref _bytes)} B";
+    public override string ToString() => $"echo/{Port}/udp: datagrams {Datagrams}, {Interlocked.Read(ref _bytes)} B, refused {Refused}";
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()

@@ -2,6 +2,8 @@
 // inbound RX validation and GRO into the stack's dispatcher, outbound a bounded queue the device drains.
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NetStack.Buffers;
 using NetStack.Diagnostics;
 using NetStack.Wire;
@@ -33,7 +35,9 @@ public enum ChannelEvent
 /// <para>Inbound: <see cref="InjectInbound"/> validates and delivers one packet; <see cref="EnqueueGro"/> and
 /// <see cref="FlushGro"/> take a batch, coalescing TCP segments of a flow (GRO) and delivering at the flush.
 /// Both validate RX checksums first (<see cref="RxChecksumValidator"/>) and count every drop by reason; the
-/// endpoint advertises <see cref="LinkCapabilities.RxChecksumOffload"/> so the stack never re-validates.
+/// endpoint advertises <see cref="LinkCapabilities.RxChecksumOffload"/> so the stack never re-validates. The inbound
+/// methods are an exception boundary (docs/ARCHITECTURE.md §6): whatever validation, GRO or the dispatcher throws
+/// costs the packet it worked on (<see cref="RxDropReason.ProcessingFault"/>), never the device's reader.
 /// The inbound methods are for one thread at a time (the device's reader): they are not thread-safe against
 /// each other.</para>
 /// <para>Outbound: a bounded queue of packets up to 64 KiB with <see cref="GsoOptions"/>. A full queue
@@ -48,6 +52,7 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     private readonly ChannelEndpointOptions _options;
     private readonly ReasonCounters<ChannelEvent> _events;
     private readonly ReasonCounters<RxDropReason> _drops;
+    private readonly FaultLog _faults;
     private volatile INetworkDispatcher? _dispatcher;
     private volatile bool _closed;
     private int _inboundBusy; // 1 while an inbound call runs; Close waits for it
@@ -62,6 +67,8 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
         var tags = new KeyValuePair<string, object?>[] { new("endpoint", _options.Name) };
         _events = new ReasonCounters<ChannelEvent>(s_meter, "netstack.link.channel.events", "Channel endpoint events", tags);
         _drops = new ReasonCounters<RxDropReason>(s_meter, "netstack.link.channel.rx_drops", "Inbound packets dropped by RX validation", tags);
+        _faults = new FaultLog(_options.LoggerFactory?.CreateLogger("NetStack.Link.Channel") ?? (ILogger)NullLogger.Instance, TimeProvider.System,
+            $"channel endpoint {_options.Name}'s inbound path");
         _outbound = Channel.CreateBounded<PacketBuffer>(new BoundedChannelOptions(_options.OutboundQueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: we report it, never drop silently
@@ -115,6 +122,10 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
                 Deliver(packet);
             }
         }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e, null);
+        }
         finally
         {
             ExitInbound();
@@ -134,8 +145,12 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
             _events.Increment(ChannelEvent.InboundPackets);
             if (Admit(packet))
             {
-                GroEnqueue(packet);
+                GroEnqueue(packet); // GRO owns it now: a fault inside is counted, the packet not touched again
             }
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e, null);
         }
         finally
         {
@@ -150,6 +165,10 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
         try
         {
             GroFlush();
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e, null);
         }
         finally
         {
@@ -190,13 +209,35 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
             packet.Release();
             return false;
         }
-        if (RxChecksumValidator.Validate(packet, out var reason) == RxVerdict.Drop)
+        RxVerdict verdict;
+        RxDropReason reason;
+        try
+        {
+            verdict = RxChecksumValidator.Validate(packet, out reason);
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e, packet);
+            packet.Release();
+            return false;
+        }
+        if (verdict == RxVerdict.Drop)
         {
             _drops.Increment(reason);
             packet.Release();
             return false;
         }
         return true;
+    }
+
+    /// <summary>
+    /// A fault on the inbound path: counted as <see cref="RxDropReason.ProcessingFault"/> and logged (once a minute at
+    /// most; with <paramref name="packet"/>'s bytes at debug level when the caller still holds it).
+    /// </summary>
+    private void OnFault(Exception e, PacketBuffer? packet)
+    {
+        _drops.Increment(RxDropReason.ProcessingFault);
+        _faults.Report(e, packet);
     }
 
     /// <summary>Hands a packet to the dispatcher (which borrows it) and drops our reference.</summary>
@@ -213,6 +254,10 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
             try
             {
                 dispatcher.DeliverNetworkPacket(packet.NetworkProtocol, packet);
+            }
+            catch (Exception e) when (FaultLog.Catches(e))
+            {
+                OnFault(e, packet); // the dispatcher only borrowed it: still ours to read and release
             }
             finally
             {

@@ -1,5 +1,7 @@
 // Layer: link endpoints. What a channel endpoint offers the stack (MTU, GSO, the device's header room) and how its
 // queues and GRO are sized.
+using Microsoft.Extensions.Logging;
+
 namespace NetStack.Link.Channels;
 
 /// <summary>Configuration of a <see cref="ChannelEndpoint"/>.</summary>
@@ -32,4 +34,7 @@ public sealed record ChannelEndpointOptions
 
     /// <summary>Name used in metric tags.</summary>
     public string Name { get; init; } = "channel";
+
+    /// <summary>Where the endpoint logs faults caught on its inbound path (at most once a minute); null for none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -48,6 +48,11 @@ public enum RxDropReason
     UdpBadChecksum,
     /// <summary>UDP over IPv6 with a zero checksum (RFC 8200 §8.1).</summary>
     UdpZeroChecksumOverIpv6,
+    /// <summary>
+    /// Work on the packet threw — RX validation, GRO or the dispatcher (a bug, or input no check foresaw): the packet
+    /// is dropped and the fault logged at most once a minute; the endpoint goes on (docs/ARCHITECTURE.md §6).
+    /// </summary>
+    ProcessingFault,
 }
 
 /// <summary>

@@ -3,6 +3,8 @@
 // clock or deterministically under a driver. The demo, the two-stack tests, the TCP simulations and Bench use it.
 using System.Buffers.Binary;
 using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using NetStack.Buffers;
 using NetStack.Diagnostics;
 using NetStack.Link.Capture;
@@ -53,7 +55,9 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         }
         Pool = Options.Pool ?? PacketBufferPool.Shared;
         var tags = new KeyValuePair<string, object?>[] { new("network", Options.Name) };
-        _switch = new InMemorySwitch(new ReasonCounters<InMemorySwitchDrop>(s_meter, "netstack.link.network.drops", "Packets the in-memory switch dropped", tags));
+        ILogger logger = Options.Stack?.LoggerFactory?.CreateLogger("NetStack.Link.Simulation") ?? NullLogger.Instance;
+        _switch = new InMemorySwitch(new ReasonCounters<InMemorySwitchDrop>(s_meter, "netstack.link.network.drops", "Packets the in-memory switch dropped", tags),
+            new FaultLog(logger, TimeProvider.System, $"network {Options.Name}'s switch"));
         if (Options.Mode == InMemoryNetworkMode.Deterministic)
         {
             ManualClock clock = Options.Clock ?? new ManualClock();
@@ -220,6 +224,7 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
         MaxBatchesPerPump = Options.MaxBatchesPerPump,
         Gso = Options.WireGso,
         Name = Options.Name,
+        LoggerFactory = Options.Stack?.LoggerFactory,
     };
 
     private int NextIndex()
@@ -283,6 +288,7 @@ public sealed class InMemoryNetwork : IDisposable, IAsyncDisposable
             EnableGro = options.Gro ?? Options.Gro,
             GroMaxFlows = Options.GroMaxFlows,
             OutboundQueueCapacity = Options.OutboundQueueCapacity,
+            LoggerFactory = stack.Options.LoggerFactory,
         });
         PcapWriter? capture = null;
         try

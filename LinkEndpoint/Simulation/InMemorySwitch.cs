@@ -17,6 +17,11 @@ public enum InMemorySwitchDrop
     Malformed,
     /// <summary>The sender or the receiver is partitioned off (<see cref="InMemoryHost.Connected"/> is false).</summary>
     Disconnected,
+    /// <summary>
+    /// The receiving host's chain threw on the packet (or on its flush): the packet is lost to that host, the others and
+    /// the pump go on; logged at most once a minute (docs/ARCHITECTURE.md §6).
+    /// </summary>
+    ProcessingFault,
 }
 
 /// <summary>
@@ -24,7 +29,7 @@ public enum InMemorySwitchDrop
 /// port), looked up per packet with a one-entry cache per sending port. Driven by the wire's pump only (one thread
 /// at a time); the tables change copy-on-write from any thread.
 /// </summary>
-internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops)
+internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops, FaultLog faults)
 {
     private readonly Lock _gate = new();
     private Dictionary<NetAddress, InMemoryHost> _addresses = [];
@@ -102,7 +107,20 @@ internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops)
             to.FlushPending = true;
             _dirty.Add(to);
         }
-        to.InboundEntry.Enqueue(packet);
+        try
+        {
+            to.InboundEntry.Enqueue(packet);
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e); // the packet belongs to the chain that threw: never released twice
+        }
+    }
+
+    private void OnFault(Exception e)
+    {
+        drops.Increment(InMemorySwitchDrop.ProcessingFault);
+        faults.Report(e);
     }
 
     /// <summary>Broadcast and multicast: a copy to every other connected host (copies, since receivers may change what they get).</summary>
@@ -124,7 +142,14 @@ internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops)
         for (int i = 0; i < _dirty.Count; i++)
         {
             _dirty[i].FlushPending = false;
-            _dirty[i].InboundEntry.Flush();
+            try
+            {
+                _dirty[i].InboundEntry.Flush();
+            }
+            catch (Exception e) when (FaultLog.Catches(e))
+            {
+                OnFault(e); // one host's chain: the others still get their flush
+            }
         }
         _dirty.Clear();
     }

@@ -1,5 +1,9 @@
 // Layer: simulated links. A cable between two endpoints' device sides (or a one-way wire, or the ports of an
 // InMemoryNetwork): pumps sources into sink chains, deterministically step by step or live in the background.
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NetStack.Diagnostics;
+
 namespace NetStack.Link.Simulation;
 
 /// <summary>
@@ -18,6 +22,7 @@ public sealed class PipeLink : IDisposable
     private static readonly TimeSpan MaxWait = TimeSpan.FromDays(1);
 
     private readonly TimeProvider _time;
+    private readonly FaultLog _faults;
     private PipeLinkDirection[] _directions;
     private TaskCompletionSource _changed = NewSignal();
     private readonly bool _runsUntilStopped;
@@ -65,6 +70,8 @@ public sealed class PipeLink : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.BatchSize, 1, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(Options.MaxBatchesPerPump, 1, nameof(options));
         _time = Options.TimeProvider ?? TimeProvider.System;
+        _faults = new FaultLog(Options.LoggerFactory?.CreateLogger("NetStack.Link.Simulation") ?? (ILogger)NullLogger.Instance, _time,
+            $"wire {Options.Name}'s pump");
         _directions = [];
         _runsUntilStopped = runsUntilStopped;
         AToB = null!;
@@ -174,7 +181,7 @@ public sealed class PipeLink : IDisposable
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(sink);
-        var direction = new PipeLinkDirection(source, sink, null, Options.BatchSize, Options.MaxBatchesPerPump, splitGso);
+        var direction = new PipeLinkDirection(source, sink, null, Options.BatchSize, Options.MaxBatchesPerPump, splitGso, _faults);
         PipeLinkDirection[] current, next;
         do
         {
@@ -285,7 +292,7 @@ public sealed class PipeLink : IDisposable
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(sink);
         bool split = Options.Gso == PipeLinkGso.Split || (Options.Gso == PipeLinkGso.Auto && impairment is not null);
-        return new PipeLinkDirection(source, sink, MakeDirectionStage(sink, impairment, seed, direction), Options.BatchSize, Options.MaxBatchesPerPump, split);
+        return new PipeLinkDirection(source, sink, MakeDirectionStage(sink, impairment, seed, direction), Options.BatchSize, Options.MaxBatchesPerPump, split, _faults);
     }
 
     private static int DeriveSeed(int seed) => unchecked((seed * -1640531535) + 0x7F4A7C15);

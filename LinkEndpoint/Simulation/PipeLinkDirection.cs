@@ -1,11 +1,16 @@
 // Layer: simulated links. One direction of a wire: a source's packets pumped into a chain of sinks (impairment,
 // capture, tracer, the receiving endpoint), super-segments split into wire segments on the way when asked.
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 using NetStack.Link.Gso;
 
 namespace NetStack.Link.Simulation;
 
-/// <summary>One direction of a <see cref="PipeLink"/>: a source pumped into a sink, through an optional impairment stage.</summary>
+/// <summary>
+/// One direction of a <see cref="PipeLink"/>: a source pumped into a sink, through an optional impairment stage. The pump
+/// is an exception boundary (docs/ARCHITECTURE.md §6): whatever a sink throws on a packet, or on a due delivery or a
+/// flush, costs that packet or that step (<see cref="Faults"/>), never the pump.
+/// </summary>
 public sealed class PipeLinkDirection
 {
     private readonly PacketBuffer[] _batch;
@@ -16,9 +21,12 @@ public sealed class PipeLinkDirection
     private long _packetsRead;
     private long _superSegmentsSplit;
     private long _splitFailures;
+    private long _faults;
+    private readonly FaultLog _faultLog;
 
-    internal PipeLinkDirection(IPacketSource source, IPacketSink sink, ImpairmentStage? impairment, int batchSize, int maxBatches, bool splitGso)
+    internal PipeLinkDirection(IPacketSource source, IPacketSink sink, ImpairmentStage? impairment, int batchSize, int maxBatches, bool splitGso, FaultLog faults)
     {
+        _faultLog = faults;
         Source = source;
         Sink = sink;
         Impairment = impairment;
@@ -40,6 +48,9 @@ public sealed class PipeLinkDirection
 
     /// <summary>Super-segments that could not be split (malformed GSO metadata) and were dropped.</summary>
     public long SplitFailures => Interlocked.Read(ref _splitFailures);
+
+    /// <summary>Exceptions caught while pumping (a sink that threw on a packet, a due delivery or a flush); the pump went on.</summary>
+    public long Faults => Interlocked.Read(ref _faults);
 
     /// <summary>Where packets come from.</summary>
     public IPacketSource Source { get; }
@@ -86,12 +97,26 @@ public sealed class PipeLinkDirection
         }
         // Held packets that fell due go now (ending their batch), then the batch read here ends: a flush with nothing
         // new behind it is a no-op, so the order of the two never changes what the receiver sees.
-        int released = _entry.DeliverDue();
-        if (read > 0)
+        int released = 0;
+        try
         {
-            _entry.Flush();
+            released = _entry.DeliverDue();
+            if (read > 0)
+            {
+                _entry.Flush();
+            }
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnFault(e);
         }
         return read + released;
+    }
+
+    private void OnFault(Exception e)
+    {
+        Interlocked.Increment(ref _faults);
+        _faultLog.Report(e);
     }
 
     /// <summary>Releases every packet the direction holds (the impairment stage's heap); the source keeps its own.</summary>
@@ -128,13 +153,12 @@ public sealed class PipeLinkDirection
 
     private void Forward(int n)
     {
-        int i = 0;
-        try
+        for (int i = 0; i < n; i++)
         {
-            for (; i < n; i++)
+            PacketBuffer p = _batch[i];
+            _batch[i] = null!;
+            try
             {
-                PacketBuffer p = _batch[i];
-                _batch[i] = null!;
                 if (p.Gso.IsGso)
                 {
                     ForwardSuperSegment(p);
@@ -144,14 +168,9 @@ public sealed class PipeLinkDirection
                     _entry.Enqueue(p);
                 }
             }
-        }
-        finally
-        {
-            // A sink that threw still owned the packet it was given; the rest of the batch is ours to release.
-            for (i++; i < n; i++)
+            catch (Exception e) when (FaultLog.Catches(e))
             {
-                _batch[i].Release();
-                _batch[i] = null!;
+                OnFault(e); // the packet belongs to the sink that threw: never released twice
             }
         }
     }

@@ -1,4 +1,6 @@
 // Layer: simulated links. How a PipeLink treats super-segments, impairs each direction and batches its pumps.
+using Microsoft.Extensions.Logging;
+
 namespace NetStack.Link.Simulation;
 
 /// <summary>What a <see cref="PipeLink"/> does with a GSO super-segment (a packet with <see cref="GsoOptions"/>).</summary>
@@ -41,4 +43,7 @@ public sealed record PipeLinkOptions
 
     /// <summary>Name used in the impairment stages' metric tags (suffixed with the direction).</summary>
     public string Name { get; init; } = "pipe";
+
+    /// <summary>Where the pump logs faults caught on the wire (at most once a minute); null for none.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -31,8 +31,6 @@ public enum TunEvent
     SoftwareSegmented,
     /// <summary>Write batches drained from the outbound queue.</summary>
     WriteBatches,
-    /// <summary>Writes that found the device full (EAGAIN) and waited.</summary>
-    WriteWaits,
     /// <summary>Reads that failed with an errno other than EAGAIN/EINTR.</summary>
     ReadErrors,
     /// <summary>Packets read whose NEEDS_CSUM or DATA_VALID was taken as verified (no checksum pass; <see cref="TunEndpointOptions.TrustKernelChecksums"/>).</summary>
@@ -41,6 +39,11 @@ public enum TunEvent
     InlineWrites,
     /// <summary>Pure ACKs not written because a later ACK of their connection in the same batch superseded them (<see cref="TunEndpointOptions.AckFilter"/>).</summary>
     AcksFiltered,
+    /// <summary>
+    /// Exceptions caught at the TUN layer's boundaries — a packet's work on the reader, a read or write batch, a
+    /// decorator's due delivery — each logged at most once a minute; the loops go on (docs/ARCHITECTURE.md §6).
+    /// </summary>
+    Faults,
 }
 
 /// <summary>Why the TUN layer dropped a packet (never silently).</summary>
@@ -68,8 +71,15 @@ public enum TunDropReason
     SplitFailed,
     /// <summary>The kernel refused a write with EINVAL (a header it does not accept).</summary>
     WriteRejected,
+    /// <summary>
+    /// The device's queue was full (the write failed with EAGAIN): the packet is tail-dropped, as Linux drops at a
+    /// full transmit queue, rather than the writing thread waiting (logged at most once a minute).
+    /// </summary>
+    DeviceFull,
     /// <summary>A write failed for another reason (device down: EIO, no buffer space, …).</summary>
     WriteFailed,
     /// <summary>An outbound packet the software segmenter could not cut (bad GSO metadata).</summary>
     BadOutboundGso,
+    /// <summary>A packet dropped because work on it (or on its batch) threw; the fault is counted in <see cref="TunEvent.Faults"/>.</summary>
+    ProcessingFault,
 }

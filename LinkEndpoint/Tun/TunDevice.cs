@@ -71,10 +71,7 @@ public sealed unsafe class TunDevice : IDisposable
                 throw Error($"TUNSETIFF {name}", LinuxNative.LastError);
             }
             TunDevice device = FromOpenHandle(handle, logger);
-            if (device.HasVnetHeader)
-            {
-                device.NegotiateOffloads(tso, uso);
-            }
+            device.NegotiateOffloads(tso, uso);
             return device;
         }
         catch
@@ -92,10 +89,7 @@ public sealed unsafe class TunDevice : IDisposable
     {
         var handle = new FileDescriptorHandle(fd, ownsHandle);
         TunDevice device = FromOpenHandle(handle, logger);
-        if (device.HasVnetHeader)
-        {
-            device.NegotiateOffloads(tso, uso);
-        }
+        device.NegotiateOffloads(tso, uso);
         return device;
     }
 
@@ -148,11 +142,17 @@ public sealed unsafe class TunDevice : IDisposable
     /// Negotiates what the kernel may send us, step by step, logging each fallback: checksum + TSO4 + TSO6
     /// first (when <paramref name="tso"/>), then USO4 + USO6 together on top (Linux ≥ 6.2, when
     /// <paramref name="uso"/>); on refusal, checksum alone; on refusal, nothing. Returns what is in force.
+    /// Always set explicitly, to none included: a persistent device keeps the offloads an earlier user set, and
+    /// without a virtio header to say so the kernel would hand us partial checksums and super-packets.
     /// </summary>
     public TunOffloads NegotiateOffloads(bool tso, bool uso)
     {
         if (!HasVnetHeader)
         {
+            if (!TrySetOffload(TunOffloads.None, out int error))
+            {
+                _logger.LogWarning("TUN {Name}: clearing offloads refused ({Error}); packets may arrive with partial checksums", Name, LinuxNative.Describe(error));
+            }
             return Offloads = TunOffloads.None;
         }
         const TunOffloads tcp = TunOffloads.Checksum | TunOffloads.Tso4 | TunOffloads.Tso6;

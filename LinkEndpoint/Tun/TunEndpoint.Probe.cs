@@ -54,7 +54,7 @@ public sealed partial class TunEndpoint
             return true;
         }
         long rejectedBefore = Drops[TunDropReason.WriteRejected];
-        long failedBefore = Drops[TunDropReason.WriteFailed];
+        long failedBefore = Drops[TunDropReason.WriteFailed] + Drops[TunDropReason.DeviceFull];
         PacketBuffer merged = _writeOut[0];
         _writeOut[0] = null!;
         _writeOutCount = 0;
@@ -64,7 +64,7 @@ public sealed partial class TunEndpoint
             _logger.LogTunWarning(Device.Name, $"the kernel rejects GRO'd {protocol} writes (EINVAL): {protocol} GRO on write disabled");
             return false;
         }
-        if (Drops[TunDropReason.WriteFailed] > failedBefore)
+        if (Drops[TunDropReason.WriteFailed] + Drops[TunDropReason.DeviceFull] > failedBefore)
         {
             _logger.LogTunWarning(Device.Name, $"{protocol} GRO on write probe: write failed ({LinuxNative.Describe(_lastWriteError)}); probe inconclusive, kept on");
         }

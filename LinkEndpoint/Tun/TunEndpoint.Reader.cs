@@ -4,6 +4,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 using NetStack.Link.Gso;
 
 namespace NetStack.Link.Tun;
@@ -22,6 +23,7 @@ public sealed partial class TunEndpoint
     private int _readerThreadId = -1;
     private bool _readerInBatch; // reader thread only: stack work now runs inside a read batch
     private bool _inlinePending; // reader thread only: that work queued outbound packets
+    private PacketBuffer? _unhanded; // reader thread only: the packet read and not yet handed on or released
 
     private void InitializeReader()
     {
@@ -66,11 +68,6 @@ public sealed partial class TunEndpoint
                 {
                     return;
                 }
-                _inbound?.DeliverDue();
-                if (ready == 0)
-                {
-                    continue;
-                }
                 if ((fds[0].Revents & (LinuxNative.POLLERR | LinuxNative.POLLHUP | LinuxNative.POLLNVAL)) != 0
                     && (fds[0].Revents & LinuxNative.POLLIN) == 0)
                 {
@@ -79,13 +76,36 @@ public sealed partial class TunEndpoint
                 }
                 // Back to poll after each batch (reading on at once was measured: smaller batches, more sleeps and
                 // wake-ups, lower throughput; BENCHMARKS.md).
-                ReadBatch();
+                RunReaderTurn(ready > 0);
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // Nothing in the loop should throw on packet contents; a bug must not kill the process silently.
+            // Only the loop's own plumbing is left out here (RunReaderTurn is the boundary for packets and batches).
             _logger.LogTunError("reader", Device.Name, e.ToString());
+        }
+    }
+
+    /// <summary>
+    /// One turn of the reader after poll: the inbound decorators' due packets (an impairment stage's delays), then a
+    /// batch when the device is readable. The reader's batch boundary (docs/ARCHITECTURE.md §6): a fault costs this turn
+    /// — counted, logged at most once a minute — and the reader polls again.
+    /// </summary>
+    private void RunReaderTurn(bool readable)
+    {
+        try
+        {
+            _inbound?.DeliverDue();
+            if (readable)
+            {
+                ReadBatch();
+            }
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            _readerInBatch = false;
+            Events.Increment(TunEvent.Faults);
+            _readerFaults.Report(e);
         }
     }
 
@@ -188,14 +208,38 @@ public sealed partial class TunEndpoint
             }
             Events.Increment(TunEvent.PacketsRead);
             Events.Add(TunEvent.BytesRead, length);
-            if (vnet)
+            _unhanded = packet;
+            try
             {
-                _ = VirtioNetHeader.TryParse(_readHeader, out VirtioNetHeader vh, out _);
-                return Inbound(packet, in vh);
+                if (vnet)
+                {
+                    _ = VirtioNetHeader.TryParse(_readHeader, out VirtioNetHeader vh, out _);
+                    return Inbound(packet, in vh);
+                }
+                EnqueueInbound(packet);
+                return ReadResult.Packet;
             }
-            EnqueueInbound(packet);
-            return ReadResult.Packet;
+            catch (Exception e) when (FaultLog.Catches(e))
+            {
+                return OnPacketFault(e);
+            }
         }
+    }
+
+    /// <summary>
+    /// The reader's packet boundary: work on the packet just read threw (the virtio header's judgement, a split, a
+    /// decorator). The packet is released if the reader still held it (a packet handed on belongs to its taker, and is
+    /// never released twice), counted and logged with its bytes; the batch goes on.
+    /// </summary>
+    private ReadResult OnPacketFault(Exception e)
+    {
+        Events.Increment(TunEvent.Faults);
+        Drops.Increment(TunDropReason.ProcessingFault);
+        PacketBuffer? held = _unhanded;
+        _unhanded = null;
+        _readerFaults.Report(e, held);
+        held?.Release();
+        return ReadResult.Dropped;
     }
 
     private ReadResult Inbound(PacketBuffer packet, in VirtioNetHeader header)
@@ -204,6 +248,7 @@ public sealed partial class TunEndpoint
         if (reason != TunDropReason.None)
         {
             Drops.Increment(reason);
+            _unhanded = null;
             packet.Release();
             return ReadResult.Dropped;
         }
@@ -236,6 +281,7 @@ public sealed partial class TunEndpoint
         bool ok = packet.Gso.Type == GsoType.UdpL4
             ? UdpGsoSplitter.TrySplit(packet, _pool, _split, out count)
             : GsoSegmenter.TrySplit(packet, _pool, _split, out count, out _);
+        _unhanded = null;
         packet.Release();
         if (!ok)
         {
@@ -257,6 +303,7 @@ public sealed partial class TunEndpoint
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void EnqueueInbound(PacketBuffer packet)
     {
+        _unhanded = null; // the taker owns it from here, whatever happens inside
         if (_inbound is null)
         {
             Channel.EnqueueGro(packet);

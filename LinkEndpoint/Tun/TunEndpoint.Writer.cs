@@ -2,6 +2,7 @@
 // decorators, if any), ACK filtering, TCP and UDP GRO on write, one writev of virtio header + pieces per packet.
 using System.Buffers.Binary;
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 using NetStack.Checksums;
 using NetStack.Gro;
 using NetStack.Link.Channels;
@@ -104,7 +105,27 @@ public sealed partial class TunEndpoint
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            // Only the loop's own plumbing is left out here (the drains and due deliveries are boundaries of their own).
             _logger.LogTunError("writer", Device.Name, e.ToString());
+        }
+    }
+
+    /// <summary>
+    /// A fault on the write path (a batch, a decorator, a due delivery): counted and logged at most once a minute; the
+    /// packets of <paramref name="leftovers"/> not yet taken are released and counted as dropped. The loop goes on.
+    /// </summary>
+    private void OnWriterFault(Exception e, Span<PacketBuffer> leftovers)
+    {
+        Events.Increment(TunEvent.Faults);
+        _writerFaults.Report(e);
+        for (int i = 0; i < leftovers.Length; i++)
+        {
+            if (leftovers[i] is { } packet)
+            {
+                leftovers[i] = null!;
+                packet.Release();
+                Drops.Increment(TunDropReason.ProcessingFault);
+            }
         }
     }
 
@@ -128,12 +149,20 @@ public sealed partial class TunEndpoint
             {
                 if (_outbound is { } decorators)
                 {
-                    for (int i = 0; i < n; i++)
+                    try
                     {
-                        decorators.Enqueue(_writeBatch[i]);
-                        _writeBatch[i] = null!;
+                        for (int i = 0; i < n; i++)
+                        {
+                            PacketBuffer packet = _writeBatch[i];
+                            _writeBatch[i] = null!; // the decorator's from here, whatever it does
+                            decorators.Enqueue(packet);
+                        }
+                        decorators.Flush();
                     }
-                    decorators.Flush();
+                    catch (Exception e) when (FaultLog.Catches(e))
+                    {
+                        OnWriterFault(e, _writeBatch.AsSpan(0, n));
+                    }
                 }
                 else
                 {
@@ -163,6 +192,10 @@ public sealed partial class TunEndpoint
         try
         {
             _outbound!.DeliverDue();
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnWriterFault(e, []);
         }
         finally
         {
@@ -204,8 +237,23 @@ public sealed partial class TunEndpoint
         }
     }
 
-    /// <summary>Writes a batch drained from the outbound queue (GRO on write first, when on); releases every packet.</summary>
+    /// <summary>
+    /// Writes a batch drained from the outbound queue (GRO on write first, when on); releases every packet. The write
+    /// path's batch boundary (docs/ARCHITECTURE.md §6): a fault costs the packets of the batch not yet taken.
+    /// </summary>
     internal void WriteBatch(Span<PacketBuffer> batch)
+    {
+        try
+        {
+            WriteBatchCore(batch);
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            OnWriterFault(e, batch);
+        }
+    }
+
+    private void WriteBatchCore(Span<PacketBuffer> batch)
     {
         Events.Increment(TunEvent.WriteBatches);
         if (_ackFilter is not null)
@@ -482,10 +530,15 @@ public sealed partial class TunEndpoint
         return true;
     }
 
-    /// <summary>One non-blocking writev; on EAGAIN waits for POLLOUT (bounded) and tries once more. Counts failures.</summary>
+    /// <summary>
+    /// One non-blocking writev, retried only on EINTR. A full device (EAGAIN) drops the packet at once
+    /// (<see cref="TunDropReason.DeviceFull"/>, logged at most once a minute): Linux tail-drops at a full transmit
+    /// queue rather than stall whoever sends, and TCP recovers the loss. Never waits: this runs on the reader thread
+    /// (inline writes) and on the writer loop, and neither may block (docs/ARCHITECTURE.md §5). Counts failures.
+    /// </summary>
     private unsafe bool Submit(IoVec* iov, int count)
     {
-        for (int attempt = 0; ; attempt++)
+        while (true)
         {
             nint r = LinuxNative.WriteV(Device.Handle.Fd, iov, count);
             if (r >= 0)
@@ -497,15 +550,14 @@ public sealed partial class TunEndpoint
             {
                 continue;
             }
-            if (errno == LinuxNative.EAGAIN && attempt < 1)
+            _lastWriteError = errno;
+            if (errno == LinuxNative.EAGAIN)
             {
-                Events.Increment(TunEvent.WriteWaits);
-                var fd = new PollFd { Fd = Device.Handle.Fd, Events = LinuxNative.POLLOUT };
-                _ = LinuxNative.Poll(&fd, 1, 100);
-                continue;
+                Drops.Increment(TunDropReason.DeviceFull);
+                _deviceFull.Hit();
+                return false;
             }
             Drops.Increment(errno == LinuxNative.EINVAL ? TunDropReason.WriteRejected : TunDropReason.WriteFailed);
-            _lastWriteError = errno;
             return false;
         }
     }
@@ -550,8 +602,9 @@ public sealed partial class TunEndpoint
         {
             if (_count > 0)
             {
-                owner.WriteBatch(_batch.AsSpan(0, _count));
+                int count = _count;
                 _count = 0;
+                owner.WriteBatch(_batch.AsSpan(0, count)); // takes or releases every one, even on a fault
             }
         }
 

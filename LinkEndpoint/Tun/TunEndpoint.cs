@@ -20,6 +20,9 @@ namespace NetStack.Link.Tun;
 /// what that work queued (the ACKs) itself. The writer is an async loop on the pool, woken for packets other
 /// threads queue; it makes only non-blocking <c>writev</c> calls. One of the two writes at a time (a turn taken
 /// by compare-and-swap, never waited for). No lock is held across a copy or a system call.</para>
+/// <para>Both loops are exception boundaries (docs/ARCHITECTURE.md §6): whatever work on a packet or a batch throws
+/// costs that packet or batch (<see cref="TunDropReason.ProcessingFault"/>, <see cref="TunEvent.Faults"/>), never the
+/// loop.</para>
 /// <para><see cref="Dispose"/> stops both, closes the channel (releasing every queued packet), releases the
 /// reader's spare buffers and closes the descriptors.</para>
 /// </summary>
@@ -32,6 +35,9 @@ public sealed partial class TunEndpoint : IDisposable
     private readonly PacketBufferPool _pool;
     private readonly CancellationTokenSource _stop = new();
     private readonly FileDescriptorHandle _wake;
+    private readonly FaultLog _readerFaults;
+    private readonly FaultLog _writerFaults;
+    private readonly Diagnostics.LimitLog _deviceFull;
     private Thread? _reader;
     private Task? _writer;
     private int _started;
@@ -56,6 +62,9 @@ public sealed partial class TunEndpoint : IDisposable
         Device = device;
         _pool = _options.Pool;
         _logger = _options.LoggerFactory?.CreateLogger("NetStack.Link.Tun") ?? NullLogger.Instance;
+        _readerFaults = new FaultLog(_logger, TimeProvider.System, $"TUN {device.Name}'s reader");
+        _writerFaults = new FaultLog(_logger, TimeProvider.System, $"TUN {device.Name}'s writer");
+        _deviceFull = new Diagnostics.LimitLog(_logger, TimeProvider.System, $"TUN {device.Name}'s queue full (EAGAIN): packets tail-dropped");
         var tags = new KeyValuePair<string, object?>[] { new("endpoint", _options.Name) };
         Events = new ReasonCounters<TunEvent>(s_meter, "netstack.link.tun.events", "TUN endpoint events", tags);
         Drops = new ReasonCounters<TunDropReason>(s_meter, "netstack.link.tun.drops", "Packets dropped by the TUN layer", tags);
@@ -67,6 +76,7 @@ public sealed partial class TunEndpoint : IDisposable
             EnableGro = _options.EnableGro,
             DeviceHeaderLength = device.HasVnetHeader ? VirtioNetHeader.Length : 0, // written into the headroom
             Name = _options.Name,
+            LoggerFactory = _options.LoggerFactory,
         });
         TcpGroOnWrite = device.HasVnetHeader && _options.TcpGroOnWrite;
         UdpGroOnWrite = device.HasVnetHeader && _options.UdpGroOnWrite && (device.Offloads & (TunOffloads.Uso4 | TunOffloads.Uso6)) == (TunOffloads.Uso4 | TunOffloads.Uso6);
@@ -117,6 +127,9 @@ public sealed partial class TunEndpoint : IDisposable
         _reader.Start();
         _writer = Task.Run(() => WriteLoopAsync(_stop.Token));
     }
+
+    /// <summary>True while the reader thread runs (started, not yet stopped by <see cref="Dispose"/> or a device error).</summary>
+    public bool IsReaderRunning => _reader?.IsAlive == true;
 
     /// <summary>A one-line summary of the counters (for `netstack serve` on exit).</summary>
     public string DescribeCounters() =>

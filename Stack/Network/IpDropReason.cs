@@ -45,6 +45,11 @@ public enum IpDropReason
     UnknownProtocol,
     /// <summary>A fragment was dropped by reassembly (the reassembler counts the precise reason).</summary>
     Fragment,
+    /// <summary>
+    /// Protocol work on the packet threw (a bug, or input no check foresaw): the packet is dropped, the fault counted in
+    /// <see cref="NetworkStack.Faults"/> and logged at most once a minute (docs/ARCHITECTURE.md §6).
+    /// </summary>
+    ProcessingFault,
     /// <summary>Outbound: no route to the destination.</summary>
     NoRoute,
     /// <summary>Outbound: no usable source address (and spoofing off).</summary>

@@ -27,6 +27,20 @@ public enum IpEvent
     DatagramsReassembled,
 }
 
+/// <summary>
+/// Where an exception out of the stack's own work was caught (docs/ARCHITECTURE.md §6): each costs the packet or the
+/// timer run it interrupted, never the thread that ran it. Counted in <see cref="NetworkStack.Faults"/>.
+/// </summary>
+public enum StackFault
+{
+    /// <summary>Protocol work on an inbound packet threw; the packet is dropped (<see cref="IpDropReason.ProcessingFault"/>).</summary>
+    InboundPacket,
+    /// <summary>A TCP connection's timer threw; the connection is reset, as its state can no longer be trusted.</summary>
+    TcpTimer,
+    /// <summary>The stack's housekeeping timer (reassembly expiry) threw; it runs again at its next tick.</summary>
+    Housekeeping,
+}
+
 /// <summary>A resolved route for sending: interface, source address and MTU.</summary>
 /// <param name="Nic">Outgoing interface.</param>
 /// <param name="Source">Source address to use.</param>
@@ -51,6 +65,7 @@ public sealed partial class NetworkStack : IDisposable
     private readonly Ipv4IdGenerator _ipv4Ids;
     private readonly LimitLog _reassemblyLimited;
     private readonly LimitLog _poolLimited;
+    private readonly FaultLog[] _faultLogs;
     private Nic[] _nics = [];
     private bool _disposed;
 
@@ -69,6 +84,13 @@ public sealed partial class NetworkStack : IDisposable
         Logger = Telemetry.LoggerFactory.CreateLogger("NetStack.Network");
         Drops = Telemetry.Counters(s_meter, "netstack.ip.drops", "{packet}", "Packets dropped by the network layer", Logger, "IP", drops: true, IpDropReason.LinkQueueFull);
         Events = new ReasonCounters<IpEvent>(s_meter, "netstack.ip.events", "Network-layer packet counts", Telemetry.Tags, "{packet}");
+        Faults = new ReasonCounters<StackFault>(s_meter, "netstack.faults", "Exceptions caught at the stack's boundaries, by where", Telemetry.Tags, "{exception}");
+        _faultLogs = [.. Enum.GetValues<StackFault>().Select(site => new FaultLog(Logger, Clock, site switch
+        {
+            StackFault.InboundPacket => "the stack's inbound path",
+            StackFault.TcpTimer => "a TCP connection's timer",
+            _ => "the stack's housekeeping",
+        }))];
         PathMtu = new PathMtuCache(Clock, Options.PathMtuCacheSize, Options.PathMtuTimeout, Options.Ipv4MinPathMtu);
         Icmp = new IcmpProtocol(this, random.Next(ushort.MaxValue));
         Udp = new UdpProtocol(this);
@@ -78,7 +100,7 @@ public sealed partial class NetworkStack : IDisposable
         _reassembler = new FragmentReassembler(Clock, Options.Reassembly, OnReassemblyError, Telemetry.Tags);
         _reassemblyLimited = new LimitLog(Logger, Clock, "reassembly memory or per-source quota (datagrams evicted or dropped)");
         _poolLimited = new LimitLog(Logger, Clock, "packet pool MaxLiveBytes (inbound packets dropped)");
-        _housekeeping = Clock.CreateTimer(_ => Housekeeping(), null, Options.HousekeepingInterval, Options.HousekeepingInterval);
+        _housekeeping = Clock.CreateTimer(static s => ((NetworkStack)s!).OnHousekeepingTimer(), this, Options.HousekeepingInterval, Options.HousekeepingInterval);
     }
 
     /// <summary>The stack's name: <see cref="NetworkStackOptions.Name"/>, or <c>stack-N</c> in creation order.</summary>
@@ -113,6 +135,12 @@ public sealed partial class NetworkStack : IDisposable
 
     /// <summary>Network-layer packet counts.</summary>
     public ReasonCounters<IpEvent> Events { get; }
+
+    /// <summary>
+    /// Exceptions caught at the stack's boundaries — an inbound packet's protocol work, a TCP timer, the housekeeping
+    /// timer — by where (each also logged, at most once a minute per place).
+    /// </summary>
+    public ReasonCounters<StackFault> Faults { get; }
 
     /// <summary>Path MTUs learned from ICMP.</summary>
     public PathMtuCache PathMtu { get; }
@@ -212,6 +240,32 @@ public sealed partial class NetworkStack : IDisposable
         }
     }
 
+    /// <summary>
+    /// The housekeeping timer's callback: a fault costs this run, never the timer or the process (an exception out of
+    /// a timer callback ends the process).
+    /// </summary>
+    private void OnHousekeepingTimer()
+    {
+        try
+        {
+            Housekeeping();
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            ReportFault(StackFault.Housekeeping, e);
+        }
+    }
+
+    /// <summary>Counts and logs (rate-limited) an exception caught at one of the stack's boundaries.</summary>
+    /// <param name="site">Where it was caught.</param>
+    /// <param name="e">What was thrown.</param>
+    /// <param name="packet">The packet being worked on, still readable (owned or borrowed by the caller), or null.</param>
+    internal void ReportFault(StackFault site, Exception e, PacketBuffer? packet = null)
+    {
+        Faults.Increment(site);
+        _faultLogs[(int)site].Report(e, packet);
+    }
+
     /// <summary>Stops timers and releases held fragments. Endpoints should be closed first.</summary>
     public void Dispose()
     {
@@ -237,10 +291,29 @@ public sealed partial class NetworkStack : IDisposable
     /// </summary>
     internal const int HeaderPullUpLength = 256;
 
-    /// <summary>Entry point from a NIC: one network-layer packet, borrowed for the call.</summary>
+    /// <summary>
+    /// Entry point from a NIC: one network-layer packet, borrowed for the call. The packet path's exception boundary
+    /// (docs/ARCHITECTURE.md §6): whatever protocol work on the packet throws costs this packet — dropped, counted
+    /// (<see cref="IpDropReason.ProcessingFault"/>, <see cref="StackFault.InboundPacket"/>) and logged at most once a
+    /// minute — never the device's reader that called in.
+    /// </summary>
     internal void Deliver(Nic nic, NetworkProtocol protocol, PacketBuffer packet)
     {
         _ = protocol; // the version nibble decides; the link's classification is only a hint
+        try
+        {
+            DeliverPacket(nic, packet);
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            Drops.Increment(IpDropReason.ProcessingFault);
+            ReportFault(StackFault.InboundPacket, e, packet);
+        }
+    }
+
+    /// <summary>One inbound packet (borrowed), its headers made contiguous first.</summary>
+    private void DeliverPacket(Nic nic, PacketBuffer packet)
+    {
         Events.Increment(IpEvent.PacketsReceived);
         if (packet.Pool.IsOverLimit)
         {
@@ -250,7 +323,7 @@ public sealed partial class NetworkStack : IDisposable
         }
         // A reassembled datagram holds only the IP header in its head, and a packet passed by reference over an
         // in-process link (fragments, ICMP errors) may hold even less: copy the headers into a fresh head.
-        int wanted = Math.Min(packet.Length, HeaderPullUpLength);
+        int wanted = packet.Head.Length >= packet.Length ? packet.Length : Math.Min(packet.Length, HeadersLength(packet));
         if (packet.Head.Length < wanted)
         {
             PacketBuffer? pulled = PullUp(packet, wanted);
@@ -270,6 +343,45 @@ public sealed partial class NetworkStack : IDisposable
             return;
         }
         DeliverContiguous(nic, packet);
+    }
+
+    /// <summary>
+    /// How many leading bytes the parsers need contiguous: <see cref="HeaderPullUpLength"/>, or for IPv6 more when its
+    /// extension headers (RFC 8200 §4: hop-by-hop, routing, fragment, destination options, AH) run longer, plus the
+    /// largest transport header. A reassembled datagram can carry any number of them in its payload.
+    /// </summary>
+    private static int HeadersLength(PacketBuffer packet)
+    {
+        const int MaxTransportHeader = 60; // TCP with full options
+        const int MaxExtensionHeaders = 16; // more are dropped by the parser anyway (docs/ARCHITECTURE.md §6)
+        Span<byte> two = stackalloc byte[2];
+        if (packet.Length < Ipv6Header.Length || packet.Head.IsEmpty || packet.Head[0] >> 4 != 6)
+        {
+            return HeaderPullUpLength;
+        }
+        packet.CopyTo(6, two[..1]);
+        var next = (IpProtocol)two[0];
+        int offset = Ipv6Header.Length;
+        for (int i = 0; i < MaxExtensionHeaders && offset + 2 <= packet.Length; i++)
+        {
+            packet.CopyTo(offset, two);
+            switch (next)
+            {
+                case IpProtocol.HopByHop or IpProtocol.Ipv6Route or IpProtocol.Ipv6DestinationOptions:
+                    offset += (two[1] + 1) * 8;
+                    break;
+                case IpProtocol.Ipv6Fragment:
+                    offset += 8;
+                    break;
+                case IpProtocol.Ah:
+                    offset += (two[1] + 2) * 4;
+                    break;
+                default:
+                    return Math.Max(HeaderPullUpLength, offset + MaxTransportHeader);
+            }
+            next = (IpProtocol)two[0];
+        }
+        return Math.Max(HeaderPullUpLength, offset + MaxTransportHeader);
     }
 
     /// <summary>A new packet with the first <paramref name="length"/> bytes of <paramref name="packet"/> copied into its head and the rest referenced.</summary>
@@ -328,7 +440,7 @@ public sealed partial class NetworkStack : IDisposable
                 try
                 {
                     Events.Increment(IpEvent.DatagramsReassembled);
-                    Deliver(nic, datagram.NetworkProtocol, datagram);
+                    DeliverPacket(nic, datagram);
                 }
                 finally
                 {

@@ -187,11 +187,66 @@ public sealed class TcpConnection : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    /// <inheritdoc/>
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    /// <summary>
+    /// Reads synchronously: blocks the calling thread until data, EOF or an error (like a blocking socket's recv). The
+    /// thread is woken directly by the packet path, not through a thread-pool continuation, so synchronous readers on
+    /// pool threads cannot starve the pool of the threads that would wake them.
+    /// </summary>
+    public override int Read(Span<byte> buffer)
+    {
+        while (true)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int n = _tcb.Receive(buffer, out _, out bool wouldBlock);
+            if (!wouldBlock)
+            {
+                return n;
+            }
+            _tcb.WaitReadable();
+        }
+    }
+
+    /// <inheritdoc cref="Read(Span{byte})"/>
+    public override int Read(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        return Read(buffer.AsSpan(offset, count));
+    }
 
     /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    public override int ReadByte()
+    {
+        byte b = 0;
+        return Read(new Span<byte>(ref b)) == 0 ? -1 : b;
+    }
+
+    /// <summary>
+    /// Writes synchronously: blocks the calling thread while the send buffer is full (like a blocking socket's send),
+    /// woken directly by the packet path as acknowledgements free space (see <see cref="Read(Span{byte})"/>).
+    /// </summary>
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            int n = _tcb.Send(buffer);
+            buffer = buffer[n..];
+            if (!buffer.IsEmpty && n == 0)
+            {
+                _tcb.WaitWritable();
+            }
+        }
+    }
+
+    /// <inheritdoc cref="Write(ReadOnlySpan{byte})"/>
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        ValidateBufferArguments(buffer, offset, count);
+        Write(buffer.AsSpan(offset, count));
+    }
+
+    /// <inheritdoc/>
+    public override void WriteByte(byte value) => Write(new ReadOnlySpan<byte>(in value));
 
     /// <summary>Data is pushed as the windows allow; flushing has nothing to wait for.</summary>
     public override void Flush()

@@ -436,6 +436,34 @@ internal sealed partial class TcpControlBlock
         }
     }
 
+    /// <summary>Blocks the calling thread until data, EOF or an error can be read (synchronous Stream.Read).</summary>
+    internal void WaitReadable()
+    {
+        lock (Gate)
+        {
+            if (_receiver.ReadyBytes > 0 || _receiver.FinReceived || _state == TcpState.Closed || _error != SocketError.Success)
+            {
+                return;
+            }
+            _readWaiter.ArmBlocking();
+        }
+        _readWaiter.Block();
+    }
+
+    /// <summary>Blocks the calling thread until send-buffer space frees up or the connection can no longer send (synchronous Stream.Write).</summary>
+    internal void WaitWritable()
+    {
+        lock (Gate)
+        {
+            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            {
+                return;
+            }
+            _writeWaiter.ArmBlocking();
+        }
+        _writeWaiter.Block();
+    }
+
     private void SignalReadable() => _readWaiter.Set();
 
     private void SignalWritable() => _writeWaiter.Set();

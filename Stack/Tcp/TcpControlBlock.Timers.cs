@@ -84,7 +84,20 @@ internal sealed partial class TcpControlBlock
         _timer.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 
+    /// <summary>The clock timer's callback: TCP's timer boundary (docs/ARCHITECTURE.md §6, <see cref="OnTimerFault"/>).</summary>
     private void OnTimer()
+    {
+        try
+        {
+            RunTimer();
+        }
+        catch (Exception e) when (Diagnostics.FaultLog.Catches(e))
+        {
+            OnTimerFault(e);
+        }
+    }
+
+    private void RunTimer()
     {
         lock (Gate)
         {

@@ -13,6 +13,21 @@ public class KernelIperf3Tests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static long Bytes(JsonNode? end, string sum) => end?[sum]?["bytes"]?.GetValue<long>() ?? -1;
 
+    /// <summary>A test longer than serve's iperf3 maximum: the real client is told why at once and exits, the service free again.</summary>
+    [SkippableFact]
+    public async Task KernelClient_HourLongTest_RefusedWithTheReason_ServiceFreeAgain()
+    {
+        InteropEnvironment.Require("iperf3");
+        await using var rig = InteropRig.Start();
+        var (exit, json, error) = rig.Ns.Exec($"iperf3 -c {InteropRig.StackV4} -t 3600", TimeSpan.FromSeconds(30));
+        Assert.NotEqual(0, exit);
+        Assert.True(json.Contains("duration too long", StringComparison.Ordinal) || error.Contains("duration too long", StringComparison.Ordinal), $"exit {exit}: {json}{error}");
+        Iperf3Server server = rig.Host.Services.OfType<Iperf3Server>().Single();
+        Assert.Equal(1, server.TestsRefused);
+        (exit, json, error) = rig.Ns.Exec($"iperf3 -c {InteropRig.StackV4} -t 1", TimeSpan.FromSeconds(30));
+        Assert.True(exit == 0, $"iperf3 exit {exit}: {error}\n{json}");
+    }
+
     [SkippableTheory]
     [InlineData(false, false, 1)]
     [InlineData(false, true, 1)]

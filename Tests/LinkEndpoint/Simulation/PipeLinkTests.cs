@@ -272,25 +272,32 @@ public class PipeLinkTests
     }
 
     [Fact]
-    public void SinkThatThrows_StillLeavesNoPacketBehind()
+    public void SinkThatThrows_CostsThatPacket_ThePumpGoesOn()
     {
         using var pool = new LeakCheckedPool();
         using var aOut = new PacketQueue();
         var sink = new ThrowingSink(throwOn: 2);
         using var link = new PipeLink(aOut, sink);
         Send(aOut, pool, 5);
-        Assert.Throws<InvalidOperationException>(() => link.PumpOnce());
-        Assert.Equal(2, sink.Accepted);
+        Assert.Equal(5, link.PumpOnce());
+        Assert.Equal(4, sink.Accepted); // the third one threw; the two after it went on
+        Assert.Equal(1, link.AToB.Faults);
+        Send(aOut, pool, 1, first: 10);
+        Assert.Equal(1, link.PumpOnce());
+        Assert.Equal(5, sink.Accepted);
     }
 
+    /// <summary>Takes every packet (releasing it) and throws on call number <c>throwOn</c> (from 0) only.</summary>
     private sealed class ThrowingSink(int throwOn) : IPacketSink
     {
+        private int _calls;
+
         public int Accepted { get; private set; }
 
         public void Enqueue(PacketBuffer packet)
         {
             packet.Release();
-            if (Accepted == throwOn)
+            if (_calls++ == throwOn)
             {
                 throw new InvalidOperationException("sink failed");
             }

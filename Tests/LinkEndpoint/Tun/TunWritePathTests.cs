@@ -254,4 +254,35 @@ public class TunWritePathTests
         }
         pool.AssertNoLeaks();
     }
+
+    [Fact]
+    public void FullDevice_EachWriteTailDroppedAtOnce_CountedAsDeviceFull()
+    {
+        using var pool = new LeakCheckedPool();
+        using var tun = new FakeTun(vnetHeader: false);
+        using TunEndpoint endpoint = Endpoint(tun, pool);
+        byte[] datagram = Packets.Ipv4Udp(Packets.Payload(1400));
+        int written = 0;
+        while (endpoint.Drops[TunDropReason.DeviceFull] + endpoint.Drops[TunDropReason.WriteFailed] == 0 && written < 10_000) // until the "kernel" stops taking
+        {
+            PacketBuffer packet = pool.Pool.RentCopy(datagram);
+            endpoint.WritePacket(packet);
+            packet.Release();
+            written++;
+        }
+        Assert.Equal(1, endpoint.Drops[TunDropReason.DeviceFull]);
+        for (int i = 0; i < 20; i++)
+        {
+            PacketBuffer packet = pool.Pool.RentCopy(datagram);
+            endpoint.WritePacket(packet);
+            packet.Release();
+        }
+        Assert.Equal(21, endpoint.Drops[TunDropReason.DeviceFull]);
+        Assert.Equal(0, endpoint.Drops[TunDropReason.WriteFailed]);
+        Assert.Equal(written - 1, tun.ReceiveAll().Count); // what the device took came through whole
+        PacketBuffer after = pool.Pool.RentCopy(datagram);
+        endpoint.WritePacket(after); // drained: the device takes packets again
+        after.Release();
+        Assert.Equal(datagram, tun.Receive());
+    }
 }

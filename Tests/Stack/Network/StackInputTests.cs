@@ -292,6 +292,32 @@ public class StackInputTests
     }
 
     [Fact]
+    public void Rfc8200_4_5_FragmentedUdpV6_With300BytesOfDestinationOptions_IsReassembledAndDelivered()
+    {
+        var (h, udp) = WithListener();
+        using (h)
+        using (udp)
+        {
+            byte[] data = Pkt.Data(2000);
+            byte[] options = new byte[304]; // a destination options header in the fragmentable part (RFC 8200 §4.5)
+            options[0] = (byte)IpProtocol.Udp;
+            options[1] = 304 / 8 - 1;
+            options[2] = 1; // PadN options over the rest (RFC 8200 §4.2): 255 bytes, then 47
+            options[3] = 253;
+            options[257] = 1;
+            options[258] = 45;
+            byte[] d = Pkt.Concat(options, Pkt.UdpDatagram(data, 5000, 7000, StackHarness.Peer6, StackHarness.Local6));
+            for (int offset = 0; offset < d.Length; offset += 1232)
+            {
+                int length = Math.Min(1232, d.Length - offset);
+                h.Inject(Pkt.Ip6(IpProtocol.Ipv6Fragment, Pkt.Concat(Pkt.FragmentHeader(IpProtocol.Ipv6DestinationOptions, offset, offset + length < d.Length, 0xABCE), d.AsSpan(offset, length).ToArray())));
+            }
+            Assert.Equal(data, Receive(udp));
+            h.AssertNothingSent();
+        }
+    }
+
+    [Fact]
     public void Rfc6946_AtomicFragment_IsDelivered()
     {
         var (h, udp) = WithListener();
