@@ -1,7 +1,5 @@
 // docs/harness.md's recipes are the test classes in Tests/Simulation/Recipes, shown whole: each fenced block after a
 // recipe marker must equal its file line for line, and the first recipe's test method stays within ten lines.
-using System.Runtime.CompilerServices;
-
 namespace NetStack.Tests.Simulation;
 
 public class HarnessDocsTests
@@ -41,6 +39,5 @@ public class HarnessDocsTests
         Assert.InRange(close - open - 1, 1, 10);
     }
 
-    private static string RepositoryRoot([CallerFilePath] string path = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
+    private static string RepositoryRoot() => Support.RepositoryPaths.Root();
 }
