@@ -14,14 +14,10 @@ namespace NetStack.Diagnostics;
 /// </summary>
 internal sealed class FaultLog(ILogger logger, TimeProvider clock, string where)
 {
-    /// <summary>Least time between two messages.</summary>
-    internal static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
-
     /// <summary>Most bytes of a packet dumped in hex (an IP packet's headers and the start of its payload).</summary>
     internal const int MaxDumpBytes = 2048;
 
-    private long _next = long.MinValue;
-    private long _suppressed;
+    private LogThrottle _throttle = new();
 
     /// <summary>
     /// True for the exceptions a boundary catches: every exception but those that say the process itself is lost (a
@@ -34,14 +30,10 @@ internal sealed class FaultLog(ILogger logger, TimeProvider clock, string where)
     /// <param name="packet">The packet the work was on, when the boundary still owns (or borrows) it; else null.</param>
     internal void Report(Exception e, PacketBuffer? packet = null)
     {
-        long now = clock.GetTimestamp();
-        long next = Volatile.Read(ref _next);
-        if (now < next || Interlocked.CompareExchange(ref _next, now + (long)(Interval.TotalSeconds * clock.TimestampFrequency), next) != next)
+        if (!_throttle.TryPass(clock, out long since))
         {
-            Interlocked.Increment(ref _suppressed);
             return;
         }
-        long since = Interlocked.Exchange(ref _suppressed, 0);
         try
         {
             logger.LogError(e, "Processing fault in {Where}: the packet or timer run is dropped, the path goes on ({Suppressed} more faults here since the last message)",

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace NetStack.Diagnostics;
 
 /// <summary>
-/// A "limit reached" warning that is written at most once per <see cref="Interval"/>: the first hit in an interval
+/// A "limit reached" warning that is written at most once per <see cref="LogThrottle.Interval"/>: the first hit in an interval
 /// logs, the rest are only counted and reported with the next message. Lock-free; safe from any thread.
 /// </summary>
 /// <param name="logger">Where the warning goes.</param>
@@ -14,23 +14,15 @@ namespace NetStack.Diagnostics;
 /// <param name="stack">The stack's name (<see cref="Network.NetworkStack.Name"/>), when the message should carry it.</param>
 internal sealed class LimitLog(ILogger logger, TimeProvider clock, string what, string? stack = null)
 {
-    /// <summary>Least time between two messages.</summary>
-    internal static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);
-
-    private long _next = long.MinValue;
-    private long _suppressed;
+    private LogThrottle _throttle = new();
 
     /// <summary>Records one hit; logs when the interval since the last message has passed.</summary>
     internal void Hit()
     {
-        long now = clock.GetTimestamp();
-        long next = Volatile.Read(ref _next);
-        if (now < next || Interlocked.CompareExchange(ref _next, now + (long)(Interval.TotalSeconds * clock.TimestampFrequency), next) != next)
+        if (!_throttle.TryPass(clock, out long since))
         {
-            Interlocked.Increment(ref _suppressed);
             return;
         }
-        long since = Interlocked.Exchange(ref _suppressed, 0);
         if (stack is null)
         {
             logger.LimitReached(what, since);
