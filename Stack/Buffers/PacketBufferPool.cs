@@ -14,7 +14,7 @@ namespace NetStack.Buffers;
 public sealed class PacketBufferPool
 {
     private static readonly Meter s_meter = new("NetStack.Buffers", "1.0");
-    private static readonly List<WeakReference<PacketBufferPool>> s_pools = [];
+    private static readonly Diagnostics.LiveInstances<PacketBufferPool> s_pools = new();
 
     static PacketBufferPool()
     {
@@ -26,33 +26,10 @@ public sealed class PacketBufferPool
         s_meter.CreateObservableUpDownCounter("netstack.buffers.live", () => Observe(p => p.LiveBuffers), unit: "{buffer}", description: "PacketBuffers rented and not yet returned");
     }
 
-    private static void Register(PacketBufferPool pool)
-    {
-        lock (s_pools)
-        {
-            if (s_pools.Count >= 16 && (s_pools.Count & (s_pools.Count - 1)) == 0)
-            {
-                s_pools.RemoveAll(w => !w.TryGetTarget(out _)); // prune at powers of two: amortized O(1)
-            }
-            s_pools.Add(new WeakReference<PacketBufferPool>(pool));
-        }
-    }
+    private static void Register(PacketBufferPool pool) => s_pools.Add(pool);
 
-    private static List<Measurement<long>> Observe(Func<PacketBufferPool, long> read)
-    {
-        var result = new List<Measurement<long>>();
-        lock (s_pools)
-        {
-            foreach (var weak in s_pools)
-            {
-                if (weak.TryGetTarget(out var pool))
-                {
-                    result.Add(new Measurement<long>(read(pool), new KeyValuePair<string, object?>("pool", pool.Name)));
-                }
-            }
-        }
-        return result;
-    }
+    private static List<Measurement<long>> Observe(Func<PacketBufferPool, long> read) =>
+        s_pools.Observe<long>((pool, result) => result.Add(new Measurement<long>(read(pool), new KeyValuePair<string, object?>("pool", pool.Name))));
 
     /// <summary>The process-wide pool with default options.</summary>
     public static PacketBufferPool Shared { get; } = new(new PacketBufferPoolOptions(), "shared");
