@@ -30,12 +30,21 @@ public sealed class HostForwarder : IAsyncDisposable
     private readonly List<PortForwarder> _portForwards = [];
     private readonly ITimer _sweep;
     private readonly ILogger _logger;
+    private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _handlers; // SYN handlers running (a dial may complete after DisposeAsync began)
     private int _disposed;
 
     /// <summary>Starts forwarding for <paramref name="stack"/> with <paramref name="options"/>.</summary>
     public HostForwarder(NetworkStack stack, ProxyOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(stack, options, loggerFactory, HostSockets.Kernel)
+    {
+    }
+
+    /// <summary>As the public constructor, with the host sockets opened by <paramref name="sockets"/> (the fuzz target's in-memory peers).</summary>
+    internal HostForwarder(NetworkStack stack, ProxyOptions? options, ILoggerFactory? loggerFactory, HostSockets sockets)
     {
         ArgumentNullException.ThrowIfNull(stack);
+        Sockets = sockets;
         options ??= new ProxyOptions();
         options.Validate();
         _stack = stack;
@@ -84,6 +93,9 @@ public sealed class HostForwarder : IAsyncDisposable
 
     internal NetworkStack Stack => _stack;
 
+    /// <summary>Where host sockets come from.</summary>
+    internal HostSockets Sockets { get; }
+
     internal AddressPolicy Policy => _policy;
 
     internal ILogger Logger => _logger;
@@ -92,6 +104,27 @@ public sealed class HostForwarder : IAsyncDisposable
 
     /// <summary>A SYN to any address: policy, limits, a bounded dial, then accept — or answer as the host saw it.</summary>
     private async ValueTask OnSynAsync(TcpForwardRequest request, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _handlers);
+        try
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                request.Refuse();
+                return;
+            }
+            await HandleSynAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _handlers) == 0 && _stopping.IsCancellationRequested)
+            {
+                _handlersDone.TrySetResult();
+            }
+        }
+    }
+
+    private async ValueTask HandleSynAsync(TcpForwardRequest request, CancellationToken cancellationToken)
     {
         IPEndPoint destination = request.LocalEndPoint;
         ProxyDecision decision = _policy.Decide(NetAddress.FromIPAddress(destination.Address), destination.Port);
@@ -157,22 +190,18 @@ public sealed class HostForwarder : IAsyncDisposable
             Refuse(request, IcmpErrorKind.HostUnreachable);
             return null;
         }
-        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Interlocked.Increment(ref Metrics.DialsGauge);
         try
         {
-            await socket.ConnectAsync(target, deadline.Token).ConfigureAwait(false);
-            return socket;
+            return await Sockets.ConnectTcpAsync(target, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            socket.Dispose();
             Metrics.Events.Increment(ProxyEvent.DialTimedOut);
             Refuse(request, IcmpErrorKind.HostUnreachable);
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             if (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
                 Metrics.Events.Increment(ProxyEvent.DialRefused);
@@ -238,6 +267,10 @@ public sealed class HostForwarder : IAsyncDisposable
         var relay = new TcpRelay(connection, socket, Metrics, Options.RelayChunkSize);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _relays[relay] = started.Task;
+        if (_stopping.IsCancellationRequested)
+        {
+            relay.Reset(ProxyEvent.Stopped); // began as the forwarder stopped: DisposeAsync may have passed it by
+        }
         _ = RunRelayAsync(relay, connection, socket, started);
     }
 
@@ -306,10 +339,15 @@ public sealed class HostForwarder : IAsyncDisposable
         _stack.Icmp.EchoForwarder = null;
         await _sweep.DisposeAsync().ConfigureAwait(false);
         _stopping.Cancel();
+        if (Volatile.Read(ref _handlers) == 0)
+        {
+            _handlersDone.TrySetResult();
+        }
         foreach (PortForwarder forward in _portForwards)
         {
             await forward.DisposeAsync().ConfigureAwait(false);
         }
+        await _handlersDone.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); // dials end at once: their token is cancelled
         foreach (TcpRelay relay in _relays.Keys)
         {
             relay.Reset(ProxyEvent.Stopped);

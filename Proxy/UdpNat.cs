@@ -91,8 +91,7 @@ internal sealed class UdpNat : IDisposable
             Socket socket;
             try
             {
-                socket = new Socket(decision.Target!.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                socket.Connect(decision.Target); // a connected socket: the kernel filters replies and reports ICMP errors
+                socket = _owner.Sockets.ConnectUdp(decision.Target!);
             }
             catch (SocketException)
             {
