@@ -45,6 +45,7 @@ public sealed class HostForwarder : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stack);
         Sockets = sockets;
+        Metrics = new ProxyMetrics(stack);
         options ??= new ProxyOptions();
         options.Validate();
         _stack = stack;
@@ -80,7 +81,7 @@ public sealed class HostForwarder : IAsyncDisposable
     public ProxyOptions Options { get; }
 
     /// <summary>The counters.</summary>
-    public ProxyMetrics Metrics { get; } = new();
+    public ProxyMetrics Metrics { get; }
 
     /// <summary>The resolvers DNS queries go to.</summary>
     public IReadOnlyList<IPEndPoint> Resolvers { get; }
@@ -353,7 +354,7 @@ public sealed class HostForwarder : IAsyncDisposable
             relay.Reset(ProxyEvent.Stopped);
         }
         await Task.WhenAll(_relays.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        _udp.Dispose();
+        await _udp.DisposeAsync().ConfigureAwait(false);
         _echo.Dispose();
         _stopping.Dispose();
         _dialSlots.Dispose();
