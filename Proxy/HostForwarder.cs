@@ -54,6 +54,9 @@ public sealed class HostForwarder : IAsyncDisposable
         Resolvers = options.Resolvers ?? ResolvConf.Read();
         _policy = new AddressPolicy(options, Resolvers);
         _dialSlots = new SemaphoreSlim(options.MaxPendingDials, options.MaxPendingDials);
+        SandboxConnection = options.KeepAlive is { } idle
+            ? stack.Tcp.Options.Connection with { KeepAlive = true, KeepAliveIdle = idle, KeepAliveInterval = options.KeepAliveInterval, KeepAliveProbes = options.KeepAliveProbes }
+            : null;
         _udp = new UdpNat(this);
         _echo = new IcmpEchoRelay(this);
         foreach (Nic nic in stack.Nics)
@@ -93,6 +96,12 @@ public sealed class HostForwarder : IAsyncDisposable
     public bool? EchoAvailable => _echo.Available;
 
     internal NetworkStack Stack => _stack;
+
+    /// <summary>The relays running now.</summary>
+    internal IEnumerable<TcpRelay> Relays => _relays.Keys;
+
+    /// <summary>The options of the sandbox's relayed connections: the stack's, with keep-alive when <see cref="ProxyOptions.KeepAlive"/> asks; null: the stack's own.</summary>
+    internal TcpConnectionOptions? SandboxConnection { get; }
 
     /// <summary>Where host sockets come from.</summary>
     internal HostSockets Sockets { get; }
@@ -153,7 +162,7 @@ public sealed class HostForwarder : IAsyncDisposable
             TcpConnection? connection;
             try
             {
-                connection = request.Accept(null, HostMss(socket));
+                connection = request.Accept(SandboxConnection, HostMss(socket));
             }
             catch (SocketException)
             {
@@ -258,12 +267,32 @@ public sealed class HostForwarder : IAsyncDisposable
         }
     }
 
+    /// <summary>Keep-alive on a host socket (SO_KEEPALIVE with the options' idle time, interval and count); a socket that refuses keeps going without.</summary>
+    private void KeepAlive(Socket socket, TimeSpan idle)
+    {
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Math.Ceiling(idle.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)Math.Ceiling(Options.KeepAliveInterval.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, Options.KeepAliveProbes);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or PlatformNotSupportedException)
+        {
+            _logger.LogDebug("Keep-alive not set on a host socket: {Error}", e.Message);
+        }
+    }
+
     /// <summary>Relays <paramref name="connection"/> ↔ <paramref name="socket"/> once the handshake completes; tracked until it ends.</summary>
     internal void Relay(TcpConnection connection, Socket socket, bool countOpen)
     {
         if (countOpen)
         {
             Interlocked.Increment(ref Metrics.ConnectionsGauge);
+        }
+        if (Options.KeepAlive is { } idle)
+        {
+            KeepAlive(socket, idle);
         }
         var relay = new TcpRelay(connection, socket, Metrics, Options.RelayChunkSize);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -321,6 +350,10 @@ public sealed class HostForwarder : IAsyncDisposable
                 }
             }
             _udp.Expire();
+            foreach (PortForwarder forward in _portForwards)
+            {
+                forward.Expire();
+            }
         }
         catch (Exception e)
         {
