@@ -9,6 +9,9 @@ namespace NetStack.Proxy;
 /// <summary>Sends a list of segments on one stream socket, one send at a time, reusing itself (docs/ARCHITECTURE.md §3).</summary>
 internal sealed class GatherSender : SocketAsyncEventArgs, IValueTaskSource<int>
 {
+    /// <summary>Segments per send that the runtime gathers without allocating (it stack-allocates 8 iovecs on Unix).</summary>
+    internal const int MaxSegments = 8;
+
     private readonly Socket _socket;
     private ManualResetValueTaskSourceCore<int> _source;
 
@@ -27,7 +30,7 @@ internal sealed class GatherSender : SocketAsyncEventArgs, IValueTaskSource<int>
     internal ValueTask<int> SendAsync(IList<ArraySegment<byte>> segments)
     {
         _source.Reset();
-        BufferList = segments;
+        BufferList = segments; // at most MaxSegments: beyond, the runtime allocates its iovec and GCHandle arrays
         if (_socket.SendAsync(this))
         {
             return new ValueTask<int>(this, _source.Version);

@@ -81,6 +81,7 @@ internal sealed class TcpRelay
     private async Task PumpUpAsync()
     {
         var views = new List<ArraySegment<byte>>(32);
+        var batch = new List<ArraySegment<byte>>(GatherSender.MaxSegments);
         using var sender = new GatherSender(_host);
         CancellationToken stop = _stop.Token;
         try
@@ -101,7 +102,22 @@ internal sealed class TcpRelay
                 try
                 {
                     // Not cancellable: a reset disposes the socket, which ends the send before the views are released.
-                    await sender.SendAsync(views).ConfigureAwait(false);
+                    if (views.Count <= GatherSender.MaxSegments)
+                    {
+                        await sender.SendAsync(views).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        for (int i = 0; i < views.Count; i += GatherSender.MaxSegments)
+                        {
+                            batch.Clear();
+                            for (int j = i; j < Math.Min(views.Count, i + GatherSender.MaxSegments); j++)
+                            {
+                                batch.Add(views[j]);
+                            }
+                            await sender.SendAsync(batch).ConfigureAwait(false);
+                        }
+                    }
                 }
                 finally
                 {
