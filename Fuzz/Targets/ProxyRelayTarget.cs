@@ -445,14 +445,9 @@ public sealed partial class ProxyRelayTarget : IFuzzTarget
 
         public void ActTcp(int index, int action, byte amount)
         {
-            Socket peer;
-            lock (_tcp)
+            if (Pick(_tcp, index) is not { } peer)
             {
-                if (_tcp.Count == 0)
-                {
-                    return;
-                }
-                peer = _tcp[index % _tcp.Count];
+                return;
             }
             try
             {
@@ -486,14 +481,9 @@ public sealed partial class ProxyRelayTarget : IFuzzTarget
 
         public void ActUdp(int index, bool close, byte length)
         {
-            Socket peer;
-            lock (_udp)
+            if (Pick(_udp, index) is not { } peer)
             {
-                if (_udp.Count == 0)
-                {
-                    return;
-                }
-                peer = _udp[index % _udp.Count];
+                return;
             }
             try
             {
@@ -520,6 +510,15 @@ public sealed partial class ProxyRelayTarget : IFuzzTarget
             lock (_udp)
             {
                 _udp.ForEach(s => s.Dispose());
+            }
+        }
+
+        /// <summary>The peer at <paramref name="index"/> (modulo the count), or null when there is none yet.</summary>
+        private static Socket? Pick(List<Socket> peers, int index)
+        {
+            lock (peers)
+            {
+                return peers.Count == 0 ? null : peers[index % peers.Count];
             }
         }
 
