@@ -3,6 +3,7 @@
 // the sandbox reading (down); then the same bytes over a plain loopback socket pair. Prints Gbit/s each way and
 // bytes allocated per MiB relayed (the whole process: stacks, forwarder, sockets).
 using System.Diagnostics;
+using System.Diagnostics.Tracing;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -13,25 +14,32 @@ using NetStack.Tcp;
 
 namespace NetStack.Bench;
 
-/// <summary><c>dotnet run -c Release --project Bench -- proxy [--mib 2048] [--mtu 65520]</c>.</summary>
+/// <summary>
+/// <c>dotnet run -c Release --project Bench -- proxy [--mib 2048] [--mtu 65520] [--alloc-types]</c>; --alloc-types
+/// samples the runtime's allocation ticks (one per ~100 KB allocated) during the proxy transfers and prints the types.
+/// </summary>
 internal static class ProxyThroughput
 {
     public static int Run(string[] args)
     {
         long mib = 2048;
         int mtu = 65520;
+        bool allocTypes = false;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
             {
                 case "--mib": mib = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--mtu": mtu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+                case "--alloc-types": allocTypes = true; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
         long bytes = mib << 20;
         (double kernel, _) = Kernel(bytes);
+        using AllocationSampler? sampler = allocTypes ? new AllocationSampler() : null;
         (double up, double upAlloc, double down, double downAlloc) = Proxy(bytes, mtu).GetAwaiter().GetResult();
+        sampler?.Print();
         Console.WriteLine(FormattableString.Invariant($"kernel loopback      {kernel,7:F2} Gbit/s"));
         Console.WriteLine(FormattableString.Invariant($"proxy up (sandbox→host)   {up,7:F2} Gbit/s  {up / kernel:F2}× kernel  {upAlloc:F0} B allocated/MiB"));
         Console.WriteLine(FormattableString.Invariant($"proxy down (host→sandbox) {down,7:F2} Gbit/s  {down / kernel:F2}× kernel  {downAlloc:F0} B allocated/MiB"));
@@ -99,6 +107,7 @@ internal static class ProxyThroughput
             source.GetAwaiter().GetResult();
         });
         await downstream.DisposeAsync();
+        Console.WriteLine(FormattableString.Invariant($"pool: {network.Pool.Misses} misses (chunks allocated), {network.Pool.Discards} discards (chunks past MaxRetained)"));
         return (up, upAlloc, down, downAlloc);
     }
 
@@ -132,6 +141,44 @@ internal static class ProxyThroughput
                 throw new IOException("early end of stream");
             }
             received += n;
+        }
+    }
+
+    /// <summary>Counts the runtime's GCAllocationTick events (one per ~100 KB allocated) by type.</summary>
+    private sealed class AllocationSampler : EventListener
+    {
+        private readonly Dictionary<string, int> _ticks = [];
+
+        public void Print()
+        {
+            lock (_ticks)
+            {
+                foreach ((string type, int ticks) in _ticks.OrderByDescending(kv => kv.Value).Take(15))
+                {
+                    Console.WriteLine(FormattableString.Invariant($"alloc ~{ticks * 100,8} KB  {type}"));
+                }
+            }
+        }
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            {
+                EnableEvents(source, EventLevel.Verbose, (EventKeywords)0x1); // GC keyword: AllocationTick at verbose level
+            }
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventName is { } name && name.StartsWith("GCAllocationTick", StringComparison.Ordinal) && e.PayloadNames is { } names)
+            {
+                int i = names.IndexOf("TypeName");
+                string type = i >= 0 ? e.Payload![i] as string ?? "?" : "?";
+                lock (_ticks)
+                {
+                    _ticks[type] = _ticks.GetValueOrDefault(type) + 1;
+                }
+            }
         }
     }
 }

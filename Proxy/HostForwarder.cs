@@ -30,12 +30,22 @@ public sealed class HostForwarder : IAsyncDisposable
     private readonly List<PortForwarder> _portForwards = [];
     private readonly ITimer _sweep;
     private readonly ILogger _logger;
+    private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _handlers; // SYN handlers running (a dial may complete after DisposeAsync began)
     private int _disposed;
 
     /// <summary>Starts forwarding for <paramref name="stack"/> with <paramref name="options"/>.</summary>
     public HostForwarder(NetworkStack stack, ProxyOptions? options = null, ILoggerFactory? loggerFactory = null)
+        : this(stack, options, loggerFactory, HostSockets.Kernel)
+    {
+    }
+
+    /// <summary>As the public constructor, with the host sockets opened by <paramref name="sockets"/> (the fuzz target's in-memory peers).</summary>
+    internal HostForwarder(NetworkStack stack, ProxyOptions? options, ILoggerFactory? loggerFactory, HostSockets sockets)
     {
         ArgumentNullException.ThrowIfNull(stack);
+        Sockets = sockets;
+        Metrics = new ProxyMetrics(stack);
         options ??= new ProxyOptions();
         options.Validate();
         _stack = stack;
@@ -44,6 +54,9 @@ public sealed class HostForwarder : IAsyncDisposable
         Resolvers = options.Resolvers ?? ResolvConf.Read();
         _policy = new AddressPolicy(options, Resolvers);
         _dialSlots = new SemaphoreSlim(options.MaxPendingDials, options.MaxPendingDials);
+        SandboxConnection = options.KeepAlive is { } idle
+            ? stack.Tcp.Options.Connection with { KeepAlive = true, KeepAliveIdle = idle, KeepAliveInterval = options.KeepAliveInterval, KeepAliveProbes = options.KeepAliveProbes }
+            : null;
         _udp = new UdpNat(this);
         _echo = new IcmpEchoRelay(this);
         foreach (Nic nic in stack.Nics)
@@ -71,7 +84,7 @@ public sealed class HostForwarder : IAsyncDisposable
     public ProxyOptions Options { get; }
 
     /// <summary>The counters.</summary>
-    public ProxyMetrics Metrics { get; } = new();
+    public ProxyMetrics Metrics { get; }
 
     /// <summary>The resolvers DNS queries go to.</summary>
     public IReadOnlyList<IPEndPoint> Resolvers { get; }
@@ -84,6 +97,15 @@ public sealed class HostForwarder : IAsyncDisposable
 
     internal NetworkStack Stack => _stack;
 
+    /// <summary>The relays running now.</summary>
+    internal IEnumerable<TcpRelay> Relays => _relays.Keys;
+
+    /// <summary>The options of the sandbox's relayed connections: the stack's, with keep-alive when <see cref="ProxyOptions.KeepAlive"/> asks; null: the stack's own.</summary>
+    internal TcpConnectionOptions? SandboxConnection { get; }
+
+    /// <summary>Where host sockets come from.</summary>
+    internal HostSockets Sockets { get; }
+
     internal AddressPolicy Policy => _policy;
 
     internal ILogger Logger => _logger;
@@ -92,6 +114,27 @@ public sealed class HostForwarder : IAsyncDisposable
 
     /// <summary>A SYN to any address: policy, limits, a bounded dial, then accept — or answer as the host saw it.</summary>
     private async ValueTask OnSynAsync(TcpForwardRequest request, CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _handlers);
+        try
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                request.Refuse();
+                return;
+            }
+            await HandleSynAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (Interlocked.Decrement(ref _handlers) == 0 && _stopping.IsCancellationRequested)
+            {
+                _handlersDone.TrySetResult();
+            }
+        }
+    }
+
+    private async ValueTask HandleSynAsync(TcpForwardRequest request, CancellationToken cancellationToken)
     {
         IPEndPoint destination = request.LocalEndPoint;
         ProxyDecision decision = _policy.Decide(NetAddress.FromIPAddress(destination.Address), destination.Port);
@@ -119,7 +162,7 @@ public sealed class HostForwarder : IAsyncDisposable
             TcpConnection? connection;
             try
             {
-                connection = request.Accept(null, HostMss(socket));
+                connection = request.Accept(SandboxConnection, HostMss(socket));
             }
             catch (SocketException)
             {
@@ -157,22 +200,18 @@ public sealed class HostForwarder : IAsyncDisposable
             Refuse(request, IcmpErrorKind.HostUnreachable);
             return null;
         }
-        var socket = new Socket(target.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         Interlocked.Increment(ref Metrics.DialsGauge);
         try
         {
-            await socket.ConnectAsync(target, deadline.Token).ConfigureAwait(false);
-            return socket;
+            return await Sockets.ConnectTcpAsync(target, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            socket.Dispose();
             Metrics.Events.Increment(ProxyEvent.DialTimedOut);
             Refuse(request, IcmpErrorKind.HostUnreachable);
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             if (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
                 Metrics.Events.Increment(ProxyEvent.DialRefused);
@@ -228,6 +267,22 @@ public sealed class HostForwarder : IAsyncDisposable
         }
     }
 
+    /// <summary>Keep-alive on a host socket (SO_KEEPALIVE with the options' idle time, interval and count); a socket that refuses keeps going without.</summary>
+    private void KeepAlive(Socket socket, TimeSpan idle)
+    {
+        try
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Math.Ceiling(idle.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)Math.Ceiling(Options.KeepAliveInterval.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, Options.KeepAliveProbes);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or PlatformNotSupportedException)
+        {
+            _logger.LogDebug("Keep-alive not set on a host socket: {Error}", e.Message);
+        }
+    }
+
     /// <summary>Relays <paramref name="connection"/> ↔ <paramref name="socket"/> once the handshake completes; tracked until it ends.</summary>
     internal void Relay(TcpConnection connection, Socket socket, bool countOpen)
     {
@@ -235,9 +290,17 @@ public sealed class HostForwarder : IAsyncDisposable
         {
             Interlocked.Increment(ref Metrics.ConnectionsGauge);
         }
+        if (Options.KeepAlive is { } idle)
+        {
+            KeepAlive(socket, idle);
+        }
         var relay = new TcpRelay(connection, socket, Metrics, Options.RelayChunkSize);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _relays[relay] = started.Task;
+        if (_stopping.IsCancellationRequested)
+        {
+            relay.Reset(ProxyEvent.Stopped); // began as the forwarder stopped: DisposeAsync may have passed it by
+        }
         _ = RunRelayAsync(relay, connection, socket, started);
     }
 
@@ -287,6 +350,10 @@ public sealed class HostForwarder : IAsyncDisposable
                 }
             }
             _udp.Expire();
+            foreach (PortForwarder forward in _portForwards)
+            {
+                forward.Expire();
+            }
         }
         catch (Exception e)
         {
@@ -306,16 +373,21 @@ public sealed class HostForwarder : IAsyncDisposable
         _stack.Icmp.EchoForwarder = null;
         await _sweep.DisposeAsync().ConfigureAwait(false);
         _stopping.Cancel();
+        if (Volatile.Read(ref _handlers) == 0)
+        {
+            _handlersDone.TrySetResult();
+        }
         foreach (PortForwarder forward in _portForwards)
         {
             await forward.DisposeAsync().ConfigureAwait(false);
         }
+        await _handlersDone.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); // dials end at once: their token is cancelled
         foreach (TcpRelay relay in _relays.Keys)
         {
             relay.Reset(ProxyEvent.Stopped);
         }
         await Task.WhenAll(_relays.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        _udp.Dispose();
+        await _udp.DisposeAsync().ConfigureAwait(false);
         _echo.Dispose();
         _stopping.Dispose();
         _dialSlots.Dispose();

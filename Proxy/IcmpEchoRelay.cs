@@ -62,9 +62,7 @@ internal sealed class IcmpEchoRelay(HostForwarder owner) : IDisposable
     {
         try
         {
-            var socket = v4
-                ? new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Icmp)
-                : new Socket(AddressFamily.InterNetworkV6, SocketType.Dgram, ProtocolType.IcmpV6);
+            Socket socket = owner.Sockets.OpenEcho(v4);
             Volatile.Write(ref _available, 1);
             return socket;
         }

@@ -1,5 +1,6 @@
 // Port forwarding host → sandbox (pasta's -t/-u, slirp4netns's add_hostfwd): a host listener whose connections the
-// stack opens into the sandbox and relays like any other; for UDP, each host peer gets a stack endpoint of its own.
+// stack opens into the sandbox and relays like any other; for UDP, each host peer gets a stack endpoint of its own,
+// closed after UdpIdleTimeout without a datagram either way, at most MaxUdpFlows of them per forward.
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
@@ -15,7 +16,7 @@ internal sealed class PortForwarder : IAsyncDisposable
     private readonly ProxyPortForward _forward;
     private readonly Socket _listener;
     private readonly CancellationTokenSource _stop = new();
-    private readonly ConcurrentDictionary<EndPoint, UdpEndpoint> _udpPeers = new();
+    private readonly ConcurrentDictionary<EndPoint, UdpPeer> _udpPeers = new();
     private Task _loop = Task.CompletedTask;
 
     private PortForwarder(HostForwarder owner, ProxyPortForward forward, Socket listener)
@@ -74,7 +75,7 @@ internal sealed class PortForwarder : IAsyncDisposable
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
             timeout.CancelAfter(_owner.Options.DialTimeout);
-            var connection = await _owner.Stack.Tcp.ConnectAsync(_forward.Sandbox, cancellationToken: timeout.Token).ConfigureAwait(false);
+            var connection = await _owner.Stack.Tcp.ConnectAsync(_forward.Sandbox, _owner.SandboxConnection, cancellationToken: timeout.Token).ConfigureAwait(false);
             _owner.Metrics.Events.Increment(ProxyEvent.PortForwardAccepted);
             _owner.Relay(connection, host, countOpen: true);
         }
@@ -96,27 +97,33 @@ internal sealed class PortForwarder : IAsyncDisposable
             while (true)
             {
                 SocketReceiveFromResult r = await _listener.ReceiveFromAsync(buffer, SocketFlags.None, any, _stop.Token).ConfigureAwait(false);
-                if (!_udpPeers.TryGetValue(r.RemoteEndPoint, out UdpEndpoint? endpoint))
+                if (!_udpPeers.TryGetValue(r.RemoteEndPoint, out UdpPeer? peer))
                 {
                     if (_udpPeers.Count >= _owner.Options.MaxUdpFlows)
                     {
                         _owner.Metrics.Events.Increment(ProxyEvent.PortForwardFailed);
                         continue;
                     }
-                    endpoint = _owner.Stack.Udp.CreateEndpoint();
+                    UdpEndpoint endpoint = _owner.Stack.Udp.CreateEndpoint();
                     endpoint.Connect(_forward.Sandbox);
-                    _udpPeers[r.RemoteEndPoint] = endpoint;
+                    peer = new UdpPeer(endpoint);
+                    _udpPeers[r.RemoteEndPoint] = peer;
                     _owner.Metrics.Events.Increment(ProxyEvent.PortForwardAccepted);
-                    _ = RepliesAsync(endpoint, r.RemoteEndPoint);
+                    _ = RepliesAsync(peer, r.RemoteEndPoint);
                 }
+                peer.Touch();
                 try
                 {
-                    endpoint.SendTo(buffer.AsSpan(0, r.ReceivedBytes));
+                    peer.Endpoint.SendTo(buffer.AsSpan(0, r.ReceivedBytes));
                     _owner.Metrics.AddDown(r.ReceivedBytes);
                 }
                 catch (SocketException)
                 {
                     _owner.Metrics.Events.Increment(ProxyEvent.UdpSendFailed); // ICMP from the sandbox: its port is closed
+                }
+                catch (ObjectDisposedException)
+                {
+                    _owner.Metrics.Events.Increment(ProxyEvent.UdpSendFailed); // expired just now: the peer's next datagram opens a new flow
                 }
             }
         }
@@ -125,8 +132,23 @@ internal sealed class PortForwarder : IAsyncDisposable
         }
     }
 
-    private async Task RepliesAsync(UdpEndpoint endpoint, EndPoint peer)
+    /// <summary>Closes the UDP peers idle past <see cref="ProxyOptions.UdpIdleTimeout"/> (their reply loops end with them).</summary>
+    internal void Expire()
     {
+        long cutoff = Environment.TickCount64 - (long)_owner.Options.UdpIdleTimeout.TotalMilliseconds;
+        foreach ((EndPoint key, UdpPeer peer) in _udpPeers)
+        {
+            if (peer.LastActivity < cutoff && _udpPeers.TryRemove(new KeyValuePair<EndPoint, UdpPeer>(key, peer)))
+            {
+                peer.Endpoint.Dispose();
+                _owner.Metrics.Events.Increment(ProxyEvent.UdpFlowExpired);
+            }
+        }
+    }
+
+    private async Task RepliesAsync(UdpPeer flow, EndPoint peer)
+    {
+        UdpEndpoint endpoint = flow.Endpoint;
         byte[] buffer = new byte[65535];
         try
         {
@@ -141,6 +163,7 @@ internal sealed class PortForwarder : IAsyncDisposable
                 {
                     continue; // port unreachable from the sandbox: reported, the forward stays
                 }
+                flow.Touch();
                 await _listener.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), SocketFlags.None, peer, _stop.Token).ConfigureAwait(false);
                 _owner.Metrics.AddUp(r.ReceivedBytes);
             }
@@ -159,10 +182,23 @@ internal sealed class PortForwarder : IAsyncDisposable
         _stop.Cancel();
         _listener.Dispose();
         await _loop.ConfigureAwait(false);
-        foreach (UdpEndpoint endpoint in _udpPeers.Values)
+        foreach (UdpPeer peer in _udpPeers.Values)
         {
-            endpoint.Dispose();
+            peer.Endpoint.Dispose();
         }
         _stop.Dispose();
+    }
+
+    /// <summary>A host peer of a UDP port forward: its stack endpoint and when a datagram last went either way.</summary>
+    private sealed class UdpPeer(UdpEndpoint endpoint)
+    {
+        private long _lastActivity = Environment.TickCount64;
+
+        public UdpEndpoint Endpoint { get; } = endpoint;
+
+        /// <summary>Milliseconds (Environment.TickCount64) of the last datagram either way.</summary>
+        public long LastActivity => Volatile.Read(ref _lastActivity);
+
+        public void Touch() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
     }
 }

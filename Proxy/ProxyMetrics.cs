@@ -1,8 +1,10 @@
 // The forwarder's counters, readable in-process (tests, `netstack run --stats`) and exported through
-// System.Diagnostics.Metrics as the meter "NetStack.Proxy": events and refusals by reason, bytes each way, gauges.
+// System.Diagnostics.Metrics as the meter "NetStack.Proxy": events and refusals by reason, bytes each way, gauges;
+// every measurement tagged with the stack the forwarder serves, so two forwarders in one process are two series.
 using System.Diagnostics.Metrics;
 using System.Text;
 using NetStack.Diagnostics;
+using NetStack.Network;
 
 namespace NetStack.Proxy;
 
@@ -51,12 +53,21 @@ public enum ProxyEvent
     Stopped,
 }
 
-/// <summary>The counters of one <see cref="HostForwarder"/>.</summary>
+/// <summary>
+/// The counters of one <see cref="HostForwarder"/>. Exported on the meter <c>NetStack.Proxy</c>, each measurement
+/// tagged <c>stack</c> with the name of the stack the forwarder serves (<see cref="NetworkStack.Name"/>):
+/// <c>netstack.proxy.io</c> (By; <c>network.io.direction</c> transmit = sandbox → host sockets, receive = host
+/// sockets → sandbox), <c>netstack.proxy.connections</c> ({connection}), <c>netstack.proxy.dials</c> ({dial}),
+/// <c>netstack.proxy.udp.flows</c> ({flow}), <c>netstack.proxy.events</c> ({event}) and
+/// <c>netstack.proxy.refusals</c> ({flow}) by <c>reason</c>.
+/// </summary>
 public sealed class ProxyMetrics
 {
     private static readonly Meter s_meter = new("NetStack.Proxy", "1.0");
-    private static readonly Lock s_gate = new();
-    private static readonly List<WeakReference<ProxyMetrics>> s_live = [];
+    private static readonly LiveInstances<ProxyMetrics> s_live = new();
+    private static readonly KeyValuePair<string, object?> s_transmit = new(StackTelemetry.DirectionTag, "transmit");
+    private static readonly KeyValuePair<string, object?> s_receive = new(StackTelemetry.DirectionTag, "receive");
+    private readonly KeyValuePair<string, object?> _stackTag;
     private long _bytesUp;
     private long _bytesDown;
     private int _connections;
@@ -65,22 +76,23 @@ public sealed class ProxyMetrics
 
     static ProxyMetrics()
     {
-        s_meter.CreateObservableCounter("netstack.proxy.bytes_up", () => Observe(m => m.BytesUp), "By", "Bytes relayed sandbox → host");
-        s_meter.CreateObservableCounter("netstack.proxy.bytes_down", () => Observe(m => m.BytesDown), "By", "Bytes relayed host → sandbox");
-        s_meter.CreateObservableUpDownCounter("netstack.proxy.connections", () => Observe(m => m.OpenConnections), description: "Relayed TCP connections open");
-        s_meter.CreateObservableUpDownCounter("netstack.proxy.dials", () => Observe(m => m.DialsInFlight), description: "Host dials in flight");
-        s_meter.CreateObservableUpDownCounter("netstack.proxy.udp_flows", () => Observe(m => m.UdpFlows), description: "UDP flows in the NAT table");
+        s_meter.CreateObservableCounter("netstack.proxy.io", () => s_live.Observe<long>(static (m, into) => m.ObserveBytes(into)),
+            "By", "Bytes relayed: transmit = sandbox → host sockets, receive = host sockets → sandbox");
+        s_meter.CreateObservableUpDownCounter("netstack.proxy.connections", () => s_live.Observe<long>(static (m, into) => into.Add(new(m.OpenConnections, m._stackTag))),
+            "{connection}", "Relayed TCP connections open");
+        s_meter.CreateObservableUpDownCounter("netstack.proxy.dials", () => s_live.Observe<long>(static (m, into) => into.Add(new(m.DialsInFlight, m._stackTag))),
+            "{dial}", "Host dials in flight");
+        s_meter.CreateObservableUpDownCounter("netstack.proxy.udp.flows", () => s_live.Observe<long>(static (m, into) => into.Add(new(m.UdpFlows, m._stackTag))),
+            "{flow}", "UDP flows in the NAT table");
     }
 
-    internal ProxyMetrics()
+    internal ProxyMetrics(NetworkStack stack)
     {
-        Events = new ReasonCounters<ProxyEvent>(s_meter, "netstack.proxy.events", "Forwarder events");
-        Refusals = new ReasonCounters<ProxyRefusal>(s_meter, "netstack.proxy.refusals", "Flows the address policy refused");
-        lock (s_gate)
-        {
-            s_live.RemoveAll(w => !w.TryGetTarget(out _));
-            s_live.Add(new WeakReference<ProxyMetrics>(this));
-        }
+        KeyValuePair<string, object?>[] tags = stack.Telemetry.Tags;
+        _stackTag = tags[0];
+        Events = new ReasonCounters<ProxyEvent>(s_meter, "netstack.proxy.events", "Forwarder events", tags, "{event}");
+        Refusals = new ReasonCounters<ProxyRefusal>(s_meter, "netstack.proxy.refusals", "Flows the address policy refused", tags, "{flow}");
+        s_live.Add(this);
     }
 
     /// <summary>Events by kind.</summary>
@@ -124,19 +136,9 @@ public sealed class ProxyMetrics
         return text.ToString();
     }
 
-    private static List<Measurement<long>> Observe(Func<ProxyMetrics, long> read)
+    private void ObserveBytes(List<Measurement<long>> into)
     {
-        var result = new List<Measurement<long>>();
-        lock (s_gate)
-        {
-            foreach (var weak in s_live)
-            {
-                if (weak.TryGetTarget(out var m))
-                {
-                    result.Add(new Measurement<long>(read(m)));
-                }
-            }
-        }
-        return result;
+        into.Add(new(BytesUp, _stackTag, s_transmit));
+        into.Add(new(BytesDown, _stackTag, s_receive));
     }
 }

@@ -61,13 +61,35 @@ public sealed record ProxyOptions
     /// <summary>How long a host dial may take; past it the sandbox gets host unreachable.</summary>
     public TimeSpan DialTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Keep-alive on relayed TCP connections (null, the default: off). When set, after this long without a segment
+    /// each side is probed every <see cref="KeepAliveInterval"/>, up to <see cref="KeepAliveProbes"/> times: the host
+    /// peer through the host socket (SO_KEEPALIVE, TCP_KEEPIDLE/KEEPINTVL/KEEPCNT), the sandbox by the stack
+    /// (RFC 9293 §3.8.4, RFC 1122 §4.2.3.6); a side that stops answering is reset, and the relay resets the other.
+    /// Probes a side sends are answered by its own end whatever this says (the host kernel, the stack), and they do
+    /// not count as activity for <see cref="TcpIdleTimeout"/>: only relayed bytes do.
+    /// </summary>
+    public TimeSpan? KeepAlive { get; init; }
+
+    /// <summary>Between keep-alive probes (when <see cref="KeepAlive"/> is set).</summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(75);
+
+    /// <summary>Unanswered keep-alive probes before the side is given up (when <see cref="KeepAlive"/> is set).</summary>
+    public int KeepAliveProbes { get; init; } = 9;
+
     /// <summary>A relayed TCP connection with no byte either way for this long is reset both ways (Infinite: never).</summary>
     public TimeSpan TcpIdleTimeout { get; init; } = TimeSpan.FromHours(2);
 
-    /// <summary>UDP flows at once; a new flow past it evicts the least recently used one.</summary>
+    /// <summary>
+    /// UDP flows at once: a new NAT flow past it evicts the least recently used one; each UDP port forward holds at
+    /// most this many host peers, and a new peer past it is refused (counted as <see cref="ProxyEvent.PortForwardFailed"/>).
+    /// </summary>
     public int MaxUdpFlows { get; init; } = 4096;
 
-    /// <summary>A UDP flow with no datagram either way for this long is closed (Linux's conntrack udp_timeout is 30 s).</summary>
+    /// <summary>
+    /// A UDP flow (of the NAT, or of a UDP port forward: one per host peer) with no datagram either way for this long
+    /// is closed (Linux's conntrack udp_timeout is 30 s).
+    /// </summary>
     public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The idle timeout of a DNS flow (a query and its answer).</summary>
@@ -89,6 +111,12 @@ public sealed record ProxyOptions
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(UdpIdleTimeout, TimeSpan.Zero, nameof(UdpIdleTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(DnsIdleTimeout, TimeSpan.Zero, nameof(DnsIdleTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(RelayChunkSize, 1024, nameof(RelayChunkSize));
+        if (KeepAlive is { } keepAlive)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(keepAlive, TimeSpan.FromSeconds(1), nameof(KeepAlive));
+            ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveInterval, TimeSpan.FromSeconds(1), nameof(KeepAliveInterval));
+            ArgumentOutOfRangeException.ThrowIfLessThan(KeepAliveProbes, 1, nameof(KeepAliveProbes));
+        }
         if (TcpIdleTimeout != Timeout.InfiniteTimeSpan)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TcpIdleTimeout, TimeSpan.Zero, nameof(TcpIdleTimeout));

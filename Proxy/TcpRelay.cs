@@ -1,7 +1,8 @@
 // One relayed TCP connection: a stack connection on one side, a host socket on the other, two pumps without extra
-// copies. Sandbox → host sends the receive queue's own chunks with one scatter-gather send; host → sandbox reads
-// into a pooled chunk that joins the send buffer by reference. Back-pressure is the pumps' order: a pump takes
-// more only when its destination took the last (docs/ARCHITECTURE.md §3 buffer ownership).
+// copies. Sandbox → host sends the receive queue's own chunks with one scatter-gather send (a reused
+// SocketAsyncEventArgs: no allocation per send); host → sandbox reads into a pooled chunk that joins the send buffer
+// by reference. Back-pressure is the pumps' order: a pump takes more only when its destination took the last
+// (docs/ARCHITECTURE.md §3 buffer ownership).
 using System.Net.Sockets;
 using NetStack.Buffers;
 using NetStack.Tcp;
@@ -32,6 +33,9 @@ internal sealed class TcpRelay
         _metrics = metrics;
         _chunkSize = chunkSize;
     }
+
+    /// <summary>The host side's socket.</summary>
+    internal Socket Host => _host;
 
     /// <summary>Milliseconds (Environment.TickCount64) of the last byte relayed either way.</summary>
     internal long LastActivity => Volatile.Read(ref _lastActivity);
@@ -77,6 +81,8 @@ internal sealed class TcpRelay
     private async Task PumpUpAsync()
     {
         var views = new List<ArraySegment<byte>>(32);
+        var batch = new List<ArraySegment<byte>>(GatherSender.MaxSegments);
+        using var sender = new GatherSender(_host);
         CancellationToken stop = _stop.Token;
         try
         {
@@ -96,7 +102,22 @@ internal sealed class TcpRelay
                 try
                 {
                     // Not cancellable: a reset disposes the socket, which ends the send before the views are released.
-                    await _host.SendAsync(views, SocketFlags.None).ConfigureAwait(false);
+                    if (views.Count <= GatherSender.MaxSegments)
+                    {
+                        await sender.SendAsync(views).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        for (int i = 0; i < views.Count; i += GatherSender.MaxSegments)
+                        {
+                            batch.Clear();
+                            for (int j = i; j < Math.Min(views.Count, i + GatherSender.MaxSegments); j++)
+                            {
+                                batch.Add(views[j]);
+                            }
+                            await sender.SendAsync(batch).ConfigureAwait(false);
+                        }
+                    }
                 }
                 finally
                 {

@@ -3,8 +3,10 @@
 // Bounded (least recently used evicted), idle flows expire, and a host socket's ECONNREFUSED comes back to the
 // sandbox as ICMP port unreachable (RFC 1122 §4.1.3.1's meaning of it, rebuilt from the flow).
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using NetStack.Icmp;
 using NetStack.Network;
 using NetStack.Udp;
@@ -13,7 +15,7 @@ using NetStack.Wire;
 namespace NetStack.Proxy;
 
 /// <summary>The flow table behind <see cref="UdpProtocol.Forwarder"/>.</summary>
-internal sealed class UdpNat : IDisposable
+internal sealed class UdpNat : IAsyncDisposable
 {
     private const int MaxDatagram = 65535;
 
@@ -21,6 +23,7 @@ internal sealed class UdpNat : IDisposable
     private readonly Dictionary<FlowKey, Flow> _flows = [];
     private readonly LinkedList<Flow> _lru = []; // most recently used first
     private readonly Lock _gate = new();
+    private readonly ConcurrentDictionary<Flow, Task> _loops = new(); // receive loops still running, flows removed or not
     private bool _disposed;
 
     internal UdpNat(HostForwarder owner) => _owner = owner;
@@ -91,8 +94,7 @@ internal sealed class UdpNat : IDisposable
             Socket socket;
             try
             {
-                socket = new Socket(decision.Target!.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
-                socket.Connect(decision.Target); // a connected socket: the kernel filters replies and reports ICMP errors
+                socket = _owner.Sockets.ConnectUdp(decision.Target!);
             }
             catch (SocketException)
             {
@@ -169,7 +171,8 @@ internal sealed class UdpNat : IDisposable
         IcmpFlowError.Send(_owner.Stack, key.Source, key.Destination, IpProtocol.Udp, header, kind);
     }
 
-    public void Dispose()
+    /// <summary>Closes every flow and waits for their receive loops, so that no reply reaches the stack afterwards.</summary>
+    public async ValueTask DisposeAsync()
     {
         List<Flow> all;
         lock (_gate)
@@ -182,6 +185,7 @@ internal sealed class UdpNat : IDisposable
             }
         }
         all.ForEach(f => f.Close());
+        await Task.WhenAll(_loops.Values).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false); // a closed socket ends its loop at once
     }
 
     /// <summary>One flow: its host socket and the loop relaying replies to the sandbox.</summary>
@@ -201,7 +205,15 @@ internal sealed class UdpNat : IDisposable
 
         public bool IsIdle(long now) => now - Volatile.Read(ref _lastActivity) >= _idleMs;
 
-        public void Start() => _ = ReceiveLoopAsync();
+        public void Start()
+        {
+            Task loop = ReceiveLoopAsync();
+            nat._loops[this] = loop;
+            if (loop.IsCompleted)
+            {
+                nat._loops.TryRemove(this, out _);
+            }
+        }
 
         public void Send(ReadOnlySpan<byte> payload)
         {
@@ -287,6 +299,16 @@ internal sealed class UdpNat : IDisposable
             catch (Exception e) when (e is SocketException or ObjectDisposedException)
             {
                 nat.Forget(this); // closed (expired, evicted, disposed) or failed
+            }
+            catch (Exception e)
+            {
+                nat._owner.Logger.LogWarning(e, "A UDP flow's receive loop failed");
+                nat.Forget(this);
+                Close();
+            }
+            finally
+            {
+                nat._loops.TryRemove(this, out _);
             }
         }
     }

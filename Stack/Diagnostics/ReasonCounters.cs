@@ -37,9 +37,20 @@ public sealed class ReasonCounters<TReason> where TReason : struct, Enum
         }
     }
 
-    private readonly KeyValuePair<string, object?>[] _tags;
+    private KeyValuePair<string, object?>[] _tags;
 
     private ReasonLog? _log;
+
+    /// <summary>
+    /// Exports counters made without a meter as <paramref name="instrumentName"/> (in <paramref name="unit"/>), each
+    /// measurement tagged with <paramref name="tags"/> and its reason: for counters whose owner learns its stack
+    /// after it is made (a hook installed later). Once, before the counters are shared.
+    /// </summary>
+    internal void Export(Meter meter, string instrumentName, string unit, string description, KeyValuePair<string, object?>[] tags)
+    {
+        _tags = tags;
+        Registry.Add(meter, instrumentName, unit, description, this);
+    }
 
     /// <summary>Adds one to <paramref name="reason"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -2,7 +2,6 @@
 // model): a SYN that matches no connection and no listener — typically one addressed to an arbitrary host and
 // taken in by a promiscuous NIC — becomes a request the application decides on, possibly after an
 // asynchronous check such as dialing the real destination: accept (SYN-ACK, a connection) or refuse (RST).
-using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Sockets;
 using NetStack.Diagnostics;
@@ -66,12 +65,11 @@ public enum TcpForwarderEvent
 /// </remarks>
 public sealed class TcpForwarder
 {
-    private static readonly Meter s_meter = new("NetStack.Tcp", "1.0");
-
     private readonly Func<TcpForwardRequest, CancellationToken, ValueTask> _handler;
     private readonly Dictionary<TcpFourTuple, TcpForwardRequest> _pending = [];
     private readonly Dictionary<NetAddress, int> _pendingPerSource = [];
     private readonly Lock _gate = new();
+    private int _exported;
 
     /// <summary>Creates a forwarder that passes each request to <paramref name="handler"/>.</summary>
     /// <param name="handler">Decides each request; its token is cancelled when the decision times out.</param>
@@ -82,7 +80,19 @@ public sealed class TcpForwarder
         Options = options ?? new TcpForwarderOptions();
         Options.Validate();
         _handler = handler;
-        Events = new ReasonCounters<TcpForwarderEvent>(s_meter, "netstack.tcp.forwarder.events", "TCP forwarder requests and drops");
+        Events = new ReasonCounters<TcpForwarderEvent>();
+    }
+
+    /// <summary>
+    /// Installed as <paramref name="tcp"/>'s <see cref="TcpProtocol.Forwarder"/>: the first time, <see cref="Events"/>
+    /// are exported as <c>netstack.tcp.forwarder.events</c> tagged with that stack's name (a forwarder serves one stack).
+    /// </summary>
+    internal void InstalledOn(TcpProtocol tcp)
+    {
+        if (Interlocked.Exchange(ref _exported, 1) == 0)
+        {
+            Events.Export(StackMeters.Tcp, "netstack.tcp.forwarder.events", "{event}", "TCP forwarder requests and drops", tcp.Stack.Telemetry.Tags);
+        }
     }
 
     /// <summary>The settings.</summary>
@@ -100,7 +110,7 @@ public sealed class TcpForwarder
         }
     }
 
-    /// <summary>Requests, drops and failures by kind.</summary>
+    /// <summary>Requests, drops and failures by kind (exported once installed, tagged with the stack's name).</summary>
     public ReasonCounters<TcpForwarderEvent> Events { get; }
 
     /// <summary>A SYN for no connection and no listener (RFC 9293 §3.10.7.2 with the application as the listener).</summary>

@@ -94,7 +94,15 @@ public sealed class TcpProtocol : ITransportProtocol
     /// Sees SYNs that match no connection and no listener (null: those get RST). Set it to proxy connections to
     /// arbitrary addresses from a promiscuous, spoofing NIC.
     /// </summary>
-    public TcpForwarder? Forwarder { get; set; }
+    public TcpForwarder? Forwarder
+    {
+        get;
+        set
+        {
+            value?.InstalledOn(this); // its counters take this stack's tag
+            field = value;
+        }
+    }
 
     /// <summary>Overrides the RFC 6528 ISN (tests that start sequence numbers near 2^32).</summary>
     internal Func<uint>? IsnOverride { get; set; }

@@ -80,7 +80,7 @@ public class CorpusReplayTests(ITestOutputHelper output)
     {
         IReadOnlyList<IFuzzTarget> all = FuzzTargets.CreateAll();
         Assert.Equal(["AckFilter", "ChannelInbound", "Checksum", "Gro", "GsoSplit", "IcmpV4", "IcmpV6", "IpLayout", "Ipv4", "Ipv4Reassembly", "Ipv6",
-            "Ipv6Reassembly", "PcapFrame", "ProxyInbound", "RxValidation", "StackInbound", "Tcp", "TcpConnection", "TunInbound", "Udp", "UdpWriteCoalescer"],
+            "Ipv6Reassembly", "PcapFrame", "ProxyInbound", "ProxyRelay", "RxValidation", "StackInbound", "Tcp", "TcpConnection", "TunInbound", "Udp", "UdpWriteCoalescer"],
             all.Select(t => t.Name).Order(StringComparer.Ordinal));
         foreach (IFuzzTarget target in all)
         {

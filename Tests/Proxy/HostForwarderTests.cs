@@ -337,4 +337,35 @@ public sealed class HostForwarderTests
     }
 
     private static int OpenDescriptors() => OperatingSystem.IsLinux() ? Directory.GetFiles("/proc/self/fd").Length : 0;
+
+    [Fact]
+    public async Task KeepAlive_SandboxGoesSilent_ProbedThenHostPeerReset()
+    {
+        await using var world = ProxyWorld.Create(new ProxyOptions
+        {
+            AllowHostLoopback = true,
+            KeepAlive = TimeSpan.FromSeconds(1),
+            KeepAliveInterval = TimeSpan.FromSeconds(1),
+            KeepAliveProbes = 2,
+        });
+        using Socket listener = Listen(out IPEndPoint host);
+        Task<Socket> accepted = listener.AcceptAsync();
+        await using TcpConnection connection = await world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(world.Gateway.Ipv4, host.Port));
+        using Socket peer = await accepted.WaitAsync(TimeSpan.FromSeconds(10));
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Relays.Any(), "the relay to start");
+        Socket hostSide = world.Forwarder.Relays.Single().Host;
+        Assert.NotEqual(0, (int)hostSide.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive)!);
+        Assert.Equal(1, (int)hostSide.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime)!);
+        Assert.Equal(2, (int)hostSide.GetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount)!);
+
+        // RFC 1122 §4.2.3.6: the idle sandbox is probed; it answers, so the connection stays.
+        await ProxyWorld.EventuallyAsync(() => world.Gateway.Stack.Tcp.Events[TcpEvent.KeepaliveProbes] >= 3, "probes to the sandbox");
+        Assert.Equal(TcpState.Established, connection.State);
+        Assert.Equal(1, world.Forwarder.Metrics.OpenConnections);
+
+        world.Sandbox.Connected = false; // the sandbox goes silent: the probes go unanswered
+        var error = await Assert.ThrowsAsync<SocketException>(async () => await peer.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(SocketError.ConnectionReset, error.SocketErrorCode);
+        Assert.Equal(1, world.Forwarder.Metrics.Events[ProxyEvent.SandboxReset]);
+    }
 }

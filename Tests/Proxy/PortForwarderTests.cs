@@ -72,4 +72,58 @@ public sealed class PortForwarderTests
         int n = await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal("ping", System.Text.Encoding.ASCII.GetString(buffer, 0, n));
     }
+
+    [Fact]
+    public async Task Udp_IdlePeer_ExpiresAndTheNextDatagramOpensANewFlow()
+    {
+        await using var world = ProxyWorld.Create(new ProxyOptions
+        {
+            UdpIdleTimeout = TimeSpan.FromMilliseconds(200),
+            PortForwards = [new ProxyPortForward(ProxyProtocol.Udp, new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 7))],
+        });
+        using UdpEndpoint server = world.Sandbox.Stack.Udp.CreateEndpoint();
+        server.Bind(new IPEndPoint(IPAddress.Any, 7));
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        client.Connect(world.Forwarder.PortForwardEndPoints[0]);
+        byte[] buffer = new byte[64];
+        await client.SendAsync("one"u8.ToArray());
+        UdpReceiveFromResult first = await server.ReceiveFromAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.Events[ProxyEvent.UdpFlowExpired] == 1, "the idle peer's flow expiring");
+        await client.SendAsync("two"u8.ToArray());
+        UdpReceiveFromResult second = await server.ReceiveFromAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("two", System.Text.Encoding.ASCII.GetString(buffer, 0, second.ReceivedBytes));
+        Assert.Equal(2, world.Forwarder.Metrics.Events[ProxyEvent.PortForwardAccepted]); // a new stack endpoint for the same host peer
+        Assert.NotEqual(first.RemoteEndPoint, second.RemoteEndPoint);
+        Assert.Equal(1, world.Gateway.Stack.Udp.BoundCount); // the expired endpoint was closed
+    }
+
+    [Fact]
+    public async Task Udp_PeersPastMaxUdpFlows_RefusedAndCounted()
+    {
+        await using var world = ProxyWorld.Create(new ProxyOptions
+        {
+            MaxUdpFlows = 2,
+            PortForwards = [new ProxyPortForward(ProxyProtocol.Udp, new IPEndPoint(IPAddress.Loopback, 0), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 7))],
+        });
+        using UdpEndpoint server = world.Sandbox.Stack.Udp.CreateEndpoint();
+        server.Bind(new IPEndPoint(IPAddress.Any, 7));
+        var clients = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+                clients.Add(client);
+                client.Connect(world.Forwarder.PortForwardEndPoints[0]);
+                await client.SendAsync("x"u8.ToArray());
+            }
+            await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.Events[ProxyEvent.PortForwardFailed] == 1, "the third peer refused");
+            Assert.Equal(2, world.Forwarder.Metrics.Events[ProxyEvent.PortForwardAccepted]);
+            Assert.Equal(2, world.Gateway.Stack.Udp.BoundCount);
+        }
+        finally
+        {
+            clients.ForEach(c => c.Dispose());
+        }
+    }
 }
