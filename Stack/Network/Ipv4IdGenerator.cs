@@ -1,5 +1,6 @@
-// Layer: network. IPv4 identification (RFC 791, RFC 6864 §4, RFC 7739 §5) as Linux's ip_idents does it: a
-// keyed hash of the flow picks a counter, and a counter idle for a while jumps by a random amount.
+// Layer: network. IPv4 identification (RFC 791, RFC 6864 §4, RFC 7739 §5) as Linux does it: a keyed hash of the
+// flow picks a shared counter (ip_idents), a counter idle for a while jumps by a random amount, and a connection's
+// atomic datagrams count on a counter of their own from a keyed-hash start (Linux's per-socket inet_id).
 namespace NetStack.Network;
 
 /// <summary>
@@ -48,6 +49,13 @@ internal sealed class Ipv4IdGenerator
     }
 
     /// <summary>
+    /// Where a connection's own counter starts (<see cref="Ipv4FlowIds"/>): a keyed hash of its addresses, protocol
+    /// and <paramref name="flowKey"/> (its ports), computed once per connection.
+    /// </summary>
+    public ushort FlowStart(uint source, uint destination, byte protocol, ulong flowKey) =>
+        (ushort)_bucketKey.Hash(((ulong)destination << 32) | source, protocol, flowKey, 1, 0); // 1: apart from the bucket hash
+
+    /// <summary>
     /// The next identification for a datagram from <paramref name="source"/> to <paramref name="destination"/>;
     /// <paramref name="count"/> reserves that many consecutive values (a GSO super-segment's segments take ID + i).
     /// </summary>
@@ -64,4 +72,18 @@ internal sealed class Ipv4IdGenerator
         }
         return (ushort)(Interlocked.Add(ref _counters[bucket], count + jump) - count + 1);
     }
+}
+
+/// <summary>
+/// A connection's own IPv4 identification counter for its atomic datagrams (DF set, never fragmented; RFC 6864 §4.1
+/// lets their ID be anything), as Linux's per-socket <c>inet_id</c>: it starts where a keyed hash of the connection
+/// says (<see cref="Ipv4IdGenerator.FlowStart"/>) and counts up, so no other flow shares it (no side channel,
+/// RFC 7739 §5), one connection's IDs stay sequential for GRO, and a segment costs one add instead of a hash.
+/// </summary>
+internal sealed class Ipv4FlowIds(ushort start)
+{
+    private int _next = start;
+
+    /// <summary>Reserves <paramref name="count"/> consecutive IDs (a GSO super-segment's segments take ID + i); returns the first.</summary>
+    public ushort Take(int count) => (ushort)(Interlocked.Add(ref _next, count) - count);
 }

@@ -160,6 +160,15 @@ public sealed partial class NetworkStack
             : SendIpv6(route, protocol, packet, timeToLive == 0 ? Options.DefaultHopLimit : timeToLive, trafficClass, dontFragment);
     }
 
+    /// <summary>
+    /// RFC 6864 §4, RFC 7739 §5: a connection's atomic datagrams take IDs from its own counter; anything else from the
+    /// stack's keyed, shared counters (unique per source, destination and protocol while fragments may live).
+    /// </summary>
+    private ushort Ipv4Identification(in RouteInfo route, IpProtocol protocol, bool dontFragment, int count) =>
+        dontFragment && route.Ipv4Ids is { } own
+            ? own.Take(count)
+            : _ipv4Ids.Next(route.Source.V4, route.Destination.V4, (byte)protocol, count);
+
     private SendResult SendIpv4(in RouteInfo route, IpProtocol protocol, PacketBuffer packet, byte ttl, byte tos, bool dontFragment)
     {
         int total = Ipv4Header.MinLength + packet.Length;
@@ -177,7 +186,7 @@ public sealed partial class NetworkStack
             TimeToLive = ttl,
             Dscp = (byte)(tos >> 2),
             Ecn = (byte)(tos & 3),
-            Identification = _ipv4Ids.Next(route.Source.V4, route.Destination.V4, (byte)protocol, packet.Gso.IsGso ? Math.Max(packet.SegmentsRepresented, 1) : 1),
+            Identification = Ipv4Identification(route, protocol, dontFragment, packet.Gso.IsGso ? Math.Max(packet.SegmentsRepresented, 1) : 1),
             DontFragment = dontFragment,
             PayloadLength = packet.Length,
         };

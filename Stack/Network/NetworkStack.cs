@@ -46,7 +46,14 @@ public enum StackFault
 /// <param name="Source">Source address to use.</param>
 /// <param name="Destination">Destination address.</param>
 /// <param name="Mtu">Path MTU: the route's or NIC's MTU, lowered by what ICMP taught us.</param>
-internal readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu);
+internal readonly record struct RouteInfo(Nic Nic, NetAddress Source, NetAddress Destination, int Mtu)
+{
+    /// <summary>
+    /// The IPv4 identification counter of the connection that keeps this route (<see cref="NetworkStack.ForConnection"/>),
+    /// used for its atomic (DF) datagrams; null for a route resolved per packet (the stack's shared counters).
+    /// </summary>
+    internal Ipv4FlowIds? Ipv4Ids { get; init; }
+}
 
 /// <summary>
 /// A userspace TCP/IP stack instance: create NICs over link endpoints, give them addresses, and open
@@ -226,6 +233,14 @@ public sealed partial class NetworkStack : IDisposable
         route = new RouteInfo(r.Nic, source, destination, mtu);
         return SendResult.Sent;
     }
+
+    /// <summary>
+    /// <paramref name="route"/> for a connection that keeps it (<paramref name="flowKey"/>: its ports): over IPv4 it
+    /// gets an identification counter of its own (<see cref="Ipv4FlowIds"/>), seeded by one keyed hash here.
+    /// </summary>
+    internal RouteInfo ForConnection(in RouteInfo route, IpProtocol protocol, ulong flowKey) => route.Destination.IsV4
+        ? route with { Ipv4Ids = new Ipv4FlowIds(_ipv4Ids.FlowStart(route.Source.V4, route.Destination.V4, (byte)protocol, flowKey)) }
+        : route;
 
     /// <summary>Runs timers that are due (reassembly expiry). The housekeeping timer calls it; a driver may too.</summary>
     public void Housekeeping()

@@ -1,6 +1,7 @@
 // Layer: network. SipHash-2-4 (Aumasson and Bernstein, 2012), the keyed pseudo-random function behind the
-// stack's unpredictable choices: IPv4 identification buckets, IPv6 fragment identifications, ephemeral ports
-// (RFC 6056 §3.3.4's F and G). Linux uses the same function for the same jobs (ip_idents, secure_seq).
+// stack's unpredictable choices: IPv4 identification buckets and connection counters' starts, IPv6 fragment
+// identifications, ephemeral ports (RFC 6056 §3.3.4's F and G), TCP ISNs (RFC 6528 §3's F). Linux uses the same
+// function for the same jobs (ip_idents, secure_seq).
 using System.Buffers.Binary;
 using System.Numerics;
 using System.Runtime.CompilerServices;

@@ -75,12 +75,17 @@ internal sealed partial class TcpControlBlock
         TimeSpan recovery = _recovery.NextDeadline;
         due = recovery < due ? recovery : due;
         due = _sender.Link.RetryDeadline < due ? _sender.Link.RetryDeadline : due;
-        if (due == Never || (due >= _armedDue && _armedDue != Never && _armedDue >= Protocol.Now))
+        if (due == Never)
+        {
+            return;
+        }
+        TimeSpan now = Protocol.Now; // one clock read per arming
+        if (due >= _armedDue && _armedDue != Never && _armedDue >= now)
         {
             return;
         }
         _armedDue = due;
-        TimeSpan delay = due - Protocol.Now;
+        TimeSpan delay = due - now;
         _timer.Change(delay > TimeSpan.Zero ? delay : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
     }
 

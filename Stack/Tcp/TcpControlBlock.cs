@@ -52,7 +52,7 @@ internal sealed partial class TcpControlBlock
     {
         Protocol = protocol;
         Tuple = tuple;
-        Route = route;
+        Route = protocol.Stack.ForConnection(route, IpProtocol.Tcp, ((ulong)tuple.LocalPort << 16) | tuple.RemotePort); // its own IPv4 ID counter
         Options = options;
         Listener = listener;
         _readWaiter = new TcpWaiter(Gate);

@@ -1,5 +1,5 @@
 // Layer: transport (TCP). Initial sequence numbers per RFC 6528 §3: ISN = M + F(4-tuple, secret), with M a
-// 4-microsecond clock and F a keyed hash (HMAC-SHA256 here).
+// 4-microsecond clock and F a keyed pseudo-random function (SipHash-2-4 here, as Linux's secure_tcp_seq).
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using NetStack.Network;
@@ -8,12 +8,23 @@ namespace NetStack.Tcp;
 
 internal sealed class TcpIsnGenerator
 {
-    private readonly byte[] _secret;
+    private readonly SipHash _key;
     private readonly TimeProvider _clock;
 
+    /// <param name="secret">The secret of F (any length; its SHA-256 gives the 128-bit key); null or empty draws a key from the system's CSPRNG.</param>
+    /// <param name="clock">The clock behind M.</param>
     public TcpIsnGenerator(byte[]? secret, TimeProvider clock)
     {
-        _secret = secret is { Length: > 0 } ? (byte[])secret.Clone() : RandomNumberGenerator.GetBytes(32);
+        Span<byte> digest = stackalloc byte[32];
+        if (secret is { Length: > 0 })
+        {
+            SHA256.HashData(secret, digest);
+        }
+        else
+        {
+            RandomNumberGenerator.Fill(digest);
+        }
+        _key = new SipHash(BinaryPrimitives.ReadUInt64LittleEndian(digest), BinaryPrimitives.ReadUInt64LittleEndian(digest[8..]));
         _clock = clock;
     }
 
@@ -31,24 +42,10 @@ internal sealed class TcpIsnGenerator
     /// </summary>
     public uint TimestampOffset(in TcpFourTuple tuple) => Hash(tuple, 1);
 
-    private uint Hash(in TcpFourTuple tuple, byte domain)
-    {
-        Span<byte> data = stackalloc byte[37];
-        Write(tuple.LocalAddress, data);
-        Write(tuple.RemoteAddress, data[16..]);
-        BinaryPrimitives.WriteUInt16BigEndian(data[32..], tuple.LocalPort);
-        BinaryPrimitives.WriteUInt16BigEndian(data[34..], tuple.RemotePort);
-        data[36] = domain;
-        Span<byte> hash = stackalloc byte[32];
-        HMACSHA256.HashData(_secret, data, hash);
-        return BinaryPrimitives.ReadUInt32BigEndian(hash);
-    }
-
-    private static void Write(NetAddress address, Span<byte> destination)
-    {
-        destination[..16].Clear();
-        address.WriteBytes(destination);
-    }
+    // RFC 6528 §3: F is keyed by a secret outsiders cannot learn; the domain byte keeps the ISN and the timestamp
+    // offset independent of each other.
+    private uint Hash(in TcpFourTuple tuple, byte domain) =>
+        (uint)_key.Hash(tuple.LocalAddress, tuple.RemoteAddress, tuple.LocalPort, ((uint)tuple.RemotePort << 16) | domain);
 }
 
 /// <summary>A connection's addresses and ports, from our side.</summary>

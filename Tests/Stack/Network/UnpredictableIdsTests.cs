@@ -1,10 +1,13 @@
 // Tests of the stack's unpredictable choices (issue 14, item 10): SipHash against its reference vector, RFC 6056
 // ephemeral ports, IPv6 fragment identifications (RFC 7739 §5) and IPv4 identifications (RFC 6864, Linux's
-// ip_idents).
+// ip_idents for datagrams that may fragment, a connection's own counter for its atomic ones).
+using System.Buffers.Binary;
 using System.Net;
+using NetStack.Buffers;
 using NetStack.Network;
 using NetStack.Simulation;
 using NetStack.Udp;
+using NetStack.Wire;
 
 namespace NetStack.Tests.Stack.Network;
 
@@ -117,5 +120,48 @@ public class UnpredictableIdsTests
             jumps.Add(jump);
         }
         Assert.True(jumps.Count >= 6, "the jumps vary");
+    }
+
+    [Fact]
+    public void Rfc6864_4_1_ConnectionAtomicDatagrams_CountOnTheirOwnCounter_UnmovedByOtherFlows()
+    {
+        using var h = new StackHarness();
+        Assert.Equal(SendResult.Sent, h.Stack.TryResolveRoute(StackHarness.Peer4, default, out RouteInfo route));
+        RouteInfo one = h.Stack.ForConnection(route, IpProtocol.Tcp, (49152UL << 16) | 80);
+        RouteInfo two = h.Stack.ForConnection(route, IpProtocol.Tcp, (49153UL << 16) | 80);
+        ushort a1 = SendId(h, one), b1 = SendId(h, two), a2 = SendId(h, one), a3 = SendId(h, one), b2 = SendId(h, two);
+        // Consecutive on each connection whatever the other sends in between (no shared counter to observe).
+        Assert.Equal((ushort)(a1 + 1), a2);
+        Assert.Equal((ushort)(a2 + 1), a3);
+        Assert.Equal((ushort)(b1 + 1), b2);
+        // A datagram that may be fragmented (DF clear) takes the stack's shared counters, never the connection's.
+        SendId(h, one, dontFragment: false);
+        Assert.Equal((ushort)(a3 + 1), SendId(h, one));
+    }
+
+    [Fact]
+    public void Ipv4FlowStart_IsKeyedByAddressesProtocolAndPorts()
+    {
+        var clock = new ManualClock();
+        var ids = new Ipv4IdGenerator(clock, new Random(3));
+        var starts = new HashSet<ushort>();
+        for (ulong ports = 0; ports < 64; ports++)
+        {
+            starts.Add(ids.FlowStart(0x0A000001, 0x0A000002, 6, ((49152UL + ports) << 16) | 80));
+        }
+        Assert.True(starts.Count >= 60, $"{starts.Count} distinct starts of 64 connections");
+        Assert.Equal(ids.FlowStart(0x0A000001, 0x0A000002, 6, 1), ids.FlowStart(0x0A000001, 0x0A000002, 6, 1));
+        Assert.NotEqual(new Ipv4IdGenerator(clock, new Random(4)).FlowStart(0x0A000001, 0x0A000002, 6, 1), ids.FlowStart(0x0A000001, 0x0A000002, 6, 1));
+        var own = new Ipv4FlowIds(65534);
+        Assert.Equal(65534, own.Take(3)); // a GSO super-segment's three segments: 65534, 65535, 0
+        Assert.Equal(1, own.Take(1));
+    }
+
+    private static ushort SendId(StackHarness h, in RouteInfo route, bool dontFragment = true)
+    {
+        PacketBuffer packet = h.Pool.Rent(20, headroom: 64);
+        packet.Append(20).Clear();
+        Assert.Equal(SendResult.Sent, h.Stack.Send(route, IpProtocol.Tcp, packet, dontFragment: dontFragment));
+        return BinaryPrimitives.ReadUInt16BigEndian(h.SentOne().AsSpan(4));
     }
 }

@@ -45,4 +45,19 @@ public class TcpIsnGeneratorTests
         Assert.Equal(offset, isn.TimestampOffset(Tuple));
         Assert.NotEqual(offset, isn.TimestampOffset(Tuple with { LocalPort = 81 }));
     }
+
+    [Fact]
+    public void Rfc6528_3_F_DependsOnEveryTupleField_AndIsApartFromTheTimestampOffset()
+    {
+        var clock = new ManualClock();
+        var isn = new TcpIsnGenerator([1], clock);
+        SequenceNumber first = isn.Next(Tuple);
+        Assert.NotEqual(first, isn.Next(Tuple with { LocalAddress = NetAddress.Parse("10.0.0.3") }));
+        Assert.NotEqual(first, isn.Next(Tuple with { RemoteAddress = NetAddress.Parse("10.0.0.9") }));
+        Assert.NotEqual(first, isn.Next(Tuple with { LocalPort = 81 }));
+        Assert.NotEqual(first, isn.Next(new TcpFourTuple(Tuple.RemoteAddress, Tuple.RemotePort, Tuple.LocalAddress, Tuple.LocalPort)));
+        Assert.NotEqual(first, isn.Next(Tuple with { LocalAddress = NetAddress.Parse("fd00::2"), RemoteAddress = NetAddress.Parse("fd00::1") }));
+        uint m = unchecked((uint)(clock.GetUtcNow().UtcTicks / 40));
+        Assert.NotEqual(unchecked(first.Value - m), isn.TimestampOffset(Tuple)); // F of another domain
+    }
 }
