@@ -52,19 +52,6 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
         _capture = capture;
     }
 
-    /// <summary>
-    /// Where each sandbox connection's send and receive buffers start. A relay holds a connection's bytes only
-    /// while the other side is slower (the pumps' back-pressure, Proxy/TcpRelay.cs), not for an application.
-    /// </summary>
-    internal const int RelayBufferStart = 128 * 1024;
-
-    /// <summary>
-    /// How far auto-tuning grows them: a bandwidth-delay product of 10 Gbit/s × 400 µs, more than the TUN path's
-    /// round trip, instead of the stack's 4/6 MiB (Linux's tcp_wmem/tcp_rmem maxima), which under iperf3 -P 32
-    /// let the send buffers grow to twice a congestion window no loss ever bounds: ~190 MB peak RSS.
-    /// </summary>
-    internal const int RelayBufferMax = 512 * 1024;
-
     /// <summary>The running forwarder (null on the factory instance).</summary>
     public HostForwarder? Forwarder => _forwarder;
 
@@ -96,17 +83,7 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(options);
-        var serve = new ServeOptions
-        {
-            Tun = device.Name,
-            Addresses = options.Addresses.GatewayPrefixes,
-            Mtu = options.Mtu,
-            Offload = device.HasVnetHeader,
-            ReceiveBuffer = RelayBufferStart,
-            SendBuffer = RelayBufferStart,
-            MaxReceiveBuffer = RelayBufferMax,
-            MaxSendBuffer = RelayBufferMax,
-        };
+        var serve = new ServeOptions { Tun = device.Name, Addresses = options.Addresses.GatewayPrefixes, Mtu = options.Mtu, Offload = device.HasVnetHeader };
         PcapWriter? capture = null;
         TunEndpoint? tun = null;
         NetworkStack? stack = null;
