@@ -159,7 +159,7 @@ public static class Iperf3Protocol
         var array = new JsonArray();
         foreach (Iperf3StreamResult s in streams)
         {
-            array.Add(new JsonObject
+            array.Add((JsonNode)new JsonObject // the JsonNode overload: Add<T> needs run-time code (no NativeAOT)
             {
                 ["id"] = s.Id,
                 ["bytes"] = s.Bytes,

@@ -1,7 +1,7 @@
 // `netstack run` end to end, as an ordinary user (UnprivilegedUser): the kernel's curl inside the sandbox, through the
 // forwarder and --allow-host-loopback, against an HTTP service on the host's loopback, 1 GiB each way with SHA-256
-// checked at both ends, the loopback refused without the option, impairments, exit statuses and signals, --attach,
-// errors, and that nothing is left behind.
+// checked at both ends, the loopback refused without the option, a UDP round trip, a -t port forward into the
+// sandbox, impairments, exit statuses and signals, --attach, errors, and that nothing is left behind.
 using System.Diagnostics;
 using NetStack.Cli.Run;
 using NetStack.Cli.Serve;
@@ -318,5 +318,63 @@ public sealed partial class SandboxRunnerTests(ITestOutputHelper output)
         var (exit, _, error) = UnprivilegedUser.Run([UnprivilegedUser.Netstack, "run", "true"], user: "nobody");
         Assert.Equal(RunCommand.FailureStatus, exit);
         Assert.Contains("you need read and write access to /dev/net/tun", error, StringComparison.Ordinal);
+    }
+
+    [SkippableFact]
+    public async Task Udp_RoundTripToAHostEchoService_ReplyComesBack()
+    {
+        UnprivilegedUser.Require("nc");
+        using var echo = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task echoing = Task.Run(async () =>
+        {
+            var received = await echo.ReceiveAsync(cts.Token);
+            await echo.SendAsync(received.Buffer, received.RemoteEndPoint, cts.Token); // from 127.0.0.1: the NAT maps it back to the gateway
+        }, cts.Token);
+        int port = ((System.Net.IPEndPoint)echo.Client.LocalEndPoint!).Port;
+        var (exit, text, error) = UnprivilegedUser.NetstackRun(["--allow-host-loopback", "--stats", "--", "sh", "-c", $"printf udp-ping | nc -u -w 3 10.0.2.2 {port}"]);
+        Assert.True(exit == 0, $"exit {exit}: {error}");
+        Assert.Equal("udp-ping", text);
+        await echoing;
+        Assert.Matches(@"proxy events: [^\n]*UdpFlowCreated=1", error); // through the forwarder's UDP NAT (--stats)
+    }
+
+    [SkippableFact]
+    public async Task PortForward_HostClientConnects_ReachesTheServerInTheSandbox()
+    {
+        UnprivilegedUser.Require("nc");
+        int hostPort;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            hostPort = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+        // The server in the sandbox answers one connection and exits: so does netstack run.
+        using Process run = UnprivilegedUser.Start([UnprivilegedUser.Netstack, "run", "-t", $"127.0.0.1:{hostPort}:8080", "--", "sh", "-c", "printf from-sandbox | nc -l -N 8080"]);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<string> error = run.StandardError.ReadToEndAsync(cts.Token);
+        string reply = "";
+        while (reply.Length == 0 && !run.HasExited)
+        {
+            using var client = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await client.ConnectAsync(System.Net.IPAddress.Loopback, hostPort, cts.Token);
+                reply = await new StreamReader(client.GetStream()).ReadToEndAsync(cts.Token); // empty: reset before nc listened
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+            }
+            catch (IOException)
+            {
+            }
+            if (reply.Length == 0)
+            {
+                await Task.Delay(50, cts.Token);
+            }
+        }
+        await run.WaitForExitAsync(cts.Token);
+        Assert.True(run.ExitCode == 0, $"exit {run.ExitCode}: {await error}");
+        Assert.Equal("from-sandbox", reply);
     }
 }
