@@ -25,7 +25,7 @@ internal static class ReceiveMemory
     public static int Run(string[] args)
     {
         int connections = 100;
-        int buffer = 1 << 20; // serve's default --receive-buffer
+        int buffer = 128 * 1024; // serve's default --receive-buffer
         for (int i = 0; i + 1 < args.Length; i += 2)
         {
             switch (args[i])

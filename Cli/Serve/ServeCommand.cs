@@ -31,7 +31,7 @@ internal static class ServeCommand
         var chargenPort = new Option<int>("--chargen-port") { Description = "Chargen-style source port, 0 to disable.", DefaultValueFactory = _ => ChargenService.DefaultPort };
         var iperfPort = new Option<int>("--iperf3-port") { Description = "iperf3 server port, 0 to disable.", DefaultValueFactory = _ => Iperf3.Iperf3Server.DefaultPort };
         var httpPort = new Option<int>("--http-port") { Description = "HTTP port (GET /bytes/N, POST /sha256), 0 to disable.", DefaultValueFactory = _ => HttpService.DefaultPort };
-        var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) per connection, bytes.", DefaultValueFactory = _ => 1 << 20 };
+        var receiveBuffer = new Option<int>("--receive-buffer") { Description = "TCP receive buffer (window) a connection starts with, bytes (Linux's tcp_rmem default); auto-tuning grows it for connections that read.", DefaultValueFactory = _ => 128 * 1024 };
         var sendBuffer = new Option<int>("--send-buffer") { Description = "TCP send buffer per connection, bytes.", DefaultValueFactory = _ => 512 * 1024 };
         var maxReceiveBuffer = new Option<int?>("--max-receive-buffer") { Description = "Most the TCP receive buffer auto-tunes to, bytes (default: TCP's)." };
         var maxSendBuffer = new Option<int?>("--max-send-buffer") { Description = "Most the TCP send buffer auto-tunes to, bytes (default: TCP's)." };

@@ -58,8 +58,12 @@ public sealed record ServeOptions
     /// <summary>HTTP port (GET /bytes/N, POST /sha256; Kestrel over the stack), 0 to disable.</summary>
     public int HttpPort { get; init; } = HttpService.DefaultPort;
 
-    /// <summary>TCP receive buffer (window) of the services' connections, in bytes.</summary>
-    public int ReceiveBuffer { get; init; } = 1 << 20;
+    /// <summary>
+    /// TCP receive buffer (window) a service connection starts with, in bytes (default 128 KiB, Linux's tcp_rmem
+    /// default): auto-tuning grows it, up to <see cref="MaxReceiveBuffer"/>, only for a connection whose application
+    /// reads, so a peer cannot make a connection that is not read from pin more.
+    /// </summary>
+    public int ReceiveBuffer { get; init; } = 128 * 1024;
 
     /// <summary>TCP send buffer of the services' connections, in bytes.</summary>
     public int SendBuffer { get; init; } = 512 * 1024;

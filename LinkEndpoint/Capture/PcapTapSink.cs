@@ -6,7 +6,8 @@ namespace NetStack.Link.Capture;
 
 /// <summary>
 /// A <see cref="PacketSinkDecorator"/> that captures each packet into a <see cref="PcapWriter"/>, then passes it (and
-/// its reference) on to the inner sink. The writer takes its own reference (ARCHITECTURE.md §3) and belongs to the
+/// its reference) on to the inner sink. The writer copies the bytes at the tap, so what the inner chain changes in
+/// place later (GRO on write, ID renumbering) never tears a record (ARCHITECTURE.md §3); it belongs to the
 /// caller: one writer may serve several taps (both directions of a port).
 /// </summary>
 public sealed class PcapTapSink : PacketSinkDecorator

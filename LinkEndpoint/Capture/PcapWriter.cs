@@ -1,8 +1,9 @@
 // Layer: capture. Writes the packets a link carries to a pcap file through SharpPcap (native libpcap) as raw IP:
 // opened with DLT_RAW 12 (LinkLayers.RawLegacy; libpcap refuses 101 for savefiles, ARCHITECTURE.md §9), which libpcap
 // stores as LINKTYPE_RAW 101 in the file header and reports as 12 when read back. Timestamped by the stack's
-// clock. Capturing borrows the packet: the writer takes its own reference, and the packet must not be changed
-// afterwards (a buffer others reference is read-only; change a copy, as the impairment stage does).
+// clock. A capture copies the packet's bytes at the tap, so whatever changes the packet downstream (GRO on write
+// finishing a super-segment, ID renumbering, checksum completion) cannot tear the record.
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
@@ -18,11 +19,14 @@ namespace NetStack.Link.Capture;
 /// stamped with the time of <see cref="Write"/> read from a <see cref="TimeProvider"/>.
 /// </summary>
 /// <remarks>
-/// By default a capture costs the caller one reference count and one enqueue: a single background writer loop
-/// copies the packet out, writes it and releases it, so no lock is held across a copy or I/O on the packet path
-/// (ARCHITECTURE.md §5). When the bounded queue is full the packet is not captured and the drop is counted; the data path
-/// never waits. <see cref="Dispose"/> writes everything still queued, releases it and closes the file (libpcap
-/// puts the data in the file on close). With <see cref="PcapWriterOptions.Synchronous"/> the record is written
+/// By default a capture costs the caller one copy of the packet's first <see cref="PcapWriterOptions.SnapshotLength"/>
+/// bytes into a pooled array (<see cref="ArrayPool{T}.Shared"/>) and one enqueue: the record holds the bytes as they
+/// were at the tap, like a Linux packet socket's copy, so a later in-place change of the packet (GRO on write, ID
+/// renumbering, checksum completion) cannot tear it, and the writer holds no reference to the packet. A single
+/// background writer loop writes the records, so no lock is held across a copy or I/O on the packet path
+/// (ARCHITECTURE.md §5). When the bounded queue is full the packet is not captured and the drop is counted; the data
+/// path never waits. <see cref="Dispose"/> writes everything still queued and closes the file (libpcap puts the data
+/// in the file on close). With <see cref="PcapWriterOptions.Synchronous"/> the record is written
 /// inside <see cref="Write"/> instead, which is deterministic and meant for single-threaded drivers and tests.
 /// </remarks>
 public sealed class PcapWriter : IDisposable, IAsyncDisposable
@@ -115,7 +119,8 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
     public int Queued => _queue?.Reader.Count ?? 0;
 
     /// <summary>
-    /// Captures <paramref name="packet"/>, which the caller keeps (the writer takes its own reference). Returns false
+    /// Captures <paramref name="packet"/>'s bytes as they are now; the caller keeps the packet and may change it as soon
+    /// as this returns (the writer holds no reference). Returns false
     /// when the packet was not captured (queue full or writer disposed; counted). Never blocks on the file unless
     /// the writer is <see cref="Synchronous"/>.
     /// </summary>
@@ -136,19 +141,25 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
             }
             try
             {
-                return WriteRecord(packet, unixTicks);
+                int length = packet.Length;
+                Span<byte> data = _staging.AsSpan(0, Math.Min(length, _snapshotLength));
+                packet.CopyTo(0, data); // gathers every fragment
+                return WriteRecord(data, length, unixTicks);
             }
             finally
             {
                 Volatile.Write(ref _synchronousBusy, 0);
             }
         }
-        packet.AddRef();
-        if (_queue!.Writer.TryWrite(new Record(packet, unixTicks)))
+        int packetLength = packet.Length;
+        int captureLength = Math.Min(packetLength, _snapshotLength);
+        byte[] copy = ArrayPool<byte>.Shared.Rent(captureLength);
+        packet.CopyTo(0, copy.AsSpan(0, captureLength)); // the bytes at the tap, whatever happens to the packet next
+        if (_queue!.Writer.TryWrite(new Record(copy, captureLength, packetLength, unixTicks)))
         {
             return true;
         }
-        packet.Release();
+        ArrayPool<byte>.Shared.Return(copy);
         if (_closed)
         {
             Interlocked.Increment(ref _droppedClosed);
@@ -160,7 +171,7 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
         return false;
     }
 
-    /// <summary>Writes what is queued, releases it and closes the file. Idempotent.</summary>
+    /// <summary>Writes what is queued and closes the file. Idempotent.</summary>
     public void Dispose()
     {
         if (!BeginClose())
@@ -171,7 +182,7 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
         EndClose();
     }
 
-    /// <summary>Writes what is queued, releases it and closes the file, without blocking a thread. Idempotent.</summary>
+    /// <summary>Writes what is queued and closes the file, without blocking a thread. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
         if (!BeginClose())
@@ -210,32 +221,22 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
         {
             while (reader.TryRead(out Record record))
             {
-                try
-                {
-                    WriteRecord(record.Packet, record.UnixTicks);
-                }
-                finally
-                {
-                    record.Packet.Release();
-                }
+                WriteRecord(record.Data.AsSpan(0, record.CaptureLength), record.PacketLength, record.UnixTicks);
+                ArrayPool<byte>.Shared.Return(record.Data);
             }
         }
     }
 
     [SuppressMessage("Design", "CA1031:Do not catch general exception types", Justification = "A failed capture write is counted; it must not kill the writer loop or the data path.")]
-    private bool WriteRecord(PacketBuffer packet, long unixTicks)
+    private bool WriteRecord(Span<byte> data, int packetLength, long unixTicks)
     {
         try
         {
-            int length = packet.Length;
-            int captureLength = Math.Min(length, _snapshotLength);
-            Span<byte> data = _staging.AsSpan(0, captureLength);
-            packet.CopyTo(0, data); // gathers every fragment
             long seconds = unixTicks / TimeSpan.TicksPerSecond;
             long micros = unixTicks % TimeSpan.TicksPerSecond / TimeSpan.TicksPerMicrosecond;
             _header.Timeval = new PosixTimeval((ulong)seconds, (ulong)micros);
-            _header.CaptureLength = (uint)captureLength;
-            _header.PacketLength = (uint)length;
+            _header.CaptureLength = (uint)data.Length;
+            _header.PacketLength = (uint)packetLength;
             _device.Write(data, ref _header);
             Interlocked.Increment(ref _captured);
             return true;
@@ -270,5 +271,6 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
 
     private static long UnixTicks(DateTimeOffset time) => Math.Max(0, time.UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks);
 
-    private readonly record struct Record(PacketBuffer Packet, long UnixTicks);
+    /// <summary>A queued capture: the first <paramref name="CaptureLength"/> bytes of a rented array.</summary>
+    private readonly record struct Record(byte[] Data, int CaptureLength, int PacketLength, long UnixTicks);
 }

@@ -281,7 +281,10 @@ public sealed partial class NetworkStack : IDisposable
         _faultLogs[(int)site].Report(e, packet);
     }
 
-    /// <summary>Stops timers and releases held fragments. Endpoints should be closed first.</summary>
+    /// <summary>
+    /// Stops timers, releases held fragments, detaches the links and ends TCP: listeners close and every connection
+    /// is aborted, so no buffer stays live. Endpoints should be closed first.
+    /// </summary>
     public void Dispose()
     {
         if (_disposed)
@@ -298,6 +301,7 @@ public sealed partial class NetworkStack : IDisposable
         {
             nic.Link.Attach(null);
         }
+        Tcp.Shutdown(); // after the links: no segment opens a connection behind it
     }
 
     /// <summary>

@@ -42,6 +42,7 @@ public sealed class TcpProtocol : ITransportProtocol
     private readonly LimitLog _timeWaitLimited;
     private int _connectionCount;
     private int _timeWaitCount;
+    private volatile bool _shutDown;
 
     internal TcpProtocol(NetworkStack stack, TcpProtocolOptions options)
     {
@@ -159,6 +160,7 @@ public sealed class TcpProtocol : ITransportProtocol
         TcpControlBlock tcb;
         lock (_bindLock)
         {
+            ObjectDisposedException.ThrowIf(_shutDown, this);
             ushort port = (ushort)(local?.Port ?? 0);
             TcpFourTuple tuple = port != 0
                 ? new TcpFourTuple(route.Source, port, destination, (ushort)remote.Port)
@@ -192,6 +194,7 @@ public sealed class TcpProtocol : ITransportProtocol
         (options ?? Options.Connection).Validate();
         lock (_bindLock)
         {
+            ObjectDisposedException.ThrowIf(_shutDown, this);
             foreach (var key in _listeners.Keys)
             {
                 if (key.Port == local.Port && (key.Address.IsNone || address.IsNone || key.Address == address))
@@ -208,9 +211,32 @@ public sealed class TcpProtocol : ITransportProtocol
     internal void RemoveListener(TcpConnectionListener listener) =>
         _listeners.TryRemove(new KeyValuePair<(NetAddress, ushort), TcpConnectionListener>((listener.Address, listener.Port), listener));
 
+    /// <summary>
+    /// Ends TCP with its stack (<see cref="NetworkStack.Dispose"/>), as a host going down ends its sockets: listeners
+    /// close and every connection is aborted (RFC 9293 §3.10.4 ABORT: RST in a synchronized state, nothing in
+    /// TIME-WAIT), so what their queues, send buffers and timers pin goes back to the pool (docs/ARCHITECTURE.md §3)
+    /// and an application still holding one reads an error. Afterwards nothing opens: connect and listen throw
+    /// <see cref="ObjectDisposedException"/>, passive opens are refused. Idempotent.
+    /// </summary>
+    internal void Shutdown()
+    {
+        lock (_bindLock)
+        {
+            _shutDown = true;
+        }
+        foreach (TcpConnectionListener listener in _listeners.Values)
+        {
+            listener.Dispose();
+        }
+        foreach (TcpControlBlock tcb in _connections.Values)
+        {
+            tcb.Abort();
+        }
+    }
+
     private bool TryAdd(TcpControlBlock tcb)
     {
-        if (!_connections.TryAdd(tcb.Tuple, tcb))
+        if (_shutDown || !_connections.TryAdd(tcb.Tuple, tcb))
         {
             return false;
         }

@@ -2,9 +2,12 @@
 // counted, snapshot lengths, and tshark's view of our captures.
 using Microsoft.Extensions.Time.Testing;
 using NetStack.Buffers;
+using NetStack.Gro;
 using NetStack.Link;
 using NetStack.Link.Capture;
 using NetStack.Link.Simulation;
+using NetStack.Testing.Packets;
+using NetStack.Tests.Gro;
 using NetStack.Tests.LinkEndpoint.Simulation;
 using NetStack.Tests.Support;
 using NetStack.Wire;
@@ -171,6 +174,63 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, inner.Flushes);
         Assert.Equal(new[] { a, b }, inner.Bytes());
         Assert.Equal(new[] { a, b }, CaptureFiles.Read(path).Records.Select(r => r.Data));
+    }
+
+    [Fact]
+    public void TapSink_BeforeGroOnWrite_RecordsTheBytesAtTheTap()
+    {
+        // The TUN writer's chain: tap, then GRO on write, which appends the next segments to the first one and, on
+        // flush, rewrites its IP length, IP checksum, flags and TCP checksum in place. The background writer must
+        // record each segment as it was at the tap, not the super-segment it became.
+        string path = NewFile();
+        using var pool = new LeakCheckedPool();
+        const int Bursts = 100, PerBurst = 4;
+        var tapped = new List<byte[]>();
+        var bursts = new List<PacketBuffer[]>();
+        for (int b = 0; b < Bursts; b++)
+        {
+            var spec = new SegmentSpec { Sequence = (uint)(b * 100_000), Payload = TestPackets.Payload(1000, b) };
+            var burst = new PacketBuffer[PerBurst];
+            for (int i = 0; i < PerBurst; i++)
+            {
+                burst[i] = spec.Rent(pool.Pool);
+                tapped.Add(burst[i].ToArray());
+                spec = spec.Next(TestPackets.Payload(1000, b * PerBurst + i));
+            }
+            bursts.Add(burst);
+        }
+        var merged = new List<PacketBuffer>();
+        using (var writer = new PcapWriter(path))
+        {
+            var gro = new TcpGro(new GroOptions { Name = "capture-test" }, merged.Add);
+            var tap = new PcapTapSink(new GroSink(gro), writer);
+            foreach (PacketBuffer[] burst in bursts)
+            {
+                foreach (PacketBuffer packet in burst)
+                {
+                    tap.Enqueue(packet);
+                }
+                tap.Flush();
+            }
+        }
+        Assert.Equal(Bursts, merged.Count);
+        Assert.All(merged, p => Assert.Equal(PerBurst, p.SegmentsRepresented)); // GRO did change the first segments
+        merged.ForEach(p => p.Release());
+        List<CaptureFiles.Record> records = CaptureFiles.Read(path).Records;
+        Assert.Equal(tapped.Count, records.Count);
+        for (int i = 0; i < tapped.Count; i++)
+        {
+            Assert.True(tapped[i].AsSpan().SequenceEqual(records[i].Data), $"record {i} is not the packet as it was at the tap");
+            Assert.Equal((uint)tapped[i].Length, records[i].PacketLength);
+        }
+    }
+
+    /// <summary>A sink that hands packets to a <see cref="TcpGro"/> and flushes it at the end of a batch.</summary>
+    private sealed class GroSink(TcpGro gro) : IPacketSink
+    {
+        public void Enqueue(PacketBuffer packet) => gro.Enqueue(packet);
+
+        public void Flush() => gro.Flush();
     }
 
     [Fact]

@@ -35,6 +35,54 @@ public class TcpProtocolTests
         connections.ForEach(c => c.Abort());
     }
 
+    [Fact]
+    public void Dispose_HeldConnections_ReturnEveryBufferToThePool()
+    {
+        // Shutting a stack down while connections are held (serve stopping under load): one established and not
+        // read from, with in-order and out-of-order data queued and its own data unacknowledged; one the
+        // application closed (an orphan in FIN-WAIT-1 with data in flight); one established and never accepted.
+        // Disposing the stack ends them all, as a host going down ends its sockets, and every buffer goes back.
+        var h = new TcpTestHarness();
+        (TcpConnection held, uint iss, TcpConnectionListener listener) = h.AcceptOne(options: false);
+        h.Inject(TcpTestHarness.Peer(1001, iss + 1, TcpFlags.Ack | TcpFlags.Psh), new byte[100]);
+        h.Inject(TcpTestHarness.Peer(1101, iss + 1, TcpFlags.Ack | TcpFlags.Psh), new byte[100]);
+        h.Inject(TcpTestHarness.Peer(1401, iss + 1, TcpFlags.Ack | TcpFlags.Psh), new byte[100]); // out of order
+        Assert.Equal(3000, held.TryWrite(new byte[3000]));
+        Drain(h);
+
+        TcpConnection closed = OpenFrom(h, listener, 40001);
+        Assert.Equal(2000, closed.TryWrite(new byte[2000]));
+        closed.Dispose();
+        Drain(h);
+
+        TcpRepr syn = TcpTestHarness.Peer(9000, 0, TcpFlags.Syn) with { SourcePort = 40002 };
+        h.Inject(syn);
+        uint queuedIss = h.Read().Tcp.SequenceNumber;
+        h.Inject(TcpTestHarness.Peer(9001, queuedIss + 1, TcpFlags.Ack) with { SourcePort = 40002 });
+        h.Inject(TcpTestHarness.Peer(9001, queuedIss + 1, TcpFlags.Ack | TcpFlags.Psh) with { SourcePort = 40002 }, new byte[70]);
+        Drain(h);
+        Assert.Equal(3, h.Tcp.ConnectionCount);
+
+        h.Stack.Dispose();
+        h.Link.Close();
+
+        Assert.True(h.Pool.Pool.LiveBuffers == 0, h.Pool.Pool.DescribeLive());
+        Assert.Equal(0, h.Pool.Pool.LiveChunks);
+        Assert.Equal(0, h.Tcp.ConnectionCount);
+        Assert.Throws<IOException>(() => held.Read(new byte[10])); // the application learns the connection is gone
+        h.Dispose();
+    }
+
+    /// <summary>Completes a handshake from peer port <paramref name="peerPort"/> to <paramref name="listener"/> and accepts it.</summary>
+    private static TcpConnection OpenFrom(TcpTestHarness h, TcpConnectionListener listener, ushort peerPort)
+    {
+        h.Inject(TcpTestHarness.Peer(5000, 0, TcpFlags.Syn) with { SourcePort = peerPort });
+        uint iss = h.Read().Tcp.SequenceNumber;
+        h.Inject(TcpTestHarness.Peer(5001, iss + 1, TcpFlags.Ack) with { SourcePort = peerPort });
+        Assert.True(listener.TryAccept(out TcpConnection? connection));
+        return connection!;
+    }
+
     private static int ReadSourcePort(NetStack.Buffers.PacketBuffer packet)
     {
         byte[] bytes = packet.ToArray();
