@@ -19,6 +19,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<VirtualSubnet> _subnets = [];
+    private VirtualSubnet[] _subnetSnapshot = []; // copy-on-write: what the driver pumps each step, read without the lock
     private readonly List<VirtualRouter> _routers = [];
     private readonly bool _ownsPool;
     private Dictionary<string, VirtualHost> _hosts = new(StringComparer.OrdinalIgnoreCase); // copy-on-write
@@ -164,6 +165,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
             });
             var subnet = new VirtualSubnet(name, ipv4Prefix, ipv6Prefix, network, index);
             _subnets.Add(subnet);
+            Volatile.Write(ref _subnetSnapshot, [.. _subnets]);
             return subnet;
         }
     }
