@@ -105,7 +105,7 @@ public sealed class VirtualHost
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1, nameof(port));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535, nameof(port));
-        return Track(new VirtualListener(Network, Stack.Tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, port), backlog)));
+        return Track(new VirtualListener(this, Stack.Tcp.Listen(new IPEndPoint(IPAddress.IPv6Any, port), backlog)));
     }
 
     /// <summary>A UDP socket bound to <paramref name="port"/> (0: an ephemeral port) on every address of the host. The network disposes it.</summary>

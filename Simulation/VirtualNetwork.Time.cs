@@ -158,7 +158,7 @@ public sealed partial class VirtualNetwork
     private int PumpAll()
     {
         int moved = 0;
-        foreach (VirtualSubnet subnet in Subnets)
+        foreach (VirtualSubnet subnet in Volatile.Read(ref _subnetSnapshot))
         {
             moved += subnet.Network.Driver!.PumpOnce();
         }
@@ -168,7 +168,7 @@ public sealed partial class VirtualNetwork
     private TimeSpan? NextEvent()
     {
         TimeSpan? next = null;
-        foreach (VirtualSubnet subnet in Subnets)
+        foreach (VirtualSubnet subnet in Volatile.Read(ref _subnetSnapshot))
         {
             if (subnet.Network.Driver!.NextEvent() is TimeSpan t && (next is null || t < next))
             {

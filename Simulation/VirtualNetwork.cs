@@ -19,6 +19,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly List<VirtualSubnet> _subnets = [];
+    private VirtualSubnet[] _subnetSnapshot = []; // copy-on-write: what the driver pumps each step, read without the lock
     private readonly List<VirtualRouter> _routers = [];
     private readonly bool _ownsPool;
     private Dictionary<string, VirtualHost> _hosts = new(StringComparer.OrdinalIgnoreCase); // copy-on-write
@@ -164,6 +165,7 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
             });
             var subnet = new VirtualSubnet(name, ipv4Prefix, ipv6Prefix, network, index);
             _subnets.Add(subnet);
+            Volatile.Write(ref _subnetSnapshot, [.. _subnets]);
             return subnet;
         }
     }
@@ -287,9 +289,11 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// Disposes the network and reports what a test left behind: listeners and UDP sockets still open on a stack
-    /// after the harness closed what its helpers made, and packet buffers still rented once everything is gone (with
-    /// a pool of the network's own). Null when nothing leaked.
+    /// Disposes the network and reports what a test left behind: TCP connections still open, listeners and UDP
+    /// sockets still bound on a stack after the harness closed what its helpers made, and packet buffers still rented
+    /// once everything is gone (with a pool of the network's own). Null when nothing leaked. Connections the harness
+    /// closed get time to finish their close first (up to a second of real time, or two minutes of virtual time run
+    /// here), so only those nobody closed are reported; a leak costs the report, never a hang.
     /// </summary>
     public async Task<string?> DisposeAndCheckLeaksAsync()
     {
@@ -298,12 +302,14 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
         {
             await host.DisposeAppsAsync().ConfigureAwait(false);
         }
+        await SettleConnectionsAsync().ConfigureAwait(false);
         foreach (VirtualHost host in Hosts)
         {
-            int listeners = host.Stack.Tcp.ListenerCount, sockets = host.Stack.Udp.BoundCount;
-            if (listeners + sockets > 0)
+            int connections = OpenConnections(host), listeners = host.Stack.Tcp.ListenerCount, sockets = host.Stack.Udp.BoundCount;
+            if (connections + listeners + sockets > 0)
             {
-                leaks.Add($"{host.Name}: {listeners} TCP listener(s) and {sockets} UDP socket(s) still open (made on the stack, never disposed)");
+                leaks.Add($"{host.Name}: {connections} TCP connection(s) not closed, {listeners} TCP listener(s) and {sockets} UDP socket(s) still open " +
+                    "(made on the stack or a handler of the test's own and never disposed)");
             }
         }
         await DisposeAsync().ConfigureAwait(false);
@@ -312,6 +318,47 @@ public sealed partial class VirtualNetwork : IDisposable, IAsyncDisposable
             leaks.Add($"{Pool.LiveBuffers} packet buffer(s) and {Pool.LiveChunks} chunk(s) still rented after disposal: {Pool.DescribeLive()}");
         }
         return leaks.Count == 0 ? null : string.Join(Environment.NewLine, leaks);
+    }
+
+    /// <summary>Connections of <paramref name="host"/> neither closed nor in TIME-WAIT (RFC 9293 §3.3.2: what remains once both sides closed).</summary>
+    private static int OpenConnections(VirtualHost host) => host.Stack.Tcp.ConnectionCount - host.Stack.Tcp.TimeWaitCount;
+
+    private bool AnyOpenConnection() => Hosts.Any(h => OpenConnections(h) > 0);
+
+    /// <summary>Lets closing connections finish: real time polls for a second; virtual time pumps and jumps the clock (two minutes at most, outside any scenario).</summary>
+    private async Task SettleConnectionsAsync()
+    {
+        if (!IsVirtualTime)
+        {
+            long until = Environment.TickCount64 + 1000;
+            while (AnyOpenConnection() && Environment.TickCount64 < until)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+            return;
+        }
+        if (Volatile.Read(ref _driver) != -1)
+        {
+            return; // inside a scenario: the driver is busy, report what is open now
+        }
+        ManualClock clock = VirtualClock!;
+        TimeSpan deadline = clock.Elapsed + TimeSpan.FromMinutes(2);
+        while (true)
+        {
+            if (PumpAll() > 0)
+            {
+                continue; // the wire drains too: the last ACK of a close is not left in flight
+            }
+            if (!AnyOpenConnection())
+            {
+                return;
+            }
+            if (NextEvent() is not TimeSpan next || clock.Elapsed + next > deadline)
+            {
+                return;
+            }
+            clock.Advance(next);
+        }
     }
 
     /// <summary>One line per host and router: connections, retransmissions, timeouts and drops by reason.</summary>

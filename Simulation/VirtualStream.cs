@@ -119,10 +119,12 @@ public sealed class VirtualStream : Stream
 public sealed class VirtualListener : IDisposable
 {
     private readonly VirtualNetwork _network;
+    private readonly VirtualHost _host;
 
-    internal VirtualListener(VirtualNetwork network, TcpConnectionListener listener)
+    internal VirtualListener(VirtualHost host, TcpConnectionListener listener)
     {
-        _network = network;
+        _network = host.Network;
+        _host = host;
         Listener = listener;
     }
 
@@ -139,12 +141,13 @@ public sealed class VirtualListener : IDisposable
         if (!_network.IsVirtualTime)
         {
             connection = await Listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            return connection;
+            return _host.Track(connection);
         }
         if (!Listener.TryAccept(out connection))
         {
             await _network.WaitUntil(() => Listener.TryAccept(out connection), cancellationToken).ConfigureAwait(false);
         }
+        _host.Track(connection!);
         return new VirtualStream(_network, connection!);
     }
 

@@ -27,7 +27,8 @@ public enum InMemorySwitchDrop
 /// <summary>
 /// The switch: a table of addresses (each host's own) and routes (a prefix behind a host, such as a router's
 /// port), looked up per packet with a one-entry cache per sending port. Driven by the wire's pump only (one thread
-/// at a time); the tables change copy-on-write from any thread.
+/// at a time); the tables change copy-on-write from any thread. A host's port also releases the packets its own
+/// inbound chain held back (delay, rate) when they fall due.
 /// </summary>
 internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops, FaultLog faults)
 {
@@ -154,29 +155,6 @@ internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops, F
         _dirty.Clear();
     }
 
-    private TimeSpan? InboundNextDue()
-    {
-        TimeSpan? next = null;
-        foreach (InMemoryHost host in Volatile.Read(ref _hosts))
-        {
-            if (host.InboundEntry.TimeUntilNextDue is TimeSpan t && (next is null || t < next))
-            {
-                next = t;
-            }
-        }
-        return next;
-    }
-
-    private int InboundDeliverDue()
-    {
-        int n = 0;
-        foreach (InMemoryHost host in Volatile.Read(ref _hosts))
-        {
-            n += host.InboundEntry.DeliverDue();
-        }
-        return n;
-    }
-
     private static bool TryGetDestination(PacketBuffer packet, out NetAddress destination)
     {
         ReadOnlySpan<byte> head = packet.Head;
@@ -240,8 +218,10 @@ internal sealed class InMemorySwitch(ReasonCounters<InMemorySwitchDrop> drops, F
 
         public void Flush() => owner.FlushDirty();
 
-        public TimeSpan? TimeUntilNextDue => owner.InboundNextDue();
+        // Each port answers for its own host's inbound chain (delayed packets held for it): the pump visits every
+        // port once a round, so every host's due packets go each round, and a round costs O(hosts), not O(hosts²).
+        public TimeSpan? TimeUntilNextDue => source.InboundEntry.TimeUntilNextDue;
 
-        public int DeliverDue() => owner.InboundDeliverDue();
+        public int DeliverDue() => source.InboundEntry.DeliverDue();
     }
 }

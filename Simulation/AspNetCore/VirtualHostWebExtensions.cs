@@ -2,6 +2,7 @@
 // localhost:5000 never binds the machine's loopback), and StartWebApplicationAsync is a one-call test server.
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NetStack.AspNetCore;
@@ -15,9 +16,11 @@ public static class VirtualHostWebExtensions
     /// Serves the app from <paramref name="host"/>: Kestrel listens on the host's IPv4 and IPv6 addresses at
     /// <paramref name="port"/> (80 by default, so <c>http://name/</c> works) over the host's stack, and the URLs from
     /// configuration (<c>ASPNETCORE_URLS</c>, <c>UseUrls</c>, Kestrel's default <c>localhost:5000</c>) are replaced, not
-    /// bound on the machine.
+    /// bound on the machine. <paramref name="listen"/> configures both endpoints (for gRPC without TLS:
+    /// <c>l =&gt; l.Protocols = HttpProtocols.Http2</c>, since Kestrel serves only HTTP/1.1 on a cleartext endpoint
+    /// that offers both).
     /// </summary>
-    public static IWebHostBuilder UseVirtualHost(this IWebHostBuilder builder, VirtualHost host, int port = 80)
+    public static IWebHostBuilder UseVirtualHost(this IWebHostBuilder builder, VirtualHost host, int port = 80, Action<ListenOptions>? listen = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(host);
@@ -28,24 +31,24 @@ public static class VirtualHostWebExtensions
         builder.UseNetStack(host.Stack);
         return builder.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(host.Ipv4, port);
-            kestrel.Listen(host.Ipv6, port);
+            kestrel.Listen(host.Ipv4, port, options => listen?.Invoke(options));
+            kestrel.Listen(host.Ipv6, port, options => listen?.Invoke(options));
         });
     }
 
     /// <summary>
     /// Builds and starts a minimal ASP.NET Core app on <paramref name="host"/> (see <see cref="UseVirtualHost"/>):
-    /// <paramref name="map"/> adds its endpoints, <paramref name="configure"/> its services. The network stops and
-    /// disposes it before the host's stack.
+    /// <paramref name="map"/> adds its endpoints, <paramref name="configure"/> its services, <paramref name="listen"/>
+    /// its endpoints' options. The network stops and disposes it before the host's stack.
     /// </summary>
     public static async Task<WebApplication> StartWebApplicationAsync(this VirtualHost host, Action<WebApplication> map,
-        Action<WebApplicationBuilder>? configure = null, int port = 80)
+        Action<WebApplicationBuilder>? configure = null, int port = 80, Action<ListenOptions>? listen = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(map);
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseVirtualHost(host, port);
+        builder.WebHost.UseVirtualHost(host, port, listen);
         configure?.Invoke(builder);
         WebApplication app = builder.Build();
         map(app);

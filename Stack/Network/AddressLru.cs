@@ -5,16 +5,21 @@ namespace NetStack.Network;
 
 /// <summary>
 /// Up to a fixed number of values keyed by <see cref="NetAddress"/>, in recency order: a full table evicts its
-/// least recently touched entry. The arrays are allocated once; the dictionary holds indices. Not thread-safe:
-/// the owner locks. Values are returned by reference, valid until the next call that can add or remove.
+/// least recently touched entry. The arrays start small and double as entries arrive, up to the capacity (an idle
+/// stack holds kilobytes, not the worst case: thousands of stacks share one process in a simulation); the
+/// dictionary holds indices. Not thread-safe: the owner locks. Values are returned by reference, valid until the
+/// next call that can add or remove.
 /// </summary>
 internal sealed class AddressLru<TValue> where TValue : struct
 {
-    private readonly Dictionary<NetAddress, int> _index;
-    private readonly NetAddress[] _keys;
-    private readonly TValue[] _values;
-    private readonly int[] _older;
-    private readonly int[] _newer;
+    private const int InitialSlots = 8;
+
+    private readonly Dictionary<NetAddress, int> _index = [];
+    private readonly int _capacity;
+    private NetAddress[] _keys;
+    private TValue[] _values;
+    private int[] _older;
+    private int[] _newer;
     private int _oldest = -1;
     private int _newest = -1;
     private int _used;      // slots handed out so far (then reused through _free)
@@ -23,16 +28,17 @@ internal sealed class AddressLru<TValue> where TValue : struct
     internal AddressLru(int capacity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        _index = new Dictionary<NetAddress, int>(Math.Min(capacity, 1024));
-        _keys = new NetAddress[capacity];
-        _values = new TValue[capacity];
-        _older = new int[capacity];
-        _newer = new int[capacity];
+        _capacity = capacity;
+        int slots = Math.Min(capacity, InitialSlots);
+        _keys = new NetAddress[slots];
+        _values = new TValue[slots];
+        _older = new int[slots];
+        _newer = new int[slots];
     }
 
     internal int Count => _index.Count;
 
-    internal int Capacity => _keys.Length;
+    internal int Capacity => _capacity;
 
     /// <summary>The entry for <paramref name="key"/>, made the most recent; <paramref name="found"/> false (and a dummy reference) when absent.</summary>
     internal ref TValue Find(NetAddress key, out bool found)
@@ -58,7 +64,7 @@ internal sealed class AddressLru<TValue> where TValue : struct
             Touch(slot);
             return ref _values[slot];
         }
-        if (_index.Count == _keys.Length)
+        if (_index.Count == _capacity)
         {
             Remove(_keys[_oldest]);
         }
@@ -69,6 +75,10 @@ internal sealed class AddressLru<TValue> where TValue : struct
         }
         else
         {
+            if (_used == _keys.Length)
+            {
+                Grow();
+            }
             slot = _used++;
         }
         _keys[slot] = key;
@@ -91,6 +101,16 @@ internal sealed class AddressLru<TValue> where TValue : struct
         _newer[slot] = _free;
         _free = slot;
         return true;
+    }
+
+    /// <summary>Doubles the slot arrays (up to the capacity); slots keep their numbers, so the index stays valid.</summary>
+    private void Grow()
+    {
+        int slots = (int)Math.Min((long)_keys.Length * 2, _capacity);
+        Array.Resize(ref _keys, slots);
+        Array.Resize(ref _values, slots);
+        Array.Resize(ref _older, slots);
+        Array.Resize(ref _newer, slots);
     }
 
     private void Touch(int slot)

@@ -118,4 +118,49 @@ public class VirtualNetworkTests
         var e = await Assert.ThrowsAsync<TimeoutException>(() => net.RunAsync(() => net.WaitUntil(() => false), TimeSpan.FromSeconds(30)));
         Assert.Contains("virtual network, seed 1", e.Message);
     }
+
+    [Fact(Timeout = 60_000)]
+    public async Task DisposeAndCheckLeaks_ConnectionAndListenerNeverDisposed_ReportsThem_WithoutHanging()
+    {
+        var net = new VirtualNetwork(seed: 1, NetworkTime.Virtual);
+        VirtualHost api = net.AddHost("api"), app = net.AddHost("app");
+        var listener = api.Stack.Tcp.Listen(new IPEndPoint(api.Ipv4, 80)); // the stack's own API: the harness does not track it
+        await net.RunAsync(async () =>
+        {
+            Stream stream = await app.ConnectAsync("api", 80); // tracked: the harness closes it
+            await stream.WriteAsync("hi"u8.ToArray());
+        });
+        string? report = await net.DisposeAndCheckLeaksAsync();
+        Assert.NotNull(report);
+        Assert.Contains("api: 1 TCP connection(s) not closed, 1 TCP listener(s) and 0 UDP socket(s) still open", report);
+        Assert.DoesNotContain("app:", report); // its side closed once the harness disposed its stream
+        GC.KeepAlive(listener);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task DisposeAndCheckLeaks_EverythingMadeThroughTheHarness_ReportsNoConnectionListenerOrSocket()
+    {
+        var net = new VirtualNetwork(seed: 1, NetworkTime.Virtual);
+        VirtualHost api = net.AddHost("api"), app = net.AddHost("app");
+        VirtualListener listener = api.Listen(80);
+        await net.RunAsync(async () =>
+        {
+            Stream client = await app.ConnectAsync("api", 80);
+            Stream server = await listener.AcceptAsync(); // tracked too: the harness closes both ends
+            await client.WriteAsync("hi"u8.ToArray());
+            Assert.Equal((byte)'h', (await ReadSome(server))[0]);
+        });
+        string report = await net.DisposeAndCheckLeaksAsync() ?? "";
+        // Both ends close, then the stacks go. (One packet buffer is still reported rented after this scenario: an open
+        // leak in the close/teardown path, not yet traced; the buffer check stays in the report.)
+        Assert.DoesNotContain("TCP connection", report);
+        Assert.DoesNotContain("listener", report);
+    }
+
+    private static async Task<byte[]> ReadSome(Stream stream)
+    {
+        byte[] buffer = new byte[16];
+        int n = await stream.ReadAsync(buffer);
+        return buffer[..n];
+    }
 }
