@@ -84,6 +84,12 @@ internal sealed partial class TcpControlBlock
     /// <summary>A passive open counted against its remote address's limit while it is in the table.</summary>
     internal bool CountedPerRemote { get; init; }
 
+    /// <summary>
+    /// 1 once this connection's per-remote-address and per-listener counts were given back (when it entered TIME-WAIT,
+    /// or when it left the table), so that they are given back once.
+    /// </summary>
+    internal int CountsReleased;
+
     /// <summary>In TIME-WAIT now (read without the lock: a hint for the protocol's TIME-WAIT queue).</summary>
     internal bool InTimeWait => Volatile.Read(ref Unsafe.As<TcpState, int>(ref _state)) == (int)TcpState.TimeWait;
 

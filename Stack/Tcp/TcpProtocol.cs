@@ -252,6 +252,16 @@ public sealed class TcpProtocol : ITransportProtocol
             return;
         }
         Interlocked.Decrement(ref _connectionCount);
+        ReleaseCounts(tcb);
+    }
+
+    /// <summary>Gives back <paramref name="tcb"/>'s share of its remote address's and listener's limits, once.</summary>
+    private void ReleaseCounts(TcpControlBlock tcb)
+    {
+        if (Interlocked.Exchange(ref tcb.CountsReleased, 1) != 0)
+        {
+            return;
+        }
         if (tcb.CountedPerRemote)
         {
             ReleaseRemote(tcb.Tuple.RemoteAddress);
@@ -298,6 +308,11 @@ public sealed class TcpProtocol : ITransportProtocol
             _timeWaitOrder.TryDequeue(out _);
         }
         _timeWaitOrder.Enqueue(tcb);
+        // A closed connection no longer counts against its source or listener: TIME-WAIT has its own bound (above)
+        // and is recycled first when the table fills, so a client that opens and closes quickly (a connection per
+        // request, all from one sandbox address behind the forwarder) is limited by that bound, not by the
+        // per-address limit filling with connections that are already over.
+        ReleaseCounts(tcb);
         return true;
     }
 

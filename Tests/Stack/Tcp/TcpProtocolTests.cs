@@ -105,6 +105,29 @@ public class TcpProtocolTests
     }
 
     [Fact]
+    public void Connections_ClosedIntoTimeWait_NoLongerCountAgainstTheirAddressOrListener()
+    {
+        // A client that opens and closes connections quickly from one address (wrk through the forwarder, every
+        // connection from the sandbox's one address): TIME-WAIT is bounded on its own (MaxTimeWait, recycled first
+        // when the table fills), so closed connections must not fill the per-address or per-listener limit.
+        using var h = new TcpTestHarness(new TcpProtocolOptions { IsnSecret = [1, 2, 3], MaxConnectionsPerRemoteAddress = 5, MaxConnectionsPerListener = 5 });
+        using TcpConnectionListener listener = h.Tcp.Listen(new IPEndPoint(IPAddress.Any, 80), backlog: 100);
+        for (int i = 0; i < 20; i++)
+        {
+            ushort port = (ushort)(2000 + i);
+            TcpConnection connection = OpenFrom(h, listener, port);
+            connection.Dispose(); // our FIN first: we are the active closer (RFC 9293 §3.6), so TIME-WAIT is ours
+            Segment fin = h.Read();
+            Assert.True(fin.Flags.HasFlag(TcpFlags.Fin));
+            h.Inject(TcpTestHarness.Peer(5001, fin.Tcp.SequenceNumber + 1, TcpFlags.Ack | TcpFlags.Fin) with { SourcePort = port });
+            Drain(h);
+        }
+        Assert.Equal(0, h.Tcp.Drops[TcpDropReason.RemoteAddressLimit]);
+        Assert.Equal(0, h.Tcp.Drops[TcpDropReason.ListenerLimit]);
+        Assert.Equal(20, h.Tcp.ConnectionCount); // every one still held in TIME-WAIT
+    }
+
+    [Fact]
     public void Connections_WhenTheTableIsSevenEighthsFull_OnlyAddressesWithFewAreServed()
     {
         // 20 sources take turns opening connections until the table is 7/8 full (224 of 256); from then on each
