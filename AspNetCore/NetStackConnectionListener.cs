@@ -30,6 +30,10 @@ internal sealed class NetStackConnectionListener(TcpConnectionListener listener,
             connection.Abort();
             return null;
         }
+        if (options.NoDelay)
+        {
+            connection.NoDelay = true;
+        }
         return NetStackConnection.Start(connection, options, memoryPool);
     }
 

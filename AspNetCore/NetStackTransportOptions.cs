@@ -16,6 +16,13 @@ public sealed record NetStackTransportOptions
     /// <summary>Half-open plus unaccepted connections per listener (the TCP listen backlog).</summary>
     public int Backlog { get; set; } = 512;
 
+    /// <summary>
+    /// Nagle's algorithm off on accepted connections (true by default, as Kestrel's socket transport's
+    /// <c>SocketTransportOptions.NoDelay</c>): Kestrel writes a response's headers and body separately, and with Nagle
+    /// on the body waits for the client's delayed ACK.
+    /// </summary>
+    public bool NoDelay { get; set; } = true;
+
     /// <summary>TCP settings of accepted connections; the stack's defaults when null.</summary>
     public TcpConnectionOptions? ConnectionOptions { get; set; }
 

@@ -32,7 +32,12 @@ public static class NetStackHttp
             {
                 try
                 {
-                    return await tcp.ConnectAsync(new IPEndPoint(address, target.Port), options.Connection, options.LocalEndPoint, cancellationToken).ConfigureAwait(false);
+                    TcpConnection connection = await tcp.ConnectAsync(new IPEndPoint(address, target.Port), options.Connection, options.LocalEndPoint, cancellationToken).ConfigureAwait(false);
+                    if (options.NoDelay)
+                    {
+                        connection.NoDelay = true;
+                    }
+                    return connection;
                 }
                 catch (SocketException e)
                 {

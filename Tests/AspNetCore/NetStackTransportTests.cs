@@ -67,6 +67,26 @@ public class NetStackTransportTests
     }
 
     [Fact]
+    public async Task Accepted_Connections_Have_Nagle_Off_Unless_Asked_Like_Kestrels_Socket_Transport()
+    {
+        // With Nagle on, Kestrel's body write waited for the client's delayed ACK: ~40 ms per request.
+        await using (Bound b = await Bound.StartAsync(port: 8081))
+        {
+            (TcpConnection client, ConnectionContext server) = await b.ConnectAsync();
+            Assert.True(server.Features.Get<INetStackConnectionFeature>()!.Connection.NoDelay);
+            client.Abort();
+            await server.DisposeAsync();
+        }
+        await using (Bound b = await Bound.StartAsync(port: 8082, new NetStackTransportOptions { NoDelay = false }))
+        {
+            (TcpConnection client, ConnectionContext server) = await b.ConnectAsync();
+            Assert.False(server.Features.Get<INetStackConnectionFeature>()!.Connection.NoDelay);
+            client.Abort();
+            await server.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Port_Zero_Binds_An_Ephemeral_Port_And_Accepts()
     {
         await using Bound b = await Bound.StartAsync(port: 0);

@@ -167,6 +167,27 @@ public class ConnectCallbackTests
     }
 
     [Fact]
+    public async Task Callback_Connections_Have_Nagle_Off_Unless_Asked_Like_SocketsHttpHandlers_Own()
+    {
+        await using var network = new DemoNetwork(new DemoNetworkOptions());
+        using TcpConnectionListener listener = network.ServerTcp.Listen(new IPEndPoint(IPAddress.Any, 8083));
+        foreach (bool noDelay in new[] { true, false })
+        {
+            var inner = NetStackHttp.ConnectCallback(network.Client, new NetStackConnectOptions { NoDelay = noDelay });
+            TcpConnection? opened = null;
+            using var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, token) => opened = Assert.IsType<TcpConnection>(await inner(context, token)),
+            };
+            using var client = new HttpClient(handler);
+            Task request = client.GetAsync("http://10.0.0.2:8083/");
+            (await listener.AcceptAsync().AsTask().WaitAsync(Patience)).Abort(); // no server: the request fails, the connection was made
+            await Assert.ThrowsAsync<HttpRequestException>(() => request.WaitAsync(Patience));
+            Assert.Equal(noDelay, opened!.NoDelay);
+        }
+    }
+
+    [Fact]
     public async Task Refused_Port_Is_HttpRequestException_With_ConnectionRefused()
     {
         await using var network = new DemoNetwork(new DemoNetworkOptions());
