@@ -15,59 +15,30 @@ namespace NetStack.Wire;
 /// </summary>
 public ref struct Ipv4OptionReader
 {
-    private readonly ReadOnlySpan<byte> _options;
-    private int _position;
-    private bool _done;
+    private OptionAreaWalker _walker;
 
     /// <summary>Starts a walk over <paramref name="options"/> (the bytes between the fixed header and IHL·4).</summary>
     public Ipv4OptionReader(ReadOnlySpan<byte> options)
     {
-        _options = options;
-        _position = 0;
-        _done = false;
+        _walker = new OptionAreaWalker(options, lengthCountsTypeAndLength: true, endOfList: Ipv4Option.EndOfList, singleOctet: Ipv4Option.NoOperation);
         Current = default;
-        Error = WireError.None;
     }
 
     /// <summary>The option found by the last successful <see cref="MoveNext"/>.</summary>
     public Ipv4Option Current { get; private set; }
 
     /// <summary>Offset of <see cref="Current"/> within the option area.</summary>
-    public int CurrentOffset { get; private set; }
+    public readonly int CurrentOffset => _walker.Offset;
 
     /// <summary><see cref="WireError.BadOption"/> when the walk stopped on a malformed option, else <see cref="WireError.None"/>.</summary>
-    public WireError Error { get; private set; }
+    public readonly WireError Error => _walker.Error;
 
     /// <summary>Advances to the next option; false at the end of the area, after EOL, or on an error.</summary>
     public bool MoveNext()
     {
-        if (_done || _position >= _options.Length)
-        {
-            _done = true;
-            return false;
-        }
-        byte type = _options[_position];
-        CurrentOffset = _position;
-        if (type is Ipv4Option.EndOfList or Ipv4Option.NoOperation)
-        {
-            Current = new Ipv4Option(type, default);
-            _position++;
-            _done = type == Ipv4Option.EndOfList;
-            return true;
-        }
-        int remaining = _options.Length - _position;
-        if (remaining < 2)
-        {
-            return Fail();
-        }
-        int length = _options[_position + 1];
-        if (length < 2 || length > remaining)
-        {
-            return Fail();
-        }
-        Current = new Ipv4Option(type, _options.Slice(_position + 2, length - 2));
-        _position += length;
-        return true;
+        bool found = _walker.Next(out byte type, out ReadOnlySpan<byte> data);
+        Current = found ? new Ipv4Option(type, data) : default;
+        return found;
     }
 
     /// <summary>
@@ -82,13 +53,5 @@ public ref struct Ipv4OptionReader
         }
         error = reader.Error;
         return error == WireError.None;
-    }
-
-    private bool Fail()
-    {
-        _done = true;
-        Current = default;
-        Error = WireError.BadOption;
-        return false;
     }
 }

@@ -10,58 +10,30 @@ namespace NetStack.Wire;
 /// </summary>
 public ref struct Ipv6OptionReader
 {
-    private readonly ReadOnlySpan<byte> _options;
-    private int _position;
-    private bool _done;
+    private OptionAreaWalker _walker;
 
     /// <summary>Starts a walk over <paramref name="options"/> (the header's bytes after next header and length).</summary>
     public Ipv6OptionReader(ReadOnlySpan<byte> options)
     {
-        _options = options;
-        _position = 0;
-        _done = false;
+        _walker = new OptionAreaWalker(options, lengthCountsTypeAndLength: false, endOfList: -1, singleOctet: Ipv6Option.Pad1);
         Current = default;
-        Error = WireError.None;
     }
 
     /// <summary>The option found by the last successful <see cref="MoveNext"/>.</summary>
     public Ipv6Option Current { get; private set; }
 
     /// <summary>Offset of <see cref="Current"/> within the options area.</summary>
-    public int CurrentOffset { get; private set; }
+    public readonly int CurrentOffset => _walker.Offset;
 
     /// <summary><see cref="WireError.BadOption"/> when the walk stopped on a malformed option, else <see cref="WireError.None"/>.</summary>
-    public WireError Error { get; private set; }
+    public readonly WireError Error => _walker.Error;
 
     /// <summary>Advances to the next option; false at the end of the area or on an error.</summary>
     public bool MoveNext()
     {
-        if (_done || _position >= _options.Length)
-        {
-            _done = true;
-            return false;
-        }
-        byte type = _options[_position];
-        CurrentOffset = _position;
-        if (type == Ipv6Option.Pad1)
-        {
-            Current = new Ipv6Option(type, default);
-            _position++;
-            return true;
-        }
-        int remaining = _options.Length - _position;
-        if (remaining < 2)
-        {
-            return Fail();
-        }
-        int dataLength = _options[_position + 1];
-        if (dataLength > remaining - 2)
-        {
-            return Fail();
-        }
-        Current = new Ipv6Option(type, _options.Slice(_position + 2, dataLength));
-        _position += 2 + dataLength;
-        return true;
+        bool found = _walker.Next(out byte type, out ReadOnlySpan<byte> data);
+        Current = found ? new Ipv6Option(type, data) : default;
+        return found;
     }
 
     /// <summary>
@@ -76,13 +48,5 @@ public ref struct Ipv6OptionReader
         }
         error = reader.Error;
         return error == WireError.None;
-    }
-
-    private bool Fail()
-    {
-        _done = true;
-        Current = default;
-        Error = WireError.BadOption;
-        return false;
     }
 }
