@@ -16,6 +16,12 @@ public enum LinkCapabilities
     RxChecksumOffload = 1 << 0,
     /// <summary>Packets written are delivered back to this host (a loopback device).</summary>
     Loopback = 1 << 1,
+    /// <summary>
+    /// The endpoint takes a single packet (not only a super-segment) whose transport checksum is left partial:
+    /// <see cref="GsoOptions.NeedsChecksum"/> with no GSO type, the pseudo-header sum in the checksum field, and
+    /// the device completes it (virtio_net_hdr NEEDS_CSUM; Linux's NETIF_F_HW_CSUM). TCP then sums no payload.
+    /// </summary>
+    TxChecksumOffload = 1 << 2,
 }
 
 /// <summary>Which kind of segmentation offload an endpoint accepts on <see cref="ILinkEndpoint.WritePackets"/>.</summary>

@@ -92,7 +92,7 @@ public sealed partial class ChannelEndpoint : ILinkEndpoint, IPacketSink, IPacke
     public int MaxHeaderLength => _options.DeviceHeaderLength;
 
     /// <inheritdoc/>
-    public LinkCapabilities Capabilities => LinkCapabilities.RxChecksumOffload;
+    public LinkCapabilities Capabilities => _options.TxChecksumOffload ? LinkCapabilities.RxChecksumOffload | LinkCapabilities.TxChecksumOffload : LinkCapabilities.RxChecksumOffload;
 
     /// <inheritdoc/>
     public int GsoMaxSize => _options.Gso == GsoSupport.None ? 0 : _options.GsoMaxSize;

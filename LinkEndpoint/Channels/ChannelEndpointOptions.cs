@@ -32,6 +32,13 @@ public sealed record ChannelEndpointOptions
     /// </summary>
     public int DeviceHeaderLength { get; init; }
 
+    /// <summary>
+    /// The device behind the endpoint completes partial transport checksums of single packets (a TUN device with
+    /// a virtio_net_hdr): the endpoint advertises <see cref="LinkCapabilities.TxChecksumOffload"/>. Off for an
+    /// in-memory wire, whose receiver checks every checksum of a packet that is not a super-segment.
+    /// </summary>
+    public bool TxChecksumOffload { get; init; }
+
     /// <summary>Name used in metric tags.</summary>
     public string Name { get; init; } = "channel";
 

@@ -75,6 +75,7 @@ public sealed partial class TunEndpoint : IDisposable
             OutboundQueueCapacity = _options.OutboundQueueCapacity,
             EnableGro = _options.EnableGro,
             DeviceHeaderLength = device.HasVnetHeader ? VirtioNetHeader.Length : 0, // written into the headroom
+            TxChecksumOffload = device.HasVnetHeader, // NEEDS_CSUM: the kernel finishes a single packet's checksum
             Name = _options.Name,
             LoggerFactory = _options.LoggerFactory,
         });

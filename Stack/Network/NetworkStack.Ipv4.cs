@@ -226,7 +226,7 @@ public sealed partial class NetworkStack
     {
         if (packet.Length <= route.Mtu || packet.Gso.IsGso)
         {
-            if (packet.Gso.IsGso)
+            if (packet.Gso.IsGso || packet.Gso.NeedsChecksum)
             {
                 packet.Gso.ChecksumStart = (ushort)(packet.Gso.ChecksumStart + ipHeaderLength);
                 packet.Gso.HeaderLength = (ushort)(packet.Gso.HeaderLength + ipHeaderLength);
@@ -239,6 +239,18 @@ public sealed partial class NetworkStack
             packet.Release();
             Drops.Increment(IpDropReason.MessageTooBig);
             return SendResult.MessageTooBig;
+        }
+        if (packet.Gso.NeedsChecksum)
+        {
+            // A partial checksum (TxChecksumOffload) is finished before fragmenting: no device sees the whole again.
+            int start = ipHeaderLength + packet.Gso.ChecksumStart;
+            int field = start + packet.Gso.ChecksumOffset;
+            Span<byte> head = packet.Head;
+            if (field + 2 <= head.Length)
+            {
+                BinaryPrimitives.WriteUInt16BigEndian(head[field..], InternetChecksum.Finish(InternetChecksum.Sum(packet, start, packet.Length - start, 0)));
+            }
+            packet.Gso = default;
         }
         return null;
     }

@@ -98,8 +98,14 @@ internal struct DeliveryInfo
 /// edges are rounded inward to the segment boundaries the data was sent on, so there is never more than one record
 /// per segment sent, whatever the peer reports; no record is split once <see cref="MaxRecords"/> are held.
 /// Send times never decrease with the transmission number (<see cref="SentSegment.Order"/>): the clock is
-/// monotonic, which RACK's query (<see cref="MarkLostSentBefore"/>) relies on. Not thread-safe: the connection's
-/// lock guards it. No allocation but when the node array doubles.
+/// monotonic, which RACK's query (<see cref="MarkLostSentBefore"/>) relies on.
+/// The fast path of a transfer without loss: new records wait in a ring at the tail (the "clean tail": never
+/// SACKed, lost or retransmitted, sent in sequence order, each transmitted after every record in the tree) and a
+/// cumulative ACK takes them from its front, O(1) each, as the array before the tree did. The first operation that
+/// marks, splits or re-sends a record moves the ring into the tree in O(k) (a treap built from sorted records)
+/// plus one O(log n) merge, so each record enters the tree at most once: the per-ACK bound holds, amortized over
+/// the records sent. Not thread-safe: the connection's lock guards it. No allocation but when the node array,
+/// the ring or the build stack doubles.
 /// </summary>
 internal sealed class SackScoreboard
 {
@@ -122,6 +128,10 @@ internal sealed class SackScoreboard
     private int _used = 1; // nodes [1, _used) have been handed out
     private uint _random;  // xorshift32 state: node priorities
     private long _nextOrder = 1;
+    private SentSegment[] _tail = new SentSegment[16]; // the clean tail: a ring, records after the tree's last
+    private int _tailHead;
+    private int _tailCount;
+    private int[] _buildStack = new int[16];
     private readonly ReasonCounters<TcpEvent>? _events;
     private readonly LimitLog? _limitLog;
 
@@ -138,7 +148,7 @@ internal sealed class SackScoreboard
     }
 
     /// <summary>Records held.</summary>
-    public int Count => _nodes[_root].Size;
+    public int Count => _nodes[_root].Size + _tailCount;
 
     /// <summary>Bytes SACKed above SND.UNA.</summary>
     public long SackedBytes { get; private set; }
@@ -153,7 +163,18 @@ internal sealed class SackScoreboard
     internal long Work { get; private set; }
 
     /// <summary>The record at <paramref name="index"/> in sequence order (O(log n)).</summary>
-    public SentSegment this[int index] => _nodes[NodeAt(index)].Segment;
+    public SentSegment this[int index]
+    {
+        get
+        {
+            int inTree = _nodes[_root].Size;
+            if (index >= inTree && (uint)(index - inTree) < (uint)_tailCount)
+            {
+                return TailAt(index - inTree);
+            }
+            return _nodes[NodeAt(index)].Segment;
+        }
+    }
 
     /// <summary>Records a transmission of new data at the tail.</summary>
     public void Append(SequenceNumber start, int length, long sentAt, bool fin, int segmentSize)
@@ -165,7 +186,7 @@ internal sealed class SackScoreboard
         }
         else
         {
-            ref SentSegment last = ref _nodes[Last(_root)].Segment;
+            ref SentSegment last = ref _tailCount != 0 ? ref TailAt(_tailCount - 1) : ref _nodes[Last(_root)].Segment;
             bool sameSend = last.SentAt == sentAt && last.Order == _nextOrder - 1 && last.SegmentSize == segmentSize && last.Length % segmentSize == 0;
             if (last.End == start && last.Flags == SentFlags.None && !fin && (sameSend || count >= MaxRecords))
             {
@@ -177,8 +198,7 @@ internal sealed class SackScoreboard
                 return;
             }
         }
-        int node = NewNode(new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, SegmentSize = segmentSize, Flags = fin ? SentFlags.Fin : SentFlags.None });
-        _root = Insert(_root, node);
+        PushTail(new SentSegment { Start = start, Length = length, SentAt = sentAt, Order = _nextOrder++, SegmentSize = segmentSize, Flags = fin ? SentFlags.Fin : SentFlags.None });
     }
 
     /// <summary>Forgets everything (connection reset, close).</summary>
@@ -187,6 +207,7 @@ internal sealed class SackScoreboard
         _root = 0;
         _free = 0;
         _used = 1;
+        _tailHead = _tailCount = 0;
         SackedBytes = LostBytes = 0;
     }
 
@@ -217,7 +238,27 @@ internal sealed class SackScoreboard
                 first.Length -= covered;
             }
         }
-        if (_root == 0)
+        while (_root == 0 && _tailCount != 0)
+        {
+            ref SentSegment first = ref _tail[_tailHead];
+            if (first.Start >= ack)
+            {
+                break;
+            }
+            int covered = Math.Min(ack - first.Start, first.Length);
+            info.Note(first, covered, highest); // a tail record is never SACKed or lost
+            if (covered == first.Length)
+            {
+                _tailHead = (_tailHead + 1) & (_tail.Length - 1);
+                _tailCount--;
+            }
+            else
+            {
+                first.Start += covered;
+                first.Length -= covered;
+            }
+        }
+        if (Count == 0)
         {
             HighestSacked = ack;
         }
@@ -228,7 +269,7 @@ internal sealed class SackScoreboard
     }
 
     /// <summary>What an ACK is about to change: starts with RACK.fack as it was (<see cref="HighestSacked"/>).</summary>
-    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = _root != 0 };
+    public DeliveryInfo BeginDelivery() => new() { HighestSackedBefore = HighestSacked, HasHighestSackedBefore = Count != 0 };
 
     /// <summary>
     /// Takes the SACK blocks of an acceptable ACK (RFC 2018 §4). A first block below the cumulative ACK, or inside
@@ -272,6 +313,7 @@ internal sealed class SackScoreboard
     /// </summary>
     public void Sack(SequenceNumber left, SequenceNumber right, ref DeliveryInfo info)
     {
+        FlushTail();
         if (_root == 0)
         {
             return;
@@ -331,13 +373,18 @@ internal sealed class SackScoreboard
     }
 
     /// <summary>Marks record <paramref name="index"/> lost (it must not be SACKed). Returns the bytes newly marked.</summary>
-    public int MarkLost(int index) => MarkLostNode(NodeAt(index));
+    public int MarkLost(int index)
+    {
+        FlushTail();
+        return MarkLostNode(NodeAt(index));
+    }
 
     /// <summary>Marks every record that is not SACKed lost (RTO, RFC 6675 §5.1; a path MTU drop). Returns the bytes newly marked.</summary>
     public long MarkAllLost()
     {
         DeliveryInfo unused = default;
         long before = LostBytes;
+        FlushTail();
         if (_root != 0)
         {
             MarkRange(_root, _nodes[First(_root)].Segment.Start, _nodes[Last(_root)].Segment.End, Mark.Lost, default, ref unused);
@@ -348,13 +395,14 @@ internal sealed class SackScoreboard
     /// <summary>Forgets SACK marks (the receiver reneged, RFC 2018 §8): the bytes count as in flight again.</summary>
     public void ClearSacks()
     {
-        ClearSacks(_root);
-        HighestSacked = _root != 0 ? _nodes[First(_root)].Segment.Start : HighestSacked;
+        ClearSacks(_root); // the tail holds no SACKed record
+        HighestSacked = _root != 0 ? _nodes[First(_root)].Segment.Start : _tailCount != 0 ? _tail[_tailHead].Start : HighestSacked;
     }
 
     /// <summary>Marks what of [<paramref name="start"/>, <paramref name="end"/>) is recorded lost, splitting records at its edges.</summary>
     public void MarkLostRange(SequenceNumber start, SequenceNumber end)
     {
+        FlushTail();
         start = Split(start, roundUp: false);
         end = Split(end, roundUp: true);
         if (start < end)
@@ -371,7 +419,7 @@ internal sealed class SackScoreboard
     /// </summary>
     public bool TryGetLostRun(int maxLength, out SequenceNumber start, out int length, out bool fin)
     {
-        int node = FirstLost();
+        int node = FirstLost(); // the tail holds no lost record, and a run ends where the tree does
         start = default;
         length = 0;
         fin = false;
@@ -397,7 +445,7 @@ internal sealed class SackScoreboard
     /// <summary>The last segment sent (at most <paramref name="mss"/> bytes of the last record): what a loss probe resends.</summary>
     public void TailSegment(int mss, out SequenceNumber start, out int length, out bool fin)
     {
-        ref SentSegment last = ref _nodes[Last(_root)].Segment;
+        ref SentSegment last = ref _tailCount != 0 ? ref TailAt(_tailCount - 1) : ref _nodes[Last(_root)].Segment;
         length = Math.Min(last.Length, mss);
         start = last.End - length;
         fin = last.Is(SentFlags.Fin);
@@ -415,8 +463,29 @@ internal sealed class SackScoreboard
     {
         oldestWaiting = long.MaxValue;
         bool lost = false;
-        for (int node = OldestUnmarkedBelow(end); node != 0; node = OldestUnmarkedBelow(end))
+        while (true)
         {
+            int node = OldestUnmarkedBelow(end);
+            if (node == 0)
+            {
+                // Every tail record was sent after every tree record: the tail's first answers only now.
+                if (_tailCount == 0 || _tail[_tailHead].Start >= end)
+                {
+                    break;
+                }
+                ref SentSegment t = ref _tail[_tailHead];
+                if (t.Order > order || (t.Order == order && t.End >= end))
+                {
+                    break;
+                }
+                if (t.SentAt > expiredAt)
+                {
+                    oldestWaiting = t.SentAt;
+                    break;
+                }
+                FlushTail(); // to be marked, it must be in the tree
+                continue;
+            }
             ref SentSegment s = ref _nodes[node].Segment;
             if (s.Order > order || (s.Order == order && s.End >= end))
             {
@@ -440,6 +509,7 @@ internal sealed class SackScoreboard
     /// </summary>
     public void Retransmitted(SequenceNumber start, int length, long sentAt, int segmentSize)
     {
+        FlushTail(); // the new transmission number must be above every record's in the ring too
         long order = _nextOrder++;
         SequenceNumber end = start + length;
         start = Split(start, roundUp: false);
@@ -481,7 +551,11 @@ internal sealed class SackScoreboard
     }
 
     /// <summary>Splits the record holding <paramref name="seq"/> so that a record starts there; returns its index (Count when past the end).</summary>
-    public int SplitAt(SequenceNumber seq) => Rank(Split(seq, roundUp: false));
+    public int SplitAt(SequenceNumber seq)
+    {
+        FlushTail();
+        return Rank(Split(seq, roundUp: false));
+    }
 
     /// <summary>
     /// Splits the record holding <paramref name="seq"/> so that a record starts there and returns
@@ -509,6 +583,76 @@ internal sealed class SackScoreboard
         left.Flags &= ~SentFlags.Fin; // the FIN is the last sequence number: it stays with the right part
         _root = Insert(_root, NewNode(right));
         return seq;
+    }
+
+    /// <summary>The tail record at <paramref name="index"/> (0 is the oldest).</summary>
+    private ref SentSegment TailAt(int index) => ref _tail[(_tailHead + index) & (_tail.Length - 1)];
+
+    private void PushTail(in SentSegment segment)
+    {
+        if (_tailCount == _tail.Length)
+        {
+            var grown = new SentSegment[_tail.Length * 2];
+            for (int i = 0; i < _tailCount; i++)
+            {
+                grown[i] = TailAt(i);
+            }
+            _tail = grown;
+            _tailHead = 0;
+        }
+        _tail[(_tailHead + _tailCount) & (_tail.Length - 1)] = segment;
+        _tailCount++;
+    }
+
+    /// <summary>
+    /// Moves the clean tail into the tree: a treap of its records built in one pass in sequence order (each new
+    /// node takes as its left child what it outranks on the right spine), then merged after the tree, whose records
+    /// all start below the tail's.
+    /// </summary>
+    private void FlushTail()
+    {
+        if (_tailCount == 0)
+        {
+            return;
+        }
+        int depth = 0;
+        for (int i = 0; i < _tailCount; i++)
+        {
+            int node = NewNode(TailAt(i));
+            Work++;
+            int left = 0;
+            while (depth > 0 && _nodes[_buildStack[depth - 1]].Priority < _nodes[node].Priority)
+            {
+                left = _buildStack[--depth];
+                Work++;
+            }
+            _nodes[node].Left = left;
+            if (depth > 0)
+            {
+                _nodes[_buildStack[depth - 1]].Right = node;
+            }
+            if (depth == _buildStack.Length)
+            {
+                Array.Resize(ref _buildStack, depth * 2);
+            }
+            _buildStack[depth++] = node;
+        }
+        int built = _buildStack[0];
+        _tailHead = _tailCount = 0;
+        UpdateAll(built);
+        _root = Merge(_root, built);
+    }
+
+    /// <summary>Recomputes what every node of a freshly built subtree knows, children first.</summary>
+    private void UpdateAll(int node)
+    {
+        if (node == 0)
+        {
+            return;
+        }
+        UpdateAll(_nodes[node].Left);
+        UpdateAll(_nodes[node].Right);
+        Update(node);
     }
 
     private void Refuse()
@@ -810,7 +954,7 @@ internal sealed class SackScoreboard
 
     private int NodeAt(int index)
     {
-        if ((uint)index >= (uint)Count)
+        if ((uint)index >= (uint)_nodes[_root].Size)
         {
             throw new ArgumentOutOfRangeException(nameof(index));
         }

@@ -168,6 +168,20 @@ internal sealed partial class TcpControlBlock
         uint pseudo = NetworkStack.PseudoHeaderSum(Route, IpProtocol.Tcp, packet.Length);
         if (length <= segmentSize)
         {
+            if (length > 0 && (Route.Nic.Link.Capabilities & LinkCapabilities.TxChecksumOffload) != 0)
+            {
+                // The device completes it (CHECKSUM_PARTIAL): no pass over the payload. Pure ACKs, a header's
+                // sum, are finished here without asking the link.
+                TcpHeader.WritePartialChecksum(header, pseudo);
+                packet.Gso = new GsoOptions
+                {
+                    NeedsChecksum = true,
+                    HeaderLength = (ushort)header.Length,
+                    ChecksumStart = 0, // the network layer moves it past its header
+                    ChecksumOffset = TcpHeader.ChecksumOffset,
+                };
+                return 1;
+            }
             TcpHeader.SetChecksum(header, InternetChecksum.Finish(InternetChecksum.Sum(packet, 0, packet.Length, pseudo)));
             return 1;
         }

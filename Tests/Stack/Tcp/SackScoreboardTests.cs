@@ -484,6 +484,76 @@ public class SackScoreboardTests
         return (workload.Board.Work - before) / 2000.0;
     }
 
+    /// <summary>
+    /// A transfer without loss (new data at the tail, cumulative ACKs at the front, RACK's query on every ACK)
+    /// visits no tree node at all: the clean tail answers it in O(1) per record, as the array before the tree did.
+    /// </summary>
+    [Fact]
+    public void AppendAndAck_NoLoss_VisitsNoTreeNode()
+    {
+        var board = new SackScoreboard();
+        SequenceNumber una = Start, nxt = Start;
+        for (int round = 0; round < 10_000; round++)
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                board.Append(nxt, Mss, sentAt: 4 * round + i, fin: false, Mss); // each its own transmission
+                nxt += Mss;
+            }
+            DeliveryInfo info = board.BeginDelivery();
+            una += 3 * Mss;
+            board.AckUpTo(una, ref info);
+            Assert.Equal(3 * Mss, info.NewlyDelivered);
+            Assert.False(board.MarkLostSentBefore(info.NewestOrder, info.NewestEnd, 4 * round - 1_000, out _));
+        }
+        Assert.Equal(10_000, board.Count);
+        Assert.Equal(0, board.Work);
+        AssertInvariants(board);
+    }
+
+    /// <summary>
+    /// RACK (RFC 8985 §6.2 step 5) marks an expired record of the clean tail lost: it moves into the tree, the
+    /// records sent after the reference stay unmarked, and the oldest not yet expired sets the reordering timer.
+    /// </summary>
+    [Fact]
+    public void MarkLostSentBefore_ExpiredTailRecords_AreMarkedLostAndTheNextWaits()
+    {
+        var board = new SackScoreboard();
+        for (int i = 0; i < 6; i++)
+        {
+            board.Append(At(i), Mss, sentAt: 10 + i, fin: false, Mss);
+        }
+        DeliveryInfo info = board.BeginDelivery();
+        board.Sack(At(5), At(6), ref info); // the newest delivered: the reference
+        Assert.True(board.MarkLostSentBefore(info.NewestOrder, info.NewestEnd, expiredAt: 12, out long waiting));
+        Assert.Equal(3 * Mss, board.LostBytes); // sent at 10, 11, 12
+        Assert.Equal(13, waiting);
+        Assert.True(board.TryGetLostRun(int.MaxValue, out SequenceNumber start, out int length, out _));
+        Assert.Equal((Start, 3 * Mss), (start, length));
+        AssertInvariants(board);
+    }
+
+    /// <summary>
+    /// Moving a long clean tail into the tree costs O(k) once (a treap built in one pass, then one merge), not
+    /// O(k log k): each record enters the tree once however the ACKs fall, so the amortized per-ACK bound holds.
+    /// </summary>
+    [Fact]
+    public void Sack_AfterLongCleanTail_MovesItIntoTheTreeInLinearWork()
+    {
+        const int records = 50_000;
+        var board = new SackScoreboard(seed: 7);
+        for (int i = 0; i < records; i++)
+        {
+            board.Append(At(i), Mss, sentAt: 10 + i, fin: false, Mss);
+        }
+        DeliveryInfo info = board.BeginDelivery();
+        board.Sack(At(records - 2), At(records - 1), ref info);
+        Assert.Equal(Mss, board.SackedBytes);
+        Assert.Equal(records, board.Count);
+        Assert.True(board.Work <= 3 * records, $"{board.Work} nodes visited for {records} records");
+        AssertInvariants(board);
+    }
+
     /// <summary>A board of <see cref="SackScoreboard.MaxRecords"/> records of two segments, each its own transmission.</summary>
     private static SackScoreboard Full(ReasonCounters<TcpEvent> events)
     {

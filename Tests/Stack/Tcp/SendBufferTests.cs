@@ -1,3 +1,6 @@
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
 using NetStack.Buffers;
 using NetStack.Tcp;
 using NetStack.Tests.Support;
@@ -108,5 +111,82 @@ public class SendBufferTests
         region.Fill(1); // the region stays valid until the commit
         buffer.Commit(region.Length);
         Assert.Equal(0, buffer.Length);
+    }
+
+    private static readonly Gen<(int Op, int A, int B)[]> Operations =
+        from count in Gen.Choose(1, 60)
+        from ops in Gen.ArrayOf(
+            from op in Gen.Choose(0, 5)
+            from a in Gen.Choose(0, 40_000)
+            from b in Gen.Choose(1, 20_000)
+            select (op, a, b), count)
+        select ops;
+
+    /// <summary>
+    /// Whatever the order of writes (whole chunks, partial reservations, chunks appended by reference),
+    /// acknowledgements and segment reads (in order, the cursor's fast path, or anywhere below it, a retransmission),
+    /// every segment references exactly the bytes the model stream holds at its offset from SND.UNA.
+    /// </summary>
+    [Property(MaxTest = 200)]
+    public Property AnyOperationSequence_SegmentsHoldTheModelsBytes() => Prop.ForAll(Arb.From(Operations), Run);
+
+    private static void Run((int Op, int A, int B)[] ops)
+    {
+        using var pool = new LeakCheckedPool();
+        var buffer = new SendBuffer(pool.Pool);
+        var model = new List<byte>();
+        int next = 0; // the in-order send point, from SND.UNA
+        byte counter = 0;
+        foreach ((int op, int a, int b) in ops)
+        {
+            switch (op)
+            {
+                case 0:
+                case 1:
+                    byte[] data = [.. Enumerable.Range(0, b).Select(_ => counter++)];
+                    if (op == 0)
+                    {
+                        Write(buffer, data);
+                    }
+                    else
+                    {
+                        PacketBuffer chunk = pool.Pool.Rent(data.Length, 0);
+                        data.CopyTo(chunk.Append(data.Length));
+                        buffer.AppendChunk(chunk);
+                    }
+                    model.AddRange(data);
+                    break;
+                case 2 when model.Count > 0:
+                    int acked = a % (model.Count + 1);
+                    buffer.Consume(acked);
+                    model.RemoveRange(0, acked);
+                    next = Math.Max(0, next - acked);
+                    break;
+                case 3:
+                case 4:
+                    int offset = op == 3 ? next : (model.Count == 0 ? 0 : a % model.Count);
+                    int length = Math.Min(b % 3000 + 1, model.Count - offset);
+                    if (length <= 0)
+                    {
+                        break;
+                    }
+                    using (PacketBuffer segment = pool.Pool.Rent(0, 0))
+                    {
+                        Assert.True(buffer.AppendTo(segment, offset, length));
+                        Assert.Equal(model.GetRange(offset, length).ToArray(), segment.ToArray());
+                    }
+                    if (op == 3)
+                    {
+                        next = offset + length;
+                    }
+                    break;
+                case 5:
+                    Span<byte> region = buffer.Reserve(b);
+                    buffer.Commit(0); // an abandoned reservation leaves the tail as it was
+                    break;
+            }
+            Assert.Equal(model.Count, buffer.Length);
+        }
+        buffer.Clear();
     }
 }

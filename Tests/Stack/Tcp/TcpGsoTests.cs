@@ -128,6 +128,49 @@ public class TcpGsoTests
         }
     }
 
+    /// <summary>
+    /// On a link that finishes checksums (a TUN device with a virtio header: NEEDS_CSUM) a single data segment
+    /// leaves with the pseudo-header sum in its checksum field and the offsets past the IP header, no GSO type, and
+    /// completes to the checksum TCP would have written; a pure ACK is finished in software.
+    /// </summary>
+    [Fact]
+    public void TxChecksumOffload_SingleSegment_LeavesThePartialChecksumToTheLink()
+    {
+        using var h = new TcpTestHarness(txChecksumOffload: true);
+        (TcpConnection c, uint iss, TcpConnectionListener l) = h.AcceptOne();
+        using (l)
+        {
+            Assert.Equal(1000, c.TryWrite(Packets.Payload(1000)));
+            PacketBuffer? p = h.Link.Read();
+            Assert.NotNull(p);
+            Assert.False(p!.Gso.IsGso);
+            Assert.True(p.Gso.NeedsChecksum);
+            Assert.Equal((ushort)20, p.Gso.ChecksumStart);
+            Assert.Equal((ushort)16, p.Gso.ChecksumOffset);
+            Assert.Equal((ushort)(20 + 32), p.Gso.HeaderLength);
+            byte[] bytes = p.ToArray();
+            p.Release();
+            Assert.Equal(20 + 32 + 1000, bytes.Length);
+            uint pseudo = InternetChecksum.PseudoHeaderSumV4(bytes.AsSpan(12, 4), bytes.AsSpan(16, 4), 6, bytes.Length - 20);
+            Assert.Equal(InternetChecksum.Fold(pseudo), BinaryPrimitives.ReadUInt16BigEndian(bytes.AsSpan(20 + 16))); // CHECKSUM_PARTIAL
+            BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(20 + 16), InternetChecksum.Finish(InternetChecksum.Sum(bytes.AsSpan(20))));
+            Assert.True(TcpHeader.VerifyChecksum(bytes.AsSpan(20), pseudo)); // what the device completes is right
+
+            h.Inject(PeerTs(1001, iss + 1 + 1000, TcpFlags.Ack | TcpFlags.Psh), Packets.Payload(10));
+            h.Advance(TimeSpan.FromMilliseconds(500)); // past the delayed-ACK timer
+            PacketBuffer? ack = h.Link.Read(); // a pure ACK of those 10 bytes
+            Assert.NotNull(ack);
+            Assert.False(ack!.Gso.NeedsChecksum);
+            byte[] ackBytes = ack.ToArray();
+            ack.Release();
+            Assert.Equal(20 + 32, ackBytes.Length);
+            uint ackPseudo = InternetChecksum.PseudoHeaderSumV4(ackBytes.AsSpan(12, 4), ackBytes.AsSpan(16, 4), 6, ackBytes.Length - 20);
+            Assert.True(TcpHeader.VerifyChecksum(ackBytes.AsSpan(20), ackPseudo));
+            c.Abort();
+            h.Link.Drain();
+        }
+    }
+
     [Theory]
     [InlineData(1448 * 40)]
     [InlineData((1448 * 40) + 700)]  // ends in a short segment

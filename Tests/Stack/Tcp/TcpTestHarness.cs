@@ -31,10 +31,10 @@ internal sealed class TcpTestHarness : IDisposable
     public static readonly IPAddress LocalIp = IPAddress.Parse("10.0.0.2");
     public static readonly IPAddress PeerIp = IPAddress.Parse("10.0.0.1");
 
-    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500, GsoSupport gso = GsoSupport.None, int linkQueue = 1024)
+    public TcpTestHarness(TcpProtocolOptions? options = null, int mtu = 1500, GsoSupport gso = GsoSupport.None, int linkQueue = 1024, bool txChecksumOffload = false)
     {
         Pool = new LeakCheckedPool();
-        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu, OutboundQueueCapacity = linkQueue });
+        Link = new ChannelEndpoint(new ChannelEndpointOptions { Gso = gso, EnableGro = false, Mtu = mtu, OutboundQueueCapacity = linkQueue, TxChecksumOffload = txChecksumOffload });
         Stack = new NetworkStack(new NetworkStackOptions { TimeProvider = Clock, Pool = Pool.Pool, RandomSeed = 99, Tcp = options ?? new TcpProtocolOptions { IsnSecret = [1, 2, 3], RandomSeed = 7 } });
         Nic nic = Stack.CreateNic(Link);
         nic.AddAddress(NetPrefix.Parse("10.0.0.2/24"));
