@@ -1,13 +1,12 @@
 // An existing ASP.NET Core app (its Program, top-level statements or Main, unchanged) started on a virtual host, the
 // way Microsoft.AspNetCore.Mvc.Testing's WebApplicationFactory starts it in memory, but served by Kestrel over the
 // host's stack, so its clients reach it by name across the virtual network and its impairments.
+using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
-using NetStack.AspNetCore;
 
 namespace NetStack.Simulation.AspNetCore;
 
@@ -96,7 +95,7 @@ public class VirtualWebApplicationFactory<TEntryPoint> : WebApplicationFactory<T
     /// <summary>
     /// An <see cref="HttpClient"/> from <paramref name="from"/> to the app: redirects and cookies as
     /// <paramref name="options"/> say, its base address unless it is WebApplicationFactory's default
-    /// (<c>http://localhost</c>), in which case <see cref="BaseAddress"/>. The network disposes it.
+    /// (<c>http://localhost</c>, or the app's endpoint by address), in which case <see cref="BaseAddress"/> (by name). The network disposes it.
     /// </summary>
     public HttpClient CreateClient(VirtualHost from, WebApplicationFactoryClientOptions options)
     {
@@ -111,10 +110,14 @@ public class VirtualWebApplicationFactory<TEntryPoint> : WebApplicationFactory<T
         handler.AllowAutoRedirect = options.AllowAutoRedirect;
         handler.MaxAutomaticRedirections = options.MaxAutomaticRedirections;
         handler.UseCookies = options.HandleCookies;
-        bool defaultAddress = options.BaseAddress is null || options.BaseAddress == new WebApplicationFactoryClientOptions().BaseAddress;
-        var client = new HttpClient(handler, disposeHandler: true) { BaseAddress = defaultAddress ? BaseAddress : options.BaseAddress };
+        var client = new HttpClient(handler, disposeHandler: true) { BaseAddress = IsDefaultAddress(options.BaseAddress) ? BaseAddress : options.BaseAddress };
         return from.Track(client);
     }
+
+    /// <summary>WebApplicationFactory's default (<c>http://localhost</c>), or the address of the app's endpoint it copies into <c>ClientOptions</c> once Kestrel started.</summary>
+    private bool IsDefaultAddress(Uri? address) =>
+        address is null || address == new WebApplicationFactoryClientOptions().BaseAddress
+        || (address.Port == Port && IPAddress.TryParse(address.Host.Trim('[', ']'), out IPAddress? ip) && (ip.Equals(Host.Ipv4) || ip.Equals(Host.Ipv6)));
 
     /// <summary>
     /// A factory for the same app on the same host with more configuration (<c>ConfigureTestServices</c>, settings):
@@ -141,24 +144,32 @@ public class VirtualWebApplicationFactory<TEntryPoint> : WebApplicationFactory<T
             return;
         }
         builder.UseVirtualHost(Host, Port, _listen);
+        builder.ConfigureServices(services => services.AddSingleton(new Marker(Host)));
     }
 
-    /// <summary>Builds the app's host, checks that it serves from the virtual host, then starts it.</summary>
+    /// <summary>
+    /// Builds and starts the app's host, refusing it before it can start when the app would not serve from the virtual
+    /// host (an override of <see cref="ConfigureWebHost"/> that skipped the base): it would bind the machine's sockets.
+    /// </summary>
     protected override IHost CreateHost(IHostBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        IHost host = builder.Build();
-        if (host.Services.GetService<IOptions<NetStackTransportOptions>>()?.Value.Stack != Host.Stack)
+        // Runs inside the app's own Build, after every ConfigureWebHost callback and before its Run can start a server.
+        builder.ConfigureServices(services =>
         {
-            host.Dispose();
-            throw new InvalidOperationException(
-                $"The app would not listen on virtual host {Host.Name}: an override of ConfigureWebHost must call base.ConfigureWebHost(builder) first.");
-        }
-        host.Start();
-        return host;
+            if (!services.Any(d => d.ServiceType == typeof(Marker) && d.ImplementationInstance is Marker m && m.Host == Host))
+            {
+                throw new InvalidOperationException(
+                    $"The app would not listen on virtual host {Host.Name}: an override of ConfigureWebHost must call base.ConfigureWebHost(builder) first.");
+            }
+        });
+        return base.CreateHost(builder);
     }
 
     /// <summary>Refuses the base class's clients, which would use the machine's sockets: use <see cref="CreateClient(VirtualHost)"/>.</summary>
     protected override void ConfigureClient(HttpClient client) =>
         throw new NotSupportedException($"The app listens on virtual host {Host.Name}, not on the machine: make clients with CreateClient() or CreateClient(fromHost).");
+
+    /// <summary>Says, in the app's services, which virtual host the factory mapped it to.</summary>
+    private sealed record Marker(VirtualHost Host);
 }

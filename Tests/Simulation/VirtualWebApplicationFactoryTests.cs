@@ -83,7 +83,8 @@ public class VirtualWebApplicationFactoryTests
         var factory = new ForgetfulFactory(net.AddHost("api"));
         var e = Assert.Throws<InvalidOperationException>(factory.StartServer);
         Assert.Contains("base.ConfigureWebHost", e.Message, StringComparison.Ordinal);
-        Assert.Equal(0, factory.Host.Stack.Tcp.ListenerCount);
+        using var machine = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await Assert.ThrowsAsync<SocketException>(async () => await machine.ConnectAsync(IPAddress.Loopback, 5080)); // refused before the app could run
     }
 
     [Fact(Timeout = 60_000)]
