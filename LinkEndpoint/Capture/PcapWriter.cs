@@ -8,6 +8,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 using PacketDotNet;
 using SharpPcap;
 using SharpPcap.LibPcap;

@@ -323,7 +323,7 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
         string pathA = NewFile(), pathB = NewFile();
         var a = new PcapWriter(pathA, new PcapWriterOptions { Synchronous = true });
         using var b = new PcapWriter(pathB, new PcapWriterOptions { Synchronous = true });
-        using (PacketBuffer p = pool.RentCopy(TestPackets.Ipv4Udp(33)))
+        using (PacketBuffer p = pool.Pool.RentCopy(TestPackets.Ipv4Udp(33)))
         {
             a.Write(p);
             a.Write(p);
