@@ -14,7 +14,7 @@ public class DeterminismTests
 
     private static readonly ImpairmentOptions LossyReordering = new()
     {
-        LossPercent = 3,
+        LossPercent = 5,
         Delay = TimeSpan.FromMilliseconds(5),
         ReorderPercent = 10,
         ReorderExtraDelay = TimeSpan.FromMilliseconds(4),
@@ -53,7 +53,7 @@ public class DeterminismTests
             VirtualHost sender = net.AddHost("sender"), receiver = net.AddHost("receiver");
             sender.Link.Set(LossyReordering);
             VirtualListener listener = receiver.Listen(7000);
-            byte[] data = new byte[48 * 1024];
+            byte[] data = new byte[128 * 1024];
             new Random(11).NextBytes(data);
             var copy = new MemoryStream();
             await net.RunAsync(async () =>
