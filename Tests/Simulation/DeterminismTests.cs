@@ -149,4 +149,26 @@ public class DeterminismTests
             Assert.True(a.Summary().RetransmissionTimeouts > 0, net.Summary());
         });
     }
+
+    [Fact(Timeout = 120_000)]
+    public async Task StacksOwnAsyncApi_InVirtualTime_WithRealTimeGrace_Completes()
+    {
+        // Not claimed deterministic (docs/harness.md): the stack's async waits continue on the thread pool. With a grace
+        // of real time whenever the network is idle, the driver waits for those continuations instead of jumping ahead.
+        await using var net = new VirtualNetwork(new VirtualNetworkOptions { Seed = 15, Time = NetworkTime.Virtual, RealTimeGrace = TimeSpan.FromMilliseconds(20) });
+        VirtualHost client = net.AddHost("client"), server = net.AddHost("server");
+        client.Link.Set(new ImpairmentOptions { Delay = TimeSpan.FromMilliseconds(5) });
+        using TcpConnectionListener listener = server.Stack.Tcp.Listen(new IPEndPoint(IPAddress.Any, 9000));
+        byte[] data = new byte[32 * 1024], got = new byte[data.Length];
+        new Random(15).NextBytes(data);
+        await net.RunAsync(async () =>
+        {
+            Task<TcpConnection> accepting = listener.AcceptAsync().AsTask();
+            using TcpConnection c = await client.Stack.Tcp.ConnectAsync(new IPEndPoint(server.Ipv4, 9000));
+            using TcpConnection s = await accepting;
+            await c.WriteAsync(data);
+            await s.ReadExactlyAsync(got);
+        });
+        Assert.Equal(data, got);
+    }
 }
