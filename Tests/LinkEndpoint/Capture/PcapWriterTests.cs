@@ -298,29 +298,9 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
     public void Metrics_TwoWriters_OneProcessWideMeter_ASeriesEachByFile_AndAClosedWriterStopsReporting()
     {
         using var pool = new LeakCheckedPool();
-        var meters = new HashSet<System.Diagnostics.Metrics.Meter>();
-        var seen = new List<(string Instrument, long Value, string? File, string? Reason)>();
-        using var listener = new System.Diagnostics.Metrics.MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == PcapWriter.MeterName)
-            {
-                meters.Add(instrument.Meter);
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            string? file = null, reason = null;
-            foreach (var t in tags)
-            {
-                file = t.Key == "file" ? t.Value as string : file;
-                reason = t.Key == "reason" ? t.Value as string : reason;
-            }
-            seen.Add((instrument.Name, value, file, reason));
-        });
-        listener.Start();
+        using var recorder = new MeterRecorder(PcapWriter.MeterName);
         string pathA = NewFile(), pathB = NewFile();
+        string fileA = $"file={Path.GetFileName(pathA)}", fileB = $"file={Path.GetFileName(pathB)}";
         var a = new PcapWriter(pathA, new PcapWriterOptions { Synchronous = true });
         using var b = new PcapWriter(pathB, new PcapWriterOptions { Synchronous = true });
         using (PacketBuffer p = pool.Pool.RentCopy(TestPackets.Ipv4Udp(33)))
@@ -329,15 +309,14 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
             a.Write(p);
             b.Write(p);
         }
-        listener.RecordObservableInstruments();
-        Assert.Single(meters); // one static meter, not one per writer
-        Assert.Contains(("netstack.link.capture.packets", 2L, Path.GetFileName(pathA), null), seen);
-        Assert.Contains(("netstack.link.capture.packets", 1L, Path.GetFileName(pathB), null), seen);
-        Assert.Contains(("netstack.link.capture.dropped", 0L, Path.GetFileName(pathB), "queue_full"), seen);
+        var seen = recorder.Observe();
+        Assert.Equal(1, recorder.MeterCount); // one static meter, not one per writer
+        Assert.Contains(("netstack.link.capture.packets", 2L, fileA), seen);
+        Assert.Contains(("netstack.link.capture.packets", 1L, fileB), seen);
+        Assert.Contains(("netstack.link.capture.dropped", 0L, $"{fileB},reason=queue_full"), seen);
         a.Dispose();
-        seen.Clear();
-        listener.RecordObservableInstruments();
-        Assert.DoesNotContain(seen, m => m.File == Path.GetFileName(pathA));
-        Assert.Contains(("netstack.link.capture.packets", 1L, Path.GetFileName(pathB), null), seen);
+        seen = recorder.Observe();
+        Assert.DoesNotContain(seen, m => m.Tags == fileA || m.Tags.StartsWith(fileA + ",", StringComparison.Ordinal));
+        Assert.Contains(("netstack.link.capture.packets", 1L, fileB), seen);
     }
 }

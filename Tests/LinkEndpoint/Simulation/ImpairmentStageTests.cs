@@ -472,45 +472,23 @@ public class ImpairmentStageTests
     public void Metrics_TwoStages_OneProcessWideMeter_ASeriesEach_AndADisposedStageStopsReporting()
     {
         using var pool = new LeakCheckedPool();
-        var meters = new HashSet<Meter>();
-        var seen = new List<(string Instrument, long Value, string? Stage, string? Kind)>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == ImpairmentStage.MeterName)
-            {
-                meters.Add(instrument.Meter);
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            string? stage = null, kind = null;
-            foreach (var t in tags)
-            {
-                stage = t.Key == "stage" ? t.Value as string : stage;
-                kind = t.Key is "reason" or "event" ? t.Value as string : kind;
-            }
-            seen.Add((instrument.Name, value, stage, kind));
-        });
-        listener.Start();
+        using var recorder = new MeterRecorder(ImpairmentStage.MeterName);
         string nameA = $"a-{Guid.NewGuid():N}", nameB = $"b-{Guid.NewGuid():N}";
         var a = new ImpairmentStage(new CollectingSink(), new ImpairmentOptions { LossPercent = 100 }, seed: 1, name: nameA);
         using var b = new ImpairmentStage(new CollectingSink(), new ImpairmentOptions { Delay = TimeSpan.FromSeconds(1) }, seed: 1, new FakeTimeProvider(), name: nameB);
         Send(a, pool, 3);
         Send(b, pool, 5);
-        listener.RecordObservableInstruments();
-        Assert.Single(meters); // one static meter, not one per stage
-        Assert.Contains(("netstack.link.impairment.dropped", 3L, nameA, "loss"), seen);
-        Assert.Contains(("netstack.link.impairment.dropped", 0L, nameB, "loss"), seen);
-        Assert.Contains(("netstack.link.impairment.packets", 3L, nameA, "received"), seen);
-        Assert.Contains(("netstack.link.impairment.packets", 5L, nameB, "received"), seen);
-        Assert.Contains(("netstack.link.impairment.held", 5L, nameB, null), seen);
+        var seen = recorder.Observe();
+        Assert.Equal(1, recorder.MeterCount); // one static meter, not one per stage
+        Assert.Contains(("netstack.link.impairment.dropped", 3L, $"reason=loss,stage={nameA}"), seen);
+        Assert.Contains(("netstack.link.impairment.dropped", 0L, $"reason=loss,stage={nameB}"), seen);
+        Assert.Contains(("netstack.link.impairment.packets", 3L, $"event=received,stage={nameA}"), seen);
+        Assert.Contains(("netstack.link.impairment.packets", 5L, $"event=received,stage={nameB}"), seen);
+        Assert.Contains(("netstack.link.impairment.held", 5L, $"stage={nameB}"), seen);
         a.Dispose();
-        seen.Clear();
-        listener.RecordObservableInstruments();
-        Assert.DoesNotContain(seen, m => m.Stage == nameA);
-        Assert.Contains(("netstack.link.impairment.held", 5L, nameB, null), seen);
+        seen = recorder.Observe();
+        Assert.DoesNotContain(seen, m => m.Tags.Contains(nameA, StringComparison.Ordinal));
+        Assert.Contains(("netstack.link.impairment.held", 5L, $"stage={nameB}"), seen);
     }
 
     [Theory]
