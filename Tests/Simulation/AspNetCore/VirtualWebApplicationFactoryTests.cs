@@ -14,7 +14,7 @@ using NetStack.Simulation;
 using NetStack.Simulation.AspNetCore;
 using NetStack.Tests.SampleApi;
 
-namespace NetStack.Tests.Simulation;
+namespace NetStack.Tests.Simulation.AspNetCore;
 
 public class VirtualWebApplicationFactoryTests
 {

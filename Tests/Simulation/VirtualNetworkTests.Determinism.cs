@@ -8,7 +8,7 @@ using NetStack.Tcp;
 
 namespace NetStack.Tests.Simulation;
 
-public class DeterminismTests
+public partial class VirtualNetworkTests
 {
     private const int Runs = 10;
 
