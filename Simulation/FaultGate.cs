@@ -131,13 +131,15 @@ internal sealed class FaultGate(IPacketSink inner, VirtualNetwork network) : Pac
     private static PacketBuffer? ResetOf(PacketBuffer packet)
     {
         ReadOnlySpan<byte> head = packet.Head;
-        bool v4 = head[0] >> 4 == 4;
-        int ipLength = v4 ? (head[0] & 0xF) * 4 : 40;
-        byte protocol = v4 ? head[9] : head[6];
-        if (protocol != 6 || head.Length < ipLength + 20)
+        // The IP headers (IPv4 options, IPv6 extension headers) are kept as they are; a fragment or a routed IPv6
+        // packet (whose checksum names another destination, RFC 8200 §8.1) gets no reset and is dropped.
+        if (!IpLayout.TryLocate(head, packet.Length, out IpLayout ip, out _) || ip.Protocol != IpProtocol.Tcp || ip.IsFragment
+            || ip.HasRoutingHeader || head.Length < ip.TransportOffset + 20)
         {
             return null;
         }
+        bool v4 = !ip.IsV6;
+        int ipLength = ip.TransportOffset;
         PacketBuffer reset = packet.Pool.Rent(ipLength + 20, packet.Headroom);
         Span<byte> bytes = reset.Append(ipLength + 20);
         head[..(ipLength + 20)].CopyTo(bytes);
@@ -158,7 +160,7 @@ internal sealed class FaultGate(IPacketSink inner, VirtualNetwork network) : Pac
         }
         else
         {
-            BinaryPrimitives.WriteUInt16BigEndian(bytes[4..], 20);
+            BinaryPrimitives.WriteUInt16BigEndian(bytes[4..], (ushort)(ipLength - 40 + 20));
             pseudo = InternetChecksum.PseudoHeaderSumV6(bytes[8..24], bytes[24..40], 6, 20);
         }
         BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], InternetChecksum.Compute(tcp[..20], pseudo));

@@ -1,6 +1,5 @@
 // What a fault rule sees of a packet: who sent it to whom, its protocol, ports, TCP flags and sizes, parsed from the
 // wire bytes without allocating (rules run on every packet while any is installed).
-using System.Buffers.Binary;
 using NetStack.Buffers;
 using NetStack.Network;
 using NetStack.Wire;
@@ -21,7 +20,7 @@ public enum FaultAction
 
 /// <summary>
 /// A packet on its way from <see cref="From"/> to <see cref="To"/>, as a rule sees it. Ports and flags are zero
-/// when the packet is not TCP or UDP (or an IPv6 packet with extension headers).
+/// when the packet is not TCP or UDP, or is a fragment after the first (its transport header travels in the first).
 /// </summary>
 public readonly record struct VirtualPacket
 {
@@ -37,7 +36,7 @@ public readonly record struct VirtualPacket
     /// <summary>IP destination address.</summary>
     public NetAddress Destination { get; init; }
 
-    /// <summary>IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).</summary>
+    /// <summary>IP protocol number of the upper layer, past any IPv6 extension headers (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6).</summary>
     public byte Protocol { get; init; }
 
     /// <summary>Transport source port, or 0.</summary>
@@ -52,7 +51,7 @@ public readonly record struct VirtualPacket
     /// <summary>Bytes of the whole IP packet.</summary>
     public int Length { get; init; }
 
-    /// <summary>Transport payload bytes (after the TCP or UDP header), or the IP payload for other protocols.</summary>
+    /// <summary>Transport payload bytes (after the TCP or UDP header), or the bytes after the IP headers for other protocols.</summary>
     public int PayloadLength { get; init; }
 
     /// <summary>True for TCP.</summary>
@@ -68,55 +67,47 @@ public readonly record struct VirtualPacket
     public override string ToString() =>
         $"{From}→{To ?? Destination.ToString()} proto {Protocol} {SourcePort}→{DestinationPort} [{Flags}] {Length} B";
 
-    /// <summary>Parses the packet's head; false when it is not an IPv4 or IPv6 packet with a whole header.</summary>
+    /// <summary>
+    /// Parses the packet's head with the stack's own parsers (<see cref="IpLayout"/>: IPv4 options, the IPv6
+    /// extension-header walk and fragments, RFC 8200 §4; then the TCP or UDP header view); false when it is not an IP
+    /// packet whose headers lie in its head. Never throws (the bytes are whatever the sender put on the wire).
+    /// </summary>
     internal static bool TryParse(PacketBuffer packet, string from, Func<NetAddress, string?> owner, out VirtualPacket parsed)
     {
         ReadOnlySpan<byte> head = packet.Head;
         parsed = default;
-        if (head.IsEmpty)
+        if (!IpLayout.TryLocate(head, packet.Length, out IpLayout ip, out _))
         {
             return false;
         }
-        int version = head[0] >> 4;
         NetAddress source, destination;
-        byte protocol;
-        int transport;
-        if (version == 4 && head.Length >= 20)
+        if (ip.IsV6)
         {
-            transport = (head[0] & 0xF) * 4;
-            protocol = head[9];
-            source = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[12..]));
-            destination = NetAddress.FromV4(BinaryPrimitives.ReadUInt32BigEndian(head[16..]));
-            if ((BinaryPrimitives.ReadUInt16BigEndian(head[6..]) & 0x1FFF) != 0)
-            {
-                transport = int.MaxValue; // a later fragment: no transport header
-            }
-        }
-        else if (version == 6 && head.Length >= 40)
-        {
-            transport = 40;
-            protocol = head[6];
-            source = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[8..]));
-            destination = NetAddress.FromV6(BinaryPrimitives.ReadUInt128BigEndian(head[24..]));
+            Ipv6Header.TryCreate(head, packet.Length, out Ipv6Header v6, out _); // accepted by the locator already
+            source = NetAddress.FromV6(v6.Source);
+            destination = NetAddress.FromV6(v6.Destination);
         }
         else
         {
-            return false;
+            Ipv4Header.TryCreate(head, packet.Length, out Ipv4Header v4, out _);
+            source = NetAddress.FromV4(v4.Source);
+            destination = NetAddress.FromV4(v4.Destination);
         }
-        int sourcePort = 0, destinationPort = 0, payload = Math.Max(0, packet.Length - Math.Min(transport, packet.Length));
+        int sourcePort = 0, destinationPort = 0, payload = ip.TransportLength;
         TcpFlags flags = TcpFlags.None;
-        if (protocol == 6 && head.Length >= transport + 20)
+        ReadOnlySpan<byte> transport = ip.HasTransportHeader && ip.TransportOffset <= head.Length ? head[ip.TransportOffset..] : default;
+        if (ip.Protocol == IpProtocol.Tcp && TcpHeader.TryCreate(transport, out TcpHeader tcp, out _))
         {
-            sourcePort = BinaryPrimitives.ReadUInt16BigEndian(head[transport..]);
-            destinationPort = BinaryPrimitives.ReadUInt16BigEndian(head[(transport + 2)..]);
-            flags = (TcpFlags)head[transport + 13];
-            payload = Math.Max(0, packet.Length - transport - ((head[transport + 12] >> 4) * 4));
+            sourcePort = tcp.SourcePort;
+            destinationPort = tcp.DestinationPort;
+            flags = tcp.Flags;
+            payload = ip.TransportLength - tcp.HeaderLength;
         }
-        else if (protocol == 17 && head.Length >= transport + 8)
+        else if (ip.Protocol == IpProtocol.Udp && UdpHeader.TryCreate(transport, ip.TransportLength, out UdpHeader udp, out _))
         {
-            sourcePort = BinaryPrimitives.ReadUInt16BigEndian(head[transport..]);
-            destinationPort = BinaryPrimitives.ReadUInt16BigEndian(head[(transport + 2)..]);
-            payload = Math.Max(0, packet.Length - transport - 8);
+            sourcePort = udp.SourcePort;
+            destinationPort = udp.DestinationPort;
+            payload = ip.TransportLength - UdpHeader.HeaderLength;
         }
         parsed = new VirtualPacket
         {
@@ -124,12 +115,12 @@ public readonly record struct VirtualPacket
             To = owner(destination),
             Source = source,
             Destination = destination,
-            Protocol = protocol,
+            Protocol = (byte)ip.Protocol,
             SourcePort = sourcePort,
             DestinationPort = destinationPort,
             Flags = flags,
             Length = packet.Length,
-            PayloadLength = payload,
+            PayloadLength = Math.Max(0, payload),
         };
         return true;
     }

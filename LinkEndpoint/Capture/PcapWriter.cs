@@ -8,6 +8,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using System.Threading.Channels;
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 using PacketDotNet;
 using SharpPcap;
 using SharpPcap.LibPcap;
@@ -31,8 +32,14 @@ namespace NetStack.Link.Capture;
 /// </remarks>
 public sealed class PcapWriter : IDisposable, IAsyncDisposable
 {
-    /// <summary>Name of the <see cref="Meter"/> every writer publishes its counters on.</summary>
+    /// <summary>
+    /// Name of the <see cref="Meter"/> every writer publishes its counters on: one process-wide meter whose instruments
+    /// observe every open writer, each measurement tagged <c>file</c> with the capture's file name.
+    /// </summary>
     public const string MeterName = "NetStack.Link.Capture";
+
+    private static readonly Meter s_meter = new(MeterName, "1.0");
+    private static readonly LiveInstances<PcapWriter> s_live = new(); // weakly held: a dropped writer is collected
 
     /// <summary>
     /// The data link type the file is opened with and read back as: DLT_RAW (12, <c>LinkLayers.RawLegacy</c>); libpcap
@@ -46,9 +53,10 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
     private readonly byte[] _staging;
     private readonly Channel<Record>? _queue;
     private readonly Task? _writerLoop;
-    private readonly Meter _meter;
+    private readonly KeyValuePair<string, object?> _fileTag;
     private PcapHeader _header = new(0, 0, 0, 0);
     private volatile bool _closed;
+    private volatile bool _ended;
     private int _disposed;
     private int _synchronousBusy;
 
@@ -85,16 +93,28 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
             _writerLoop = Task.Run(WriterLoopAsync);
         }
 
-        _meter = new Meter(MeterName, "1.0");
-        var file = new KeyValuePair<string, object?>("file", System.IO.Path.GetFileName(path));
-        _meter.CreateObservableCounter("netstack.link.capture.packets", () => new Measurement<long>(Captured, file),
-            unit: "{packet}", description: "Packets written to the capture file");
-        _meter.CreateObservableCounter("netstack.link.capture.dropped", () => new[]
+        _fileTag = new KeyValuePair<string, object?>("file", System.IO.Path.GetFileName(path));
+        s_live.Add(this);
+    }
+
+    static PcapWriter()
+    {
+        s_meter.CreateObservableCounter("netstack.link.capture.packets", () => s_live.Observe<long>(static (writer, into) =>
         {
-            new Measurement<long>(DroppedQueueFull, file, new("reason", "queue_full")),
-            new Measurement<long>(DroppedClosed, file, new("reason", "closed")),
-            new Measurement<long>(WriteErrors, file, new("reason", "write_error")),
-        }, unit: "{packet}", description: "Packets not captured, per reason");
+            if (!writer._ended)
+            {
+                into.Add(new(writer.Captured, writer._fileTag));
+            }
+        }), unit: "{packet}", description: "Packets written to the capture file");
+        s_meter.CreateObservableCounter("netstack.link.capture.dropped", () => s_live.Observe<long>(static (writer, into) =>
+        {
+            if (!writer._ended)
+            {
+                into.Add(new(writer.DroppedQueueFull, writer._fileTag, new("reason", "queue_full")));
+                into.Add(new(writer.DroppedClosed, writer._fileTag, new("reason", "closed")));
+                into.Add(new(writer.WriteErrors, writer._fileTag, new("reason", "write_error")));
+            }
+        }), unit: "{packet}", description: "Packets not captured, per reason");
     }
 
     /// <summary>The capture file.</summary>
@@ -211,7 +231,7 @@ public sealed class PcapWriter : IDisposable, IAsyncDisposable
     {
         _device.Close();
         _device.Dispose();
-        _meter.Dispose();
+        _ended = true; // the file is closed: its counters are final and no longer published
     }
 
     private async Task WriterLoopAsync()

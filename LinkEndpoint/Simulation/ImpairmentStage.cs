@@ -2,6 +2,7 @@
 // over any IPacketSink: the one way a wire, the in-memory network or the TUN layer impairs traffic (ARCHITECTURE.md §5).
 using System.Diagnostics.Metrics;
 using NetStack.Buffers;
+using NetStack.Diagnostics;
 
 namespace NetStack.Link.Simulation;
 
@@ -27,13 +28,19 @@ namespace NetStack.Link.Simulation;
 /// </remarks>
 public sealed class ImpairmentStage : PacketSinkDecorator
 {
-    /// <summary>Name of the <see cref="Meter"/> every stage publishes its counters on.</summary>
+    /// <summary>
+    /// Name of the <see cref="Meter"/> every stage publishes its counters on: one process-wide meter whose instruments
+    /// observe every live stage, each measurement tagged <c>stage</c> with the stage's <see cref="Name"/>.
+    /// </summary>
     public const string MeterName = "NetStack.Link.Simulation";
+
+    private static readonly Meter s_meter = new(MeterName, "1.0");
+    private static readonly LiveInstances<ImpairmentStage> s_live = new(); // weakly held: a dropped stage is collected
 
     private readonly Random _random;
     private readonly TimeProvider _time;
     private readonly DelayQueue _queue;
-    private readonly Meter _meter;
+    private readonly KeyValuePair<string, object?> _stageTag;
 
     // Durations converted once to TimeProvider timestamp units.
     private readonly long _delay;
@@ -76,24 +83,39 @@ public sealed class ImpairmentStage : PacketSinkDecorator
         _jitter = ToTimestampUnits(options.Jitter);
         _reorderDelay = ToTimestampUnits(options.ReorderExtraDelay);
 
-        _meter = new Meter(MeterName, "1.0");
-        var stage = new KeyValuePair<string, object?>("stage", Name);
-        _meter.CreateObservableCounter("netstack.link.impairment.dropped", () => new[]
+        _stageTag = new KeyValuePair<string, object?>("stage", Name);
+        s_live.Add(this);
+    }
+
+    static ImpairmentStage()
+    {
+        s_meter.CreateObservableCounter("netstack.link.impairment.dropped", () => s_live.Observe<long>(static (stage, into) =>
         {
-            new Measurement<long>(DroppedLoss, stage, new("reason", "loss")),
-            new Measurement<long>(DroppedQueueFull, stage, new("reason", "queue_full")),
-            new Measurement<long>(Discarded, stage, new("reason", "discarded")),
-        }, unit: "{packet}", description: "Packets dropped by the impairment stage, per reason");
-        _meter.CreateObservableCounter("netstack.link.impairment.packets", () => new[]
+            if (!stage._disposed)
+            {
+                into.Add(new(stage.DroppedLoss, stage._stageTag, new("reason", "loss")));
+                into.Add(new(stage.DroppedQueueFull, stage._stageTag, new("reason", "queue_full")));
+                into.Add(new(stage.Discarded, stage._stageTag, new("reason", "discarded")));
+            }
+        }), unit: "{packet}", description: "Packets dropped by the impairment stage, per reason");
+        s_meter.CreateObservableCounter("netstack.link.impairment.packets", () => s_live.Observe<long>(static (stage, into) =>
         {
-            new Measurement<long>(Received, stage, new("event", "received")),
-            new Measurement<long>(Delivered, stage, new("event", "delivered")),
-            new Measurement<long>(Duplicated, stage, new("event", "duplicated")),
-            new Measurement<long>(Corrupted, stage, new("event", "corrupted")),
-            new Measurement<long>(Reordered, stage, new("event", "reordered")),
-        }, unit: "{packet}", description: "Packets seen by the impairment stage, per event");
-        _meter.CreateObservableUpDownCounter("netstack.link.impairment.held", () => new Measurement<long>(HeldCount, stage),
-            unit: "{packet}", description: "Packets held (delayed or queued) by the impairment stage");
+            if (!stage._disposed)
+            {
+                into.Add(new(stage.Received, stage._stageTag, new("event", "received")));
+                into.Add(new(stage.Delivered, stage._stageTag, new("event", "delivered")));
+                into.Add(new(stage.Duplicated, stage._stageTag, new("event", "duplicated")));
+                into.Add(new(stage.Corrupted, stage._stageTag, new("event", "corrupted")));
+                into.Add(new(stage.Reordered, stage._stageTag, new("event", "reordered")));
+            }
+        }), unit: "{packet}", description: "Packets seen by the impairment stage, per event");
+        s_meter.CreateObservableUpDownCounter("netstack.link.impairment.held", () => s_live.Observe<long>(static (stage, into) =>
+        {
+            if (!stage._disposed)
+            {
+                into.Add(new(stage.HeldCount, stage._stageTag));
+            }
+        }), unit: "{packet}", description: "Packets held (delayed or queued) by the impairment stage");
     }
 
     /// <summary>The options the stage was made with.</summary>
@@ -256,7 +278,6 @@ public sealed class ImpairmentStage : PacketSinkDecorator
         if (disposing)
         {
             Clear();
-            _meter.Dispose();
         }
     }
 

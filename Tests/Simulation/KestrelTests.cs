@@ -1,6 +1,7 @@
 // Kestrel and HttpClient on virtual hosts (real time): the app is reached by name at the host's addresses, the
 // default endpoints mapped there rather than to the machine's localhost:5000.
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using NetStack.Link.Simulation;
 using NetStack.Simulation;
@@ -37,5 +38,25 @@ public class KestrelTests
         HostSummary summary = api.Summary();
         Assert.True(summary.FastRetransmits + summary.RetransmissionTimeouts > 0, summary.ToString());
         Assert.Contains("link-in.loss", client.Summary().Drops.Keys);
+    }
+
+    [Fact(Timeout = 60_000)]
+    public async Task UseVirtualHost_AppsOwnBuilderWithLocalhostUrls_ListensOnTheHostOnly_AndAConnectCallbackClientReachesIt()
+    {
+        await using var net = new VirtualNetwork();
+        VirtualHost api = net.AddHost("api"), caller = net.AddHost("caller");
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://localhost:5081"); // what the app configured for itself
+        builder.WebHost.UseVirtualHost(api, port: 8080);
+        await using WebApplication app = builder.Build();
+        app.MapGet("/", () => "from the builder");
+        await app.StartAsync();
+        Assert.Equal(["http://10.0.0.1:8080", "http://[fd00::1]:8080"], app.Urls.Order(StringComparer.Ordinal));
+        using var handler = new SocketsHttpHandler { ConnectCallback = caller.ConnectCallback }; // any client that takes a callback
+        using var http = new HttpClient(handler);
+        Assert.Equal("from the builder", await http.GetStringAsync("http://api:8080/"));
+        using var machine = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await machine.ConnectAsync(System.Net.IPAddress.Loopback, 5081));
+        await app.StopAsync();
     }
 }

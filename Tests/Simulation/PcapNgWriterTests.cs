@@ -11,12 +11,23 @@ namespace NetStack.Tests.Simulation;
 
 public class PcapNgWriterTests
 {
-    /// <summary>Two hosts over a lossy, jittery link move 64 KiB each way on stream sockets, captured to <paramref name="path"/>.</summary>
+    /// <summary>
+    /// Two hosts over a lossy, jittery, reordering link move 64 KiB each way on stream sockets, captured to
+    /// <paramref name="path"/>; the run must have lost and reordered packets and retransmitted TCP segments.
+    /// </summary>
     private static async Task ScenarioAsync(string path, int seed)
     {
         await using var net = new VirtualNetwork(new VirtualNetworkOptions { Seed = seed, Time = NetworkTime.Virtual, CapturePath = path });
         VirtualHost client = net.AddHost("client"), server = net.AddHost("server");
-        client.Link.Set(new ImpairmentOptions { LossPercent = 2, Delay = TimeSpan.FromMilliseconds(10), Jitter = TimeSpan.FromMilliseconds(3), DelayDistribution = DelayDistribution.Normal });
+        client.Link.Set(new ImpairmentOptions
+        {
+            LossPercent = 2,
+            Delay = TimeSpan.FromMilliseconds(10),
+            Jitter = TimeSpan.FromMilliseconds(3),
+            DelayDistribution = DelayDistribution.Normal,
+            ReorderPercent = 3,
+            ReorderExtraDelay = TimeSpan.FromMilliseconds(5),
+        });
         await net.RunAsync(async () =>
         {
             VirtualListener listener = server.Listen(80);
@@ -34,6 +45,11 @@ public class PcapNgWriterTests
             await s.DisposeAsync();
             await net.Delay(TimeSpan.FromSeconds(1));
         });
+        ImpairmentStage outbound = client.Link.OutboundStage!, inbound = client.Link.InboundStage!;
+        HostSummary c = client.Summary(), s = server.Summary();
+        Assert.True(outbound.DroppedLoss + inbound.DroppedLoss > 0, net.Summary());
+        Assert.True(outbound.Reordered + inbound.Reordered > 0, net.Summary());
+        Assert.True(c.FastRetransmits + c.RetransmissionTimeouts + s.FastRetransmits + s.RetransmissionTimeouts > 0, net.Summary());
     }
 
     [Fact(Timeout = 120_000)]

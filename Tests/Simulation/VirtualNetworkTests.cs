@@ -6,7 +6,7 @@ using NetStack.Simulation;
 
 namespace NetStack.Tests.Simulation;
 
-public class VirtualNetworkTests
+public partial class VirtualNetworkTests
 {
     [Fact(Timeout = 60_000)]
     public async Task AddHost_TwoHosts_ResolveEachOtherByName_AndExchangeBytesOverTcp()

@@ -293,4 +293,30 @@ public sealed class PcapWriterTests(ITestOutputHelper output) : IDisposable
         const string ErrorSeverity = "8388608"; // PI_ERROR: bad checksum, malformed
         Assert.All(lines, line => Assert.Contains(ErrorSeverity, line.Split('|')[2], StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Metrics_TwoWriters_OneProcessWideMeter_ASeriesEachByFile_AndAClosedWriterStopsReporting()
+    {
+        using var pool = new LeakCheckedPool();
+        using var recorder = new MeterRecorder(PcapWriter.MeterName);
+        string pathA = NewFile(), pathB = NewFile();
+        string fileA = $"file={Path.GetFileName(pathA)}", fileB = $"file={Path.GetFileName(pathB)}";
+        var a = new PcapWriter(pathA, new PcapWriterOptions { Synchronous = true });
+        using var b = new PcapWriter(pathB, new PcapWriterOptions { Synchronous = true });
+        using (PacketBuffer p = pool.Pool.RentCopy(TestPackets.Ipv4Udp(33)))
+        {
+            a.Write(p);
+            a.Write(p);
+            b.Write(p);
+        }
+        var seen = recorder.Observe();
+        Assert.Equal(1, recorder.MeterCount); // one static meter, not one per writer
+        Assert.Contains(("netstack.link.capture.packets", 2L, fileA), seen);
+        Assert.Contains(("netstack.link.capture.packets", 1L, fileB), seen);
+        Assert.Contains(("netstack.link.capture.dropped", 0L, $"{fileB},reason=queue_full"), seen);
+        a.Dispose();
+        seen = recorder.Observe();
+        Assert.DoesNotContain(seen, m => m.Tags == fileA || m.Tags.StartsWith(fileA + ",", StringComparison.Ordinal));
+        Assert.Contains(("netstack.link.capture.packets", 1L, fileB), seen);
+    }
 }

@@ -468,6 +468,29 @@ public class ImpairmentStageTests
         Assert.Contains(("netstack.link.impairment.dropped", 0L, "queue_full", "metrics-test"), measurements);
     }
 
+    [Fact]
+    public void Metrics_TwoStages_OneProcessWideMeter_ASeriesEach_AndADisposedStageStopsReporting()
+    {
+        using var pool = new LeakCheckedPool();
+        using var recorder = new MeterRecorder(ImpairmentStage.MeterName);
+        string nameA = $"a-{Guid.NewGuid():N}", nameB = $"b-{Guid.NewGuid():N}";
+        var a = new ImpairmentStage(new CollectingSink(), new ImpairmentOptions { LossPercent = 100 }, seed: 1, name: nameA);
+        using var b = new ImpairmentStage(new CollectingSink(), new ImpairmentOptions { Delay = TimeSpan.FromSeconds(1) }, seed: 1, new FakeTimeProvider(), name: nameB);
+        Send(a, pool, 3);
+        Send(b, pool, 5);
+        var seen = recorder.Observe();
+        Assert.Equal(1, recorder.MeterCount); // one static meter, not one per stage
+        Assert.Contains(("netstack.link.impairment.dropped", 3L, $"reason=loss,stage={nameA}"), seen);
+        Assert.Contains(("netstack.link.impairment.dropped", 0L, $"reason=loss,stage={nameB}"), seen);
+        Assert.Contains(("netstack.link.impairment.packets", 3L, $"event=received,stage={nameA}"), seen);
+        Assert.Contains(("netstack.link.impairment.packets", 5L, $"event=received,stage={nameB}"), seen);
+        Assert.Contains(("netstack.link.impairment.held", 5L, $"stage={nameB}"), seen);
+        a.Dispose();
+        seen = recorder.Observe();
+        Assert.DoesNotContain(seen, m => m.Tags.Contains(nameA, StringComparison.Ordinal));
+        Assert.Contains(("netstack.link.impairment.held", 5L, $"stage={nameB}"), seen);
+    }
+
     [Theory]
     [InlineData(-1, 0, 0)]
     [InlineData(101, 0, 0)]
