@@ -62,6 +62,7 @@ internal static partial class RxMemServe
         {
             Sh("ip", $"-n {ns} link set lo up");
             Sh("ip", $"-n {ns} tuntap add dev {Device} mode tun");
+            Sh("ip", $"-n {ns} link set {Device} txqueuelen 65536"); // the TUN's queue toward serve: room for bursts
             Sh("ip", $"-n {ns} addr add {Kernel}/16 dev {Device}");
             server = Process.Start(new ProcessStartInfo("ip", $"netns exec {ns} {serve} serve --tun {Device} --address {Serve}/16 --idle-timeout 0 {serveArgs}")
             {
@@ -127,11 +128,18 @@ internal static partial class RxMemServe
         {
             peer.SendTcp(source, Serve, new TcpRepr { SourcePort = f.Port, DestinationPort = 7, SequenceNumber = PeerIss, Flags = TcpFlags.Syn, WindowSize = 0, MaxSegmentSize = 1460, WindowScale = 7, SackPermitted = true });
         }
-        const int InFlight = 4; // per connection: 400 segments in flight for 100 connections, under the TUN's queue
-        long lastAny = Environment.TickCount64;
+        // Segments in flight per connection: serve delays its ACKs for segments smaller than a full one (as Linux
+        // does), so the window, not the ACK clock, must set the pace; all of them together stay under the TUN's queue.
+        int inFlight = Math.Max(64, 32768 / connections);
+        long lastAny = Environment.TickCount64, lastReport = lastAny;
         while (Environment.TickCount64 - lastAny < 3000)
         {
             long now = Environment.TickCount64;
+            if (now - lastReport >= 5000)
+            {
+                lastReport = now;
+                Console.WriteLine($"  {clock.Elapsed.TotalSeconds:F0} s: payload accepted {flows.Sum(f => (long)(f.Acked - (PeerIss + 1)))} B, open {flows.Count(f => f.Open)}, shut {flows.Count(f => f.Open && f.Edge == f.Acked)}, VmRSS {Status(pid).Rss >> 10} KiB");
+            }
             foreach (Flow f in flows)
             {
                 if (!f.Open)
@@ -143,7 +151,7 @@ internal static partial class RxMemServe
                     f.Next = f.Acked; // go back: segments were lost in a queue
                     f.LastProgress = now;
                 }
-                while ((int)(f.Edge - f.Next) > 0 && (int)(f.Next - f.Acked) < InFlight)
+                while ((int)(f.Edge - f.Next) > 0 && (int)(f.Next - f.Acked) < inFlight)
                 {
                     peer.SendTcp(source, Serve, new TcpRepr { SourcePort = f.Port, DestinationPort = 7, SequenceNumber = f.Next, AcknowledgmentNumber = f.Iss + 1, Flags = TcpFlags.Ack | TcpFlags.Psh, WindowSize = 0 }, one);
                     f.Next++;
