@@ -6,6 +6,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using NetStack.Tests.Interop;
 using NetStack.Wire;
 
@@ -58,6 +59,15 @@ internal static partial class RxMemServe
         string ns = $"nsbench-{Environment.ProcessId}";
         Sh("ip", $"netns add {ns}");
         Process? server = null;
+        // Ctrl-C or SIGTERM still stops serve and removes the namespace.
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            Cleanup(server, ns);
+            Environment.Exit(130);
+        }
         try
         {
             Sh("ip", $"-n {ns} link set lo up");
@@ -79,20 +89,34 @@ internal static partial class RxMemServe
                 return 1;
             }
             Console.WriteLine(line);
-            _ = server.StandardOutput.ReadToEndAsync(); // drain
+            Task<string> counters = server.StandardOutput.ReadToEndAsync(); // serve prints its counters on SIGTERM
             Thread.Sleep(2000); // let it settle (JIT, pools)
-            using RawPeer peer = RawPeer.Open(ns, Device);
-            return memory ? MeasureMemory(peer, server.Id, connections) : MeasureFlood(peer, ns, server.Id, handshakes, sources, rate);
+            int result;
+            using (RawPeer peer = RawPeer.Open(ns, Device))
+            {
+                result = memory ? MeasureMemory(peer, server.Id, connections) : MeasureFlood(peer, ns, server.Id, handshakes, sources, rate);
+            }
+            _ = Process.Start("kill", $"-TERM {server.Id}")?.WaitForExit(5000);
+            if (server.WaitForExit(30_000))
+            {
+                Console.WriteLine(counters.Result);
+            }
+            return result;
         }
         finally
         {
-            if (server is not null && !server.HasExited)
-            {
-                server.Kill(entireProcessTree: true);
-                server.WaitForExit(10_000);
-            }
-            Sh("ip", $"netns del {ns}");
+            Cleanup(server, ns);
         }
+    }
+
+    private static void Cleanup(Process? server, string ns)
+    {
+        if (server is not null && !server.HasExited)
+        {
+            server.Kill(entireProcessTree: true);
+            server.WaitForExit(10_000);
+        }
+        _ = Process.Start("ip", $"netns del {ns}")?.WaitForExit(10_000);
     }
 
     private sealed class Flow
@@ -236,22 +260,28 @@ internal static partial class RxMemServe
         });
         responder.Start();
         var connects = new List<double>();
+        var slow = new List<string>();
         int failed = 0;
+        var clock = Stopwatch.StartNew();
         var legitimate = new Thread(() =>
         {
             while (!stop.IsCancellationRequested)
             {
                 Thread.Sleep(1000);
+                double at = clock.Elapsed.TotalSeconds;
                 double seconds = ConnectFromNamespace(ns, out bool ok);
                 lock (connects)
                 {
                     connects.Add(seconds);
                     failed += ok ? 0 : 1;
+                    if (!ok || seconds >= 1.0)
+                    {
+                        slow.Add($"{(ok ? $"{seconds * 1000:F0} ms" : "failed")} at {at:F0} s");
+                    }
                 }
             }
         });
         legitimate.Start();
-        var clock = Stopwatch.StartNew();
         for (int sent = 0; sent < handshakes; sent++)
         {
             // Paced: handshake k goes at k / rate seconds.
@@ -279,7 +309,7 @@ internal static partial class RxMemServe
         (long rss, long hwm) = Status(pid);
         connects.Sort();
         Console.WriteLine($"flood: {handshakes} handshakes from {sources} spoofed sources at {rate}/s in {clock.Elapsed.TotalSeconds:F1} s, {completed} SYN-ACKs answered, {peer.SendRetries} send retries");
-        Console.WriteLine($"legitimate connects: {connects.Count}, failed {failed}, within 1 s {connects.Count(c => c < 1.0)}, median {connects[connects.Count / 2] * 1000:F1} ms, max {connects[^1] * 1000:F1} ms");
+        Console.WriteLine($"legitimate connects: {connects.Count}, failed {failed}, within 1 s {connects.Count(c => c < 1.0)}, median {connects[connects.Count / 2] * 1000:F1} ms, max {connects[^1] * 1000:F1} ms{(slow.Count > 0 ? "; over 1 s: " + string.Join(", ", slow) : "")}");
         Console.WriteLine($"serve VmRSS {rss >> 10} KiB, VmHWM {hwm >> 10} KiB");
         return 0;
     }
@@ -317,7 +347,7 @@ internal static partial class RxMemServe
         return seconds;
     }
 
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
+    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     private static partial int SetNs(int fd, int nstype);
 
     private static (long Rss, long Hwm) Status(int pid)
