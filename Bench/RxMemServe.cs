@@ -237,26 +237,7 @@ internal static partial class RxMemServe
         var responder = new Thread(() =>
         {
             using RawPeer answer = RawPeer.Open(ns, Device);
-            byte[] buffer = new byte[70000];
-            uint kernel = RawPeer.V4(Kernel);
-            while (!stop.IsCancellationRequested)
-            {
-                int n = answer.Receive(buffer, 50);
-                if (n > 0 && RawPeer.TryParseTcp(buffer.AsSpan(0, n), out uint source, out uint destination, out TcpRepr tcp, out _)
-                    && destination != kernel && (tcp.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
-                {
-                    answer.Send(NetStack.Tests.Support.Packets.Ipv4Tcp(new TcpRepr
-                    {
-                        SourcePort = tcp.DestinationPort,
-                        DestinationPort = tcp.SourcePort,
-                        SequenceNumber = tcp.AcknowledgmentNumber,
-                        AcknowledgmentNumber = tcp.SequenceNumber + 1,
-                        Flags = TcpFlags.Ack,
-                        WindowSize = 65535,
-                    }, default, destination, source));
-                    completed++;
-                }
-            }
+            completed = answer.CompleteSpoofedHandshakes(Kernel, stop.Token);
         });
         responder.Start();
         var connects = new List<double>();

@@ -6,7 +6,6 @@ using System.Net;
 using NetStack.Cli.Serve;
 using NetStack.Icmp;
 using NetStack.Tcp;
-using NetStack.Tests.Support;
 using NetStack.Wire;
 
 namespace NetStack.Tests.Interop;
@@ -58,7 +57,7 @@ public class KernelAttackTests(Xunit.Abstractions.ITestOutputHelper output)
         using RawPeer responder = RawPeer.Open(rig.Ns.Name, InteropRig.Device);
         using var stop = new CancellationTokenSource();
         int completed = 0;
-        Task answer = Task.Run(() => completed = CompleteHandshakes(responder, stop.Token));
+        Task answer = Task.Run(() => completed = responder.CompleteSpoofedHandshakes(InteropRig.KernelV4, stop.Token));
         Task flood = Task.Run(() => SynFlood(flooder, sources: 200, stop.Token));
 
         long synRetransmitsBefore = KernelTcpExt(rig.Ns, "TCPSynRetrans");
@@ -190,33 +189,6 @@ public class KernelAttackTests(Xunit.Abstractions.ITestOutputHelper output)
                 });
             }
         }
-    }
-
-    /// <summary>ACKs every SYN-ACK the stack sends to an address the kernel does not own (completing the spoofed handshakes).</summary>
-    private static int CompleteHandshakes(RawPeer peer, CancellationToken cancellationToken)
-    {
-        byte[] buffer = new byte[70000];
-        uint kernel = RawPeer.V4(InteropRig.KernelV4);
-        int completed = 0;
-        while (!cancellationToken.IsCancellationRequested)
-        {
-            int n = peer.Receive(buffer, 50);
-            if (n > 0 && RawPeer.TryParseTcp(buffer.AsSpan(0, n), out uint source, out uint destination, out TcpRepr tcp, out _)
-                && destination != kernel && (tcp.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
-            {
-                peer.Send(Packets.Ipv4Tcp(new TcpRepr
-                {
-                    SourcePort = tcp.DestinationPort,
-                    DestinationPort = tcp.SourcePort,
-                    SequenceNumber = tcp.AcknowledgmentNumber,
-                    AcknowledgmentNumber = tcp.SequenceNumber + 1,
-                    Flags = TcpFlags.Ack,
-                    WindowSize = 65535,
-                }, default, destination, source));
-                completed++;
-            }
-        }
-        return completed;
     }
 
     /// <summary>A counter of the namespace's kernel TCP (/proc/net/netstat, TcpExt).</summary>

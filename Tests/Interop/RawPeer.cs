@@ -145,6 +145,36 @@ internal sealed partial class RawPeer : IDisposable
     public void SendTcp(IPAddress source, IPAddress destination, TcpRepr tcp, ReadOnlySpan<byte> payload = default) =>
         Send(Packets.Ipv4Tcp(tcp, payload, V4(source), V4(destination)));
 
+    /// <summary>
+    /// Until cancelled, ACKs every SYN-ACK the stack sends to an address other than <paramref name="kernel"/> (one the
+    /// kernel does not own: a spoofed source), completing those handshakes; returns how many it completed.
+    /// </summary>
+    public int CompleteSpoofedHandshakes(IPAddress kernel, CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[70000];
+        uint skip = V4(kernel);
+        int completed = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int n = Receive(buffer, 50);
+            if (n > 0 && TryParseTcp(buffer.AsSpan(0, n), out uint source, out uint destination, out TcpRepr tcp, out _)
+                && destination != skip && (tcp.Flags & (TcpFlags.Syn | TcpFlags.Ack)) == (TcpFlags.Syn | TcpFlags.Ack))
+            {
+                Send(Packets.Ipv4Tcp(new TcpRepr
+                {
+                    SourcePort = tcp.DestinationPort,
+                    DestinationPort = tcp.SourcePort,
+                    SequenceNumber = tcp.AcknowledgmentNumber,
+                    AcknowledgmentNumber = tcp.SequenceNumber + 1,
+                    Flags = TcpFlags.Ack,
+                    WindowSize = 65535,
+                }, default, destination, source));
+                completed++;
+            }
+        }
+        return completed;
+    }
+
     /// <summary>The IPv4 address as the number <see cref="Packets"/> takes.</summary>
     public static uint V4(IPAddress address) => BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
 
