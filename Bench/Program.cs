@@ -18,6 +18,10 @@ internal static class Program
                 return ProxyThroughput.Run(args[1..]);
             case "rxmem":
                 return ReceiveMemory.Run(args[1..]);
+            case "rxmem-serve":
+                return RxMemServe.RunMemory(args[1..]);
+            case "flood-serve":
+                return RxMemServe.RunFlood(args[1..]);
             case "harness":
                 return HarnessBench.Run(args[1..]);
             default:

@@ -36,10 +36,13 @@ internal static class ServeCommand
         var maxReceiveBuffer = new Option<int?>("--max-receive-buffer") { Description = "Most the TCP receive buffer auto-tunes to, bytes (default: TCP's)." };
         var maxSendBuffer = new Option<int?>("--max-send-buffer") { Description = "Most the TCP send buffer auto-tunes to, bytes (default: TCP's)." };
         var idleTimeout = new Option<int>("--idle-timeout") { Description = "Reset a service connection that moves no byte for N seconds (0: never).", DefaultValueFactory = _ => 300 };
+        var userTimeout = new Option<int>("--user-timeout") { Description = "Drop a connection whose sent data stays unacknowledged, or queued behind a shut window, for N seconds (Linux's TCP_USER_TIMEOUT; 0: off, the retry limits decide).", DefaultValueFactory = _ => 0 };
+        var orphanRetries = new Option<int?>("--orphan-retries") { Description = "Retransmissions or window probes before a connection the service has closed is dropped (Linux's tcp_orphan_retries; default: TCP's, 8)." };
+        var maxConnections = new Option<int?>("--max-connections") { Description = "Most TCP connections in the stack's table, TIME-WAIT included (default: TCP's, 65,536); near it, a remote address holding many is refused before one holding few." };
         var stats = new Option<int>("--stats-interval") { Description = "Print counters every N seconds (0: only on exit).", DefaultValueFactory = _ => 0 };
         var command = new Command("serve", "Attach a stack to a TUN device and serve echo, discard, chargen, iperf3 and HTTP on its addresses.")
         {
-            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, idleTimeout, stats,
+            tun, address, mtu, offload, inboundGso, verifyChecksums, noInlineWrites, noAckFilter, outboundQueue, noGroOnWrite, noUdpGroOnWrite, pcap, echoPort, discardPort, chargenPort, iperfPort, httpPort, receiveBuffer, sendBuffer, maxReceiveBuffer, maxSendBuffer, idleTimeout, userTimeout, orphanRetries, maxConnections, stats,
         };
         // Bad values are parse errors before any device is touched.
         mtu.Validators.Add(r =>
@@ -61,17 +64,18 @@ internal static class ServeCommand
                 }
             });
         }
-        foreach (Option<int> size in new[] { receiveBuffer, sendBuffer, stats })
+        foreach (Option<int> size in new[] { receiveBuffer, sendBuffer, stats, idleTimeout, userTimeout })
         {
+            bool zeroAllowed = size != receiveBuffer && size != sendBuffer;
             size.Validators.Add(r =>
             {
-                if (r.GetValueOrDefault<int>() < (size == stats ? 0 : 1))
+                if (r.GetValueOrDefault<int>() < (zeroAllowed ? 0 : 1))
                 {
-                    r.AddError($"{size.Name} must be {(size == stats ? "zero or more" : "positive")}.");
+                    r.AddError($"{size.Name} must be {(zeroAllowed ? "zero or more" : "positive")}.");
                 }
             });
         }
-        foreach (Option<int?> size in new[] { maxReceiveBuffer, maxSendBuffer, outboundQueue })
+        foreach (Option<int?> size in new[] { maxReceiveBuffer, maxSendBuffer, outboundQueue, orphanRetries, maxConnections })
         {
             size.Validators.Add(r =>
             {
@@ -125,6 +129,9 @@ internal static class ServeCommand
                 MaxReceiveBuffer = result.GetValue(maxReceiveBuffer),
                 MaxSendBuffer = result.GetValue(maxSendBuffer),
                 IdleTimeout = TimeSpan.FromSeconds(result.GetValue(idleTimeout)),
+                UserTimeout = TimeSpan.FromSeconds(result.GetValue(userTimeout)),
+                OrphanRetries = result.GetValue(orphanRetries),
+                MaxConnections = result.GetValue(maxConnections),
                 StatsInterval = TimeSpan.FromSeconds(result.GetValue(stats)),
             };
             return RunAsync(options, Console.Out, cancellationToken);

@@ -80,6 +80,22 @@ public sealed record ServeOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// Longest time a service connection's sent data may stay unacknowledged, or its queued data unsent behind a
+    /// shut window, before the connection is dropped (Linux's TCP_USER_TIMEOUT; zero: off, as Linux's default, and
+    /// the retry limits decide).
+    /// </summary>
+    public TimeSpan UserTimeout { get; init; }
+
+    /// <summary>
+    /// Retransmissions or window probes before a connection the service has closed (an orphan) is dropped (Linux's
+    /// tcp_orphan_retries); null for TCP's default (8).
+    /// </summary>
+    public int? OrphanRetries { get; init; }
+
+    /// <summary>Most TCP connections in the stack's table, TIME-WAIT included; null for TCP's default (65,536).</summary>
+    public int? MaxConnections { get; init; }
+
     /// <summary>Print a line of counters every this often (zero: only on exit).</summary>
     public TimeSpan StatsInterval { get; init; }
 }

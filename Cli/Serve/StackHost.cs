@@ -122,7 +122,7 @@ public sealed class StackHost : IAsyncDisposable
             Name = options.Tun, // the stack tag of its instruments: dashboards tell stacks apart by their device
             Pool = Pool,
             LoggerFactory = loggerFactory,
-            Tcp = new TcpProtocolOptions { Connection = ConnectionOptions(options) },
+            Tcp = ProtocolOptions(options),
         });
         Nic nic = stack.CreateNic(tun.Channel, options.Tun);
         foreach (NetPrefix address in options.Addresses)
@@ -151,11 +151,23 @@ public sealed class StackHost : IAsyncDisposable
         return host;
     }
 
+    /// <summary>The TCP settings of serve's stack.</summary>
+    public static TcpProtocolOptions ProtocolOptions(ServeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var tcp = new TcpProtocolOptions { Connection = ConnectionOptions(options) };
+        if (options.OrphanRetries is int orphanRetries)
+        {
+            tcp = tcp with { OrphanRetries = orphanRetries };
+        }
+        return options.MaxConnections is int maxConnections ? tcp with { MaxConnections = maxConnections } : tcp;
+    }
+
     /// <summary>The TCP settings of the services' connections.</summary>
     public static TcpConnectionOptions ConnectionOptions(ServeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer };
+        var connection = new TcpConnectionOptions { ReceiveBufferSize = options.ReceiveBuffer, SendBufferSize = options.SendBuffer, UserTimeout = options.UserTimeout };
         if (options.MaxReceiveBuffer is int receive)
         {
             connection = connection with { MaxReceiveBufferSize = receive };

@@ -18,6 +18,7 @@ public abstract class TcpService : IAsyncDisposable
     private long _accepted;
     private long _failed;
     private long _idleTimeouts;
+    private long _bookkeepingVisits;
     private TimeProvider _clock = TimeProvider.System;
 
     /// <summary>Service name for logs and counters.</summary>
@@ -43,6 +44,13 @@ public abstract class TcpService : IAsyncDisposable
     /// it goes after one to two timeouts). Zero: never.
     /// </summary>
     public TimeSpan IdleTimeout { get; set; }
+
+    /// <summary>
+    /// Entries of the service's connection bookkeeping that admitting connections has touched, over all accepts: a
+    /// work count for the tests (each accept touches only the connection it admits, never the live ones, so the
+    /// cost of an accept does not grow with the connections being served).
+    /// </summary>
+    internal long BookkeepingVisits => Interlocked.Read(ref _bookkeepingVisits);
 
     /// <summary>Bytes received from clients.</summary>
     public long BytesIn => Interlocked.Read(ref BytesInField);
@@ -109,6 +117,7 @@ public abstract class TcpService : IAsyncDisposable
             }
             Interlocked.Increment(ref _accepted);
             Interlocked.Increment(ref _live); // O(1) per accept: each connection only counts itself in and out
+            Interlocked.Increment(ref _bookkeepingVisits);
             _ = RunAsync(connection, cancellationToken);
         }
     }

@@ -48,9 +48,10 @@ internal sealed class InteropRig : IAsyncDisposable
     /// Starts a rig. With <paramref name="netem"/>, loss and reordering go on the kernel's egress with tc netem; a
     /// kernel built without sch_netem gets <paramref name="fallback"/> instead, applied by seeded impairment stages
     /// at the stack's edge of the TUN in both directions (the kernel's TCP still sees lost and reordered segments).
+    /// <paramref name="configure"/> adjusts serve's other options (limits, timeouts).
     /// </summary>
     public static InteropRig Start(int mtu = 1500, bool offload = true, string? netem = null, ImpairmentOptions? fallback = null,
-        InboundGsoMode inbound = InboundGsoMode.Deliver)
+        InboundGsoMode inbound = InboundGsoMode.Deliver, Func<ServeOptions, ServeOptions>? configure = null)
     {
         var ns = new NetNs();
         try
@@ -85,6 +86,7 @@ internal sealed class InteropRig : IAsyncDisposable
                 Offload = offload,
                 InboundGso = inbound,
             };
+            options = configure?.Invoke(options) ?? options;
             TunEndpointOptions tunOptions = StackHost.TunOptions(options, null);
             if (useFallback)
             {
