@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using NetStack.Icmp;
 using NetStack.Proxy;
 using NetStack.Tcp;
@@ -313,27 +314,154 @@ public sealed class HostForwarderTests
     }
 
     [Fact]
-    public async Task SynFlood_ToADestinationThatNeverAnswers_DialsStayBounded()
+    public async Task SynFlood_ToABlackHoledDestination_ExcessDroppedAtOnceAndCountedThenALegitimateConnectionSucceeds()
     {
-        await using var world = ProxyWorld.Create(new ProxyOptions { MaxPendingDials = 4, DialTimeout = TimeSpan.FromMilliseconds(300), RefuseWithReset = true });
-        // 192.0.2.0/24 (TEST-NET-1, RFC 5737) goes nowhere: each dial fails or times out.
+        var sockets = new BlackHoleSockets(IPAddress.Parse("192.0.2.1")); // TEST-NET-1 (RFC 5737): dials hang until released
+        await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true, MaxPendingDials = 4 }, sockets: sockets);
+        using var flood = new CancellationTokenSource();
         var attempts = new List<Task>();
-        int maxDials = 0;
         for (int i = 0; i < 100; i++)
         {
-            attempts.Add(world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 1000 + i)));
-            maxDials = Math.Max(maxDials, world.Forwarder.Metrics.DialsInFlight);
+            attempts.Add(world.Sandbox.Stack.Tcp.ConnectAsync(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 1000 + i), cancellationToken: flood.Token));
         }
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(3))
+        // Every SYN past the 4 dials is dropped as it arrives (Linux's full listen queue), not queued behind them.
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.Refusals[ProxyRefusal.DialLimit] >= 96, "the excess SYNs to be refused");
+        TcpForwarder hook = world.Gateway.Stack.Tcp.Forwarder!;
+        Assert.Equal(4, world.Forwarder.Metrics.DialsInFlight);
+        Assert.Equal(4, sockets.MaxConcurrent);
+        Assert.True(hook.Pending <= 4, $"{hook.Pending} requests pending");
+        Assert.True(hook.Events[TcpForwarderEvent.HandlerDrops] >= 96);
+        Assert.Equal(0, world.Forwarder.Metrics.Events[ProxyEvent.DialTimedOut]); // refused at once, not after waiting for a slot
+
+        flood.Cancel(); // the flood gives up; its dials end when the black hole answers
+        await Task.WhenAll(attempts.Select(a => a.ContinueWith(_ => { }))).WaitAsync(TimeSpan.FromSeconds(10));
+        sockets.Release();
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.DialsInFlight == 0, "the dials to end");
+        Assert.True(sockets.MaxConcurrent <= 4, $"{sockets.MaxConcurrent} dials at once");
+
+        await using RelayedPair pair = await RelayedPairAsync(world); // a later legitimate connection gets a slot
+        await pair.Sandbox.WriteAsync("ok"u8.ToArray());
+        byte[] buffer = new byte[2];
+        Assert.Equal(2, await pair.Host.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(1, world.Forwarder.Metrics.OpenConnections);
+    }
+
+    [Fact]
+    public async Task Sweep_AFlowCloseThrows_FaultCountedLoggedAndTheSweepGoesOn()
+    {
+        var sockets = new FaultyCloseSockets();
+        var log = new ErrorCountingLoggerFactory();
+        await using var world = ProxyWorld.Create(new ProxyOptions { AllowHostLoopback = true, UdpIdleTimeout = TimeSpan.FromMilliseconds(200) },
+            sockets: sockets, loggerFactory: log);
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var target = new IPEndPoint(world.Gateway.Ipv4, ((IPEndPoint)peer.LocalEndPoint!).Port);
+        using Udp.UdpEndpoint endpoint = world.Sandbox.Stack.Udp.CreateEndpoint();
+
+        await endpoint.SendToAsync("a"u8.ToArray(), target); // its host socket's close throws when the flow expires
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.Events[ProxyEvent.Fault] == 1 && log.Errors == 1, "the fault to be caught and logged");
+        Assert.Equal(0, world.Forwarder.Metrics.UdpFlows);
+
+        await endpoint.SendToAsync("b"u8.ToArray(), target); // the timer still runs: the next flow expires as usual
+        await ProxyWorld.EventuallyAsync(() => world.Forwarder.Metrics.Events[ProxyEvent.UdpFlowExpired] == 2, "the second flow to expire");
+        Assert.Equal(1, world.Forwarder.Metrics.Events[ProxyEvent.Fault]);
+        Assert.Equal(1, log.Errors);
+        Assert.Equal(0, world.Forwarder.Metrics.UdpFlows);
+    }
+
+    /// <summary>The kernel's sockets, except that dials to one address hang until <see cref="Release"/> (then are refused).</summary>
+    private sealed class BlackHoleSockets(IPAddress blackHole) : HostSockets
+    {
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _inFlight;
+        private int _maxConcurrent;
+
+        public int MaxConcurrent => Volatile.Read(ref _maxConcurrent);
+
+        public void Release() => _released.TrySetResult();
+
+        internal override async ValueTask<Socket> ConnectTcpAsync(IPEndPoint target, CancellationToken cancellationToken)
         {
-            maxDials = Math.Max(maxDials, world.Forwarder.Metrics.DialsInFlight);
-            await Task.Delay(5);
+            if (!target.Address.Equals(blackHole))
+            {
+                return await base.ConnectTcpAsync(target, cancellationToken);
+            }
+            int now = Interlocked.Increment(ref _inFlight);
+            int max;
+            while (now > (max = Volatile.Read(ref _maxConcurrent)) && Interlocked.CompareExchange(ref _maxConcurrent, now, max) != max)
+            {
+            }
+            try
+            {
+                await _released.Task.WaitAsync(cancellationToken);
+                throw new SocketException((int)SocketError.ConnectionRefused);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
         }
-        Assert.True(maxDials <= 4, $"{maxDials} dials at once");
-        await Task.WhenAll(attempts.Select(a => a.ContinueWith(_ => { }))).WaitAsync(TimeSpan.FromSeconds(150)); // the SYNs the full pending table dropped come back with backoff
-        Assert.All(attempts, a => Assert.True(a.IsFaulted));
-        Assert.Equal(0, world.Forwarder.Metrics.DialsInFlight);
+    }
+
+    /// <summary>The kernel's sockets, except that the first UDP flow's socket throws when closed.</summary>
+    private sealed class FaultyCloseSockets : HostSockets
+    {
+        private int _handedOut;
+
+        internal override Socket ConnectUdp(IPEndPoint target)
+        {
+            if (Interlocked.Exchange(ref _handedOut, 1) != 0)
+            {
+                return base.ConnectUdp(target);
+            }
+            var socket = new ThrowingOnCloseSocket(target.AddressFamily);
+            socket.Connect(target);
+            return socket;
+        }
+
+        private sealed class ThrowingOnCloseSocket(AddressFamily family) : Socket(family, SocketType.Dgram, ProtocolType.Udp)
+        {
+            private int _thrown;
+
+            protected override void Dispose(bool disposing)
+            {
+                base.Dispose(disposing);
+                if (disposing && Interlocked.Exchange(ref _thrown, 1) == 0)
+                {
+                    throw new InvalidOperationException("close failed");
+                }
+            }
+        }
+    }
+
+    /// <summary>Counts the error-level log entries of every logger it makes.</summary>
+    private sealed class ErrorCountingLoggerFactory : ILoggerFactory, ILogger
+    {
+        private int _errors;
+
+        public int Errors => Volatile.Read(ref _errors);
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (logLevel >= LogLevel.Error)
+            {
+                Interlocked.Increment(ref _errors);
+            }
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     private static int OpenDescriptors() => OperatingSystem.IsLinux() ? Directory.GetFiles("/proc/self/fd").Length : 0;
