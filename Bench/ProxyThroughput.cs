@@ -15,8 +15,10 @@ using NetStack.Tcp;
 namespace NetStack.Bench;
 
 /// <summary>
-/// <c>dotnet run -c Release --project Bench -- proxy [--mib 2048] [--mtu 65520] [--alloc-types]</c>; --alloc-types
-/// samples the runtime's allocation ticks (one per ~100 KB allocated) during the proxy transfers and prints the types.
+/// <c>dotnet run -c Release --project Bench -- proxy [--mib 2048] [--mtu 65520] [--no-offload] [--alloc-types]</c>;
+/// --no-offload turns the in-memory links' GSO and GRO off (every packet a wire packet of at most --mtu bytes);
+/// --alloc-types samples the runtime's allocation ticks (one per ~100 KB allocated) during the proxy transfers and
+/// prints the types.
 /// </summary>
 internal static class ProxyThroughput
 {
@@ -25,6 +27,7 @@ internal static class ProxyThroughput
         long mib = 2048;
         int mtu = 65520;
         bool allocTypes = false;
+        bool offload = true;
         for (int i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -32,13 +35,14 @@ internal static class ProxyThroughput
                 case "--mib": mib = long.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--mtu": mtu = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
                 case "--alloc-types": allocTypes = true; break;
+                case "--no-offload": offload = false; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
         long bytes = mib << 20;
         (double kernel, _) = Kernel(bytes);
         using AllocationSampler? sampler = allocTypes ? new AllocationSampler() : null;
-        (double up, double upAlloc, double down, double downAlloc) = Proxy(bytes, mtu).GetAwaiter().GetResult();
+        (double up, double upAlloc, double down, double downAlloc) = Proxy(bytes, mtu, offload).GetAwaiter().GetResult();
         sampler?.Print();
         Console.WriteLine(FormattableString.Invariant($"kernel loopback      {kernel,7:F2} Gbit/s"));
         Console.WriteLine(FormattableString.Invariant($"proxy up (sandbox→host)   {up,7:F2} Gbit/s  {up / kernel:F2}× kernel  {upAlloc:F0} B allocated/MiB"));
@@ -58,9 +62,11 @@ internal static class ProxyThroughput
         return Measure(bytes, () => { Fill(client, bytes); sink.GetAwaiter().GetResult(); });
     }
 
-    private static async Task<(double, double, double, double)> Proxy(long bytes, int mtu)
+    private static async Task<(double, double, double, double)> Proxy(long bytes, int mtu, bool offload)
     {
-        await using var network = new InMemoryNetwork(new InMemoryNetworkOptions { Mtu = mtu });
+        await using var network = new InMemoryNetwork(offload
+            ? new InMemoryNetworkOptions { Mtu = mtu }
+            : new InMemoryNetworkOptions { Mtu = mtu, Gso = GsoSupport.None, Gro = false });
         InMemoryHost sandbox = network.AddHost(), gateway = network.AddHost();
         await using var forwarder = new HostForwarder(gateway.Stack, new ProxyOptions
         {
@@ -108,6 +114,7 @@ internal static class ProxyThroughput
         });
         await downstream.DisposeAsync();
         Console.WriteLine(FormattableString.Invariant($"pool: {network.Pool.Misses} misses (chunks allocated), {network.Pool.Discards} discards (chunks past MaxRetained)"));
+        Console.WriteLine(FormattableString.Invariant($"forwarder's stack: {gateway.Stack.Events[IpEvent.PacketsReceived]} packets received, {gateway.Stack.Events[IpEvent.PacketsSent]} sent"));
         return (up, upAlloc, down, downAlloc);
     }
 

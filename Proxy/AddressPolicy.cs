@@ -6,7 +6,7 @@ using NetStack.Network;
 
 namespace NetStack.Proxy;
 
-/// <summary>Why the policy refused a destination (each counted).</summary>
+/// <summary>Why a flow was refused: by the address policy, or past a limit (each counted).</summary>
 public enum ProxyRefusal
 {
     /// <summary>A deny rule matched.</summary>
@@ -25,6 +25,11 @@ public enum ProxyRefusal
     Ipv4Mapped,
     /// <summary>The destination's family has no address on the host side (no route).</summary>
     Unreachable,
+    /// <summary>
+    /// A SYN while <see cref="ProxyOptions.MaxPendingDials"/> host dials were in flight: dropped unanswered, as Linux
+    /// drops a SYN to a full listen queue (the sandbox retransmits it).
+    /// </summary>
+    DialLimit,
 }
 
 /// <summary>The outcome of a policy check: the host end point to reach, or why not.</summary>

@@ -7,6 +7,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NetStack.Diagnostics;
 using NetStack.Icmp;
 using NetStack.Network;
 using NetStack.Tcp;
@@ -22,7 +23,6 @@ public sealed class HostForwarder : IAsyncDisposable
 {
     private readonly NetworkStack _stack;
     private readonly AddressPolicy _policy;
-    private readonly SemaphoreSlim _dialSlots;
     private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentDictionary<TcpRelay, Task> _relays = new();
     private readonly UdpNat _udp;
@@ -30,6 +30,7 @@ public sealed class HostForwarder : IAsyncDisposable
     private readonly List<PortForwarder> _portForwards = [];
     private readonly ITimer _sweep;
     private readonly ILogger _logger;
+    private readonly FaultLog _faultLog;
     private readonly TaskCompletionSource _handlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _handlers; // SYN handlers running (a dial may complete after DisposeAsync began)
     private int _disposed;
@@ -51,9 +52,9 @@ public sealed class HostForwarder : IAsyncDisposable
         _stack = stack;
         Options = options;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("NetStack.Proxy");
+        _faultLog = new FaultLog(_logger, TimeProvider.System, "the forwarder (its sweep timer or a relay task)");
         Resolvers = options.Resolvers ?? ResolvConf.Read();
         _policy = new AddressPolicy(options, Resolvers);
-        _dialSlots = new SemaphoreSlim(options.MaxPendingDials, options.MaxPendingDials);
         SandboxConnection = options.KeepAlive is { } idle
             ? stack.Tcp.Options.Connection with { KeepAlive = true, KeepAliveIdle = idle, KeepAliveInterval = options.KeepAliveInterval, KeepAliveProbes = options.KeepAliveProbes }
             : null;
@@ -64,7 +65,8 @@ public sealed class HostForwarder : IAsyncDisposable
             nic.Promiscuous = true; // take flows to any address
             nic.Spoofing = true;    // and answer from it
         }
-        // Pending SYNs are the dials in flight plus those waiting for a slot; past that, SYNs are dropped (retried).
+        // Pending requests are about the dials in flight (a SYN past MaxPendingDials is dropped at once), so the hook's
+        // own bound is only a backstop.
         stack.Tcp.Forwarder = new TcpForwarder(OnSynAsync, new TcpForwarderOptions
         {
             MaxPending = options.MaxPendingDials * 4,
@@ -151,6 +153,16 @@ public sealed class HostForwarder : IAsyncDisposable
             request.Refuse();
             return;
         }
+        if (Interlocked.Increment(ref Metrics.DialsGauge) > Options.MaxPendingDials)
+        {
+            // As Linux drops a SYN to a listener whose queue is full: no answer, the peer retransmits, and by then a
+            // dial may have ended. Queueing it instead would hold the request (and a timer) per excess SYN.
+            Interlocked.Decrement(ref Metrics.DialsGauge);
+            Interlocked.Decrement(ref Metrics.ConnectionsGauge);
+            Metrics.Refusals.Increment(ProxyRefusal.DialLimit);
+            request.Drop();
+            return;
+        }
         bool relaying = false;
         try
         {
@@ -185,24 +197,16 @@ public sealed class HostForwarder : IAsyncDisposable
         }
     }
 
-    /// <summary>Dials <paramref name="target"/> within the dial budget; null (and the request answered) when it fails.</summary>
+    /// <summary>
+    /// Dials <paramref name="target"/> holding a dial slot (taken by the caller, given back here); null (and the
+    /// request answered) when it fails.
+    /// </summary>
     private async Task<Socket?> DialAsync(TcpForwardRequest request, IPEndPoint target, CancellationToken cancellationToken)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
-        deadline.CancelAfter(Options.DialTimeout);
         try
         {
-            await _dialSlots.WaitAsync(deadline.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Metrics.Events.Increment(ProxyEvent.DialTimedOut);
-            Refuse(request, IcmpErrorKind.HostUnreachable);
-            return null;
-        }
-        Interlocked.Increment(ref Metrics.DialsGauge);
-        try
-        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+            deadline.CancelAfter(Options.DialTimeout);
             return await Sockets.ConnectTcpAsync(target, deadline.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
@@ -231,7 +235,6 @@ public sealed class HostForwarder : IAsyncDisposable
         finally
         {
             Interlocked.Decrement(ref Metrics.DialsGauge);
-            _dialSlots.Release();
         }
         return null;
     }
@@ -322,9 +325,10 @@ public sealed class HostForwarder : IAsyncDisposable
             await relay.RunAsync().ConfigureAwait(false);
             Metrics.Events.Increment(ProxyEvent.TcpClosed);
         }
-        catch (Exception e)
+        catch (Exception e) when (FaultLog.Catches(e))
         {
-            _logger.LogWarning(e, "A TCP relay failed");
+            ReportFault(e);
+            relay.Reset(ProxyEvent.Fault); // neither side is left half-relayed
         }
         finally
         {
@@ -334,31 +338,53 @@ public sealed class HostForwarder : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The sweep timer: idle relays reset, idle UDP flows closed. A timer callback must not throw (it would end the
+    /// process): each part has its own exception boundary, so a fault in one costs that part this tick only.
+    /// </summary>
     private void Sweep()
+    {
+        Guard(static f => f.ExpireIdleRelays(), this);
+        Guard(static f => f._udp.Expire(), this);
+        foreach (PortForwarder forward in _portForwards)
+        {
+            Guard(static p => p.Expire(), forward);
+        }
+    }
+
+    private void ExpireIdleRelays()
+    {
+        if (Options.TcpIdleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            long cutoff = Environment.TickCount64 - (long)Options.TcpIdleTimeout.TotalMilliseconds;
+            foreach (TcpRelay relay in _relays.Keys)
+            {
+                if (relay.LastActivity < cutoff)
+                {
+                    relay.Reset(ProxyEvent.TcpIdleTimeout);
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> inside an exception boundary (docs/ARCHITECTURE.md §6).</summary>
+    private void Guard<T>(Action<T> work, T state)
     {
         try
         {
-            if (Options.TcpIdleTimeout != Timeout.InfiniteTimeSpan)
-            {
-                long cutoff = Environment.TickCount64 - (long)Options.TcpIdleTimeout.TotalMilliseconds;
-                foreach (TcpRelay relay in _relays.Keys)
-                {
-                    if (relay.LastActivity < cutoff)
-                    {
-                        relay.Reset(ProxyEvent.TcpIdleTimeout);
-                    }
-                }
-            }
-            _udp.Expire();
-            foreach (PortForwarder forward in _portForwards)
-            {
-                forward.Expire();
-            }
+            work(state);
         }
-        catch (Exception e)
+        catch (Exception e) when (FaultLog.Catches(e))
         {
-            _logger.LogWarning(e, "The forwarder's sweep failed");
+            ReportFault(e);
         }
+    }
+
+    /// <summary>Counts a fault caught at one of the forwarder's boundaries and logs it at most once an interval.</summary>
+    internal void ReportFault(Exception e)
+    {
+        Metrics.Events.Increment(ProxyEvent.Fault);
+        _faultLog.Report(e);
     }
 
     /// <summary>Removes the hooks, stops the port forwards, resets every relayed connection and closes every flow.</summary>
@@ -390,6 +416,5 @@ public sealed class HostForwarder : IAsyncDisposable
         await _udp.DisposeAsync().ConfigureAwait(false);
         _echo.Dispose();
         _stopping.Dispose();
-        _dialSlots.Dispose();
     }
 }

@@ -4,7 +4,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
+using NetStack.Diagnostics;
 using NetStack.Udp;
 
 namespace NetStack.Proxy;
@@ -171,9 +171,9 @@ internal sealed class PortForwarder : IAsyncDisposable
         catch (Exception e) when (e is SocketException or ObjectDisposedException or OperationCanceledException)
         {
         }
-        catch (Exception e)
+        catch (Exception e) when (FaultLog.Catches(e))
         {
-            _owner.Logger.LogWarning(e, "A UDP port forward failed");
+            _owner.ReportFault(e);
         }
     }
 

@@ -51,6 +51,11 @@ public enum ProxyEvent
     PortForwardFailed,
     /// <summary>A relayed connection was reset because the forwarder was disposed.</summary>
     Stopped,
+    /// <summary>
+    /// An exception out of the forwarder's own timer (the idle and expiry sweep), a relay task or a UDP loop was caught
+    /// at its boundary: counted, logged at most once an interval; the timer runs again, a failed relay is reset.
+    /// </summary>
+    Fault,
 }
 
 /// <summary>
@@ -91,7 +96,7 @@ public sealed class ProxyMetrics
         KeyValuePair<string, object?>[] tags = stack.Telemetry.Tags;
         _stackTag = tags[0];
         Events = new ReasonCounters<ProxyEvent>(s_meter, "netstack.proxy.events", "Forwarder events", tags, "{event}");
-        Refusals = new ReasonCounters<ProxyRefusal>(s_meter, "netstack.proxy.refusals", "Flows the address policy refused", tags, "{flow}");
+        Refusals = new ReasonCounters<ProxyRefusal>(s_meter, "netstack.proxy.refusals", "Flows refused by the address policy or a limit, by reason", tags, "{flow}");
         s_live.Add(this);
     }
 

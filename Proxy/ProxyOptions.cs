@@ -55,7 +55,11 @@ public sealed record ProxyOptions
     /// <summary>Relayed TCP connections at once; SYNs past it are refused (RST) and counted.</summary>
     public int MaxConnections { get; init; } = 4096;
 
-    /// <summary>Host dials in flight at once; SYNs past it wait for a slot, up to <see cref="DialTimeout"/>.</summary>
+    /// <summary>
+    /// Host dials in flight at once. A SYN past it is dropped at once, unanswered, and counted
+    /// (<see cref="ProxyRefusal.DialLimit"/>), as Linux drops a SYN to a listener whose queue is full: the sandbox
+    /// retransmits it (after 1 s, 2 s, … per RFC 6298), and the retransmission gets a slot if a dial has ended.
+    /// </summary>
     public int MaxPendingDials { get; init; } = 256;
 
     /// <summary>How long a host dial may take; past it the sandbox gets host unreachable.</summary>

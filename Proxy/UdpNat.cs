@@ -6,7 +6,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging;
+using NetStack.Diagnostics;
 using NetStack.Icmp;
 using NetStack.Network;
 using NetStack.Udp;
@@ -139,7 +139,17 @@ internal sealed class UdpNat : IAsyncDisposable
                 node = previous;
             }
         }
-        expired?.ForEach(f => f.Close());
+        foreach (Flow flow in expired ?? [])
+        {
+            try
+            {
+                flow.Close();
+            }
+            catch (Exception e) when (FaultLog.Catches(e))
+            {
+                _owner.ReportFault(e); // one flow's failure does not keep the others open
+            }
+        }
     }
 
     /// <summary>Under the lock: takes <paramref name="flow"/> out of the table.</summary>
@@ -300,9 +310,9 @@ internal sealed class UdpNat : IAsyncDisposable
             {
                 nat.Forget(this); // closed (expired, evicted, disposed) or failed
             }
-            catch (Exception e)
+            catch (Exception e) when (FaultLog.Catches(e))
             {
-                nat._owner.Logger.LogWarning(e, "A UDP flow's receive loop failed");
+                nat._owner.ReportFault(e);
                 nat.Forget(this);
                 Close();
             }

@@ -50,6 +50,13 @@ public enum TcpForwarderEvent
     EarlyDrops,
     /// <summary>Handlers that threw (their requests were refused).</summary>
     HandlerFailures,
+    /// <summary>Requests the handler dropped unanswered (<see cref="TcpForwardRequest.Drop"/>): the peer retransmits its SYN.</summary>
+    HandlerDrops,
+    /// <summary>
+    /// Exceptions out of a request's decision timeout (a callback registered on the handler's token threw): caught,
+    /// counted and logged at most once an interval; the request is refused all the same.
+    /// </summary>
+    TimerFaults,
 }
 
 /// <summary>
@@ -69,6 +76,7 @@ public sealed class TcpForwarder
     private readonly Dictionary<TcpFourTuple, TcpForwardRequest> _pending = [];
     private readonly Dictionary<NetAddress, int> _pendingPerSource = [];
     private readonly Lock _gate = new();
+    private FaultLog? _faultLog;
     private int _exported;
 
     /// <summary>Creates a forwarder that passes each request to <paramref name="handler"/>.</summary>
@@ -91,6 +99,7 @@ public sealed class TcpForwarder
     {
         if (Interlocked.Exchange(ref _exported, 1) == 0)
         {
+            _faultLog = new FaultLog(tcp.Stack.Logger, tcp.Stack.Clock, "the TCP forwarder (a handler or a decision timeout)");
             Events.Export(StackMeters.Tcp, "netstack.tcp.forwarder.events", "{event}", "TCP forwarder requests and drops", tcp.Stack.Telemetry.Tags);
         }
     }
@@ -151,12 +160,20 @@ public sealed class TcpForwarder
         {
             await _handler(request, request.Cancellation).ConfigureAwait(false);
         }
-        catch (Exception)
+        catch (Exception e)
         {
             // Counted; an undecided request is refused below, a decided one carries on (or is gone already).
             Events.Increment(TcpForwarderEvent.HandlerFailures);
+            _faultLog?.Report(e);
         }
         request.Refuse(); // no-op once decided
+    }
+
+    /// <summary>The exception boundary of a request's decision timer (docs/ARCHITECTURE.md §6): counted, logged at most once an interval.</summary>
+    internal void ReportTimerFault(Exception e)
+    {
+        Events.Increment(TcpForwarderEvent.TimerFaults);
+        _faultLog?.Report(e);
     }
 
     internal void Forget(TcpForwardRequest request)
@@ -303,6 +320,19 @@ public sealed class TcpForwardRequest
         }
     }
 
+    /// <summary>
+    /// Declines the attempt without an answer, as Linux drops a SYN to a listener whose queue is full: the peer
+    /// retransmits its SYN (RFC 6298 backoff), and the retransmission becomes a new request. For a handler that is
+    /// out of capacity for now (a proxy's dials in flight at their limit).
+    /// </summary>
+    public void Drop()
+    {
+        if (TryDecide())
+        {
+            _forwarder.Events.Increment(TcpForwarderEvent.HandlerDrops);
+        }
+    }
+
     /// <summary>Refuses the attempt: the peer gets a RST (RFC 9293 §3.10.7.1), as from a closed port.</summary>
     public void Refuse()
     {
@@ -313,12 +343,30 @@ public sealed class TcpForwardRequest
         }
     }
 
+    /// <summary>
+    /// The decision timer: cancels the handler's token and refuses. A timer callback must not throw (it would end the
+    /// process), and the token's callbacks are the handler's code: a fault is counted and the request refused anyway,
+    /// so it never stays in the pending table.
+    /// </summary>
     private void OnTimeout()
     {
-        if (!IsDecided)
+        try
         {
-            _timeout.Cancel();
-            Refuse();
+            if (!IsDecided)
+            {
+                try
+                {
+                    _timeout.Cancel();
+                }
+                finally
+                {
+                    Refuse();
+                }
+            }
+        }
+        catch (Exception e) when (FaultLog.Catches(e))
+        {
+            _forwarder.ReportTimerFault(e);
         }
     }
 

@@ -1,6 +1,7 @@
 // The forwarder's test world, no root needed: the sandbox is a stack on an InMemoryNetwork, the forwarder a second
 // stack on it that every off-net address routes to, and the far side real sockets on the host's loopback.
 using System.Net;
+using Microsoft.Extensions.Logging;
 using NetStack.Link.Simulation;
 using NetStack.Network;
 using NetStack.Proxy;
@@ -28,8 +29,12 @@ internal sealed class ProxyWorld : IAsyncDisposable
 
     public HostForwarder Forwarder { get; }
 
-    /// <summary>A world whose forwarder has <paramref name="options"/> plus the gateway's address and the DNS address.</summary>
-    public static ProxyWorld Create(ProxyOptions? options = null, InMemoryNetworkOptions? networkOptions = null)
+    /// <summary>
+    /// A world whose forwarder has <paramref name="options"/> plus the gateway's address and the DNS address, its host
+    /// sockets from <paramref name="sockets"/> (the kernel's when null) and its logs to <paramref name="loggerFactory"/>.
+    /// </summary>
+    public static ProxyWorld Create(ProxyOptions? options = null, InMemoryNetworkOptions? networkOptions = null,
+        HostSockets? sockets = null, ILoggerFactory? loggerFactory = null)
     {
         var network = new InMemoryNetwork(networkOptions);
         InMemoryHost sandbox = network.AddHost(), gateway = network.AddHost();
@@ -44,7 +49,7 @@ internal sealed class ProxyWorld : IAsyncDisposable
             DnsAddresses = [NetAddress.FromIPAddress(Dns4)],
             Resolvers = options.Resolvers ?? [],
         };
-        return new ProxyWorld(network, sandbox, gateway, new HostForwarder(gateway.Stack, options));
+        return new ProxyWorld(network, sandbox, gateway, new HostForwarder(gateway.Stack, options, loggerFactory, sockets ?? HostSockets.Kernel));
     }
 
     /// <summary>Waits until <paramref name="condition"/> holds (polling), failing after <paramref name="seconds"/>.</summary>
