@@ -192,7 +192,7 @@ internal sealed partial class TcpControlBlock
         lock (Gate)
         {
             _receiver.EndRead(total);
-            if (Options.BufferAutoTuning)
+            if (Options.BufferAutoTuning && !Protocol.Memory.UnderPressure && !Protocol.Memory.AboveHard)
             {
                 TimeSpan rtt = _rtt.HasSample ? _rtt.SmoothedRtt : TimeSpan.FromMilliseconds(1);
                 _receiver.TuneBuffer(total, Protocol.Now, rtt < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : rtt, Options.MaxReceiveBufferSize);
@@ -365,6 +365,7 @@ internal sealed partial class TcpControlBlock
             if (_state == TcpState.Closed)
             {
                 _receiver.Clear();
+                RechargeMemory();
                 return;
             }
             if (_receiver.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
@@ -398,6 +399,7 @@ internal sealed partial class TcpControlBlock
             if (_state == TcpState.Closed)
             {
                 _receiver.Clear();
+                RechargeMemory();
                 return;
             }
             if (_state is not (TcpState.SynSent or TcpState.TimeWait))
