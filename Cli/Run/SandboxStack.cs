@@ -60,7 +60,9 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
     /// 12 MiB, so that the process (about 25 MB idle, NativeAOT) stays within 40 MB under many streams (issue 16)
     /// while one stream still auto-tunes its buffers to full size.
     /// </summary>
-    public static NetStack.Tcp.TcpMemoryLimits TcpMemory { get; } = NetStack.Tcp.TcpMemoryLimits.ForBytes(8 << 20, 12 << 20);
+    public static NetStack.Tcp.TcpMemoryLimits TcpMemory { get; }
+        = NetStack.Tcp.TcpMemoryLimits.ForBytes(8 << 20, 12 << 20);
+
 
     /// <summary>The forwarder's options for <paramref name="options"/>: the gateways and DNS addresses, the policy, the port forwards.</summary>
     public static ProxyOptions ProxyOptionsFor(RunOptions options)

@@ -215,7 +215,7 @@ internal sealed partial class TcpControlBlock
         lock (Gate)
         {
             ThrowIfCannotSend();
-            if (_sender.BufferSpace <= 0)
+            if (SendSpace <= 0)
             {
                 return false;
             }
@@ -247,7 +247,7 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = _sender.BufferSpace;
+                int space = SendSpace;
                 if (space <= 0)
                 {
                     break;
@@ -430,7 +430,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (SendSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -457,13 +457,26 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (SendSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return;
             }
             _writeWaiter.ArmBlocking();
         }
         _writeWaiter.Block();
+    }
+
+    /// <summary>
+    /// Room for the application's bytes: the send buffer's, and above the TCP memory budget's hard limit only up to
+    /// the buffer's set size (Linux's sk_wmem_schedule fails there, and the writer waits for its ACKs).
+    /// </summary>
+    private int SendSpace
+    {
+        get
+        {
+            int space = _sender.BufferSpace;
+            return space > 0 && Protocol.Memory.AboveHard ? Math.Min(space, Options.SendBufferSize - _sender.Buffered) : space;
+        }
     }
 
     private void SignalReadable() => _readWaiter.Set();
