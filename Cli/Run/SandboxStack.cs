@@ -55,6 +55,15 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
     /// <summary>The running forwarder (null on the factory instance).</summary>
     public HostForwarder? Forwarder => _forwarder;
 
+    /// <summary>
+    /// The TCP memory budget of a sandbox's stack: memory pressure from 8 MiB queued across all connections, hard at
+    /// 12 MiB, so that the process (about 25 MB idle, NativeAOT) stays within 40 MB under many streams (issue 16)
+    /// while one stream still auto-tunes its buffers to full size.
+    /// </summary>
+    public static NetStack.Tcp.TcpMemoryLimits TcpMemory { get; }
+        = NetStack.Tcp.TcpMemoryLimits.ForBytes(8 << 20, 12 << 20);
+
+
     /// <summary>The forwarder's options for <paramref name="options"/>: the gateways and DNS addresses, the policy, the port forwards.</summary>
     public static ProxyOptions ProxyOptionsFor(RunOptions options)
     {
@@ -95,7 +104,7 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
             {
                 Pool = StackHost.Pool,
                 LoggerFactory = loggerFactory,
-                Tcp = new NetStack.Tcp.TcpProtocolOptions { Connection = StackHost.ConnectionOptions(serve) },
+                Tcp = new NetStack.Tcp.TcpProtocolOptions { Connection = StackHost.ConnectionOptions(serve), Memory = TcpMemory },
             });
             Nic nic = stack.CreateNic(tun.Channel, device.Name);
             foreach (NetPrefix address in serve.Addresses)
@@ -138,6 +147,8 @@ public sealed class ProxySandboxStack : ISandboxStack, ISandboxStackFactory
             _tun.DescribeCounters(),
             $"ip: events [{_stack.Events}] drops [{_stack.Drops}]",
             $"tcp: events [{_stack.Tcp.Events}] drops [{_stack.Tcp.Drops}] connections {_stack.Tcp.ConnectionCount}",
+            $"tcp memory: {_stack.Tcp.Memory}",
+            $"gc: allocated {GC.GetTotalAllocatedBytes() >> 10} KiB, collections {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, heap {GC.GetGCMemoryInfo().HeapSizeBytes >> 10} KiB",
             $"udp: drops [{_stack.Udp.Drops}]",
             $"pool: rentals {_stack.Pool.Rentals} live buffers {_stack.Pool.LiveBuffers} misses {_stack.Pool.Misses}",
             _forwarder.Metrics.Describe());

@@ -23,6 +23,11 @@ internal sealed class SendBuffer(PacketBufferPool pool)
     /// <summary>Committed bytes not yet acknowledged (sent or not).</summary>
     public int Length { get; private set; }
 
+    /// <summary>Memory the held chunks pin, whole chunks (Linux's sk_wmem_queued counts truesize): what the stack's TCP memory budget charges.</summary>
+    public long MemoryBytes { get; private set; }
+
+    private static int Footprint(PacketBuffer chunk) => PacketBuffer.ObjectOverhead + chunk.Headroom + chunk.Length + chunk.Tailroom;
+
     /// <summary>Reserves up to <paramref name="max"/> bytes at the end; may return fewer (end of a chunk).</summary>
     public Span<byte> Reserve(int max)
     {
@@ -35,6 +40,7 @@ internal sealed class SendBuffer(PacketBufferPool pool)
         {
             tail = pool.Rent(ChunkCapacity, 0);
             _chunks.Add(tail);
+            MemoryBytes += Footprint(tail);
             if (_chunks.Count == 1)
             {
                 _headOffset = 0;
@@ -60,6 +66,7 @@ internal sealed class SendBuffer(PacketBufferPool pool)
             _cleared = false;
             _chunks.Clear();
             _cursorChunk = _cursorStart = 0;
+            MemoryBytes = 0;
             tail.Release();
             return;
         }
@@ -82,6 +89,7 @@ internal sealed class SendBuffer(PacketBufferPool pool)
             _headOffset = 0;
         }
         Length += chunk.Length;
+        MemoryBytes += Footprint(chunk);
     }
 
     /// <summary>Appends bytes [<paramref name="offset"/>, +<paramref name="length"/>) counted from SND.UNA to <paramref name="packet"/> by reference.</summary>
@@ -134,6 +142,7 @@ internal sealed class SendBuffer(PacketBufferPool pool)
             }
             int headLength = head.Length;
             _headOffset -= headLength;
+            MemoryBytes -= Footprint(head);
             head.Release();
             _chunks.RemoveAt(0);
             if (_cursorChunk > 0)
@@ -162,6 +171,7 @@ internal sealed class SendBuffer(PacketBufferPool pool)
                 _chunks.Add(tail);
                 Length = 0;
                 _headOffset = 0;
+                MemoryBytes = Footprint(tail);
                 return;
             }
             _chunks[i].Release();
@@ -169,5 +179,6 @@ internal sealed class SendBuffer(PacketBufferPool pool)
         _chunks.Clear();
         Length = 0;
         _headOffset = 0;
+        MemoryBytes = 0;
     }
 }

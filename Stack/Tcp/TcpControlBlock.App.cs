@@ -192,7 +192,7 @@ internal sealed partial class TcpControlBlock
         lock (Gate)
         {
             _receiver.EndRead(total);
-            if (Options.BufferAutoTuning)
+            if (Options.BufferAutoTuning && !Protocol.Memory.UnderPressure && !Protocol.Memory.AboveHard)
             {
                 TimeSpan rtt = _rtt.HasSample ? _rtt.SmoothedRtt : TimeSpan.FromMilliseconds(1);
                 _receiver.TuneBuffer(total, Protocol.Now, rtt < TimeSpan.FromMilliseconds(1) ? TimeSpan.FromMilliseconds(1) : rtt, Options.MaxReceiveBufferSize);
@@ -215,7 +215,7 @@ internal sealed partial class TcpControlBlock
         lock (Gate)
         {
             ThrowIfCannotSend();
-            if (_sender.BufferSpace <= 0)
+            if (SendSpace <= 0)
             {
                 return false;
             }
@@ -247,7 +247,7 @@ internal sealed partial class TcpControlBlock
             lock (Gate)
             {
                 ThrowIfCannotSend();
-                int space = _sender.BufferSpace;
+                int space = SendSpace;
                 if (space <= 0)
                 {
                     break;
@@ -365,6 +365,7 @@ internal sealed partial class TcpControlBlock
             if (_state == TcpState.Closed)
             {
                 _receiver.Clear();
+                RechargeMemory();
                 return;
             }
             if (_receiver.ReadyBytes > 0 && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.FinWait2)
@@ -398,6 +399,7 @@ internal sealed partial class TcpControlBlock
             if (_state == TcpState.Closed)
             {
                 _receiver.Clear();
+                RechargeMemory();
                 return;
             }
             if (_state is not (TcpState.SynSent or TcpState.TimeWait))
@@ -428,7 +430,7 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (SendSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return ValueTask.CompletedTask;
             }
@@ -455,13 +457,26 @@ internal sealed partial class TcpControlBlock
     {
         lock (Gate)
         {
-            if (_sender.BufferSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
+            if (SendSpace > 0 || _state is not (TcpState.Established or TcpState.CloseWait) || _error != SocketError.Success)
             {
                 return;
             }
             _writeWaiter.ArmBlocking();
         }
         _writeWaiter.Block();
+    }
+
+    /// <summary>
+    /// Room for the application's bytes: the send buffer's, and above the TCP memory budget's hard limit only up to
+    /// the buffer's set size (Linux's sk_wmem_schedule fails there, and the writer waits for its ACKs).
+    /// </summary>
+    private int SendSpace
+    {
+        get
+        {
+            int space = _sender.BufferSpace;
+            return space > 0 && Protocol.Memory.AboveHard ? Math.Min(space, Options.SendBufferSize - _sender.Buffered) : space;
+        }
     }
 
     private void SignalReadable() => _readWaiter.Set();

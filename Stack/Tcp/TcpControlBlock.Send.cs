@@ -45,10 +45,22 @@ internal sealed partial class TcpControlBlock
         ArmLossProbe();
     }
 
-    /// <summary>After the congestion window moved: buffer auto-tuning keeps room for two windows of data (Linux's tcp_sndbuf_expand).</summary>
+    /// <summary>
+    /// After the congestion window moved: buffer auto-tuning keeps room for two windows of data (Linux's
+    /// tcp_sndbuf_expand); under memory pressure the buffer shrinks toward its set size instead (sk_stream_moderate_sndbuf).
+    /// </summary>
     private void TuneSendBuffer()
     {
-        if (Options.BufferAutoTuning && _sender.GrowBuffer(_cc.CongestionWindow, Options.MaxSendBufferSize))
+        if (!Options.BufferAutoTuning)
+        {
+            return;
+        }
+        TcpMemoryBudget memory = Protocol.Memory;
+        if (memory.UnderPressure || memory.AboveHard)
+        {
+            _sender.ModerateBuffer(Options.SendBufferSize, toFloor: memory.AboveHard);
+        }
+        else if (_sender.GrowBuffer(_cc.CongestionWindow, Options.MaxSendBufferSize))
         {
             SignalWritable();
         }

@@ -42,6 +42,7 @@ internal sealed partial class TcpControlBlock
     private List<PacketBuffer> _outbox = [];
     private List<PacketBuffer> _sending = [];
     private bool _flushing;
+    private long _memoryPages; // charged to Protocol.Memory
 
     private TcpState _state;
     private SocketError _error;
@@ -180,7 +181,11 @@ internal sealed partial class TcpControlBlock
         {
             _receiver.Clear(); // nobody will read it
         }
+        RechargeMemory();
     }
+
+    /// <summary>Brings this connection's charge on the stack's TCP memory budget to what its queues hold now.</summary>
+    private void RechargeMemory() => Protocol.Memory.Recharge(ref _memoryPages, _sender.BufferMemory + _receiver.HeldBytes);
 
     /// <summary>
     /// A SYN for this connection's 4-tuple (RFC 6191 §2, RFC 1122 §4.2.2.13). In TIME-WAIT a SYN that is provably
@@ -269,6 +274,7 @@ internal sealed partial class TcpControlBlock
             List<PacketBuffer> batch;
             lock (Gate)
             {
+                RechargeMemory();
                 if (_flushing || _outbox.Count == 0)
                 {
                     return;

@@ -181,10 +181,18 @@ public sealed record TcpProtocolOptions
     /// <summary>Seed of the ephemeral-port choice and the timestamp offset; random when null.</summary>
     public int? RandomSeed { get; init; }
 
+    /// <summary>
+    /// The stack-wide TCP memory budget (Linux's <c>tcp_mem</c>): what all connections' queues may hold before
+    /// buffer auto-tuning stops and send buffers shrink. Null: <see cref="TcpMemoryLimits.Default"/>, derived from
+    /// the memory available as Linux derives tcp_mem.
+    /// </summary>
+    public TcpMemoryLimits? Memory { get; init; }
+
     /// <summary>Throws when a value is out of range.</summary>
     public void Validate()
     {
         Connection.Validate();
+        Memory?.Validate();
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(MinRto, TimeSpan.Zero, nameof(MinRto));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRto, MinRto, nameof(MaxRto));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRetransmissions, 1, nameof(MaxRetransmissions));

@@ -65,7 +65,11 @@ public sealed class TcpProtocol : ITransportProtocol
         _resetLimited = new LimitLog(stack.Logger, stack.Clock, "TCP resets to closed ports per remote address");
         ScoreboardFull = new LimitLog(stack.Logger, stack.Clock, "SACK scoreboard records per connection (SackScoreboard.MaxRecords)");
         Limits = new TcpResourceLimits(stack.Logger, stack.Clock);
+        Memory = new TcpMemoryBudget(options.Memory ?? TcpMemoryLimits.Default);
     }
+
+    /// <summary>The memory all connections' queues hold, against <see cref="TcpProtocolOptions.Memory"/>.</summary>
+    public TcpMemoryBudget Memory { get; }
 
     /// <summary>The stack this protocol runs on.</summary>
     public NetworkStack Stack { get; }

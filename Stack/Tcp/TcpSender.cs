@@ -103,6 +103,9 @@ internal sealed class TcpSender
     /// <summary>Committed bytes from SND.UNA on, sent or not.</summary>
     public int Buffered => _buffer.Length;
 
+    /// <summary>Memory the send buffer's chunks pin (the TCP memory budget's charge).</summary>
+    public long BufferMemory => _buffer.MemoryBytes;
+
     /// <summary>Room left in the send buffer.</summary>
     public int BufferSpace => BufferLimit - _buffer.Length;
 
@@ -236,6 +239,19 @@ internal sealed class TcpSender
         }
         BufferLimit = (int)wanted;
         return true;
+    }
+
+    /// <summary>
+    /// Memory pressure: the limit falls to half what is queued, or to <paramref name="floor"/> at once when
+    /// <paramref name="toFloor"/>, never below <paramref name="floor"/> (Linux's sk_stream_moderate_sndbuf).
+    /// </summary>
+    public void ModerateBuffer(int floor, bool toFloor)
+    {
+        int target = toFloor ? floor : Math.Max(floor, _buffer.Length / 2);
+        if (target < BufferLimit)
+        {
+            BufferLimit = target;
+        }
     }
 
     /// <summary>Begins a send opportunity: the segment sizes it may use and the link's room.</summary>
