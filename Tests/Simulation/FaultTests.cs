@@ -94,31 +94,36 @@ public class FaultTests
     }
 
     [Fact(Timeout = 60_000)]
-    public async Task AddRule_ResetAfterAKibibyte_TheReceiverSeesAReset()
+    public async Task AddRule_ResetAfterAMebibyte_TheReceiverSeesAResetAndNoByteBeyondIt()
     {
         (VirtualNetwork net, VirtualHost a, VirtualHost b) = await PairAsync();
         await using (net)
         {
-            long sent = 0;
-            using IDisposable rule = net.AddRule(p => p.From == "a" && p.IsTcp && p.PayloadLength > 0 && (sent += p.PayloadLength) > 1024, FaultAction.Reset);
+            const int limit = 1 << 20;
+            long sent = 0, received = 0;
+            using IDisposable rule = net.AddRule(p => p.From == "a" && p.IsTcp && p.PayloadLength > 0 && (sent += p.PayloadLength) > limit, FaultAction.Reset);
             await net.RunAsync(async () =>
             {
                 VirtualListener listener = b.Listen(80);
                 Stream client = await a.ConnectAsync("b", 80);
                 Stream server = await listener.AcceptAsync();
-                for (int i = 0; i < 4; i++)
-                {
-                    await client.WriteAsync(new byte[512]);
-                }
-                byte[] buffer = new byte[4096];
+                byte[] chunk = new byte[64 * 1024], buffer = new byte[64 * 1024];
                 await Assert.ThrowsAnyAsync<IOException>(async () =>
                 {
-                    while (await server.ReadAsync(buffer) > 0)
+                    for (int i = 0; i < 32; i++) // 2 MiB in all, a chunk written then read back in turn
                     {
+                        await client.WriteAsync(chunk);
+                        int n = await server.ReadAtLeastAsync(buffer, buffer.Length, throwOnEndOfStream: false);
+                        received += n;
+                        if (n < buffer.Length)
+                        {
+                            throw new InvalidOperationException("the stream ended without a reset");
+                        }
                     }
                 });
             });
             Assert.True(b.Stack.Tcp.Events[NetStack.Tcp.TcpEvent.ResetsReceived] >= 1);
+            Assert.InRange(received, 1, limit); // the segment that crossed 1 MiB became the reset
         }
     }
 

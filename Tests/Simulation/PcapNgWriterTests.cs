@@ -153,6 +153,43 @@ public class PcapNgWriterTests
         }
     }
 
+    [SkippableFact(Timeout = 120_000)]
+    public async Task Capture_InAProcessWithLibpcapHidden_IsWrittenAndTsharkReadsIt()
+    {
+        // A child process in its own mount namespace, every libpcap file bind-mounted over by /dev/null: it cannot load
+        // libpcap at all, writes a capture through the harness, and checks /proc/self/maps (Tests/CaptureProbe).
+        Skip.IfNot(OperatingSystem.IsLinux() && Environment.UserName == "root", "needs root for a mount namespace");
+        Skip.IfNot(File.Exists("/usr/bin/tshark") && File.Exists("/usr/bin/unshare"), "tshark or unshare is not installed");
+        string probe = Path.Combine(AppContext.BaseDirectory, "NetStack.Tests.CaptureProbe.dll");
+        string path = Path.GetTempFileName();
+        try
+        {
+            const string hide = "for f in $(ldconfig -p | awk '/libpcap/ {print $NF}'); do mount --bind /dev/null \"$(readlink -f \"$f\")\" || exit 9; done; "
+                + "exec dotnet \"$0\" \"$1\"";
+            (int exit, string output) = await RunAsync("unshare", ["-m", "--", "sh", "-c", hide, probe, path]);
+            Assert.True(exit == 0, output);
+            Assert.Contains("libpcap-mapped=False libpcap-loadable=False", output, StringComparison.Ordinal);
+            (int tsharkExit, string packets) = await RunAsync("tshark", ["-r", path, "-T", "fields", "-e", "tcp.dstport"]);
+            Assert.True(tsharkExit == 0, packets);
+            Assert.Contains("80", packets.Split('\n', StringSplitOptions.TrimEntries));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+
+        static async Task<(int Exit, string Output)> RunAsync(string file, string[] arguments)
+        {
+            var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+            info.Environment["HOME"] = Path.GetTempPath();
+            using Process process = Process.Start(info)!;
+            Task<string> error = process.StandardError.ReadToEndAsync();
+            string output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return (process.ExitCode, output + await error);
+        }
+    }
+
     [Fact]
     public void Writer_IsManaged_TheHarnessReferencesNoCaptureLibrary()
     {
