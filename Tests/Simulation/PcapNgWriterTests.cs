@@ -164,7 +164,7 @@ public class PcapNgWriterTests
         string path = Path.GetTempFileName();
         try
         {
-            const string hide = "for f in $(ldconfig -p | awk '/libpcap/ {print $NF}'); do mount --bind /dev/null \"$(readlink -f \"$f\")\" || exit 9; done; "
+            const string hide = "for f in $(/sbin/ldconfig -p | awk '/libpcap/ {print $NF}'); do mount --bind /dev/null \"$(readlink -f \"$f\")\" || exit 9; done; "
                 + "exec dotnet \"$0\" \"$1\"";
             (int exit, string output) = await RunAsync("unshare", ["-m", "--", "sh", "-c", hide, probe, path]);
             Assert.True(exit == 0, output);
