@@ -9,7 +9,6 @@ internal static class Probe
 {
     public static async Task<int> Main(string[] args)
     {
-
         string path = args[0];
         await using (var net = new VirtualNetwork(new VirtualNetworkOptions { Seed = 1, Time = NetworkTime.Virtual, CapturePath = path }))
         {
